@@ -1,0 +1,55 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "dlgforge",
+    platforms: [.macOS(.v14)],
+    products: [
+        .library(name: "DlgCore", targets: ["DlgCore"]),
+        .executable(name: "dlg-gen", targets: ["dlg-gen"]),
+        .executable(name: "dlg-dedup", targets: ["dlg-dedup"]),
+        .executable(name: "dlg-respond", targets: ["dlg-respond"]),
+        .executable(name: "dlg-judge", targets: ["dlg-judge"]),
+        .executable(name: "dlg-export", targets: ["dlg-export"]),
+        .executable(name: "dlg-run", targets: ["dlg-run"]),
+        .executable(name: "dlg-mock", targets: ["dlg-mock"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+    ],
+    targets: [
+        // Core Library: records, JSON/JSONL, config, LLM client, retrieval, stages. No CLI.
+        .systemLibrary(name: "CJansson", pkgConfig: "jansson", providers: [.apt(["libjansson-dev"])]),
+        .target(name: "DlgCore", dependencies: ["CJansson", "Yams"]),
+
+        // CLI support: option groups, error to exit code, stdout handling.
+        .target(name: "DlgCLI", dependencies: [
+            "DlgCore", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        // The mock OpenAI-compatible server used by tests and benchmarks.
+        .target(name: "DlgMock", dependencies: [
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+        ]),
+
+        // Tools: thin wiring over DlgCore.
+        .executableTarget(name: "dlg-gen", dependencies: ["DlgCLI", "DlgCore"]),
+        .executableTarget(name: "dlg-dedup", dependencies: ["DlgCLI", "DlgCore"]),
+        .executableTarget(name: "dlg-respond", dependencies: ["DlgCLI", "DlgCore"]),
+        .executableTarget(name: "dlg-judge", dependencies: ["DlgCLI", "DlgCore"]),
+        .executableTarget(name: "dlg-export", dependencies: ["DlgCLI", "DlgCore"]),
+        .executableTarget(name: "dlg-run", dependencies: ["DlgCLI", "DlgCore"]),
+        .executableTarget(name: "dlg-mock", dependencies: [
+            "DlgMock", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        // Tests
+        .target(name: "DlgTestSupport", dependencies: ["DlgCore"], path: "Sources/DlgTestSupport"),
+        .testTarget(name: "DlgCoreTests", dependencies: ["DlgCore", "DlgTestSupport"]),
+        .testTarget(name: "ToolTests", dependencies: ["DlgCore", "DlgTestSupport"]),
+    ]
+)

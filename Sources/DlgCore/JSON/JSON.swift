@@ -1,0 +1,112 @@
+/// The JSON value used across dlgforge: objects keep their key order, so a record
+/// written back keeps the shape it was read in.
+public enum JSON: Sendable, Equatable {
+    case null
+    case bool(Bool)
+    case int(Int)
+    case double(Double)
+    case string(String)
+    case array([JSON])
+    case object(JSONObject)
+
+    /// Member of an object, or nil.
+    public subscript(key: String) -> JSON? {
+        get { if case .object(let o) = self { return o[key] } else { return nil } }
+        set {
+            guard case .object(var o) = self else { return }
+            o[key] = newValue
+            self = .object(o)
+        }
+    }
+
+    public var stringValue: String? { if case .string(let s) = self { return s } else { return nil } }
+    public var intValue: Int? {
+        switch self {
+        case .int(let i): return i
+        case .double(let d) where d.rounded() == d && abs(d) < 1e15: return Int(d)
+        default: return nil
+        }
+    }
+    public var doubleValue: Double? {
+        switch self {
+        case .int(let i): return Double(i)
+        case .double(let d): return d
+        default: return nil
+        }
+    }
+    public var boolValue: Bool? { if case .bool(let b) = self { return b } else { return nil } }
+    public var arrayValue: [JSON]? { if case .array(let a) = self { return a } else { return nil } }
+    public var objectValue: JSONObject? { if case .object(let o) = self { return o } else { return nil } }
+    public var isNull: Bool { if case .null = self { return true } else { return false } }
+
+    /// A short name of the value's type, for error messages.
+    public var typeName: String {
+        switch self {
+        case .null: return "null"
+        case .bool: return "a boolean"
+        case .int, .double: return "a number"
+        case .string: return "a string"
+        case .array: return "a list"
+        case .object: return "an object"
+        }
+    }
+
+    /// Builds an object from ordered pairs.
+    public static func obj(_ pairs: KeyValuePairs<String, JSON>) -> JSON {
+        var o = JSONObject()
+        for (k, v) in pairs { o[k] = v }
+        return .object(o)
+    }
+}
+
+extension JSON: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, ExpressibleByBooleanLiteral,
+    ExpressibleByFloatLiteral, ExpressibleByArrayLiteral, ExpressibleByNilLiteral
+{
+    public init(stringLiteral value: String) { self = .string(value) }
+    public init(integerLiteral value: Int) { self = .int(value) }
+    public init(booleanLiteral value: Bool) { self = .bool(value) }
+    public init(floatLiteral value: Double) { self = .double(value) }
+    public init(arrayLiteral elements: JSON...) { self = .array(elements) }
+    public init(nilLiteral: ()) { self = .null }
+}
+
+/// An insertion-ordered JSON object.
+public struct JSONObject: Sendable, Equatable {
+    public private(set) var keys: [String] = []
+    private var storage: [String: JSON] = [:]
+
+    public init() {}
+    public init(_ pairs: [(String, JSON)]) { for (k, v) in pairs { self[k] = v } }
+
+    public subscript(key: String) -> JSON? {
+        get { storage[key] }
+        set {
+            if let newValue {
+                if storage.updateValue(newValue, forKey: key) == nil { keys.append(key) }
+            } else if storage.removeValue(forKey: key) != nil {
+                keys.removeAll { $0 == key }
+            }
+        }
+    }
+
+    public var count: Int { keys.count }
+    public var isEmpty: Bool { keys.isEmpty }
+    /// Members in insertion order.
+    public var pairs: [(key: String, value: JSON)] { keys.map { ($0, storage[$0]!) } }
+
+    public static func == (a: JSONObject, b: JSONObject) -> Bool { a.storage == b.storage }
+}
+
+extension JSONObject: ExpressibleByDictionaryLiteral {
+    public init(dictionaryLiteral elements: (String, JSON)...) { for (k, v) in elements { self[k] = v } }
+}
+
+extension JSON {
+    /// Convenience conversions for building records.
+    public init(_ s: String) { self = .string(s) }
+    public init(_ i: Int) { self = .int(i) }
+    public init(_ d: Double) { self = .double(d) }
+    public init(_ b: Bool) { self = .bool(b) }
+    public init(_ a: [String]) { self = .array(a.map { .string($0) }) }
+    public init(_ s: String?) { self = s.map { .string($0) } ?? .null }
+}

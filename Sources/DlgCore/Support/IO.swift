@@ -1,0 +1,196 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Foundation
+
+/// Reads newline-delimited lines from a file descriptor with read(2), counting line numbers.
+/// (FileHandle.bytes does not exist on Linux, and readLine() copies through String.)
+public final class LineReader {
+    private let fd: Int32
+    private var buffer: [UInt8] = []
+    private var start = 0
+    private var eof = false
+    public private(set) var lineNumber = 0
+    /// The name used in messages: "stdin" or a path.
+    public let name: String
+
+    public init(fd: Int32 = 0, name: String = "stdin") {
+        self.fd = fd
+        self.name = name
+        buffer.reserveCapacity(1 << 20)
+    }
+
+    /// The next line without its newline, or nil at end of input.
+    public func next() throws(DlgError) -> ArraySlice<UInt8>? {
+        while true {
+            if let nl = buffer[start...].firstIndex(of: 0x0A) {
+                let line = buffer[start..<nl]
+                start = nl + 1
+                lineNumber += 1
+                return line
+            }
+            if eof {
+                if start < buffer.count {
+                    let line = buffer[start...]
+                    start = buffer.count
+                    lineNumber += 1
+                    return line
+                }
+                return nil
+            }
+            if start > 0 && start >= buffer.count / 2 {
+                buffer.removeSubrange(0..<start)
+                start = 0
+            }
+            let chunk = 1 << 20
+            let old = buffer.count
+            buffer.reserveCapacity(old + chunk)
+            var got = 0
+            buffer.append(contentsOf: repeatElement(0, count: chunk))
+            repeat {
+                got = buffer.withUnsafeMutableBytes { raw in
+                    read(fd, raw.baseAddress! + old, chunk)
+                }
+            } while got < 0 && errno == EINTR
+            if got < 0 {
+                buffer.removeSubrange(old...)
+                throw DlgError.io("\(name): read failed: \(String(cString: strerror(errno)))")
+            }
+            buffer.removeSubrange((old + got)...)
+            if got == 0 { eof = true }
+        }
+    }
+}
+
+/// Writes to a file descriptor. A closed reader (EPIPE) is reported as `OutputClosed`
+/// so the tool can end quietly, as `| head -1` expects.
+public final class FDWriter: @unchecked Sendable {
+    public struct OutputClosed: Error {}
+    private let fd: Int32
+    private var pending: [UInt8] = []
+    private let limit: Int
+
+    public init(fd: Int32 = 1, bufferSize: Int = 1 << 16) {
+        self.fd = fd
+        self.limit = bufferSize
+        pending.reserveCapacity(bufferSize * 2)
+    }
+
+    public func write(_ bytes: some Collection<UInt8>) throws {
+        pending.append(contentsOf: bytes)
+        if pending.count >= limit { try flush() }
+    }
+
+    public func write(_ text: String) throws { try write(Array(text.utf8)) }
+
+    public func flush() throws {
+        var offset = 0
+        while offset < pending.count {
+            let n = pending.withUnsafeBytes { raw in
+                Glibc.write(fd, raw.baseAddress! + offset, raw.count - offset)
+            }
+            if n < 0 {
+                if errno == EINTR { continue }
+                if errno == EPIPE { pending.removeAll(); throw OutputClosed() }
+                let message = String(cString: strerror(errno))
+                pending.removeAll()
+                throw DlgError.io("write failed: \(message)")
+            }
+            offset += n
+        }
+        pending.removeAll(keepingCapacity: true)
+    }
+}
+
+/// Standard error, unbuffered, for messages and progress.
+public enum StandardError {
+    public static func write(_ text: String) {
+        var bytes = Array(text.utf8)
+        if bytes.last != 0x0A { bytes.append(0x0A) }
+        bytes.withUnsafeBytes { raw in _ = Glibc.write(2, raw.baseAddress!, raw.count) }
+    }
+    public static var isTerminal: Bool { isatty(2) == 1 }
+}
+
+/// File helpers: atomic writes (temporary name, then rename) and appends.
+public enum Files {
+    /// Writes `data` to `path` through a temporary file in the same folder and a rename,
+    /// so a reader never sees a half-written file.
+    public static func writeAtomically(_ data: [UInt8], to path: String) throws(DlgError) {
+        let dir = (path as NSString).deletingLastPathComponent
+        if !dir.isEmpty { try makeDirectory(dir) }
+        let tmp = "\(path).tmp.\(getpid())"
+        let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw DlgError.io("\(tmp): cannot create: \(String(cString: strerror(errno)))") }
+        var offset = 0
+        while offset < data.count {
+            let n = data.withUnsafeBytes { raw in Glibc.write(fd, raw.baseAddress! + offset, raw.count - offset) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                let m = String(cString: strerror(errno))
+                close(fd); unlink(tmp)
+                throw DlgError.io("\(tmp): write failed: \(m)")
+            }
+            offset += n
+        }
+        fsync(fd)
+        close(fd)
+        if rename(tmp, path) != 0 {
+            let m = String(cString: strerror(errno))
+            unlink(tmp)
+            throw DlgError.io("\(path): rename failed: \(m)")
+        }
+    }
+
+    public static func writeAtomically(_ text: String, to path: String) throws(DlgError) {
+        try writeAtomically(Array(text.utf8), to: path)
+    }
+
+    public static func makeDirectory(_ path: String) throws(DlgError) {
+        do {
+            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        } catch {
+            throw DlgError.io("\(path): cannot create folder: \(error.localizedDescription)")
+        }
+    }
+
+    public static func exists(_ path: String) -> Bool { FileManager.default.fileExists(atPath: path) }
+
+    public static func isDirectory(_ path: String) -> Bool {
+        var isDir: ObjCBool = false
+        return FileManager.default.fileExists(atPath: path, isDirectory: &isDir) && isDir.boolValue
+    }
+
+    public static func read(_ path: String) throws(DlgError) -> [UInt8] {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw DlgError(.noInput, "\(path): cannot read file")
+        }
+        return [UInt8](data)
+    }
+
+    public static func readText(_ path: String) throws(DlgError) -> String {
+        let bytes = try read(path)
+        if let s = String(validating: bytes, as: UTF8.self) { return s }
+        // Latin-1 fallback as upstream does for knowledge files.
+        return String(bytes.map { Character(Unicode.Scalar($0)) })
+    }
+
+    /// Appends lines to a file under an exclusive lock, so concurrent stages never interleave.
+    public static func appendLocked(_ data: [UInt8], to path: String) throws(DlgError) {
+        let dir = (path as NSString).deletingLastPathComponent
+        if !dir.isEmpty { try makeDirectory(dir) }
+        let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw DlgError.io("\(path): cannot open: \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        flock(fd, LOCK_EX)
+        defer { flock(fd, LOCK_UN) }
+        var offset = 0
+        while offset < data.count {
+            let n = data.withUnsafeBytes { raw in Glibc.write(fd, raw.baseAddress! + offset, raw.count - offset) }
+            if n < 0 { if errno == EINTR { continue }; throw DlgError.io("\(path): write failed") }
+            offset += n
+        }
+    }
+}

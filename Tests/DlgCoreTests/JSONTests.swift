@@ -1,0 +1,19 @@
+import Testing
+@testable import DlgCore
+
+@Suite struct JSONTests {
+    @Test func roundTripKeepsKeyOrderAndUnicode() throws {
+        let text = #"{"b":1,"a":[true,null,2.5,"x/é\n"],"c":{"z":"q","y":-3}}"#
+        let value = try JSONCodec.parse(text)
+        #expect(value.serialized() == text)
+    }
+
+    @Test func malformedInputNamesColumn() {
+        #expect(throws: JSONParseError.self) { try JSONCodec.parse("{\"a\": }") }
+    }
+
+    @Test func doublesUseShortestForm() {
+        #expect(JSON.double(0.211).serialized() == "0.211")
+        #expect(JSON.double(3).serialized() == "3.0")
+    }
+}

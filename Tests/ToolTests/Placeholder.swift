@@ -1,0 +1,2 @@
+import Testing
+@Suite struct ToolPlaceholder { @Test func nothing() {} }
