@@ -1,0 +1,101 @@
+import Foundation
+
+/// The JSON schemas of the agents' replies. One place drives both the request's
+/// `response_format` and the validation of the reply. Every string and list is bounded, because a
+/// small model under a grammar otherwise runs one string to max_tokens (see swift-facts.md).
+public enum AgentSchemas {
+    public static let intents = ["clarify", "how_to", "troubleshoot", "compare", "edge_case", "example_request",
+                                 "decision_support", "constraints"]
+    public static let difficulties = ["easy", "medium", "hard"]
+    public static let confidences = ["low", "medium", "high"]
+
+    static func str(_ max: Int, min: Int = 0) -> JSON {
+        .obj(["type": "string", "minLength": .int(min), "maxLength": .int(max)])
+    }
+    static func list(_ item: JSON, max: Int) -> JSON { .obj(["type": "array", "items": item, "maxItems": .int(max)]) }
+    static func object(_ props: KeyValuePairs<String, JSON>, required: [String]) -> JSON {
+        .obj(["type": "object", "properties": .obj(props), "required": JSON(required)])
+    }
+
+    public static let questionMaxLength = 300
+    public static let answerMaxLength = 1200
+
+    public static var qaGeneration: JSON {
+        object([
+            "user_message": str(questionMaxLength, min: 5),
+            "intent": .obj(["type": "string", "enum": JSON(intents)]),
+            "difficulty": .obj(["type": "string", "enum": JSON(difficulties)]),
+            "grounding_facts": list(object(["fact": str(200), "source_descriptor": str(80)],
+                                           required: ["fact", "source_descriptor"]), max: 3),
+            "coverage_target": str(80),
+            "notes_for_assistant": list(str(150), max: 3),
+        ], required: ["user_message", "intent", "difficulty", "grounding_facts", "coverage_target", "notes_for_assistant"])
+    }
+
+    public static var kbAnswer: JSON {
+        object([
+            "assistant_message": str(answerMaxLength, min: 1),
+            "reasoning_trace": object([
+                "question": str(questionMaxLength),
+                "retrieval_queries": object([
+                    "vector_db_search": list(str(120), max: 3), "web_search": list(str(120), max: 3),
+                ], required: ["vector_db_search", "web_search"]),
+                "evidence": list(object(["id": str(8), "cue": str(120), "content": str(300)],
+                                        required: ["id", "cue", "content"]), max: 4),
+                "premises": list(object(["id": str(8), "text": str(200), "evidence_refs": list(str(8), max: 3)],
+                                        required: ["id", "text", "evidence_refs"]), max: 3),
+                "thinking": list(object(["text": str(200)], required: ["text"]), max: 3),
+                "confidence": .obj(["type": "string", "enum": JSON(confidences)]),
+                "known_limits": list(str(150), max: 2),
+            ], required: ["question", "retrieval_queries", "evidence", "premises", "thinking", "confidence", "known_limits"]),
+            "did_web_search": .obj(["type": "boolean"]),
+        ], required: ["assistant_message", "reasoning_trace", "did_web_search"])
+    }
+
+    public static func judge(reasons: [String]) -> JSON {
+        var reasonsSchema = list(.obj(["type": "string", "enum": JSON(reasons)]), max: 3)
+        reasonsSchema["uniqueItems"] = true
+        return object([
+            "score": .obj(["type": "integer", "minimum": 0, "maximum": 10]),
+            "reasons": reasonsSchema,
+            "notes": str(300),
+            "question_ok": .obj(["type": "boolean"]),
+            "answer_ok": .obj(["type": "boolean"]),
+        ], required: ["score", "reasons", "notes", "question_ok", "answer_ok"])
+    }
+}
+
+/// Finds the JSON object in a model's reply: bare, fenced in ``` blocks, or inside prose.
+public enum ReplyJSON {
+    public static func extract(_ text: String) -> JSONObject? {
+        let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        if let v = try? JSONCodec.parse(trimmed), let o = v.objectValue { return o }
+        // The first balanced {...} that parses.
+        let bytes = Array(trimmed.utf8)
+        var i = 0
+        while i < bytes.count {
+            if bytes[i] == UInt8(ascii: "{") {
+                var depth = 0, inString = false, escaped = false
+                var j = i
+                while j < bytes.count {
+                    let c = bytes[j]
+                    if inString {
+                        if escaped { escaped = false } else if c == UInt8(ascii: "\\") { escaped = true }
+                        else if c == UInt8(ascii: "\"") { inString = false }
+                    } else if c == UInt8(ascii: "\"") { inString = true }
+                    else if c == UInt8(ascii: "{") { depth += 1 }
+                    else if c == UInt8(ascii: "}") {
+                        depth -= 1
+                        if depth == 0 {
+                            if let v = try? JSONCodec.parse(Array(bytes[i...j])), let o = v.objectValue { return o }
+                            break
+                        }
+                    }
+                    j += 1
+                }
+            }
+            i += 1
+        }
+        return nil
+    }
+}

@@ -1,0 +1,218 @@
+// Byte-level text helpers used to build plausible replies from prompt text.
+// They work on UTF-8 bytes (not Characters) because prompts can be many kilobytes.
+
+enum TextTools {
+    /// Words that make poor question material: English function words and prompt boilerplate.
+    static let stopwords: Set<String> = [
+        "about", "above", "after", "again", "against", "also", "always", "among", "another", "answer",
+        "answers", "anything", "assistant", "based", "because", "been", "before", "being", "below",
+        "between", "both", "cannot", "chunk", "chunks", "context", "could", "coverage", "descriptor",
+        "difficulty", "does", "doing", "down", "during", "each", "either", "else", "every", "facts",
+        "field", "fields", "following", "from", "further", "generate", "given", "grounding", "have",
+        "having", "here", "into", "intent", "itself", "json", "just", "knowledge", "like", "make",
+        "many", "message", "messages", "might", "more", "most", "much", "must", "never", "none",
+        "notes", "null", "only", "other", "otherwise", "ought", "over", "please", "question",
+        "questions", "rather", "reply", "respond", "response", "return", "same", "schema", "should",
+        "since", "snippet", "snippets", "some", "source", "still", "such", "system", "take", "target",
+        "text", "than", "that", "their", "them", "then", "there", "these", "they", "this", "those",
+        "through", "topic", "true", "false", "under", "until", "upon", "user", "using", "very", "want",
+        "were", "what", "when", "where", "whether", "which", "while", "whom", "whose", "will", "with",
+        "within", "without", "would", "your", "yours", "agent", "title", "object", "string", "array",
+    ]
+
+    /// Lowercased words of at least `minLength` bytes, in order of appearance.
+    ///
+    /// A word is a run of ASCII letters and digits and non-ASCII bytes; ASCII is
+    /// lowercased. Words made only of digits, and stopwords when `filter` is set, are skipped.
+    static func words(in text: String, minLength: Int = 1, filter: Bool = false, limit: Int = .max, scanBytes: Int = 65536) -> [String] {
+        var result: [String] = []
+        var text = text
+        text.withUTF8 { utf8 in
+            let end = min(utf8.count, scanBytes)
+            var current: [UInt8] = []
+            var hasLetter = false
+            func flush() {
+                defer { current.removeAll(keepingCapacity: true); hasLetter = false }
+                guard current.count >= minLength, current.count <= 40, hasLetter else { return }
+                let word = String(decoding: current, as: UTF8.self)
+                if filter, stopwords.contains(word) { return }
+                result.append(word)
+            }
+            var i = 0
+            while i < end, result.count < limit {
+                var byte = utf8[i]
+                i += 1
+                if byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") {
+                    byte += 32
+                    hasLetter = true
+                } else if (byte >= UInt8(ascii: "a") && byte <= UInt8(ascii: "z")) || byte >= 0x80 {
+                    hasLetter = true
+                } else if !(byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9")) {
+                    if !current.isEmpty { flush() }
+                    continue
+                }
+                current.append(byte)
+            }
+            if !current.isEmpty, result.count < limit { flush() }
+        }
+        return result
+    }
+
+    /// `words` without repeats, keeping the first occurrence.
+    static func distinct(_ words: [String]) -> [String] {
+        var seen = Set<String>()
+        return words.filter { seen.insert($0).inserted }
+    }
+
+    /// The string value of the first `"key": "value"` pair in `text`, if any.
+    static func firstStringValue(forKey key: String, in text: String) -> String? {
+        let needle = Array("\"\(key)\"".utf8)
+        var text = text
+        return text.withUTF8 { utf8 -> String? in
+            var start = 0
+            while let found = find(needle, in: utf8, from: start) {
+                var i = found + needle.count
+                while i < utf8.count, isSpace(utf8[i]) { i += 1 }
+                guard i < utf8.count, utf8[i] == UInt8(ascii: ":") else { start = found + 1; continue }
+                i += 1
+                while i < utf8.count, isSpace(utf8[i]) { i += 1 }
+                guard i < utf8.count, utf8[i] == UInt8(ascii: "\"") else { start = found + 1; continue }
+                i += 1
+                let valueStart = i
+                while i < utf8.count, utf8[i] != UInt8(ascii: "\""), utf8[i] != UInt8(ascii: "\\") { i += 1 }
+                guard i < utf8.count, i > valueStart else { start = found + 1; continue }
+                return String(decoding: UnsafeBufferPointer(rebasing: utf8[valueStart..<i]), as: UTF8.self)
+            }
+            return nil
+        }
+    }
+
+    /// Labels from the first JSON array of short identifier strings that follows the
+    /// word "reason" in `text` (e.g. `allowed reasons: ["vague","other"]`), if any.
+    static func allowedLabels(in text: String) -> [String]? {
+        var text = text
+        return text.withUTF8 { utf8 -> [String]? in
+            let needle = Array("reason".utf8)
+            var start = 0
+            while let found = findCaseInsensitive(needle, in: utf8, from: start) {
+                start = found + 1
+                var i = found + needle.count
+                let limit = min(utf8.count, i + 200)
+                while i < limit, utf8[i] != UInt8(ascii: "[") { i += 1 }
+                guard i < limit else { continue }
+                guard let value = try? JSONParser.parsePrefix(UnsafeRawBufferPointer(utf8), at: i),
+                      let elements = value.arrayValue, !elements.isEmpty else { continue }
+                let labels = elements.compactMap(\.stringValue).filter(isLabel)
+                if labels.count == elements.count { return labels }
+            }
+            return nil
+        }
+    }
+
+    private static func isLabel(_ s: String) -> Bool {
+        !s.isEmpty && s.utf8.count <= 48 && s.utf8.allSatisfy { byte in
+            (byte >= UInt8(ascii: "a") && byte <= UInt8(ascii: "z")) || (byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z"))
+                || (byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9")) || byte == UInt8(ascii: "_") || byte == UInt8(ascii: "-")
+        }
+    }
+
+    /// A sentence-like fragment of `text` around the first occurrence of `word`
+    /// (case-insensitive), with whitespace collapsed, at most `maxBytes` long.
+    static func fragment(around word: String?, in text: String, maxBytes: Int = 180) -> String {
+        var text = text
+        return text.withUTF8 { utf8 -> String in
+            var center = 0
+            if let word, !word.isEmpty, let found = findCaseInsensitive(Array(word.utf8), in: utf8, from: 0) {
+                center = found
+            }
+            var lower = center
+            while lower > 0, center - lower < maxBytes / 2, !isBoundary(utf8[lower - 1]) { lower -= 1 }
+            var upper = center
+            while upper < utf8.count, upper - lower < maxBytes, !isBoundary(utf8[upper]) { upper += 1 }
+            if upper < utf8.count, utf8[upper] == UInt8(ascii: ".") { upper += 1 }
+            while lower < upper, utf8[lower] & 0xC0 == 0x80 { lower += 1 }
+            while upper > lower, upper < utf8.count, utf8[upper] & 0xC0 == 0x80 { upper -= 1 }
+            return collapse(UnsafeBufferPointer(rebasing: utf8[lower..<upper]))
+        }
+    }
+
+    /// `text` with runs of whitespace collapsed to one space and trimmed, at most `maxBytes` long.
+    static func collapsed(_ text: String, maxBytes: Int = .max) -> String {
+        var text = text
+        return text.withUTF8 { utf8 in
+            var end = min(utf8.count, maxBytes)
+            while end > 0, end < utf8.count, utf8[end] & 0xC0 == 0x80 { end -= 1 }
+            return collapse(UnsafeBufferPointer(rebasing: utf8[0..<end]))
+        }
+    }
+
+    private static func collapse(_ bytes: UnsafeBufferPointer<UInt8>) -> String {
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.count)
+        var pendingSpace = false
+        for byte in bytes {
+            if isSpace(byte) {
+                pendingSpace = !out.isEmpty
+            } else {
+                if pendingSpace { out.append(0x20); pendingSpace = false }
+                out.append(byte)
+            }
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    @inline(__always)
+    static func isSpace(_ byte: UInt8) -> Bool {
+        byte == 0x20 || byte == 0x0A || byte == 0x0D || byte == 0x09
+    }
+
+    private static func isBoundary(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "."), UInt8(ascii: "!"), UInt8(ascii: "?"), UInt8(ascii: "\n"), UInt8(ascii: "\""),
+             UInt8(ascii: "{"), UInt8(ascii: "}"), UInt8(ascii: "["), UInt8(ascii: "]"):
+            return true
+        default:
+            return false
+        }
+    }
+
+    /// Whether `text` contains `needle`, compared byte for byte.
+    static func contains(_ needle: String, in text: String) -> Bool {
+        var text = text
+        let needle = Array(needle.utf8)
+        return text.withUTF8 { find(needle, in: $0, from: 0) != nil }
+    }
+
+    private static func find(_ needle: [UInt8], in haystack: UnsafeBufferPointer<UInt8>, from start: Int) -> Int? {
+        guard let first = needle.first, needle.count <= haystack.count else { return nil }
+        var i = start
+        let last = haystack.count - needle.count
+        outer: while i <= last {
+            if haystack[i] == first {
+                for j in 1..<needle.count where haystack[i + j] != needle[j] {
+                    i += 1
+                    continue outer
+                }
+                return i
+            }
+            i += 1
+        }
+        return nil
+    }
+
+    private static func findCaseInsensitive(_ needle: [UInt8], in haystack: UnsafeBufferPointer<UInt8>, from start: Int) -> Int? {
+        @inline(__always) func lower(_ b: UInt8) -> UInt8 { b >= 65 && b <= 90 ? b + 32 : b }
+        let needle = needle.map(lower)
+        guard !needle.isEmpty, needle.count <= haystack.count else { return nil }
+        var i = start
+        let last = haystack.count - needle.count
+        outer: while i <= last {
+            for j in 0..<needle.count where lower(haystack[i + j]) != needle[j] {
+                i += 1
+                continue outer
+            }
+            return i
+        }
+        return nil
+    }
+}

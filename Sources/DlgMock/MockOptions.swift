@@ -1,0 +1,110 @@
+// Configuration of the mock server: what it answers, how slowly, and how often it misbehaves.
+
+/// How the added latency of a chat or embeddings request is drawn.
+public enum LatencyDistribution: String, Sendable, CaseIterable {
+    /// Always exactly `latencyMs`.
+    case fixed
+    /// Uniform in `latencyMs ± latencyJitterMs` (never below zero).
+    case uniform
+    /// Exponential with mean `latencyMs`.
+    case exponential
+}
+
+/// Per-request fault rates, each in 0...1.
+///
+/// Transport faults (`rateLimited` through `malformed`) are mutually exclusive and drawn
+/// from one seeded random number per request, so their sum must not exceed 1. Content
+/// faults (`truncated` through `wrongLanguage`) are drawn independently and only alter the
+/// content of an otherwise successful chat reply. All faults are drawn from a seeded
+/// generator in request order; reply content never depends on order.
+public struct MockFaults: Sendable, Equatable {
+    /// HTTP 429 with a `Retry-After` header. Default 0.
+    public var rateLimited: Double = 0
+    /// HTTP 500 with an OpenAI-style error body. Default 0.
+    public var serverError: Double = 0
+    /// Never answer; hold the connection open until the client gives up. Default 0.
+    public var timeout: Double = 0
+    /// Close the connection without answering. Default 0.
+    public var drop: Double = 0
+    /// HTTP 200 whose message content is not JSON (chatty prefix, cut-off object). Default 0.
+    public var malformed: Double = 0
+    /// Valid reply JSON cut in the middle. Default 0.
+    public var truncated: Double = 0
+    /// The main field (`user_message`, `assistant_message`, `score`) is missing. Default 0.
+    public var missingFields: Double = 0
+    /// Fields of the wrong JSON type, e.g. `"score":"high"`, `"user_message":42`. Default 0.
+    public var wrongTypes: Double = 0
+    /// `user_message` / `assistant_message` is empty; judges reply an empty content. Default 0.
+    public var empty: Double = 0
+    /// The kb_responder's `assistant_message` repeats the user's question verbatim. Default 0.
+    public var echo: Double = 0
+    /// The answer text is a fixed German sentence. Default 0.
+    public var wrongLanguage: Double = 0
+
+    /// No faults.
+    public init() {}
+
+    /// The sum of the mutually exclusive transport fault rates.
+    public var transportTotal: Double { rateLimited + serverError + timeout + drop + malformed }
+
+    var all: [(name: String, rate: Double)] {
+        [("fault-429", rateLimited), ("fault-500", serverError), ("fault-timeout", timeout),
+         ("fault-drop", drop), ("fault-malformed", malformed), ("fault-truncated", truncated),
+         ("fault-missing-fields", missingFields), ("fault-wrong-types", wrongTypes),
+         ("fault-empty", empty), ("fault-echo", echo), ("fault-wrong-language", wrongLanguage)]
+    }
+}
+
+/// Everything that configures a `MockServer`.
+public struct MockOptions: Sendable, Equatable {
+    /// Address to listen on. Default `127.0.0.1`.
+    public var host = "127.0.0.1"
+    /// TCP port; 0 picks a free port. Default 0.
+    public var port = 0
+    /// Seed of every content hash and of the fault generator. Default 1.
+    public var seed: UInt64 = 1
+    /// Model id listed by `/v1/models` (replies echo the requested model). Default `mock-model`.
+    public var model = "mock-model"
+    /// Latency added to each chat or embeddings request, in milliseconds. Default 0.
+    public var latencyMs: Double = 0
+    /// Half-width of the uniform latency distribution, in milliseconds. Default 0.
+    public var latencyJitterMs: Double = 0
+    /// How latency is drawn. Default `.fixed`.
+    public var latencyDistribution: LatencyDistribution = .fixed
+    /// Fraction (0...1, hash-derived from the request) of qa_generator replies that use a
+    /// question from a fixed pool of three generic questions. Default 0.
+    public var duplicateRate: Double = 0
+    /// Whether the kb_responder first asks for a `vector_db_search` tool call. Default true.
+    public var toolCalls = true
+    /// Whether `response_format` type `json_schema` is accepted (else HTTP 400). Default true.
+    public var jsonSchemaSupport = true
+    /// Whether `response_format` type `json_object` is accepted (else HTTP 400). Default true.
+    public var jsonObjectSupport = true
+    /// `Retry-After` seconds sent with injected 429 replies. Default 1.
+    public var retryAfterSeconds = 1
+    /// Number of event loop threads. Default 1.
+    public var threads = 1
+    /// Injected fault rates. Default none.
+    public var faults = MockFaults()
+
+    /// The defaults listed on each property.
+    public init() {}
+
+    /// Problems with these options, each naming the property; empty when valid.
+    public func problems() -> [String] {
+        var problems: [String] = []
+        if !(0...65535).contains(port) { problems.append("port \(port) is not in 0...65535") }
+        if threads < 1 { problems.append("threads must be at least 1, got \(threads)") }
+        if !(latencyMs >= 0) { problems.append("latencyMs must not be negative") }
+        if !(latencyJitterMs >= 0) { problems.append("latencyJitterMs must not be negative") }
+        if retryAfterSeconds < 0 { problems.append("retryAfterSeconds must not be negative") }
+        if !(0...1).contains(duplicateRate) { problems.append("duplicateRate \(duplicateRate) is not in 0...1") }
+        for (name, rate) in faults.all where !(0...1).contains(rate) {
+            problems.append("\(name) rate \(rate) is not in 0...1")
+        }
+        if faults.transportTotal > 1 + 1e-9 {
+            problems.append("the 429, 500, timeout, drop and malformed fault rates add up to \(faults.transportTotal); the sum must not exceed 1")
+        }
+        return problems
+    }
+}
