@@ -1,1 +1,71 @@
-print("todo")
+import ArgumentParser
+import DlgCLI
+import DlgCore
+import Foundation
+
+@main
+struct DlgGen: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "dlg-gen",
+        abstract: "Write the next user question for every open dialogue (qa_generator).",
+        discussion: """
+        stdin: dialogue records (JSONL), unless --new is given. stdout: the same records in the same order; \
+        each open dialogue gets a pending user question, a question rejected by dlg-dedup is regenerated \
+        (up to coverage.question_dedup_retries times, then the dialogue is dropped with \
+        drop_reason dedup_exhausted). With --new N, starts N new dialogues instead of reading stdin.
+        """)
+
+    @OptionGroup var common: CommonOptions
+
+    @Option(help: "Start this many new dialogues instead of reading stdin.")
+    var new: Int?
+
+    @Option(help: "Language of the new dialogues (default: the first of run.target_languages).")
+    var language: String?
+
+    @Option(help: "Run id of the new dialogues (default: run.run_id, else a random id).")
+    var runId: String?
+
+    @Option(help: "Slot number of the first new dialogue in the whole run (persona cycling).")
+    var slotOffset: Int = 0
+
+    func validate() throws {
+        if let n = new, n < 1 { throw ValidationError("\"--new\" must be at least 1") }
+        if new == nil && (language != nil || runId != nil) {
+            throw ValidationError("\"--language\" and \"--run-id\" go with \"--new\"")
+        }
+        if let id = runId, id.contains("/") || id.contains("..") || id.isEmpty {
+            throw ValidationError("\"--run-id\" must not be empty or contain \"/\" or \"..\"")
+        }
+    }
+
+    func run() async throws {
+        try await ToolMain.run("dlg-gen") {
+            let settings = try common.settings()
+            try settings.requireAgent(.qaGenerator)
+            let client = LLMClient(logsDir: settings.logsDir)
+            let kb = try await KnowledgeBase.open(settings: settings, client: client)
+            let log = LogFile(logsDir: settings.logsDir, file: "run.log", name: "dlg.gen")
+            let stage = GenStage(settings: settings, kb: kb, caller: AgentCaller(client: client), log: log)
+            let concurrency = common.concurrency ?? max(64, settings.run.batchSize)
+            if let n = new {
+                let (personas, warning) = PersonaPool.load(settings: settings)
+                if let warning { log?.warning(warning) }
+                let id = runId ?? (settings.run.runID.isEmpty ? RunIDs.random() : settings.run.runID)
+                let lang = language ?? settings.run.targetLanguages[0]
+                let seed = settings.run.questionSeed.isEmpty ? id : settings.run.questionSeed
+                let records = (0..<n).map {
+                    Record.new(settings: settings, personas: personas, runID: id, language: lang, index: $0,
+                               globalSlot: slotOffset + $0, seed: seed)
+                }
+                let out = try await StageRunner.runRecords(stage, records: records, output: FDWriter(),
+                                                           concurrency: concurrency)
+                _ = out
+                return 0
+            }
+            let (status, _) = try await ToolMain.runStage("dlg-gen", stage: stage, concurrency: concurrency,
+                                                          strict: common.strict, client: client)
+            return status
+        }
+    }
+}

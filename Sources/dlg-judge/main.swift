@@ -1,1 +1,55 @@
-print("todo")
+import ArgumentParser
+import DlgCLI
+import DlgCore
+
+@main
+struct DlgJudge: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "dlg-judge",
+        abstract: "Score turns or whole dialogues with qa_judge.",
+        discussion: """
+        stdin: dialogue records (JSONL). stdout: the same records in the same order, with qa_judge on each \
+        answered turn (judge.granularity: turn) or conversation_judge on each completed dialogue \
+        (conversation). In the pipe it does nothing unless judge.enabled and judge.mode is online; \
+        --offline judges whatever it is given (the judge-only pass over a finished file).
+        """)
+
+    @OptionGroup var common: CommonOptions
+
+    @Flag(help: "Judge even when judge.mode is offline (the judge-only pass).")
+    var offline = false
+
+    @Flag(help: "Judge again turns or dialogues that already have a judgement.")
+    var force = false
+
+    @Option(help: "Override judge.granularity: turn or conversation.")
+    var granularity: String?
+
+    func validate() throws {
+        if let g = granularity, !["turn", "conversation"].contains(g) {
+            throw ValidationError("\"--granularity\" must be turn or conversation")
+        }
+    }
+
+    func run() async throws {
+        try await ToolMain.run("dlg-judge") {
+            var settings = try common.settings()
+            if let g = granularity { settings.judge.granularity = g }
+            let active = offline ? settings.judge.enabled || offline : settings.judge.online
+            if !active {
+                // Judge off: pass everything through untouched.
+                let (status, _) = try await ToolMain.runStage("dlg-judge", stage: PassThrough(), concurrency: 1,
+                                                              strict: common.strict, client: nil)
+                return status
+            }
+            try settings.requireAgent(.qaJudge)
+            let client = LLMClient(logsDir: settings.logsDir)
+            let log = LogFile(logsDir: settings.logsDir, file: "judge.log", name: "dlg.judge")
+            let stage = JudgeStage(settings: settings, caller: AgentCaller(client: client), log: log, force: force)
+            let (status, _) = try await ToolMain.runStage(
+                "dlg-judge", stage: stage, concurrency: common.concurrency ?? max(64, settings.run.batchSize),
+                strict: common.strict, client: client)
+            return status
+        }
+    }
+}

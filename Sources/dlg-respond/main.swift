@@ -1,1 +1,33 @@
-print("todo")
+import ArgumentParser
+import DlgCLI
+import DlgCore
+
+@main
+struct DlgRespond: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "dlg-respond",
+        abstract: "Answer each accepted question from the knowledge base (kb_responder).",
+        discussion: """
+        stdin: dialogue records (JSONL). stdout: the same records in the same order; each record with an \
+        accepted pending question gets the new turn appended (and is completed when it reaches its target \
+        turns). Other records pass through unchanged. The knowledge index under retrieval.persist_dir is \
+        built on first use and rebuilt on its own when files or settings change.
+        """)
+
+    @OptionGroup var common: CommonOptions
+
+    func run() async throws {
+        try await ToolMain.run("dlg-respond") {
+            let settings = try common.settings()
+            try settings.requireAgent(.kbResponder)
+            let client = LLMClient(logsDir: settings.logsDir)
+            let kb = try await KnowledgeBase.open(settings: settings, client: client)
+            let log = LogFile(logsDir: settings.logsDir, file: "run.log", name: "dlg.respond")
+            let stage = RespondStage(settings: settings, kb: kb, client: client, log: log)
+            let (status, _) = try await ToolMain.runStage(
+                "dlg-respond", stage: stage, concurrency: common.concurrency ?? max(64, settings.run.batchSize),
+                strict: common.strict, client: client)
+            return status
+        }
+    }
+}

@@ -60,7 +60,7 @@ enum ConfigDefaults {
                 "fallback_on_cpu": true, "embedding_model_kwargs": .object(JSONObject()),
                 "embedding_tokenizer_kwargs": .object(JSONObject()),
                 "embedding_encode_kwargs": .object(JSONObject()),
-                "mode": "auto",
+                "mode": "auto", "generator_snippets": 6,
             ]),
             "coverage": .obj([
                 "doc_coverage_mode": "balanced", "doc_coverage_epsilon": 0.15,

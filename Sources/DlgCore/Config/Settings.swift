@@ -141,6 +141,8 @@ public struct RetrievalSettings: Sendable {
     /// `tools` (the model calls vector_db_search), `prompt` (passages retrieved before the call),
     /// `auto` (tools, falling back to prompt when the endpoint rejects tools).
     public var mode: String
+    /// Passages shown to qa_generator per question (upstream: 6).
+    public var generatorSnippets: Int
 }
 
 public struct CoverageSettings: Sendable {
@@ -247,7 +249,8 @@ public struct Settings: Sendable {
             defaultK: try r.int("retrieval.default_k", min: 1, max: 50), chunkSize: chunk, overlap: overlap,
             persistDir: try r.string("retrieval.persist_dir"), rebuildIndex: try r.bool("retrieval.rebuild_index"),
             skipIfUnchanged: try r.bool("retrieval.skip_if_unchanged"), embeddingModel: embedding,
-            mode: try r.choice("retrieval.mode", ["auto", "tools", "prompt"]))
+            mode: try r.choice("retrieval.mode", ["auto", "tools", "prompt"]),
+            generatorSnippets: try r.int("retrieval.generator_snippets", min: 1, max: 12))
         coverage = CoverageSettings(
             docCoverageMode: try r.choice("coverage.doc_coverage_mode", ["balanced", "off"]),
             epsilon: try r.double("coverage.doc_coverage_epsilon", min: 0, max: 1),

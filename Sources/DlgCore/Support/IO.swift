@@ -7,7 +7,7 @@ import Foundation
 
 /// Reads newline-delimited lines from a file descriptor with read(2), counting line numbers.
 /// (FileHandle.bytes does not exist on Linux, and readLine() copies through String.)
-public final class LineReader {
+public final class LineReader: @unchecked Sendable {
     private let fd: Int32
     private var buffer: [UInt8] = []
     private var start = 0

@@ -1,0 +1,69 @@
+import ArgumentParser
+import DlgCore
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Options every stage tool shares.
+public struct CommonOptions: ParsableArguments {
+    @Option(name: .shortAndLong, help: "The dlgforge config file (YAML); paths in it are relative to its folder.")
+    public var config: String = "config.yaml"
+
+    @Option(help: "Records worked on at once (default: run.batch_size, at least 64 for the LLM stages).")
+    public var concurrency: Int?
+
+    @Flag(help: "Stop at the first bad input line instead of reporting it and going on.")
+    public var strict = false
+
+    public init() {}
+
+    public func validate() throws {
+        if let c = concurrency, c < 1 { throw ValidationError("\"--concurrency\" must be at least 1") }
+    }
+
+    /// Loads the config; errors become exit codes through `ToolMain`.
+    public func settings() throws -> Settings { try Settings.load(path: config) }
+}
+
+/// The wiring shared by every tool's `run()`: SIGPIPE ignored (a closed stdout ends the tool quietly),
+/// `DlgError` printed as `tool: error: message` and mapped to its sysexits status.
+public enum ToolMain {
+    public static func run(_ tool: String, _ body: () async throws -> Int32) async throws {
+        signal(SIGPIPE, SIG_IGN)
+        let status: Int32
+        do {
+            status = try await body()
+        } catch is FDWriter.OutputClosed {
+            status = 0
+        } catch let e as DlgError {
+            StandardError.write("\(tool): error: \(e.message)")
+            status = e.code.rawValue
+        } catch let e as ExitCode {
+            throw e
+        } catch let e as ValidationError {
+            throw e
+        } catch {
+            StandardError.write("\(tool): error: \(error)")
+            status = DlgError.Code.software.rawValue
+        }
+        if status != 0 { throw ExitCode(status) }
+    }
+
+    /// Runs a stage over stdin → stdout and returns the exit status: 65 when lines were bad.
+    public static func runStage(_ tool: String, stage: some RecordStage, concurrency: Int, strict: Bool,
+                                client: LLMClient?) async throws -> (Int32, StageSummary) {
+        let progress = Progress(tool: tool) { [client] in
+            let u = client?.totalUsage ?? TokenUsage()
+            return u.promptTokens + u.completionTokens
+        }
+        let summary = try await StageRunner.run(stage, input: LineReader(), output: FDWriter(),
+                                                concurrency: concurrency, tool: tool, strict: strict, progress: progress)
+        progress?.end()
+        if summary.badLines > 0 {
+            StandardError.write("\(tool): \(summary.badLines) bad input line(s) skipped")
+            return (DlgError.Code.data.rawValue, summary)
+        }
+        return (0, summary)
+    }
+}

@@ -1,0 +1,112 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A question offered to the dedup store.
+public struct DedupCandidate: Sendable {
+    public var conversationID: String
+    public var turnIndex: Int
+    public var question: String
+    /// The coverage-ledger line to store when accepted.
+    public var ledgerEntry: JSONObject
+    var key: String { "\(conversationID)#\(turnIndex)" }
+}
+
+/// Where accepted normalized questions live across processes and passes.
+public protocol DedupStore: AnyObject {
+    /// Decides candidates in order (the lowest slot wins a tie); accepted ones are committed.
+    func filterAndCommit(_ candidates: [DedupCandidate]) throws(DlgError) -> [Bool]
+}
+
+/// The file store: `coverage_ledger.jsonl` itself. Each line is upstream's ledger entry plus
+/// `conversation_id` and `turn_index`; the file is read incrementally under an exclusive lock, so
+/// several dlg-dedup processes (or a resumed run beside an orphaned one) agree on what was accepted.
+/// Idempotent: a question already accepted for the same (conversation_id, turn_index) is accepted again.
+public final class FileDedupStore: DedupStore {
+    let path: String
+    private var fd: Int32 = -1
+    private var offset: off_t = 0
+    private var acceptedBy: [String: String] = [:]   // normalized question -> key
+    private var questionOf: [String: String] = [:]   // key -> normalized question
+
+    public init(path: String) throws(DlgError) {
+        self.path = path
+        let dir = (path as NSString).deletingLastPathComponent
+        if !dir.isEmpty { try Files.makeDirectory(dir) }
+        fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw DlgError.io("\(path): cannot open the dedup store: \(String(cString: strerror(errno)))") }
+    }
+
+    deinit { if fd >= 0 { close(fd) } }
+
+    /// Everything accepted so far (normalized).
+    public var acceptedCount: Int { acceptedBy.count }
+
+    private func catchUp() throws(DlgError) {
+        var st = stat()
+        fstat(fd, &st)
+        let size = st.st_size
+        guard size > offset else { return }
+        var bytes = [UInt8](repeating: 0, count: Int(size - offset))
+        var got = 0
+        while got < bytes.count {
+            let n = bytes.withUnsafeMutableBytes { pread(fd, $0.baseAddress! + got, $0.count - got, offset + off_t(got)) }
+            if n <= 0 { break }
+            got += n
+        }
+        bytes.removeSubrange(got...)
+        // A line without its newline was torn by a killed writer: cut it off before anyone appends.
+        if let lastNewline = bytes.lastIndex(of: 0x0A) {
+            if lastNewline != bytes.count - 1 {
+                ftruncate(fd, offset + off_t(lastNewline + 1))
+                bytes.removeSubrange((lastNewline + 1)...)
+            }
+        } else {
+            ftruncate(fd, offset)
+            return
+        }
+        for line in bytes.split(separator: 0x0A) where !line.isEmpty {
+            guard let v = try? JSONCodec.parse(Array(line)), let q = v["question"]?.stringValue else { continue }
+            let norm = ReplyValidation.normalize(q)
+            let cid = v["conversation_id"]?.stringValue ?? ""
+            let key = cid.isEmpty ? "ledger#\(norm)" : "\(cid)#\(v["turn_index"]?.intValue ?? 0)"
+            remember(key: key, norm: norm)
+        }
+        offset += off_t(bytes.count)
+    }
+
+    private func remember(key: String, norm: String) {
+        if let old = questionOf[key], old != norm, acceptedBy[old] == key { acceptedBy[old] = nil }
+        questionOf[key] = norm
+        if acceptedBy[norm] == nil { acceptedBy[norm] = key }
+    }
+
+    public func filterAndCommit(_ candidates: [DedupCandidate]) throws(DlgError) -> [Bool] {
+        flock(fd, LOCK_EX)
+        defer { flock(fd, LOCK_UN) }
+        try catchUp()
+        var decisions: [Bool] = []
+        var out: [UInt8] = []
+        for c in candidates {
+            let norm = ReplyValidation.normalize(c.question)
+            if norm.isEmpty { decisions.append(false); continue }
+            if questionOf[c.key] == norm && acceptedBy[norm] == c.key { decisions.append(true); continue }
+            if acceptedBy[norm] != nil { decisions.append(false); continue }
+            remember(key: c.key, norm: norm)
+            JSON.object(c.ledgerEntry).write(into: &out)
+            out.append(0x0A)
+            decisions.append(true)
+        }
+        if !out.isEmpty {
+            var written = 0
+            while written < out.count {
+                let n = out.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + written, $0.count - written) }
+                if n < 0 { if errno == EINTR { continue }; throw DlgError.io("\(path): write failed") }
+                written += n
+            }
+            offset += off_t(out.count)
+        }
+        return decisions
+    }
+}

@@ -1,0 +1,195 @@
+import Foundation
+
+/// dlg-gen: the next user question for every open dialogue (qa_generator), with persona, question
+/// mode, seed topic and knowledge snippets chosen with doc-coverage balancing. A question rejected by
+/// dedup is regenerated here, up to `coverage.question_dedup_retries` times, then the dialogue is dropped.
+public final class GenStage: RecordStage, @unchecked Sendable {
+    let settings: Settings
+    let kb: KnowledgeBase
+    let caller: AgentCaller
+    let log: LogFile?
+    private var seedTopicsByLanguage: [String: SeedTopics?] = [:]
+    private var sourceUsage: [String: Int] = [:]
+    private var recentQuestions: [String] = []
+
+    public init(settings: Settings, kb: KnowledgeBase, caller: AgentCaller, log: LogFile?) {
+        self.settings = settings
+        self.kb = kb
+        self.caller = caller
+        self.log = log
+    }
+
+    public var needsWholeInput: Bool { true }
+
+    /// Coverage state comes from the input itself (the wave's dialogues), so a rerun of the same
+    /// checkpoint plans exactly the same snippets: resume gives the same dataset.
+    public func prepare(_ records: [JSONObject]) {
+        for r in records {
+            for t in Record.turns(r) {
+                if let src = t["source_path"]?.stringValue, !src.isEmpty { sourceUsage[src, default: 0] += 1 }
+                if let q = t["user_message"]?.stringValue { recentQuestions.append(q) }
+            }
+        }
+        recentQuestions = Array(recentQuestions.suffix(10))
+        for lang in Set(records.map(Record.language)) {
+            seedTopicsByLanguage[lang] = SeedTopics.load(settings: settings, language: lang)
+        }
+    }
+
+    public func needsWork(_ r: JSONObject) -> Bool {
+        guard Record.status(r) == "active" else { return false }
+        if let p = Record.pending(r) { return p["state"]?.stringValue == "rejected" }
+        return Record.turns(r).count < Record.targetTurns(r)
+    }
+
+    func seed(for r: JSONObject) -> String {
+        settings.run.questionSeed.isEmpty ? (r["run_id"]?.stringValue ?? "") : settings.run.questionSeed
+    }
+
+    public func process(_ record: JSONObject) async -> JSONObject {
+        var r = record
+        let turns = Record.turns(r)
+        let turnIndex = turns.count + 1
+        let id = Record.id(r)
+        var attempt = 1
+        var avoid: [String] = []
+        var forcedFresh = false
+        if let p = Record.pending(r), p["state"]?.stringValue == "rejected" {
+            attempt = (p["attempt"]?.intValue ?? 1) + 1
+            avoid = (p["rejected_questions"]?.arrayValue ?? []).compactMap { $0.stringValue }
+            if let q = p["user_message"]?.stringValue, !avoid.contains(q) { avoid.append(q) }
+            if attempt > settings.coverage.questionDedupRetries + 1 {
+                r["pending"] = nil
+                Record.drop(&r, reason: .dedupExhausted,
+                            detail: "turn \(turnIndex): \(attempt - 1) questions were duplicates")
+                log?.info("dropped \(id) turn=\(turnIndex) reason=dedup_exhausted")
+                return r
+            }
+            forcedFresh = true
+        }
+        let seed = seed(for: r)
+        let slot = r["slot"]?.intValue ?? r["index"]?.intValue ?? 0
+        var rng = SeededRandom("mode-\(seed)-\(id)-\(turnIndex)-\(attempt)")
+        let language = Record.language(r)
+        var seedQuestion = r["seed"]?["question"]?.stringValue ?? ""
+        var seedTopic = r["seed"]?["topic"]?.stringValue ?? ""
+        let mode: String
+        if turnIndex == 1 {
+            if !seedQuestion.isEmpty && attempt == 1 {
+                mode = "seeded"
+            } else if attempt == 1, seedQuestion.isEmpty, let topics = seedTopicsByLanguage[language] ?? nil,
+                      rng.unit() < settings.run.seedTopicsProbability {
+                let t = topics.topics[slot % topics.topics.count]
+                seedTopic = t.topic
+                seedQuestion = t.questions[(slot / topics.topics.count) % t.questions.count]
+                r["seed"] = .obj(["topic": .string(seedTopic), "question": .string(seedQuestion)])
+                mode = "seeded"
+            } else {
+                mode = "fresh"
+            }
+        } else if forcedFresh {
+            mode = "fresh"
+        } else {
+            let u = rng.unit()
+            let w = turnIndex <= 2 ? [0.70, 0.20, 0.08] : [0.45, 0.30, 0.23]
+            mode = u < w[0] ? "followup" : u < w[0] + w[1] ? "adjacent" : u < w[0] + w[1] + w[2] ? "fresh" : "off_topic"
+        }
+        let lastAnswer = turns.last?["assistant_message"]?.stringValue ?? ""
+        let usedTopics = Set(turns.compactMap { $0["coverage_target"]?.stringValue })
+        let snippets = selectSnippets(mode: mode, query: mode == "seeded" ? seedQuestion + " " + seedTopic : lastAnswer,
+                                      usedTopics: usedTopics, slot: slot, rng: &rng)
+        let snippetJSON = JSON.array(snippets.map { c in
+            .obj(["topic_id": .string(c.id), "source_path": .string(c.source),
+                  "source_descriptor": .string(Self.descriptor(c)), "text": .string(c.text),
+                  "recent_questions": .array([])])
+        })
+        let persona = r["personas"]?["user"]?.stringValue ?? ""
+        let agent = settings.agent(.qaGenerator)
+        let messages: [ChatMessage] = [
+            .obj(["role": "system", "content": .string(Prompts.qaGeneratorSystem(persona: persona, language: language))]),
+            .obj(["role": "user", "content": .string(Prompts.qaGeneratorTask(
+                history: Record.historyText(r, includeAnswers: false), lastAnswer: lastAnswer.isEmpty ? "No prior assistant answer." : lastAnswer,
+                mode: mode, modeHint: Prompts.modeHints[mode] ?? "", seedTopic: seedTopic, seedQuestion: mode == "seeded" ? seedQuestion : "",
+                snippets: snippetJSON, recentQuestions: recentQuestions.filter { !avoid.contains($0) }, avoid: avoid,
+                turnIndex: turnIndex, targetTurns: Record.targetTurns(r), language: language))]),
+        ]
+        let texts = snippets.map { $0.text }
+        let result = await caller.callJSON(agent: agent, messages: messages, schemaName: "qa_generator",
+                                           schema: AgentSchemas.qaGeneration,
+                                           label: "conversation=\(id) turn=\(turnIndex) attempt=\(attempt)") {
+            ReplyValidation.question($0, snippets: texts)
+        }
+        switch result {
+        case .success(let s):
+            Record.addUsage(&r, s.usage)
+            var qa = s.output
+            let topicIDs = snippets.map { $0.id }
+            if !topicIDs.contains(qa["coverage_target"]?.stringValue ?? ""), let first = topicIDs.first {
+                qa["coverage_target"] = .string(first)
+            }
+            let target = qa["coverage_target"]?.stringValue ?? ""
+            let source = snippets.first { $0.id == target }?.source ?? ""
+            var p = JSONObject()
+            p["turn_index"] = .int(turnIndex)
+            p["user_message"] = qa["user_message"]
+            p["state"] = "generated"
+            p["attempt"] = .int(attempt)
+            p["rejected_questions"] = JSON(avoid)
+            p["question_mode"] = .string(mode)
+            p["seed_topic"] = .string(turnIndex == 1 ? seedTopic : "")
+            p["seed_question"] = .string(turnIndex == 1 ? seedQuestion : "")
+            p["source_path"] = .string(source)
+            p["qa_generation"] = .object(qa)
+            p["qa_agent_used_name"] = .string(agent.usedName)
+            r["pending"] = .object(p)
+        case .failure(let f):
+            Record.addUsage(&r, f.usage)
+            r["pending"] = nil
+            Record.drop(&r, reason: f.reason, detail: "qa_generator: \(f.detail)")
+            log?.warning("dropped \(id) turn=\(turnIndex) reason=\(f.reason.rawValue) \(f.detail)")
+        }
+        return r
+    }
+
+    static func descriptor(_ c: Chunk) -> String {
+        let name = ((c.source as NSString).lastPathComponent as NSString).deletingPathExtension
+        return "\(name.replacingOccurrences(of: "_", with: " ")) (part \(c.chunkIndex + 1))"
+    }
+
+    /// Upstream's doc-coverage policy: prefer unused sources, else the least used fraction; with
+    /// probability epsilon any source. Ties rotate with the slot so a batch spreads over the documents.
+    func selectSnippets(mode: String, query: String, usedTopics: Set<String>, slot: Int,
+                        rng: inout SeededRandom) -> [Chunk] {
+        let all = kb.sources
+        var preferred = all
+        if settings.coverage.docCoverageMode != "off" && rng.unit() >= settings.coverage.epsilon {
+            let ratio: (String) -> Double = { s in
+                Double(self.sourceUsage[s] ?? 0) / Double(max(1, self.kb.chunksBySource[s]?.count ?? 1))
+            }
+            let unused = all.filter { (sourceUsage[$0] ?? 0) == 0 }
+            if !unused.isEmpty {
+                preferred = unused
+            } else {
+                let sorted = all.sorted { ratio($0) != ratio($1) ? ratio($0) < ratio($1) : $0 < $1 }
+                preferred = Array(sorted.prefix(max(1, Int((Double(all.count) * settings.coverage.fraction).rounded(.up)))))
+            }
+            // Rotate so that neighbouring slots start from different documents.
+            let shift = slot % preferred.count
+            preferred = Array(preferred[shift...] + preferred[..<shift])
+            preferred = Array(preferred.prefix(2))
+        }
+        let allowed = Set(preferred)
+        var picked: [Chunk] = []
+        if ["seeded", "followup", "adjacent"].contains(mode), !query.trimmingCharacters(in: .whitespaces).isEmpty {
+            picked = kb.search(query, k: 12, allowedSources: allowed).map { $0.chunk }.filter { !usedTopics.contains($0.id) }
+            if picked.isEmpty { picked = kb.search(query, k: 12).map { $0.chunk }.filter { !usedTopics.contains($0.id) } }
+        }
+        if picked.isEmpty {
+            var pool = preferred.flatMap { kb.chunksBySource[$0] ?? [] }.filter { !usedTopics.contains(kb.chunks[$0].id) }
+            if pool.isEmpty { pool = Array(kb.chunks.indices) }
+            pool.shuffle(using: &rng)
+            picked = pool.prefix(8).map { kb.chunks[$0] }
+        }
+        return Array(picked.prefix(settings.retrieval.generatorSnippets))
+    }
+}

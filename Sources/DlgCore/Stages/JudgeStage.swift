@@ -1,0 +1,112 @@
+import Foundation
+
+/// dlg-judge: qa_judge scores each answered turn (`judge.granularity: turn`) or each completed
+/// dialogue (`conversation`). Scores are clamped to 0-10 and reasons kept to `judge.reasons`.
+public final class JudgeStage: RecordStage, @unchecked Sendable {
+    let settings: Settings
+    let caller: AgentCaller
+    let log: LogFile?
+    /// Re-judge turns or dialogues that already have a judgement (the offline judge-only pass).
+    let force: Bool
+
+    public init(settings: Settings, caller: AgentCaller, log: LogFile?, force: Bool) {
+        self.settings = settings
+        self.caller = caller
+        self.log = log
+        self.force = force
+    }
+
+    static func isJudged(_ v: JSON?) -> Bool {
+        guard let o = v?.objectValue, !o.isEmpty else { return false }
+        return o["notes"]?.stringValue != "disabled"
+    }
+
+    public func needsWork(_ r: JSONObject) -> Bool {
+        let status = Record.status(r)
+        guard status != "dropped" else { return false }
+        if settings.judge.granularity == "conversation" {
+            return status == "completed" && (force || !Self.isJudged(r["conversation_judge"]))
+        }
+        return Record.turns(r).contains { force || !Self.isJudged($0["qa_judge"]) }
+    }
+
+    static func evidence(_ turn: JSON) -> [JSON] {
+        var out: [JSON] = []
+        for f in turn["qa_generation"]?["grounding_facts"]?.arrayValue ?? [] {
+            out.append(.obj(["source": f["source_descriptor"] ?? "", "content": f["fact"] ?? ""]))
+        }
+        for e in turn["kb_answer"]?["reasoning_trace"]?["evidence"]?.arrayValue ?? [] {
+            let cue = e["cue"]?.stringValue ?? ""
+            out.append(.obj(["source": .string(cue.isEmpty ? (e["id"]?.stringValue ?? "") : cue), "content": e["content"] ?? ""]))
+        }
+        return out
+    }
+
+    static func failed(_ conversation: Bool) -> JSONObject {
+        ["score": 0, "reasons": ["other"], "notes": .string(conversation ? "conversation judge parse failure" : "judge parse failure"),
+         "question_ok": false, "answer_ok": false]
+    }
+
+    public func process(_ record: JSONObject) async -> JSONObject {
+        var r = record
+        let id = Record.id(r)
+        let agent = settings.agent(.qaJudge)
+        let reasons = settings.judge.reasons
+        let userPersona = r["personas"]?["user"]?.stringValue ?? ""
+        let assistantPersona = r["personas"]?["assistant"]?.stringValue ?? ""
+        let schema = AgentSchemas.judge(reasons: reasons)
+        if settings.judge.granularity == "conversation" {
+            let turns = Record.turns(r)
+            let compact = JSON.array(turns.map {
+                .obj(["turn_index": $0["turn_index"] ?? 0, "user_message": $0["user_message"] ?? "",
+                      "assistant_message": $0["assistant_message"] ?? ""])
+            })
+            let evidence = JSON.array(Array(turns.flatMap(Self.evidence).prefix(120)))
+            let messages: [ChatMessage] = [
+                .obj(["role": "system", "content": .string(Prompts.judgeSystem(conversation: true))]),
+                .obj(["role": "user", "content": .string(Prompts.conversationJudgeTask(
+                    turns: compact, turnCount: turns.count, userPersona: userPersona,
+                    assistantPersona: assistantPersona, evidence: evidence, reasons: reasons))]),
+            ]
+            let result = await caller.callJSON(agent: agent, messages: messages, schemaName: "conversation_judge",
+                                               schema: schema, label: "conversation=\(id) judge=conversation") {
+                ReplyValidation.judge($0, reasons: reasons)
+            }
+            var verdict: JSONObject
+            switch result {
+            case .success(let s): verdict = s.output; Record.addUsage(&r, s.usage)
+            case .failure(let f): verdict = Self.failed(true); Record.addUsage(&r, f.usage)
+            }
+            r["conversation_judge"] = .object(verdict)
+            log?.info("[judge-online-conversation] conversation=\(id) score=\(verdict["score"]?.intValue ?? 0) reasons=\(verdict["reasons"]?.serialized() ?? "[]")")
+            return r
+        }
+        var turns = Record.turns(r)
+        for i in turns.indices where force || !Self.isJudged(turns[i]["qa_judge"]) {
+            let turn = turns[i]
+            var prior = r
+            prior["turns"] = .array(Array(turns[..<i]))
+            let messages: [ChatMessage] = [
+                .obj(["role": "system", "content": .string(Prompts.judgeSystem(conversation: false))]),
+                .obj(["role": "user", "content": .string(Prompts.judgeTask(
+                    history: Record.historyText(prior), userPersona: userPersona, assistantPersona: assistantPersona,
+                    question: turn["user_message"]?.stringValue ?? "", answer: turn["assistant_message"]?.stringValue ?? "",
+                    evidence: .array(Self.evidence(turn)), reasons: reasons))]),
+            ]
+            let n = turn["turn_index"]?.intValue ?? i + 1
+            let result = await caller.callJSON(agent: agent, messages: messages, schemaName: "qa_judge", schema: schema,
+                                               label: "conversation=\(id) turn=\(n) judge=turn") {
+                ReplyValidation.judge($0, reasons: reasons)
+            }
+            var verdict: JSONObject
+            switch result {
+            case .success(let s): verdict = s.output; Record.addUsage(&r, s.usage)
+            case .failure(let f): verdict = Self.failed(false); Record.addUsage(&r, f.usage)
+            }
+            turns[i]["qa_judge"] = .object(verdict)
+            log?.info("[judge-online] conversation=\(id) turn=\(n) score=\(verdict["score"]?.intValue ?? 0) reasons=\(verdict["reasons"]?.serialized() ?? "[]")")
+        }
+        r["turns"] = .array(turns)
+        return r
+    }
+}

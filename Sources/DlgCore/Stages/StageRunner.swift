@@ -1,0 +1,297 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What a stage does with one record.
+public protocol RecordStage: Sendable {
+    /// Whether the record needs this stage; records that do not are written back byte for byte.
+    func needsWork(_ record: JSONObject) -> Bool
+    /// The record after this stage. Failures become `status: dropped` records, never thrown.
+    func process(_ record: JSONObject) async -> JSONObject
+    /// Stages that plan over the whole input (coverage balancing) read it all first and see it here.
+    var needsWholeInput: Bool { get }
+    func prepare(_ records: [JSONObject])
+}
+
+extension RecordStage {
+    public var needsWholeInput: Bool { false }
+    public func prepare(_ records: [JSONObject]) {}
+}
+
+/// Counts a stage reports at the end.
+public struct StageSummary: Sendable {
+    public var records = 0
+    public var worked = 0
+    public var badLines = 0
+    public var dropped = 0
+}
+
+/// Reads JSONL on a dedicated thread with backpressure, so a slow upstream never blocks
+/// the cooperative pool and a large file is never held in memory.
+final class LineFeeder: @unchecked Sendable {
+    struct Line: Sendable { var number: Int; var bytes: [UInt8] }
+    let stream: AsyncStream<Result<Line, DlgError>>
+    private let continuation: AsyncStream<Result<Line, DlgError>>.Continuation
+    private let permits: DispatchSemaphore
+    private let stopped = ManagedAtomicFlag()
+
+    init(reader: LineReader, window: Int) {
+        (stream, continuation) = AsyncStream.makeStream(of: Result<Line, DlgError>.self)
+        permits = DispatchSemaphore(value: window)
+        let thread = Thread { [continuation, permits, stopped] in
+            do {
+                while let line = try reader.next() {
+                    permits.wait()
+                    if stopped.isSet { break }
+                    continuation.yield(.success(Line(number: reader.lineNumber, bytes: Array(line))))
+                }
+            } catch let e as DlgError {
+                continuation.yield(.failure(e))
+            } catch {}
+            continuation.finish()
+        }
+        thread.stackSize = 1 << 20
+        thread.start()
+    }
+
+    /// Replays lines already read.
+    init(lines: [Line]) {
+        (stream, continuation) = AsyncStream.makeStream(of: Result<Line, DlgError>.self)
+        permits = DispatchSemaphore(value: 0)
+        for l in lines { continuation.yield(.success(l)) }
+        continuation.finish()
+    }
+
+    /// Lets the reader thread read one more line.
+    func release() { permits.signal() }
+    func stop() { stopped.set(); permits.signal() }
+}
+
+final class ManagedAtomicFlag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = false
+    var isSet: Bool { lock.withLock { value } }
+    func set() { lock.withLock { value = true } }
+}
+
+public enum StageRunner {
+    /// Runs `stage` over JSONL from `input` to `output`, up to `concurrency` records at once,
+    /// writing results in input order. A malformed line is reported with its line number and skipped
+    /// (`strict` makes it fatal); the exit status then says data was bad (65).
+    public static func run(_ stage: some RecordStage, input: LineReader, output: FDWriter, concurrency: Int,
+                           tool: String, strict: Bool, progress: Progress? = nil) async throws -> StageSummary
+    {
+        let window = max(1, concurrency) * 2 + 16
+        let feeder: LineFeeder
+        if stage.needsWholeInput {
+            // Read everything first so the stage can plan; the lines are then replayed in order.
+            var lines: [LineFeeder.Line] = []
+            var records: [JSONObject] = []
+            while let line = try input.next() {
+                let bytes = Array(line)
+                lines.append(LineFeeder.Line(number: input.lineNumber, bytes: bytes))
+                if let o = (try? JSONCodec.parse(bytes))?.objectValue, RecordCheck.problem(o) == nil { records.append(o) }
+            }
+            stage.prepare(records)
+            feeder = LineFeeder(lines: lines)
+        } else {
+            feeder = LineFeeder(reader: input, window: window)
+        }
+        var summary = StageSummary()
+        var finished: [Int: [UInt8]] = [:]
+        var nextToWrite = 0
+        var sequence = 0
+        var inFlight = 0
+        var fatal: Error?
+
+        func flushReady() throws {
+            while let bytes = finished.removeValue(forKey: nextToWrite) {
+                if !bytes.isEmpty { try output.write(bytes) }
+                nextToWrite += 1
+                feeder.release()
+            }
+        }
+
+        try await withThrowingTaskGroup(of: (Int, [UInt8], Bool).self) { group in
+            var iterator = feeder.stream.makeAsyncIterator()
+            var inputDone = false
+            while !inputDone || inFlight > 0 {
+                if !inputDone && inFlight < max(1, concurrency) {
+                    guard let item = await iterator.next() else { inputDone = true; continue }
+                    let seq = sequence
+                    sequence += 1
+                    switch item {
+                    case .failure(let e):
+                        fatal = e; inputDone = true
+                        finished[seq] = []
+                    case .success(let line):
+                        summary.records += 1
+                        if line.bytes.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) {
+                            summary.records -= 1
+                            finished[seq] = []
+                        } else {
+                            let parsed: JSON
+                            do { parsed = try JSONCodec.parse(line.bytes) } catch {
+                                summary.badLines += 1
+                                StandardError.write("\(tool): error: \(input.name):\(line.number): malformed JSON: \(error)")
+                                if strict { fatal = DlgError.data("\(input.name):\(line.number): malformed JSON"); inputDone = true }
+                                finished[seq] = []
+                                try flushReady()
+                                continue
+                            }
+                            guard case .object(let record) = parsed else {
+                                summary.badLines += 1
+                                StandardError.write("\(tool): error: \(input.name):\(line.number): a record must be a JSON object, found \(parsed.typeName)")
+                                if strict { fatal = DlgError.data("\(input.name):\(line.number): not an object"); inputDone = true }
+                                finished[seq] = []
+                                try flushReady()
+                                continue
+                            }
+                            if let problem = RecordCheck.problem(record) {
+                                summary.badLines += 1
+                                StandardError.write("\(tool): error: \(input.name):\(line.number): \(problem)")
+                                if strict { fatal = DlgError.data("\(input.name):\(line.number): \(problem)"); inputDone = true }
+                                finished[seq] = []
+                                try flushReady()
+                                continue
+                            }
+                            if stage.needsWork(record) {
+                                summary.worked += 1
+                                inFlight += 1
+                                progress?.started()
+                                group.addTask {
+                                    let out = await stage.process(record)
+                                    var bytes: [UInt8] = []
+                                    bytes.reserveCapacity(line.bytes.count + 1024)
+                                    JSON.object(out).write(into: &bytes)
+                                    bytes.append(0x0A)
+                                    return (seq, bytes, out["status"]?.stringValue == "dropped")
+                                }
+                            } else {
+                                var bytes = line.bytes
+                                bytes.append(0x0A)
+                                finished[seq] = bytes
+                            }
+                        }
+                    }
+                    try flushReady()
+                    continue
+                }
+                if let (seq, bytes, dropped) = try await group.next() {
+                    inFlight -= 1
+                    if dropped { summary.dropped += 1 }
+                    progress?.finished(dropped: dropped)
+                    finished[seq] = bytes
+                    try flushReady()
+                }
+            }
+        }
+        feeder.stop()
+        try flushReady()
+        try output.flush()
+        if let fatal { throw fatal }
+        return summary
+    }
+}
+
+/// Checks the fields every stage relies on, so a broken record is reported by name and line.
+public enum RecordCheck {
+    public static func problem(_ r: JSONObject) -> String? {
+        guard let id = r["conversation_id"] else { return "\"conversation_id\" is missing" }
+        guard let s = id.stringValue, !s.isEmpty else { return "\"conversation_id\" is not a non-empty string" }
+        if s.contains("/") || s.contains("..") { return "\"conversation_id\" must not contain \"/\" or \"..\"" }
+        guard let status = r["status"] else { return "\"status\" is missing" }
+        guard let st = status.stringValue, ["active", "completed", "dropped"].contains(st) else {
+            return "\"status\" must be \"active\", \"completed\" or \"dropped\""
+        }
+        guard r["turns"]?.arrayValue != nil else { return "\"turns\" is missing or not a list" }
+        guard r["target_turns"]?.intValue != nil else { return "\"target_turns\" is missing or not an integer" }
+        if let p = r["pending"], !p.isNull {
+            guard p.objectValue != nil else { return "\"pending\" is not an object" }
+            guard p["user_message"]?.stringValue != nil else { return "\"pending.user_message\" is not a string" }
+        }
+        return nil
+    }
+}
+
+/// A progress line on stderr when it is a terminal: done, in flight, dropped, tokens/s.
+public final class Progress: @unchecked Sendable {
+    private let lock = NSLock()
+    private var done = 0, inFlight = 0, dropped = 0
+    private var lastPrint = Date.distantPast
+    private let tool: String
+    private let startTime = Date()
+    private let tokens: @Sendable () -> Int
+
+    public init?(tool: String, tokens: @escaping @Sendable () -> Int) {
+        guard StandardError.isTerminal else { return nil }
+        self.tool = tool
+        self.tokens = tokens
+    }
+
+    func started() { lock.withLock { inFlight += 1 } }
+    func finished(dropped d: Bool) {
+        let line: String? = lock.withLock {
+            inFlight -= 1; done += 1; if d { dropped += 1 }
+            guard Date().timeIntervalSince(lastPrint) > 0.2 else { return nil }
+            lastPrint = Date()
+            let rate = Double(tokens()) / max(0.001, Date().timeIntervalSince(startTime))
+            return "\r\(tool): \(done) done, \(inFlight) in flight, \(dropped) dropped, \(Int(rate)) tokens/s"
+        }
+        if let line {
+            line.utf8CString.withUnsafeBufferPointer { p in _ = Glibc.write(2, p.baseAddress!, p.count - 1) }
+        }
+    }
+
+    public func end() {
+        "\r\u{1B}[K".utf8CString.withUnsafeBufferPointer { p in _ = Glibc.write(2, p.baseAddress!, p.count - 1) }
+    }
+}
+
+/// A stage with nothing to do: validates records and passes them through.
+public struct PassThrough: RecordStage {
+    public init() {}
+    public func needsWork(_ record: JSONObject) -> Bool { false }
+    public func process(_ record: JSONObject) async -> JSONObject { record }
+}
+
+extension StageRunner {
+    /// Runs a stage over records made in memory (dlg-gen --new), writing JSONL in order.
+    public static func runRecords(_ stage: some RecordStage, records: [JSONObject], output: FDWriter,
+                                  concurrency: Int) async throws -> StageSummary {
+        var bytes: [UInt8] = []
+        for r in records { JSON.object(r).write(into: &bytes); bytes.append(0x0A) }
+        let pipe = try InMemoryInput(bytes)
+        return try await run(stage, input: LineReader(fd: pipe.fd, name: "new records"), output: output,
+                             concurrency: concurrency, tool: "dlg-gen", strict: true)
+    }
+}
+
+/// Bytes served through a temporary file descriptor (an unlinked temp file), so in-memory
+/// records go through the same reader as stdin.
+final class InMemoryInput {
+    let fd: Int32
+    init(_ bytes: [UInt8]) throws {
+        var template = Array("/tmp/dlg-gen-XXXXXX".utf8CString)
+        fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
+        guard fd >= 0 else { throw DlgError.io("cannot create a temporary file") }
+        template.withUnsafeBufferPointer { _ = unlink($0.baseAddress!) }
+        var off = 0
+        while off < bytes.count {
+            let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + off, $0.count - off) }
+            if n <= 0 { break }
+            off += n
+        }
+        lseek(fd, 0, SEEK_SET)
+    }
+    deinit { close(fd) }
+}
+
+/// Run ids: 32 hex digits like upstream's uuid4().hex.
+public enum RunIDs {
+    public static func random() -> String {
+        var g = SystemRandomNumberGenerator()
+        return (0..<2).map { _ in String(format: "%016llx", g.next()) }.joined()
+    }
+}
