@@ -1,1 +1,60 @@
-print("todo")
+import ArgumentParser
+import Foundation
+import DlgCLI
+import DlgCore
+
+@main
+struct DlgExport: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "dlg-export",
+        abstract: "Write the dataset files from finished dialogue records.",
+        discussion: """
+        stdin: dialogue records (JSONL), or the files given as arguments. Writes, under saving.output_dir: \
+        synthetic_qa.jsonl, turns.jsonl, conversations_sharegpt.jsonl, conversations_sharegpt_judged.jsonl, \
+        conversations_index.jsonl and conversations/<conversation_id>.json, from the completed dialogues \
+        only (dropped and unfinished ones are left out). Each file is rewritten whole through a temporary \
+        name, so exporting again never duplicates a line. stdout: a one-line JSON summary.
+        """)
+
+    @OptionGroup var common: CommonOptions
+
+    @Argument(help: "Record files to read instead of stdin.")
+    var files: [String] = []
+
+    func run() async throws {
+        try await ToolMain.run("dlg-export") {
+            let settings = try common.settings()
+            var records: [JSONObject] = []
+            var bad = 0
+            let readers: [LineReader] = files.isEmpty ? [LineReader()] : try files.map { path in
+                let fd = open(path, O_RDONLY | O_CLOEXEC)
+                guard fd >= 0 else { throw DlgError(.noInput, "\(path): cannot open") }
+                return LineReader(fd: fd, name: path)
+            }
+            for reader in readers {
+                while let line = try reader.next() {
+                    if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { continue }
+                    do {
+                        guard case .object(let o) = try JSONCodec.parse(Array(line)) else {
+                            throw JSONParseError(message: "a record must be a JSON object", column: 0)
+                        }
+                        if let problem = RecordCheck.problem(o) {
+                            throw JSONParseError(message: problem, column: 0)
+                        }
+                        records.append(o)
+                    } catch {
+                        bad += 1
+                        StandardError.write("dlg-export: error: \(reader.name):\(reader.lineNumber): \(error)")
+                        if common.strict { throw DlgError.data("\(reader.name):\(reader.lineNumber): bad record") }
+                    }
+                }
+            }
+            let summary = try Exporter(settings: settings).export(records)
+            let out = FDWriter()
+            try out.write(JSON.obj(["conversations": .int(summary.conversations), "turns": .int(summary.turns),
+                                    "judged": .int(summary.judged), "output_dir": .string(settings.outputDir)]).serialized() + "\n")
+            try out.flush()
+            return bad > 0 ? DlgError.Code.data.rawValue : 0
+        }
+    }
+}

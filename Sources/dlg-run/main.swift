@@ -1,1 +1,51 @@
-print("todo")
+import ArgumentParser
+import DlgCLI
+import DlgCore
+import Foundation
+
+@main
+struct DlgRun: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "dlg-run",
+        abstract: "Run a whole generation: languages x waves x passes of the stage tools (what `make run` calls).",
+        discussion: """
+        Runs dlg-gen | dlg-dedup | dlg-respond | dlg-judge for each wave of run.batch_size dialogues until \
+        run.total_samples dialogues per language are completed, then writes the dataset files with the \
+        exporter. Each pass's output is a checkpoint under <output_dir>/run_state/<run_id>/; running again \
+        with the same run id (run.run_id, run.resume_run_id or --run-id) resumes where it stopped. \
+        stdout: a one-line JSON summary of the run.
+        """)
+
+    @OptionGroup var common: CommonOptions
+
+    @Option(help: "Run id to start or resume (overrides run.run_id and run.resume_run_id).")
+    var runId: String?
+
+    @Option(help: "Folder holding the stage tools (default: this tool's folder).")
+    var toolsDir: String?
+
+    func validate() throws {
+        if let id = runId, id.isEmpty || id.contains("/") || id.contains("..") {
+            throw ValidationError("\"--run-id\" must not be empty or contain \"/\" or \"..\"")
+        }
+    }
+
+    func run() async throws {
+        try await ToolMain.run("dlg-run") {
+            let settings = try common.settings()
+            let dir = toolsDir ?? URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent().path
+            let orchestrator = RunOrchestrator(settings: settings, configPath: common.config, toolsDir: dir)
+            _ = try await KnowledgeBase.open(settings: settings, client: nil)
+            try await orchestrator.preflight(client: LLMClient(logsDir: settings.logsDir))
+            let id = runId ?? orchestrator.runID()
+            StandardError.write("dlg-run: run \(id): \(settings.run.targetLanguages.count) language(s) x \(settings.run.totalSamples) dialogues, batch \(settings.run.batchSize); checkpoints in \(settings.outputDir)/run_state/\(id)/")
+            let totals = try await orchestrator.run(runID: id)
+            let summary = orchestrator.summary(runID: id, totals: totals)
+            LogFile(logsDir: settings.logsDir, file: "run.log", name: "dlg.run")?.info("run summary \(summary.serialized())")
+            let out = FDWriter()
+            try out.write(summary.serialized() + "\n")
+            try out.flush()
+            return 0
+        }
+    }
+}

@@ -5,6 +5,7 @@ public struct JSONParseError: Error, Sendable, CustomStringConvertible {
     public let message: String
     public let column: Int
     public var description: String { column > 0 ? "\(message) (column \(column))" : message }
+    public init(message: String, column: Int) { self.message = message; self.column = column }
 }
 
 /// Parses JSON text with jansson (measured here about 2.5x faster than Codable).
