@@ -22,7 +22,8 @@ let package = Package(
     targets: [
         // Core Library: records, JSON/JSONL, config, LLM client, retrieval, stages. No CLI.
         .systemLibrary(name: "CJansson", pkgConfig: "jansson", providers: [.apt(["libjansson-dev"])]),
-        .target(name: "DlgCore", dependencies: ["CJansson", "Yams"]),
+        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        .target(name: "DlgCore", dependencies: ["CJansson", "CCurl", "Yams"]),
 
         // CLI support: option groups, error to exit code, stdout handling.
         .target(name: "DlgCLI", dependencies: [
@@ -51,5 +52,6 @@ let package = Package(
         .target(name: "DlgTestSupport", dependencies: ["DlgCore"], path: "Sources/DlgTestSupport"),
         .testTarget(name: "DlgCoreTests", dependencies: ["DlgCore", "DlgTestSupport"]),
         .testTarget(name: "ToolTests", dependencies: ["DlgCore", "DlgTestSupport"]),
+        .testTarget(name: "DlgMockTests", dependencies: ["DlgMock"]),
     ]
 )

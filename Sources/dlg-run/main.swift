@@ -24,6 +24,9 @@ struct DlgRun: AsyncParsableCommand {
     @Option(help: "Folder holding the stage tools (default: this tool's folder).")
     var toolsDir: String?
 
+    @Flag(help: "Judge the finished dialogues of the run again (judge-only pass) and rewrite the dataset files.")
+    var judgeOnly = false
+
     func validate() throws {
         if let id = runId, id.isEmpty || id.contains("/") || id.contains("..") {
             throw ValidationError("\"--run-id\" must not be empty or contain \"/\" or \"..\"")
@@ -35,6 +38,14 @@ struct DlgRun: AsyncParsableCommand {
             let settings = try common.settings()
             let dir = toolsDir ?? URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent().path
             let orchestrator = RunOrchestrator(settings: settings, configPath: common.config, toolsDir: dir)
+            if judgeOnly {
+                var judgeSettings = settings
+                judgeSettings.judge.enabled = true
+                try judgeSettings.requireAgent(.qaJudge)
+                let waves = try orchestrator.judgeOnly(runID: runId)
+                StandardError.write("dlg-run: judged \(waves) wave file(s); dataset files rewritten in \(settings.outputDir)")
+                return 0
+            }
             _ = try await KnowledgeBase.open(settings: settings, client: nil)
             try await orchestrator.preflight(client: LLMClient(logsDir: settings.logsDir))
             let id = runId ?? orchestrator.runID()

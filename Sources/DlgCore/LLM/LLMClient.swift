@@ -1,7 +1,4 @@
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 
 /// Token counts from the server's `usage` fields.
 public struct TokenUsage: Sendable, Equatable {
@@ -57,7 +54,6 @@ public enum ResponseFormat: Sendable {
 /// in-flight with a latency EWMA, retries with backoff and jitter honouring Retry-After, JSON-mode
 /// fallback remembered per endpoint, token counting, and `logs/llm.log` without secrets.
 public final class LLMClient: @unchecked Sendable {
-    private let session: URLSession
     private let lock = NSLock()
     private var endpointState: [String: (inFlight: Int, latency: Double)] = [:]
     /// Per endpoint: 2 = json_schema works, 1 = only json_object, 0 = text only.
@@ -67,18 +63,9 @@ public final class LLMClient: @unchecked Sendable {
     public private(set) var totalUsage = TokenUsage()
 
     public init(logsDir: String?, maxConnections: Int = 512) {
-        let config = URLSessionConfiguration.ephemeral
-        config.httpMaximumConnectionsPerHost = maxConnections
-        config.timeoutIntervalForRequest = 600
-        config.timeoutIntervalForResource = 3600
-        config.requestCachePolicy = .reloadIgnoringLocalCacheData
-        config.urlCache = nil
-        config.httpCookieStorage = nil
-        session = URLSession(configuration: config)
         log = logsDir.flatMap { LogFile(logsDir: $0, file: "llm.log", name: "dlgforge.llm") }
     }
 
-    deinit { session.invalidateAndCancel() }
 
     /// Whether an endpoint has rejected `tools` before (then retrieval goes into the prompt).
     public func endpointRejectsTools(_ agent: AgentSettings) -> Bool {
@@ -233,47 +220,34 @@ public final class LLMClient: @unchecked Sendable {
         case failed(String, Bool)
     }
 
-    private func request(_ url: String, apiKey: String, timeout: Double) -> URLRequest? {
-        guard let u = URL(string: url) else { return nil }
-        var r = URLRequest(url: u)
-        r.timeoutInterval = timeout
-        r.setValue("application/json", forHTTPHeaderField: "Content-Type")
-        if !apiKey.isEmpty { r.setValue("Bearer \(apiKey)", forHTTPHeaderField: "Authorization") }
-        return r
+    private let transport = CurlTransport.shared
+
+    private func headers(_ apiKey: String) -> [String] {
+        var h = ["Content-Type: application/json", "Accept: application/json"]
+        if !apiKey.isEmpty { h.append("Authorization: Bearer \(apiKey)") }
+        return h
     }
 
     private func send(endpoint: Endpoint, body: JSON, timeout: Double) async -> Outcome {
-        guard var r = request(endpoint.baseURL + "/chat/completions", apiKey: endpoint.apiKey, timeout: timeout) else {
-            return .failed("invalid URL", false)
-        }
-        r.httpMethod = "POST"
         var bytes: [UInt8] = []
         body.write(into: &bytes)
-        r.httpBody = Data(bytes)
-        return await perform(r)
+        return convert(await transport.perform(url: endpoint.baseURL + "/chat/completions", method: "POST",
+                                               headers: headers(endpoint.apiKey), body: bytes, timeout: timeout))
     }
 
-    private func perform(_ r: URLRequest) async -> Outcome {
-        do {
-            let (data, response) = try await session.data(for: r)
-            guard let http = response as? HTTPURLResponse else { return .failed("no HTTP response", false) }
-            if http.statusCode == 200 { return .success([UInt8](data)) }
-            let retryAfter = (http.value(forHTTPHeaderField: "Retry-After")).flatMap { Double($0) }
-            return .status(http.statusCode, [UInt8](data), retryAfter)
-        } catch let e as URLError {
-            return .failed(e.code == .timedOut ? "timed out" : "connection error (\(e.code.rawValue))", e.code == .timedOut)
-        } catch {
-            return .failed("connection error", false)
+    private func convert(_ o: CurlTransport.Outcome) -> Outcome {
+        switch o {
+        case .response(let r):
+            return r.status == 200 ? .success(r.body) : .status(r.status, r.body, r.retryAfter)
+        case .failed(let message, let timedOut):
+            return .failed(timedOut ? "timed out" : "connection error (\(message))", timedOut)
         }
     }
 
     /// GET `/models` of an endpoint: nil when healthy, else why not.
     public func checkModels(_ endpoint: Endpoint, timeout: Double = 10) async -> String? {
-        guard var r = request(endpoint.baseURL + "/models", apiKey: endpoint.apiKey, timeout: timeout) else {
-            return "invalid URL"
-        }
-        r.httpMethod = "GET"
-        switch await perform(r) {
+        switch convert(await transport.perform(url: endpoint.baseURL + "/models", method: "GET",
+                                               headers: headers(endpoint.apiKey), body: nil, timeout: timeout)) {
         case .success: return nil
         case .status(let code, _, _): return "HTTP \(code)"
         case .failed(let reason, _): return reason
@@ -282,15 +256,11 @@ public final class LLMClient: @unchecked Sendable {
 
     /// Embeddings for `texts` from `/embeddings`, in order.
     public func embed(endpoint: Endpoint, model: String, texts: [String], timeout: Double = 120) async throws(LLMFailure) -> [[Double]] {
-        guard var r = request(endpoint.baseURL + "/embeddings", apiKey: endpoint.apiKey, timeout: timeout) else {
-            throw LLMFailure(kind: .rejected, message: "invalid URL")
-        }
-        r.httpMethod = "POST"
         var bytes: [UInt8] = []
         JSON.obj(["model": .string(model), "input": JSON(texts)]).write(into: &bytes)
-        r.httpBody = Data(bytes)
         for attempt in 0..<4 {
-            switch await perform(r) {
+            switch convert(await transport.perform(url: endpoint.baseURL + "/embeddings", method: "POST",
+                                                   headers: headers(endpoint.apiKey), body: bytes, timeout: timeout)) {
             case .success(let data):
                 guard let reply = try? JSONCodec.parse(data), let items = reply["data"]?.arrayValue else {
                     throw LLMFailure(kind: .invalidReply, message: "\(endpoint.name): embeddings reply is not valid")

@@ -114,6 +114,30 @@ public final class RunOrchestrator {
         return totals
     }
 
+    /// The judge-only pass: every finished wave of a run through `dlg-judge --offline --force`, into
+    /// `<wave>.judged.jsonl` beside it, then the dataset files rewritten from the judged records.
+    public func judgeOnly(runID requested: String?) throws(DlgError) -> Int {
+        var id = requested ?? ""
+        if id.isEmpty { id = settings.run.resumeRunID.isEmpty ? settings.run.runID : settings.run.resumeRunID }
+        if id.isEmpty {
+            let last = (stateRoot as NSString).appendingPathComponent("last_run_id.txt")
+            id = ((try? Files.readText(last)) ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        guard !id.isEmpty else { throw DlgError(.noInput, "\(stateRoot): no run to judge; give --run-id or run first") }
+        let dir = (stateRoot as NSString).appendingPathComponent(id)
+        let finals = ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? [])
+            .filter { $0.hasSuffix(".final.jsonl") }.sorted().map { (dir as NSString).appendingPathComponent($0) }
+        guard !finals.isEmpty else { throw DlgError(.noInput, "\(dir): no finished waves to judge") }
+        var judged: [String] = []
+        for f in finals {
+            let out = f.replacingOccurrences(of: ".final.jsonl", with: ".judged.jsonl")
+            try runPipeline([[tool("dlg-judge"), "--config", configPath, "--offline", "--force"]], input: f, output: out)
+            judged.append(out)
+        }
+        try exportAll(judged)
+        return judged.count
+    }
+
     func exportAll(_ finals: [String]) throws(DlgError) {
         var records: [JSONObject] = []
         for f in finals { records.append(contentsOf: try Self.readRecords(f)) }

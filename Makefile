@@ -1,0 +1,60 @@
+# dlgforge: build, test and run the stage tools. `make help` lists the verbs and variables.
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DELETE_ON_ERROR:
+MAKEFLAGS += --warn-undefined-variables --no-builtin-rules
+
+# Variables a user may set.
+CONFIG ?= examples/config.yaml
+CONFIGURATION ?= debug
+RUN_ID ?=
+SWIFT ?= swift
+PYTHON ?= python3
+LLM_PORT ?= 8080
+LLM_THREADS ?= 1
+DEMO_CONFIG ?= examples/demo.yaml
+BENCH_ARGS ?=
+
+BIN := .build/$(CONFIGURATION)
+VENV := .venv
+RUN_ID_ARG := $(if $(RUN_ID),--run-id $(RUN_ID),)
+
+.PHONY: help deps build test run judge export demo llm-up llm-down bench clean
+
+help: ## Show the verbs and the variables you may set.
+	@echo "make VERB [VAR=value]"
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | awk -F'\t' '{printf "  %-10s %s\n", $$1, $$2}'
+	@echo "variables: CONFIG=$(CONFIG) CONFIGURATION=$(CONFIGURATION) RUN_ID=$(RUN_ID) LLM_PORT=$(LLM_PORT)"
+	@echo "           LLM_THREADS=$(LLM_THREADS) DEMO_CONFIG=$(DEMO_CONFIG) SWIFT=$(SWIFT) PYTHON=$(PYTHON) BENCH_ARGS=$(BENCH_ARGS)"
+
+deps: ## Install the Debian -dev packages the build needs, when missing.
+	@scripts/ensure-deps.sh
+
+build: deps ## Build every tool (CONFIGURATION=debug|release).
+	$(SWIFT) build -c $(CONFIGURATION)
+
+test: deps ## Build and run the whole test suite.
+	$(SWIFT) build
+	$(SWIFT) test
+
+run: build ## Generate a dataset: make run CONFIG=path/to/config.yaml [RUN_ID=id to resume].
+	$(BIN)/dlg-run --config $(CONFIG) $(RUN_ID_ARG)
+
+judge: build ## Judge-only pass over the last run's dialogues, then rewrite the dataset files.
+	$(BIN)/dlg-run --config $(CONFIG) --judge-only $(RUN_ID_ARG)
+
+demo: build ## Real generation on the example with a local CPU LLM (no API key): installs, starts, runs, stops.
+	@scripts/demo.sh "$(BIN)" "$(DEMO_CONFIG)" "$(LLM_PORT)" "$(LLM_THREADS)"
+
+llm-up: ## Start the local CPU LLM server on 127.0.0.1:$(LLM_PORT) (installs it into .venv once).
+	@scripts/llm-server.sh up "$(LLM_PORT)" "$(LLM_THREADS)"
+
+llm-down: ## Stop the local CPU LLM server.
+	@scripts/llm-server.sh down "$(LLM_PORT)"
+
+bench: deps ## Benchmarks against the mock server; prints ratios (release build).
+	$(SWIFT) build -c release
+	scripts/bench.sh $(BENCH_ARGS)
+
+clean: ## Remove build products.
+	rm -rf .build

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the build links against, only when they are missing.
+set -euo pipefail
+need=()
+pkg-config --exists jansson 2>/dev/null || need+=(libjansson-dev)
+command -v pkg-config >/dev/null || need+=(pkg-config)
+if ((${#need[@]})); then
+  echo "dlgforge: installing Debian packages: ${need[*]}" >&2
+  if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
+fi
