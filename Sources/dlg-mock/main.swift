@@ -1,1 +1,203 @@
-print("todo")
+// dlg-mock: the project's mock OpenAI-compatible server, for tests and benchmarks.
+
+import ArgumentParser
+import DlgMock
+import Foundation
+
+extension LatencyDistribution: ExpressibleByArgument {}
+
+struct DlgMockCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "dlg-mock",
+        abstract: "Serve a mock OpenAI-compatible API (chat completions, embeddings, models).",
+        discussion: """
+            Reads nothing from stdin. Prints exactly one line to stdout once it listens, \
+            `dlg-mock listening on http://HOST:PORT/v1`, then logs nothing per request. \
+            Replies are deterministic in --seed and the request's messages; injected faults \
+            are drawn from a generator seeded by --seed, in request order. `GET /stats` \
+            serves request counters and `POST /stats/reset` zeroes them. SIGINT or SIGTERM \
+            stops the server.
+            """
+    )
+
+    @Option(help: "Address to listen on.")
+    var host = "127.0.0.1"
+
+    @Option(help: "TCP port; 0 picks a free one (read it from the first stdout line).")
+    var port = 0
+
+    @Option(help: "Seed of the reply content hash and of the fault generator.")
+    var seed: UInt64 = 1
+
+    @Option(help: "Model id listed by /v1/models.")
+    var model = "mock-model"
+
+    @Option(name: .customLong("latency-ms"), help: "Latency added to each chat and embeddings request, in milliseconds (the mean for 'exponential').")
+    var latencyMs: Double = 0
+
+    @Option(name: .customLong("latency-jitter-ms"), help: "Half-width of the 'uniform' latency distribution, in milliseconds; implies '--latency-distribution uniform'.")
+    var latencyJitterMs: Double = 0
+
+    @Option(help: "How latency is drawn: fixed, uniform (latency ± jitter) or exponential (mean = latency). Default fixed, or uniform when a jitter is given.")
+    var latencyDistribution: LatencyDistribution?
+
+    @Option(help: "Fraction (0-1) of qa_generator replies that use one of three generic questions, chosen by the request's hash.")
+    var duplicateRate: Double = 0
+
+    @Flag(inversion: .prefixedNo, help: "Whether the kb_responder first asks for a vector_db_search tool call when the request offers that tool.")
+    var toolCalls = true
+
+    @Flag(inversion: .prefixedNo, help: "Whether response_format type json_schema is accepted (otherwise HTTP 400).")
+    var jsonSchemaSupport = true
+
+    @Flag(inversion: .prefixedNo, help: "Whether response_format type json_object is accepted (otherwise HTTP 400).")
+    var jsonObjectSupport = true
+
+    @Option(help: "Number of event loop threads.")
+    var threads = 1
+
+    @Option(help: "Seconds sent in the Retry-After header of injected 429 replies.")
+    var retryAfter = 1
+
+    @Option(name: .customLong("fault-429"), help: "Rate (0-1) of requests answered HTTP 429 with a Retry-After header.")
+    var fault429: Double = 0
+
+    @Option(name: .customLong("fault-500"), help: "Rate (0-1) of requests answered HTTP 500.")
+    var fault500: Double = 0
+
+    @Option(help: "Rate (0-1) of requests never answered (held open until the client gives up).")
+    var faultTimeout: Double = 0
+
+    @Option(help: "Rate (0-1) of requests whose connection is closed without an answer.")
+    var faultDrop: Double = 0
+
+    @Option(help: "Rate (0-1) of chat replies whose content is not JSON (chatty prefix, cut-off object).")
+    var faultMalformed: Double = 0
+
+    @Option(help: "Rate (0-1) of chat replies whose JSON content is cut in the middle.")
+    var faultTruncated: Double = 0
+
+    @Option(help: "Rate (0-1) of chat replies missing their main field (user_message, assistant_message, score).")
+    var faultMissingFields: Double = 0
+
+    @Option(help: "Rate (0-1) of chat replies with fields of the wrong type (e.g. \"score\":\"high\").")
+    var faultWrongTypes: Double = 0
+
+    @Option(help: "Rate (0-1) of chat replies with an empty user_message or assistant_message (judges: empty content).")
+    var faultEmpty: Double = 0
+
+    @Option(help: "Rate (0-1) of kb_responder replies that repeat the user's question verbatim.")
+    var faultEcho: Double = 0
+
+    @Option(help: "Rate (0-1) of chat replies whose answer text is a fixed German sentence.")
+    var faultWrongLanguage: Double = 0
+
+    private var rates: [(flag: String, rate: Double)] {
+        [("--duplicate-rate", duplicateRate), ("--fault-429", fault429), ("--fault-500", fault500),
+         ("--fault-timeout", faultTimeout), ("--fault-drop", faultDrop), ("--fault-malformed", faultMalformed),
+         ("--fault-truncated", faultTruncated), ("--fault-missing-fields", faultMissingFields),
+         ("--fault-wrong-types", faultWrongTypes), ("--fault-empty", faultEmpty), ("--fault-echo", faultEcho),
+         ("--fault-wrong-language", faultWrongLanguage)]
+    }
+
+    func validate() throws {
+        guard (0...65535).contains(port) else { throw ValidationError("'--port' must be in 0...65535, got \(port)") }
+        guard threads >= 1 else { throw ValidationError("'--threads' must be at least 1, got \(threads)") }
+        guard latencyMs >= 0 else { throw ValidationError("'--latency-ms' must not be negative") }
+        guard latencyJitterMs >= 0 else { throw ValidationError("'--latency-jitter-ms' must not be negative") }
+        guard retryAfter >= 0 else { throw ValidationError("'--retry-after' must not be negative") }
+        if latencyJitterMs > 0, let distribution = latencyDistribution, distribution != .uniform {
+            throw ValidationError("'--latency-jitter-ms' only applies to '--latency-distribution uniform', not '\(distribution.rawValue)'")
+        }
+        for (flag, rate) in rates where !(0...1).contains(rate) {
+            throw ValidationError("'\(flag)' must be a rate in 0...1, got \(rate)")
+        }
+        let transport = fault429 + fault500 + faultTimeout + faultDrop + faultMalformed
+        if transport > 1 + 1e-9 {
+            throw ValidationError("'--fault-429', '--fault-500', '--fault-timeout', '--fault-drop' and '--fault-malformed' add up to \(transport); the sum must not exceed 1")
+        }
+    }
+
+    var options: MockOptions {
+        var options = MockOptions()
+        options.host = host
+        options.port = port
+        options.seed = seed
+        options.model = model
+        options.latencyMs = latencyMs
+        options.latencyJitterMs = latencyJitterMs
+        options.latencyDistribution = latencyDistribution ?? (latencyJitterMs > 0 ? .uniform : .fixed)
+        options.duplicateRate = duplicateRate
+        options.toolCalls = toolCalls
+        options.jsonSchemaSupport = jsonSchemaSupport
+        options.jsonObjectSupport = jsonObjectSupport
+        options.threads = threads
+        options.retryAfterSeconds = retryAfter
+        options.faults.rateLimited = fault429
+        options.faults.serverError = fault500
+        options.faults.timeout = faultTimeout
+        options.faults.drop = faultDrop
+        options.faults.malformed = faultMalformed
+        options.faults.truncated = faultTruncated
+        options.faults.missingFields = faultMissingFields
+        options.faults.wrongTypes = faultWrongTypes
+        options.faults.empty = faultEmpty
+        options.faults.echo = faultEcho
+        options.faults.wrongLanguage = faultWrongLanguage
+        return options
+    }
+
+    func run() async throws {
+        let termination = TerminationSignal()
+        let server = MockServer(options: options)
+        let port: Int
+        do {
+            port = try await server.start()
+        } catch {
+            FileHandle.standardError.write(Data("dlg-mock: error: cannot listen on \(host):\(self.port): \(error)\n".utf8))
+            throw ExitCode(69)
+        }
+        // One unbuffered write, so a test reading the port never waits on a buffer.
+        FileHandle.standardOutput.write(Data("dlg-mock listening on http://\(host):\(port)/v1\n".utf8))
+        await termination.wait()
+        await server.stop()
+    }
+}
+
+/// Resumes once SIGINT or SIGTERM arrives (the signals' default actions are disabled).
+final class TerminationSignal: @unchecked Sendable {
+    private let queue = DispatchQueue(label: "dlg-mock.signals")
+    private var sources: [DispatchSourceSignal] = []
+    private var continuation: CheckedContinuation<Void, Never>?
+    private var fired = false
+
+    init() {
+        for number in [SIGINT, SIGTERM] {
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: queue)
+            source.setEventHandler { [unowned self] in
+                fired = true
+                continuation?.resume()
+                continuation = nil
+            }
+            source.resume()
+            sources.append(source)
+        }
+    }
+
+    func wait() async {
+        await withCheckedContinuation { continuation in
+            queue.async {
+                if self.fired { continuation.resume() } else { self.continuation = continuation }
+            }
+        }
+    }
+}
+
+/// Runs an async root command; main.swift cannot hold `@main`, and at top level a bare
+/// `DlgMockCommand.main()` resolves to ParsableCommand's synchronous entry point.
+func runAsyncRoot<Command: AsyncParsableCommand>(_ command: Command.Type) async {
+    await command.main(nil)
+}
+
+await runAsyncRoot(DlgMockCommand.self)

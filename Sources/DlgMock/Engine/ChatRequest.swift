@@ -34,6 +34,8 @@ struct ChatRequest {
     var messages: [Message]
     var responseFormat: ResponseFormatKind
     var toolNames: [String]
+    /// Size of the request body, for the prompt token estimate.
+    var bodyBytes = 0
 
     init(_ json: JSONValue) throws {
         guard case .object = json else { throw BadRequest(message: "the request body must be a JSON object") }
@@ -90,9 +92,9 @@ struct ChatRequest {
         var hash = StableHash(seed: seed)
         for message in messages {
             hash.add(message.role)
-            hash.add(0x1F)
+            hash.addByte(0x1F)
             hash.add(message.content)
-            hash.add(0x1E)
+            hash.addByte(0x1E)
         }
         return hash.value
     }

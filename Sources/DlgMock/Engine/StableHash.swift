@@ -11,14 +11,14 @@ struct StableHash {
         add(seed)
     }
 
-    mutating func add(_ byte: UInt8) {
+    mutating func addByte(_ byte: UInt8) {
         value = (value ^ UInt64(byte)) &* 0x0000_0100_0000_01B3
     }
 
     mutating func add(_ number: UInt64) {
         var n = number
         for _ in 0..<8 {
-            add(UInt8(truncatingIfNeeded: n))
+            addByte(UInt8(truncatingIfNeeded: n))
             n >>= 8
         }
     }

@@ -18,7 +18,16 @@ enum TextTools {
         "through", "topic", "true", "false", "under", "until", "upon", "user", "using", "very", "want",
         "were", "what", "when", "where", "whether", "which", "while", "whom", "whose", "will", "with",
         "within", "without", "would", "your", "yours", "agent", "title", "object", "string", "array",
+        "how", "why", "who", "the", "and", "for", "are", "can", "you", "did", "was", "has", "had", "not",
+        "but", "our", "all", "any", "its", "may", "use", "too", "get", "got", "let", "one", "two", "yes",
+        "able", "need", "needs", "well", "once", "come", "work", "works", "first", "last", "next", "older",
+        "newer", "later", "earlier", "thing", "things", "write", "describe", "previous",
     ]
+
+    /// Whether `word` reads like a noun (no -ed/-ly ending); used to prefer better question material.
+    static func isNounLike(_ word: String) -> Bool {
+        !(word.hasSuffix("ed") || word.hasSuffix("ly"))
+    }
 
     /// Lowercased words of at least `minLength` bytes, in order of appearance.
     ///
@@ -117,23 +126,68 @@ enum TextTools {
     }
 
     /// A sentence-like fragment of `text` around the first occurrence of `word`
-    /// (case-insensitive), with whitespace collapsed, at most `maxBytes` long.
-    static func fragment(around word: String?, in text: String, maxBytes: Int = 180) -> String {
+    /// (case-insensitive, at a word start) that lies in running prose, with whitespace
+    /// collapsed, at most `maxBytes` long; nil when there is no such occurrence.
+    static func fragment(around word: String, in text: String, maxBytes: Int = 180) -> String? {
         var text = text
-        return text.withUTF8 { utf8 -> String in
-            var center = 0
-            if let word, !word.isEmpty, let found = findCaseInsensitive(Array(word.utf8), in: utf8, from: 0) {
-                center = found
+        let needle = Array(word.utf8)
+        return text.withUTF8 { utf8 -> String? in
+            var start = 0
+            while let center = findCaseInsensitive(needle, in: utf8, from: start) {
+                start = center + 1
+                if center > 0, isWordByte(utf8[center - 1]) { continue }
+                let fragment = sentence(around: center, in: utf8, maxBytes: maxBytes)
+                // Prose, not a key, an id or a list of tokens.
+                if fragment.utf8.lazy.filter({ $0 == 0x20 }).count >= 3 { return fragment }
             }
-            var lower = center
-            while lower > 0, center - lower < maxBytes / 2, !isBoundary(utf8[lower - 1]) { lower -= 1 }
-            var upper = center
-            while upper < utf8.count, upper - lower < maxBytes, !isBoundary(utf8[upper]) { upper += 1 }
-            if upper < utf8.count, utf8[upper] == UInt8(ascii: ".") { upper += 1 }
-            while lower < upper, utf8[lower] & 0xC0 == 0x80 { lower += 1 }
-            while upper > lower, upper < utf8.count, utf8[upper] & 0xC0 == 0x80 { upper -= 1 }
-            return collapse(UnsafeBufferPointer(rebasing: utf8[lower..<upper]))
+            return nil
         }
+    }
+
+    /// The first sentence-like fragment of `text` that is running prose, if any.
+    static func firstSentence(in text: String, maxBytes: Int = 180) -> String? {
+        var text = text
+        return text.withUTF8 { utf8 -> String? in
+            var i = 0
+            while i < utf8.count {
+                while i < utf8.count, isBoundary(utf8[i]) || isSpace(utf8[i]) { i += 1 }
+                guard i < utf8.count else { break }
+                let fragment = sentence(around: i, in: utf8, maxBytes: maxBytes)
+                if fragment.utf8.lazy.filter({ $0 == 0x20 }).count >= 3 { return fragment }
+                while i < utf8.count, !isBoundary(utf8[i]) { i += 1 }
+            }
+            return nil
+        }
+    }
+
+    private static func sentence(around center: Int, in utf8: UnsafeBufferPointer<UInt8>, maxBytes: Int) -> String {
+        var lower = center
+        while lower > 0, center - lower < maxBytes / 2, !isBoundary(utf8[lower - 1]) { lower -= 1 }
+        var upper = center
+        while upper < utf8.count, upper - lower < maxBytes, !isBoundary(utf8[upper]) { upper += 1 }
+        if upper < utf8.count, utf8[upper] == UInt8(ascii: ".") {
+            upper += 1
+        } else if upper < utf8.count, !isBoundary(utf8[upper]) {
+            // Cut by the window: end at a word boundary.
+            var end = upper
+            while end > center, !isSpace(utf8[end - 1]) { end -= 1 }
+            if end > center { upper = end }
+        }
+        if lower > 0, !isBoundary(utf8[lower - 1]) {
+            // Cut by the window: start at a word boundary.
+            var begin = lower
+            while begin < center, !isSpace(utf8[begin]) { begin += 1 }
+            lower = begin
+        }
+        while lower < upper, utf8[lower] & 0xC0 == 0x80 { lower += 1 }
+        while upper > lower, upper < utf8.count, utf8[upper] & 0xC0 == 0x80 { upper -= 1 }
+        return collapse(UnsafeBufferPointer(rebasing: utf8[lower..<upper]))
+    }
+
+    @inline(__always)
+    private static func isWordByte(_ byte: UInt8) -> Bool {
+        (byte >= UInt8(ascii: "a") && byte <= UInt8(ascii: "z")) || (byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z"))
+            || (byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9")) || byte == UInt8(ascii: "_") || byte == UInt8(ascii: "-") || byte >= 0x80
     }
 
     /// `text` with runs of whitespace collapsed to one space and trimmed, at most `maxBytes` long.

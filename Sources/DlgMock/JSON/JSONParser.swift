@@ -66,7 +66,7 @@ struct JSONParser {
     }
 
     private mutating func expectLiteral(_ literal: StaticString) throws {
-        let count = literal.utf8CodeUnitsCount
+        let count = literal.utf8CodeUnitCount
         guard index + count <= bytes.count else { throw error("unexpected end of input") }
         let base = literal.utf8Start
         for offset in 0..<count where bytes[index + offset] != base[offset] {

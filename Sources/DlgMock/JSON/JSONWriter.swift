@@ -13,7 +13,7 @@ struct JSONWriter {
     var text: String { String(decoding: bytes, as: UTF8.self) }
 
     mutating func raw(_ literal: StaticString) {
-        bytes.append(contentsOf: UnsafeBufferPointer(start: literal.utf8Start, count: literal.utf8CodeUnitsCount))
+        bytes.append(contentsOf: UnsafeBufferPointer(start: literal.utf8Start, count: literal.utf8CodeUnitCount))
     }
 
     mutating func raw(_ text: String) {

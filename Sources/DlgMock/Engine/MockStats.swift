@@ -1,0 +1,68 @@
+// Request counters served by `GET /stats`.
+
+/// Kinds of injected fault, as named in `/stats`.
+public enum MockFault: String, Sendable, CaseIterable {
+    case rateLimited = "429"
+    case serverError = "500"
+    case timeout
+    case drop
+    case malformed
+    case truncated
+    case missingFields = "missing_fields"
+    case wrongTypes = "wrong_types"
+    case empty
+    case echo
+    case wrongLanguage = "wrong_language"
+}
+
+/// A snapshot of the server's counters (everything except `/stats` itself is counted).
+public struct MockStats: Sendable, Equatable {
+    /// All requests except those to `/stats`.
+    public var requests = 0
+    /// `POST /v1/chat/completions` requests, including rejected ones.
+    public var chatCompletions = 0
+    /// `POST /v1/embeddings` requests.
+    public var embeddings = 0
+    /// `GET /v1/models` requests.
+    public var models = 0
+    /// Requests to unknown paths (404) or with the wrong method (405).
+    public var notFound = 0
+    /// Requests answered 400 because the body was malformed.
+    public var badRequests = 0
+    /// Chat requests answered 400 because their `response_format` is switched off.
+    public var unsupportedResponseFormat = 0
+    /// Chat replies that were a tool call.
+    public var toolCalls = 0
+    /// Chat requests per agent.
+    public var agents: [MockAgent: Int] = [:]
+    /// Chat requests by `response_format` type: `json_schema`, `json_object`, `none`.
+    public var responseFormats: [String: Int] = [:]
+    /// Injected faults per kind.
+    public var faults: [MockFault: Int] = [:]
+
+    /// All counters zero.
+    public init() {}
+
+    /// The counters as the compact JSON document served by `/stats` (keys in a fixed order).
+    public var json: String {
+        var writer = JSONWriter()
+        writer.value(jsonValue)
+        return writer.text
+    }
+
+    var jsonValue: JSONValue {
+        .object([
+            ("requests", .int(requests)),
+            ("chat_completions", .int(chatCompletions)),
+            ("embeddings", .int(embeddings)),
+            ("models", .int(models)),
+            ("not_found", .int(notFound)),
+            ("bad_requests", .int(badRequests)),
+            ("unsupported_response_format", .int(unsupportedResponseFormat)),
+            ("tool_calls", .int(toolCalls)),
+            ("agents", .object(MockAgent.allCases.map { ($0.rawValue, .int(agents[$0, default: 0])) })),
+            ("response_format", .object(["json_schema", "json_object", "none"].map { ($0, .int(responseFormats[$0, default: 0])) })),
+            ("faults", .object(MockFault.allCases.map { ($0.rawValue, .int(faults[$0, default: 0])) })),
+        ])
+    }
+}

@@ -1,0 +1,114 @@
+// One HTTP/1.1 connection: collect a request, ask the engine, write (or withhold) the reply.
+// Pipelined requests are serialised by NIO's HTTPServerPipelineHandler, so a held
+// (timeout fault) or delayed reply also holds back later requests on the same connection.
+
+import NIOCore
+import NIOHTTP1
+
+final class MockHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    /// Request bodies above this size get 413 and the connection is closed.
+    static let maxBodyBytes = 64 << 20
+
+    private let engine: MockEngine
+    private var head: HTTPRequestHead?
+    private var body: ByteBuffer?
+    private var tooLarge = false
+    private var active = true
+
+    init(engine: MockEngine) {
+        self.engine = engine
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let head):
+            self.head = head
+            body = nil
+            tooLarge = false
+            if head.headers.first(name: "expect")?.lowercased() == "100-continue" {
+                context.writeAndFlush(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: .continue))), promise: nil)
+            }
+        case .body(var chunk):
+            guard !tooLarge else { return }
+            if (body?.readableBytes ?? 0) + chunk.readableBytes > MockHTTPHandler.maxBodyBytes {
+                tooLarge = true
+                body = nil
+            } else if body == nil {
+                body = chunk
+            } else {
+                body!.writeBuffer(&chunk)
+            }
+        case .end:
+            guard let head else { return }
+            self.head = nil
+            let keepAlive = head.isKeepAlive && !tooLarge
+            if tooLarge {
+                let response = engine.errorResponse(413, "request body exceeds \(MockHTTPHandler.maxBodyBytes) bytes", type: "invalid_request_error")
+                write(response, version: head.version, keepAlive: false, context: context)
+                return
+            }
+            let method = head.method.rawValue
+            let outcome: MockOutcome
+            if let body {
+                outcome = body.withUnsafeReadableBytes { engine.handle(method: method, path: head.uri[...], body: $0) }
+            } else {
+                outcome = engine.handle(method: method, path: head.uri[...], body: UnsafeRawBufferPointer(start: nil, count: 0))
+            }
+            body = nil
+            switch outcome {
+            case .respond(let response, let delay):
+                if delay > 0 {
+                    context.eventLoop.assumeIsolated().scheduleTask(in: .nanoseconds(delay)) {
+                        self.write(response, version: head.version, keepAlive: keepAlive, context: context)
+                    }
+                } else {
+                    write(response, version: head.version, keepAlive: keepAlive, context: context)
+                }
+            case .hang:
+                break
+            case .drop(let delay):
+                if delay > 0 {
+                    context.eventLoop.assumeIsolated().scheduleTask(in: .nanoseconds(delay)) {
+                        if self.active { context.close(promise: nil) }
+                    }
+                } else {
+                    context.close(promise: nil)
+                }
+            }
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        active = false
+        context.fireChannelInactive()
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        active = false
+    }
+
+    private func write(_ response: MockResponse, version: HTTPVersion, keepAlive: Bool, context: ChannelHandlerContext) {
+        guard active else { return }
+        var headers = HTTPHeaders()
+        headers.reserveCapacity(4 + response.headers.count)
+        headers.add(name: "content-type", value: "application/json")
+        headers.add(name: "content-length", value: String(response.body.count))
+        for (name, value) in response.headers { headers.add(name: name, value: value) }
+        if !keepAlive { headers.add(name: "connection", value: "close") }
+        let status = HTTPResponseStatus(statusCode: response.status)
+        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: version, status: status, headers: headers))), promise: nil)
+        var buffer = context.channel.allocator.buffer(capacity: response.body.count)
+        buffer.writeBytes(response.body)
+        context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
+        if keepAlive {
+            context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+        } else {
+            context.writeAndFlush(wrapOutboundOut(.end(nil))).assumeIsolated().whenComplete { _ in
+                context.close(promise: nil)
+            }
+        }
+    }
+}
