@@ -18,17 +18,17 @@ public enum AgentSchemas {
     }
 
     public static let questionMaxLength = 300
-    public static let answerMaxLength = 1200
+    public static let answerMaxLength = 700
 
     public static var qaGeneration: JSON {
         object([
             "user_message": str(questionMaxLength, min: 5),
             "intent": .obj(["type": "string", "enum": JSON(intents)]),
             "difficulty": .obj(["type": "string", "enum": JSON(difficulties)]),
-            "grounding_facts": list(object(["fact": str(200), "source_descriptor": str(80)],
-                                           required: ["fact", "source_descriptor"]), max: 3),
-            "coverage_target": str(80),
-            "notes_for_assistant": list(str(150), max: 3),
+            "grounding_facts": list(object(["fact": str(160), "source_descriptor": str(60)],
+                                           required: ["fact", "source_descriptor"]), max: 2),
+            "coverage_target": str(40),
+            "notes_for_assistant": list(str(120), max: 2),
         ], required: ["user_message", "intent", "difficulty", "grounding_facts", "coverage_target", "notes_for_assistant"])
     }
 
@@ -36,17 +36,17 @@ public enum AgentSchemas {
         object([
             "assistant_message": str(answerMaxLength, min: 1),
             "reasoning_trace": object([
-                "question": str(questionMaxLength),
+                "question": str(200),
                 "retrieval_queries": object([
-                    "vector_db_search": list(str(120), max: 3), "web_search": list(str(120), max: 3),
+                    "vector_db_search": list(str(80), max: 2), "web_search": list(str(80), max: 2),
                 ], required: ["vector_db_search", "web_search"]),
-                "evidence": list(object(["id": str(8), "cue": str(120), "content": str(300)],
-                                        required: ["id", "cue", "content"]), max: 4),
-                "premises": list(object(["id": str(8), "text": str(200), "evidence_refs": list(str(8), max: 3)],
-                                        required: ["id", "text", "evidence_refs"]), max: 3),
-                "thinking": list(object(["text": str(200)], required: ["text"]), max: 3),
+                "evidence": list(object(["id": str(4), "cue": str(80), "content": str(200)],
+                                        required: ["id", "cue", "content"]), max: 2),
+                "premises": list(object(["id": str(4), "text": str(150), "evidence_refs": list(str(4), max: 2)],
+                                        required: ["id", "text", "evidence_refs"]), max: 2),
+                "thinking": list(object(["text": str(150)], required: ["text"]), max: 2),
                 "confidence": .obj(["type": "string", "enum": JSON(confidences)]),
-                "known_limits": list(str(150), max: 2),
+                "known_limits": list(str(120), max: 1),
             ], required: ["question", "retrieval_queries", "evidence", "premises", "thinking", "confidence", "known_limits"]),
             "did_web_search": .obj(["type": "boolean"]),
         ], required: ["assistant_message", "reasoning_trace", "did_web_search"])
@@ -58,7 +58,7 @@ public enum AgentSchemas {
         return object([
             "score": .obj(["type": "integer", "minimum": 0, "maximum": 10]),
             "reasons": reasonsSchema,
-            "notes": str(300),
+            "notes": str(200),
             "question_ok": .obj(["type": "boolean"]),
             "answer_ok": .obj(["type": "boolean"]),
         ], required: ["score", "reasons", "notes", "question_ok", "answer_ok"])

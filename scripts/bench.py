@@ -1,0 +1,212 @@
+#!/usr/bin/env python3
+"""make bench: dlgforge's figures against baselines measured in the same process tree.
+
+1. request rate at 64 and 256 dialogues in flight, 200 ms mock latency, vs the ideal (in-flight / latency);
+2. CPU per request for a whole run (every stage process) at zero latency, 256 in flight;
+3. start-up time of `--help` per tool, and resident memory per stage at 256 in flight;
+4. dlg-dedup pass-through of a 100 MB records file beside `jq -c .`.
+Nothing here asserts a time: it prints figures and ratios.
+"""
+import argparse
+import json
+import os
+import re
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BIN = os.path.join(ROOT, ".build", "release")
+TOOLS = ["dlg-gen", "dlg-dedup", "dlg-respond", "dlg-judge", "dlg-export", "dlg-run", "dlg-mock"]
+
+
+def start_mock(*args):
+    p = subprocess.Popen([os.path.join(BIN, "dlg-mock"), "--port", "0", *args], stdout=subprocess.PIPE, text=True)
+    line = p.stdout.readline()
+    m = re.search(r"(http://127\.0\.0\.1:\d+/v1)", line)
+    if not m:
+        p.kill()
+        sys.exit(f"bench: the mock did not start: {line!r}")
+    return p, m.group(1)
+
+
+def workdir(batch, total, languages="[en]"):
+    d = tempfile.mkdtemp(prefix="dlg-bench-")
+    for name in ["knowledge", "data", "personas.yaml"]:
+        src = os.path.join(ROOT, "examples", name)
+        (shutil.copytree if os.path.isdir(src) else shutil.copy)(src, os.path.join(d, name))
+    with open(os.path.join(d, "config.yaml"), "w") as f:
+        f.write(f"""run:
+  batch_size: {batch}
+  total_samples: {total}
+  target_languages: {languages}
+  n_turns: 2
+  question_seed: bench
+llm:
+  base_url: ${{BENCH_URL}}
+  model: mock-model
+  timeout: 60
+retrieval: {{default_k: 3, chunk_size: 600, overlap: 100}}
+personas: {{path: personas.yaml}}
+judge: {{enabled: true, mode: online, granularity: turn}}
+""")
+    return d
+
+
+def children_cpu():
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+def run_generation(d, url):
+    env = dict(os.environ, BENCH_URL=url)
+    cpu0 = children_cpu()
+    t0 = time.monotonic()
+    out = subprocess.run([os.path.join(BIN, "dlg-run"), "--config", os.path.join(d, "config.yaml"), "--run-id", "bench"],
+                         env=env, capture_output=True, text=True)
+    wall = time.monotonic() - t0
+    cpu = children_cpu() - cpu0
+    if out.returncode != 0:
+        sys.exit(f"bench: dlg-run failed ({out.returncode}): {out.stderr[-2000:]}")
+    summary = json.loads(out.stdout)
+    stamps = []
+    with open(os.path.join(d, "logs", "llm.log")) as f:
+        for line in f:
+            if "status=200" in line:
+                stamps.append(datetime.strptime(line[:23], "%Y-%m-%d %H:%M:%S,%f").timestamp())
+    span = max(stamps) - min(stamps) if len(stamps) > 1 else wall
+    return summary, wall, cpu, span, len(stamps)
+
+
+def rate_bench(inflight, latency_ms):
+    mock, url = start_mock("--latency-ms", str(latency_ms))
+    try:
+        d = workdir(inflight, inflight * 2)
+        summary, wall, cpu, span, n = run_generation(d, url)
+    finally:
+        mock.terminate(); mock.wait()
+    shutil.rmtree(d, ignore_errors=True)
+    ideal = inflight / (latency_ms / 1000)
+    rate = (n - 1) / span if span > 0 else 0
+    print(f"  {inflight:>3} in flight, {latency_ms} ms: {n} requests in {span:.2f} s -> {rate:7.1f} req/s; "
+          f"ideal {ideal:.0f} req/s; ratio {rate / ideal:.2f}  (wall {wall:.1f} s, {summary['dialogues']} dialogues)")
+    return rate / ideal
+
+
+def cpu_bench(inflight):
+    mock, url = start_mock("--latency-ms", "0")
+    try:
+        d = workdir(inflight, inflight * 2)
+        summary, wall, cpu, span, n = run_generation(d, url)
+    finally:
+        mock.terminate(); mock.wait()
+    shutil.rmtree(d, ignore_errors=True)
+    per = cpu / max(1, n) * 1000
+    print(f"  {inflight} in flight, 0 ms: {n} requests, {cpu:.2f} CPU-s for all stage processes -> {per:.3f} ms CPU per request "
+          f"(target <= 1 ms; Python dlgforge: 23-43 ms); wall {wall:.1f} s")
+
+
+def startup_bench():
+    for tool in TOOLS:
+        times = []
+        for _ in range(15):
+            t0 = time.monotonic()
+            subprocess.run([os.path.join(BIN, tool), "--help"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            times.append((time.monotonic() - t0) * 1000)
+        print(f"  {tool:<12} --help: median {statistics.median(times):5.1f} ms (target < 50 ms)")
+
+
+def rss_bench(inflight):
+    mock, url = start_mock("--latency-ms", "200")
+    d = workdir(inflight, inflight)
+    env = dict(os.environ, BENCH_URL=url)
+    cfg = os.path.join(d, "config.yaml")
+    try:
+        stages = [("dlg-gen", ["--new", str(inflight), "--language", "en", "--run-id", "rss"]), ("dlg-dedup", []),
+                  ("dlg-respond", []), ("dlg-judge", [])]
+        data = b""
+        for tool, extra in stages:
+            script = ("import resource,subprocess,sys;"
+                      "p=subprocess.run(sys.argv[1:],stdin=sys.stdin,stdout=sys.stdout);"
+                      "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,file=sys.stderr)")
+            out = subprocess.run([sys.executable, "-c", script, os.path.join(BIN, tool), "--config", cfg,
+                                  "--concurrency", str(inflight), *extra],
+                                 input=data, capture_output=True, env=env)
+            rss_kb = int(out.stderr.decode().strip().splitlines()[-1])
+            print(f"  {tool:<12} {inflight} in flight: max RSS {rss_kb / 1024:5.1f} MB (target <= 50 MB; Python dlgforge 545-595 MB)")
+            data = out.stdout
+    finally:
+        mock.terminate(); mock.wait()
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def dedup_bench(size_mb):
+    if not shutil.which("jq"):
+        print("  jq not found: install it (apt-get install jq) for this comparison")
+        return
+    mock, url = start_mock()
+    d = workdir(8, 8)
+    env = dict(os.environ, BENCH_URL=url)
+    cfg = os.path.join(d, "config.yaml")
+    try:
+        subprocess.run([os.path.join(BIN, "dlg-run"), "--config", cfg, "--run-id", "seed"], env=env,
+                       capture_output=True, check=True)
+        finals = [os.path.join(dp, f) for dp, _, fs in os.walk(os.path.join(d, "outputs", "run_state")) for f in fs
+                  if f.endswith(".final.jsonl")]
+        lines = [l for f in finals for l in open(f, "rb") if b'"completed"' in l]
+        big = os.path.join(d, "records.jsonl")
+        written = 0
+        i = 0
+        with open(big, "wb") as out:
+            while written < size_mb * 1_000_000:
+                line = lines[i % len(lines)].replace(b'"conversation_id":"', b'"conversation_id":"x%d-' % i, 1)
+                out.write(line)
+                written += len(line)
+                i += 1
+    finally:
+        mock.terminate(); mock.wait()
+
+    def timed(cmd):
+        best = None
+        for _ in range(3):
+            with open(big, "rb") as src:
+                t0 = time.monotonic()
+                subprocess.run(cmd, stdin=src, stdout=subprocess.DEVNULL, check=True, env=env)
+                dt = time.monotonic() - t0
+            best = dt if best is None else min(best, dt)
+        return written / 1e6 / best
+
+    ours = timed([os.path.join(BIN, "dlg-dedup"), "--config", cfg])
+    jq = timed(["jq", "-c", "."])
+    print(f"  {written / 1e6:.0f} MB, {i} records: dlg-dedup {ours:6.1f} MB/s, jq -c . {jq:6.1f} MB/s, ratio {ours / jq:.2f} (target >= 1)")
+    shutil.rmtree(d, ignore_errors=True)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true", help="smaller sizes")
+    args = ap.parse_args()
+    for t in TOOLS:
+        if not os.path.exists(os.path.join(BIN, t)):
+            sys.exit(f"bench: {BIN}/{t} missing; run `swift build -c release` first")
+    print("dlgforge benchmarks (release build; mock server = dlg-mock)")
+    print("request rate vs ideal (2 turns, per-turn judge, 2 waves):")
+    for n in (64, 256):
+        rate_bench(n, 200)
+    print("CPU per request, whole run:")
+    cpu_bench(256)
+    print("start-up:")
+    startup_bench()
+    print("resident memory per stage:")
+    rss_bench(256)
+    print("dlg-dedup pass-through vs jq:")
+    dedup_bench(20 if args.quick else 100)
+
+
+if __name__ == "__main__":
+    main()

