@@ -1,0 +1,138 @@
+import Foundation
+import Testing
+@testable import DlgCore
+
+@Suite struct HashingTests {
+    @Test func sha256MatchesKnownVectors() {
+        #expect(SHA256.hex("") == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+        #expect(SHA256.hex("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        #expect(SHA256.hex(String(repeating: "a", count: 1000)).hasPrefix("41edece42d63e8d9bf515a9ba6932e1c"))
+    }
+
+    @Test func seededRandomIsStable() {
+        var a = SeededRandom("x"), b = SeededRandom("x"), c = SeededRandom("y")
+        let sa = (0..<5).map { _ in a.next() }
+        #expect(sa == (0..<5).map { _ in b.next() })
+        #expect(sa != (0..<5).map { _ in c.next() })
+    }
+}
+
+@Suite struct RetrievalTests {
+    @Test func chunksSlideWithOverlapAndStableIDs() {
+        let text = String(repeating: "abcdefghij", count: 30)   // 300 characters
+        let chunks = KnowledgeBase.chunk(text: text, source: "a/b.md", size: 100, overlap: 20)
+        #expect(chunks.map { $0.charStart } == [0, 80, 160, 240])
+        #expect(chunks.last?.charEnd == 300)
+        #expect(chunks[0].id.hasSuffix("-0") && chunks[0].id == KnowledgeBase.chunk(text: text, source: "a/b.md", size: 100, overlap: 20)[0].id)
+        #expect(chunks[0].id != KnowledgeBase.chunk(text: text, source: "c.md", size: 100, overlap: 20)[0].id)
+    }
+
+    @Test func bm25RanksTheMatchingDocumentFirst() {
+        let bm = BM25(documents: ["chain lubricant and chain wear", "compost needs browns and greens", "sourdough starter feeding"])
+        let s = bm.scores("how often should I oil the chain")
+        #expect(s[0] > s[1] && s[0] > s[2])
+    }
+}
+
+@Suite struct ValidationTests {
+    @Test func judgeScoreClampedAndReasonsKeptToAllowedSet() throws {
+        let o = try #require(ReplyJSON.extract(#"Sure: {"score": 14, "reasons": ["vague", "made_up", "vague"], "notes": "x"}"#))
+        let v = try ReplyValidation.judge(o, reasons: ["vague", "other"]).get()
+        #expect(v["score"] == 10)
+        #expect(v["reasons"] == ["vague", "other"])
+        #expect(v["question_ok"] == true)
+        let bad = try #require(ReplyJSON.extract(#"{"score": "high"}"#))
+        #expect(throws: DropReason.self) { try ReplyValidation.judge(bad, reasons: ["other"]).get() }
+    }
+
+    @Test func answerEchoAndEmptyAreRejected() throws {
+        let echo: JSONObject = ["assistant_message": "  What is X? ", "reasoning_trace": .obj([:])]
+        #expect(throws: DropReason.echoedQuestion) { try ReplyValidation.answer(echo, question: "what is  x?").get() }
+        let empty: JSONObject = ["assistant_message": " "]
+        #expect(throws: DropReason.emptyAnswer) { try ReplyValidation.answer(empty, question: "q").get() }
+        let wrongType: JSONObject = ["assistant_message": 3]
+        #expect(throws: DropReason.invalidOutput) { try ReplyValidation.answer(wrongType, question: "q").get() }
+    }
+
+    @Test func copiedPassageIsNotAQuestion() {
+        let passage = "A chain should be cleaned and lubricated every 300 to 500 kilometres, and after any ride in the rain."
+        let o: JSONObject = ["user_message": .string(passage)]
+        #expect(throws: DropReason.invalidOutput) { try ReplyValidation.question(o, snippets: [passage]).get() }
+    }
+
+    @Test func traceNormalisation() {
+        let t: JSONObject = ["thinking": "one step", "premises": [.obj(["id": "P1", "text": "t", "note": true])],
+                             "retrieval_queries": .obj(["vector_db_search": ["en", "chain wear", "ab"]])]
+        let n = ReplyValidation.normalizeTrace(t, question: "q")
+        #expect(n["thinking"] == [.obj(["text": "one step"])])
+        #expect(n["premises"]?.arrayValue?.first?["assumption"] == "true")
+        #expect(n["retrieval_queries"]?["vector_db_search"] == ["chain wear"])
+        #expect(n["question"] == "q")
+    }
+
+    @Test func extractsJSONFromFencesAndProse() {
+        #expect(ReplyJSON.extract("```json\n{\"a\": 1}\n```")?["a"] == 1)
+        #expect(ReplyJSON.extract("no json here") == nil)
+        #expect(ReplyJSON.extract("{\"a\": \"cut") == nil)
+    }
+}
+
+@Suite struct DedupStoreTests {
+    func candidate(_ id: String, _ turn: Int, _ q: String) -> DedupCandidate {
+        DedupCandidate(conversationID: id, turnIndex: turn, question: q,
+                       ledgerEntry: ["question": .string(q), "conversation_id": .string(id), "turn_index": .int(turn)])
+    }
+
+    @Test func lowestSlotWinsAndRerunsAreIdempotent() throws {
+        let path = NSTemporaryDirectory() + "dlg-ledger-\(UUID().uuidString).jsonl"
+        defer { unlink(path) }
+        let store = try FileDedupStore(path: path)
+        let first = try store.filterAndCommit([candidate("c1", 1, "How do I oil a chain?"),
+                                               candidate("c2", 1, "how do  i OIL a chain?"),
+                                               candidate("c3", 1, "")])
+        #expect(first == [true, false, false])
+        // Another process (a resumed run) sees the same decisions, and the same question for the
+        // same conversation and turn is accepted again without a second ledger line.
+        let other = try FileDedupStore(path: path)
+        #expect(try other.filterAndCommit([candidate("c1", 1, "How do I oil a chain?"),
+                                           candidate("c2", 1, "How do I oil a chain?")]) == [true, false])
+        let lines = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n")
+        #expect(lines.count == 1)
+    }
+
+    @Test func tornLastLineIsCutBeforeAppending() throws {
+        let path = NSTemporaryDirectory() + "dlg-ledger-\(UUID().uuidString).jsonl"
+        defer { unlink(path) }
+        try "{\"question\":\"a?\",\"conversation_id\":\"c1\",\"turn_index\":1}\n{\"question\":\"b".write(toFile: path, atomically: true, encoding: .utf8)
+        let store = try FileDedupStore(path: path)
+        #expect(try store.filterAndCommit([candidate("c2", 1, "b?"), candidate("c3", 1, "a?")]) == [true, false])
+        let lines = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n")
+        #expect(lines.count == 2)
+        for l in lines { #expect((try? JSONCodec.parse(String(l))) != nil) }
+    }
+}
+
+@Suite struct SamplingTests {
+    @Test func turnCountsStayInRange() {
+        let run = RunSettings(nTurns: 2, batchSize: 1, totalSamples: 1, minTurns: 1, maxTurns: 3,
+                              turnCountDistribution: "poisson", turnCountMean: 8, targetLanguages: ["en"],
+                              seedQuestion: "", questionSeed: "", runID: "", resumeRunID: "", seedTopicsPath: "",
+                              seedTopicsVariant: "", seedTopicsProbability: 0, seedTopicsEnabled: false,
+                              distributedEnabled: false)
+        var rng = SeededRandom("t")
+        for dist in ["uniform", "poisson", "exponential"] {
+            var r = run
+            r.turnCountDistribution = dist
+            let counts = (0..<200).map { _ in TurnCount.sample(r, rng: &rng) }
+            #expect(counts.allSatisfy { (1...3).contains($0) })
+        }
+    }
+
+    @Test func personaCycleUsesEveryPersonaOncePerRound() {
+        let pool = Array(0..<5)
+        let firstRound = (0..<5).map { PersonaPool.cyclePick(pool, slot: $0, seed: "s") }
+        #expect(Set(firstRound).count == 5)
+        let secondRound = (5..<10).map { PersonaPool.cyclePick(pool, slot: $0, seed: "s") }
+        #expect(Set(secondRound).count == 5)
+    }
+}
