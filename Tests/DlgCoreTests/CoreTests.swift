@@ -136,3 +136,18 @@ import Testing
         #expect(Set(secondRound).count == 5)
     }
 }
+
+@Suite struct WeakModelTests {
+    @Test func placeholdersAndNonQuestionsAreRejected() {
+        let template: JSONObject = ["user_message": "<the question, in en, under 300 characters>"]
+        #expect(throws: DropReason.invalidOutput) { try ReplyValidation.question(template, snippets: []).get() }
+        let statement: JSONObject = ["user_message": "1. Your answer must explain itself."]
+        #expect(throws: DropReason.invalidOutput) { try ReplyValidation.question(statement, snippets: []).get() }
+        let ok: JSONObject = ["user_message": "Pourquoi mon compost sent-il mauvais ?"]
+        #expect((try? ReplyValidation.question(ok, snippets: []).get()) != nil)
+        let imperative: JSONObject = ["user_message": "Explain how often to feed a starter"]
+        #expect((try? ReplyValidation.question(imperative, snippets: []).get()) != nil)
+        let answer: JSONObject = ["assistant_message": "<the answer, in en>"]
+        #expect(throws: DropReason.invalidOutput) { try ReplyValidation.answer(answer, question: "q?").get() }
+    }
+}

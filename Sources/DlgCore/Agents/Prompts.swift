@@ -34,14 +34,17 @@ public enum Prompts {
             parts.append("These questions were rejected as duplicates; ask about a different aspect:\n\(JSON(avoid).serialized())")
         }
         parts.append("""
-        Target language: \(language)
-        Reply with this JSON object:
-        {"user_message": "<the question, in \(language), under 300 characters>",
-         "intent": "clarify|how_to|troubleshoot|compare|edge_case|example_request|decision_support|constraints",
-         "difficulty": "easy|medium|hard",
-         "grounding_facts": [{"fact": "<fact from a passage that the answer needs>", "source_descriptor": "<its source_descriptor>"}],
-         "coverage_target": "<topic_id of the passage the question is about>",
-         "notes_for_assistant": ["<what a good answer should cover>"]}
+        Write the user's next message in the language "\(language)". Reply with one JSON object with these fields:
+        user_message (the question itself, one or two sentences, ending with a question mark), intent (one of \
+        clarify, how_to, troubleshoot, compare, edge_case, example_request, decision_support, constraints), \
+        difficulty (easy, medium or hard), grounding_facts (facts from the passages that a good answer needs, each \
+        with the passage's source_descriptor), coverage_target (the topic_id of the passage the question is about), \
+        notes_for_assistant (what a good answer should cover).
+        Example of the shape, about another subject:
+        {"user_message": "How long should I let fresh paint dry before a second coat?", "intent": "how_to", \
+        "difficulty": "easy", "grounding_facts": [{"fact": "Latex paint needs four hours between coats.", \
+        "source_descriptor": "painting guide (part 2)"}], "coverage_target": "a1b2c3-2", \
+        "notes_for_assistant": ["Give the drying time and what changes it."]}
         """)
         return parts.joined(separator: "\n\n")
     }
@@ -76,16 +79,18 @@ public enum Prompts {
         if let passages { parts.append("Retrieved passages:\n\(passages)") }
         else { parts.append("Search the knowledge base with vector_db_search (k defaults to \(k)).") }
         parts.append("""
-        Reply with this JSON object:
-        {"assistant_message": "<the answer, in \(language)>",
-         "reasoning_trace": {"question": "<the question>",
-           "retrieval_queries": {"vector_db_search": ["<queries you used>"], "web_search": []},
-           "evidence": [{"id": "E1", "cue": "KB: <short source cue>", "content": "<quoted or paraphrased passage>"}],
-           "premises": [{"id": "P1", "text": "<premise>", "evidence_refs": ["E1"]}],
-           "thinking": [{"text": "<one reasoning step>"}],
-           "confidence": "low|medium|high",
-           "known_limits": ["<what the passages do not say>"]},
-         "did_web_search": false}
+        Reply with one JSON object: assistant_message (your answer to the user, in "\(language)", a few sentences), \
+        reasoning_trace (question; retrieval_queries with vector_db_search and web_search lists; evidence: items \
+        {id, cue, content} quoting the passages you used; premises: {id, text, evidence_refs}; thinking: {text} \
+        steps; confidence: low, medium or high; known_limits: what the passages do not say), did_web_search (false).
+        Example of the shape, about another subject:
+        {"assistant_message": "Let latex paint dry for about four hours before the second coat; in cold or humid rooms \
+        wait longer.", "reasoning_trace": {"question": "How long between coats?", "retrieval_queries": \
+        {"vector_db_search": ["paint drying time between coats"], "web_search": []}, "evidence": [{"id": "E1", \
+        "cue": "KB: painting guide", "content": "Latex paint needs four hours between coats."}], "premises": \
+        [{"id": "P1", "text": "The guide gives four hours for latex paint.", "evidence_refs": ["E1"]}], \
+        "thinking": [{"text": "The passage answers this directly."}], "confidence": "high", "known_limits": \
+        ["Oil paint is not covered."]}, "did_web_search": false}
         """)
         parts.append("Previous task output (user JSON):\n\(qaOutput.serialized())")
         return parts.joined(separator: "\n\n")
@@ -122,8 +127,10 @@ public enum Prompts {
         \(evidence.serialized())
 
         Allowed reasons (JSON): \(JSON(reasons).serialized())
-        Reply with this JSON object:
-        {"score": <integer 0-10>, "reasons": [<allowed reasons>], "notes": "<one or two sentences>", "question_ok": <true|false>, "answer_ok": <true|false>}
+        Reply with one JSON object: score (integer 0 to 10), reasons (labels from the allowed list, each at most \
+        once, none for a flawless answer), notes (one or two sentences), question_ok (true or false), answer_ok \
+        (true or false). Example: {"score": 7, "reasons": ["incomplete"], "notes": "Correct but skips the \
+        exception the evidence mentions.", "question_ok": true, "answer_ok": true}
         """
     }
 
@@ -144,8 +151,10 @@ public enum Prompts {
         \(evidence.serialized())
 
         Allowed reasons (JSON): \(JSON(reasons).serialized())
-        Reply with this JSON object:
-        {"score": <integer 0-10>, "reasons": [<allowed reasons>], "notes": "<one or two sentences>", "question_ok": <true|false>, "answer_ok": <true|false>}
+        Reply with one JSON object: score (integer 0 to 10), reasons (labels from the allowed list, each at most \
+        once, none for a flawless answer), notes (one or two sentences), question_ok (true or false), answer_ok \
+        (true or false). Example: {"score": 7, "reasons": ["incomplete"], "notes": "Correct but skips the \
+        exception the evidence mentions.", "question_ok": true, "answer_ok": true}
         """
     }
 }

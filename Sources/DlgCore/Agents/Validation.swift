@@ -30,6 +30,26 @@ public enum ReplyValidation {
         }
     }
 
+    /// A placeholder from the prompt copied back (`<the question, in en>`), seen with small models.
+    public static func looksLikeTemplate(_ text: String) -> Bool {
+        text.range(of: #"<[^<>\n]{3,80}>"#, options: .regularExpression) != nil
+    }
+
+    static let questionStarts: Set<String> = [
+        "how", "what", "why", "when", "where", "which", "who", "whom", "whose", "can", "could", "should", "would",
+        "is", "are", "do", "does", "did", "will", "may", "might", "explain", "tell", "describe", "give", "show",
+        "help", "list", "compare", "comment", "pourquoi", "quel", "quelle", "quels", "quelles", "quand", "où", "qui",
+        "que", "est-ce", "combien", "peut-on", "dois-je", "faut-il", "cómo", "qué", "por", "cuál", "cuándo", "dónde",
+        "wie", "was", "warum", "wann", "wo", "welche", "welcher", "kann", "soll",
+    ]
+
+    /// A question ends with a question mark (any script's) or opens like one ("How", "Explain", "Pourquoi").
+    public static func looksLikeQuestion(_ text: String) -> Bool {
+        if text.contains("?") || text.contains("؟") || text.contains("？") { return true }
+        let first = text.lowercased().split(whereSeparator: { $0.isWhitespace || $0 == "," }).first.map(String.init) ?? ""
+        return questionStarts.contains(first)
+    }
+
     /// A qa_generator reply. `snippets` are the passage texts the prompt carried.
     public static func question(_ o: JSONObject, snippets: [String]) -> Result<JSONObject, DropReason> {
         guard let raw = o["user_message"] else { return .failure(.invalidOutput) }
@@ -38,6 +58,7 @@ public enum ReplyValidation {
         if text.isEmpty { return .failure(.emptyQuestion) }
         if text.count > AgentSchemas.questionMaxLength * 2 { return .failure(.invalidOutput) }
         let norm = normalize(text)
+        if looksLikeTemplate(text) || !looksLikeQuestion(text) { return .failure(.invalidOutput) }
         // A passage copied back is not a question (seen with a 135M model).
         for s in snippets where norm.count > 40 && normalize(s).contains(norm) { return .failure(.invalidOutput) }
         var out = JSONObject()
@@ -67,6 +88,7 @@ public enum ReplyValidation {
         let text = message.trimmingCharacters(in: .whitespacesAndNewlines)
         if text.isEmpty { return .failure(.emptyAnswer) }
         if normalize(text) == normalize(question) { return .failure(.echoedQuestion) }
+        if looksLikeTemplate(text) { return .failure(.invalidOutput) }
         var out = JSONObject()
         out["assistant_message"] = .string(text)
         out["reasoning_trace"] = .object(normalizeTrace(o["reasoning_trace"]?.objectValue ?? JSONObject(), question: question))
