@@ -4,6 +4,7 @@
 #   llm-server.sh install            install into .venv when missing
 #   llm-server.sh up PORT [THREADS]  start in the background and wait until /v1/models answers
 #   llm-server.sh down PORT          stop the server started by `up` (by its PID file)
+# LLM_EMBEDDING=1 also serves /v1/embeddings (for retrieval.embedding_model).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV=.venv
@@ -34,7 +35,9 @@ case "$verb" in
       exit 0
     fi
     echo "dlgforge: starting the LLM server on 127.0.0.1:$port ($threads thread(s)); log: $logfile" >&2
-    nohup "$VENV/bin/python" scripts/llm_server.py --port "$port" --threads "$threads" >"$logfile" 2>&1 &
+    extra=()
+    [ "${LLM_EMBEDDING:-0}" = 1 ] && extra+=(--embedding)
+    nohup "$VENV/bin/python" scripts/llm_server.py --port "$port" --threads "$threads" "${extra[@]}" >"$logfile" 2>&1 &
     echo $! >"$pidfile"
     for _ in $(seq 1 120); do
       if curl -sf "http://127.0.0.1:$port/v1/models" >/dev/null 2>&1; then

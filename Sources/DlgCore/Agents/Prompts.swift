@@ -40,11 +40,6 @@ public enum Prompts {
         difficulty (easy, medium or hard), grounding_facts (facts from the passages that a good answer needs, each \
         with the passage's source_descriptor), coverage_target (the topic_id of the passage the question is about), \
         notes_for_assistant (what a good answer should cover).
-        Example of the shape, about another subject:
-        {"user_message": "How long should I let fresh paint dry before a second coat?", "intent": "how_to", \
-        "difficulty": "easy", "grounding_facts": [{"fact": "Latex paint needs four hours between coats.", \
-        "source_descriptor": "painting guide (part 2)"}], "coverage_target": "a1b2c3-2", \
-        "notes_for_assistant": ["Give the drying time and what changes it."]}
         """)
         return parts.joined(separator: "\n\n")
     }
@@ -83,14 +78,6 @@ public enum Prompts {
         reasoning_trace (question; retrieval_queries with vector_db_search and web_search lists; evidence: items \
         {id, cue, content} quoting the passages you used; premises: {id, text, evidence_refs}; thinking: {text} \
         steps; confidence: low, medium or high; known_limits: what the passages do not say), did_web_search (false).
-        Example of the shape, about another subject:
-        {"assistant_message": "Let latex paint dry for about four hours before the second coat; in cold or humid rooms \
-        wait longer.", "reasoning_trace": {"question": "How long between coats?", "retrieval_queries": \
-        {"vector_db_search": ["paint drying time between coats"], "web_search": []}, "evidence": [{"id": "E1", \
-        "cue": "KB: painting guide", "content": "Latex paint needs four hours between coats."}], "premises": \
-        [{"id": "P1", "text": "The guide gives four hours for latex paint.", "evidence_refs": ["E1"]}], \
-        "thinking": [{"text": "The passage answers this directly."}], "confidence": "high", "known_limits": \
-        ["Oil paint is not covered."]}, "did_web_search": false}
         """)
         parts.append("Previous task output (user JSON):\n\(qaOutput.serialized())")
         return parts.joined(separator: "\n\n")
@@ -129,8 +116,7 @@ public enum Prompts {
         Allowed reasons (JSON): \(JSON(reasons).serialized())
         Reply with one JSON object: score (integer 0 to 10), reasons (labels from the allowed list, each at most \
         once, none for a flawless answer), notes (one or two sentences), question_ok (true or false), answer_ok \
-        (true or false). Example: {"score": 7, "reasons": ["incomplete"], "notes": "Correct but skips the \
-        exception the evidence mentions.", "question_ok": true, "answer_ok": true}
+        (true or false).
         """
     }
 
@@ -153,8 +139,7 @@ public enum Prompts {
         Allowed reasons (JSON): \(JSON(reasons).serialized())
         Reply with one JSON object: score (integer 0 to 10), reasons (labels from the allowed list, each at most \
         once, none for a flawless answer), notes (one or two sentences), question_ok (true or false), answer_ok \
-        (true or false). Example: {"score": 7, "reasons": ["incomplete"], "notes": "Correct but skips the \
-        exception the evidence mentions.", "question_ok": true, "answer_ok": true}
+        (true or false).
         """
     }
 }

@@ -104,7 +104,11 @@ public final class GenStage: RecordStage, @unchecked Sendable {
                   "recent_questions": .array([])])
         })
         let persona = r["personas"]?["user"]?.stringValue ?? ""
-        let agent = settings.agent(.qaGenerator)
+        var agent = settings.agent(.qaGenerator)
+        if attempt > 1 {
+            // A model that keeps producing the same duplicate needs more randomness, not the same draw.
+            agent.temperature = min(1.5, (agent.temperature ?? 0.7) + 0.3 * Double(attempt - 1))
+        }
         let messages: [ChatMessage] = [
             .obj(["role": "system", "content": .string(Prompts.qaGeneratorSystem(persona: persona, language: language))]),
             .obj(["role": "user", "content": .string(Prompts.qaGeneratorTask(
