@@ -7,6 +7,7 @@ public enum DropReason: String, Sendable, Error {
     case emptyQuestion = "empty_question"
     case emptyAnswer = "empty_answer"
     case echoedQuestion = "echoed_question"
+    case wrongLanguage = "wrong_language"
     case llmUnavailable = "llm_unavailable"
     case llmRejected = "llm_rejected"
 }
@@ -51,7 +52,7 @@ public enum ReplyValidation {
     }
 
     /// A qa_generator reply. `snippets` are the passage texts the prompt carried.
-    public static func question(_ o: JSONObject, snippets: [String]) -> Result<JSONObject, DropReason> {
+    public static func question(_ o: JSONObject, snippets: [String], language: String = "") -> Result<JSONObject, DropReason> {
         guard let raw = o["user_message"] else { return .failure(.invalidOutput) }
         guard let message = raw.stringValue else { return .failure(.invalidOutput) }
         let text = message.trimmingCharacters(in: .whitespacesAndNewlines)
@@ -59,6 +60,7 @@ public enum ReplyValidation {
         if text.count > AgentSchemas.questionMaxLength * 2 { return .failure(.invalidOutput) }
         let norm = normalize(text)
         if looksLikeTemplate(text) || !looksLikeQuestion(text) { return .failure(.invalidOutput) }
+        if LanguageCheck.isWrong(text, language: language) { return .failure(.wrongLanguage) }
         // A passage copied back is not a question (seen with a 135M model).
         for s in snippets where norm.count > 40 && normalize(s).contains(norm) { return .failure(.invalidOutput) }
         var out = JSONObject()
@@ -83,12 +85,13 @@ public enum ReplyValidation {
     }
 
     /// A kb_responder reply for `question`.
-    public static func answer(_ o: JSONObject, question: String) -> Result<JSONObject, DropReason> {
+    public static func answer(_ o: JSONObject, question: String, language: String = "") -> Result<JSONObject, DropReason> {
         guard let raw = o["assistant_message"], let message = raw.stringValue else { return .failure(.invalidOutput) }
         let text = message.trimmingCharacters(in: .whitespacesAndNewlines)
         if text.isEmpty { return .failure(.emptyAnswer) }
         if normalize(text) == normalize(question) { return .failure(.echoedQuestion) }
         if looksLikeTemplate(text) { return .failure(.invalidOutput) }
+        if LanguageCheck.isWrong(text, language: language) { return .failure(.wrongLanguage) }
         var out = JSONObject()
         out["assistant_message"] = .string(text)
         out["reasoning_trace"] = .object(normalizeTrace(o["reasoning_trace"]?.objectValue ?? JSONObject(), question: question))

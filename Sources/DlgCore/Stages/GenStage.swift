@@ -121,7 +121,7 @@ public final class GenStage: RecordStage, @unchecked Sendable {
         let result = await caller.callJSON(agent: agent, messages: messages, schemaName: "qa_generator",
                                            schema: AgentSchemas.qaGeneration,
                                            label: "conversation=\(id) turn=\(turnIndex) attempt=\(attempt)") {
-            ReplyValidation.question($0, snippets: texts)
+            ReplyValidation.question($0, snippets: texts, language: language)
         }
         switch result {
         case .success(let s):

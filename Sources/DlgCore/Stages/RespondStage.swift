@@ -126,7 +126,7 @@ public final class RespondStage: RecordStage, @unchecked Sendable {
                     messages.append(.obj(["role": "user", "content": .string(AgentCaller.repairPrompt)]))
                     continue
                 }
-                switch ReplyValidation.answer(object, question: question) {
+                switch ReplyValidation.answer(object, question: question, language: language) {
                 case .success(var out):
                     if object["did_web_search"] == nil { out["did_web_search"] = false }
                     toolEvents.append(contentsOf: events)

@@ -21,6 +21,33 @@ struct AgentReplies {
         "Can you explain how this works?",
     ]
 
+    /// The prompt asks for French (`language "fr"`): answer in French so language checks pass.
+    var french: Bool { (request.last("system") ?? "").contains("language \"fr\"") }
+
+    static let duplicatePoolFrench = [
+        "À quoi sert ce système ?",
+        "Comment commencer avec cela ?",
+        "Pouvez-vous expliquer comment cela fonctionne ?",
+    ]
+
+    static let templatesFrench: [(String, String, String)] = [
+        ("Comment fonctionne ", " avec ", ""),
+        ("Pourquoi ", " pose-t-il problème quand on change ", ""),
+        ("Quelle est la différence entre ", " et ", ""),
+        ("Est-ce que ", " convient pour ", ""),
+        ("Que se passe-t-il pour ", " si ", " est indisponible"),
+        ("Pouvez-vous donner un exemple de ", " avec ", ""),
+    ]
+
+    func detailFrench() -> String {
+        switch draw.index(20, 4) {
+        case 0: return " pour une équipe de \(draw.int(21, in: 2...2000)) personnes"
+        case 1: return " avec environ \(draw.int(21, in: 1...20000)) Go de données"
+        case 2: return " quand \(draw.int(21, in: 2...50000)) utilisateurs sont actifs en même temps"
+        default: return " après \(draw.int(21, in: 1...3650)) jours en production"
+        }
+    }
+
     static let intents = ["clarify", "how_to", "troubleshoot", "compare", "edge_case", "example_request", "decision_support", "constraints"]
     static let defaultReasons = ["irrelevant", "incorrect", "hallucinated", "weak_grounding", "vague", "incomplete", "unsafe", "other"]
 
@@ -113,7 +140,14 @@ struct AgentReplies {
         }
         let intentIndex = draw.index(3, AgentReplies.intents.count)
         let question: String
-        if draw.unit(4) < duplicateRate {
+        if french {
+            if draw.unit(4) < duplicateRate {
+                question = draw.pick(5, AgentReplies.duplicatePoolFrench)
+            } else {
+                let (p1, p2, p3) = draw.pick(6, AgentReplies.templatesFrench)
+                question = p1 + first + p2 + second + p3 + detailFrench() + " ?"
+            }
+        } else if draw.unit(4) < duplicateRate {
             question = draw.pick(5, AgentReplies.duplicatePool)
         } else {
             let (p1, p2, p3) = draw.pick(6, AgentReplies.templates[intentIndex])
@@ -193,7 +227,15 @@ struct AgentReplies {
             " I hope this helps.",
             "",
         ])
-        let answer = opening + middle + closing
+        var answer = opening + middle + closing
+        if french {
+            answer = (toolMessage != nil
+                ? draw.pick(32, ["D'après la base de connaissances, ", "La documentation indique : ", "Selon les notes retrouvées, "]) + "« \(evidenceText) ». "
+                : "En général, \(topic) se règle avec les paramètres standard. ")
+                + draw.pick(33, ["Pour \(other), appliquez la même méthode et vérifiez le résultat ensuite.",
+                                 "Si \(other) est concerné, vérifiez d'abord la configuration associée.",
+                                 "Dans votre cas, \(other) suit les valeurs par défaut si vous ne les avez pas changées."])
+        }
         let confidence = toolMessage != nil ? draw.pick(35, ["high", "high", "medium"]) : draw.pick(35, ["low", "medium"])
         return .content(.object([
             ("assistant_message", .string(answer)),
