@@ -1,96 +1,93 @@
 import Foundation
 
-/// The agents' prompts, written for dlgforge. Each system prompt names its agent
-/// (`agent: <name>`), which also lets the project's mock server answer in the right shape.
+/// The agents' prompts, written for dlgforge. They are short and put the task last: a 135M model
+/// follows them, a large one loses nothing. Each system prompt names its agent (`agent: <name>`),
+/// which also lets the project's mock server answer in the right shape. The JSON shape itself is
+/// enforced by the schema sent as `response_format` where the server takes one.
 public enum Prompts {
     public static func qaGeneratorSystem(persona: String, language: String) -> String {
         """
-        You simulate a real person talking to a knowledgeable assistant (agent: qa_generator).
-        Stay in character as this user: \(persona).
-        You write the user's next message only. It must be a natural, self-contained question or request that \
-        someone with this persona would actually ask, answerable from the reference passages you are given, \
-        written in the language "\(language)". Never mention "the document", "the passage", "the text" or \
-        "the knowledge base": the user has not seen them. Do not copy sentences from the passages; ask about them.
-        Reply with one JSON object and nothing else.
+        You play a user talking to an assistant (agent: qa_generator). Your persona: \(persona).
+        Write the user's next question, in the language "\(language)": one or two natural sentences ending with \
+        a question mark, about the passages you are shown. Do not copy sentences from the passages and do not \
+        mention "the passage", "the document" or "the text": the user has not seen them.
+        Reply with a JSON object: user_message (the question), intent (clarify, how_to, troubleshoot, compare, \
+        edge_case, example_request, decision_support or constraints), difficulty (easy, medium or hard), \
+        grounding_facts (list of {fact, source_descriptor} from the passages), coverage_target (the topic_id of \
+        the passage the question is about), notes_for_assistant (list of hints for a good answer).
         """
     }
 
+    /// Passages as numbered plain text, which small models read more reliably than a JSON blob.
+    public static func passages(_ snippets: [(id: String, descriptor: String, text: String)]) -> String {
+        snippets.map { "[topic_id: \($0.id) | \($0.descriptor)]\n\($0.text)" }.joined(separator: "\n\n")
+    }
+
     public static func qaGeneratorTask(history: String, lastAnswer: String, mode: String, modeHint: String,
-                                       seedTopic: String, seedQuestion: String, snippets: JSON,
+                                       seedTopic: String, seedQuestion: String, passages: String,
                                        recentQuestions: [String], avoid: [String], turnIndex: Int,
                                        targetTurns: Int, language: String) -> String
     {
         var parts: [String] = []
-        parts.append("Conversation so far:\n\(history)")
-        parts.append("Assistant's last answer:\n\(lastAnswer)")
-        parts.append("This is user turn \(turnIndex) of \(targetTurns). Question mode: \(mode). \(modeHint)")
-        if !seedTopic.isEmpty { parts.append("Seed topic: \(seedTopic)") }
-        if !seedQuestion.isEmpty { parts.append("Seed question to start from (rephrase it naturally): \(seedQuestion)") }
-        parts.append("Reference passages (JSON):\n\(snippets.serialized())")
+        parts.append("Passages:\n\(passages)")
+        if turnIndex > 1 {
+            parts.append("Conversation so far:\n\(history)\nAssistant's last answer: \(lastAnswer)")
+        }
+        if !seedTopic.isEmpty { parts.append("Topic: \(seedTopic)") }
+        if !seedQuestion.isEmpty { parts.append("Start from this question, in your own words: \(seedQuestion)") }
         if !recentQuestions.isEmpty {
-            parts.append("Questions already asked in this dataset (ask something different):\n\(JSON(recentQuestions).serialized())")
+            parts.append("Other users already asked (ask something else):\n" + recentQuestions.map { "- \($0)" }.joined(separator: "\n"))
         }
         if !avoid.isEmpty {
-            parts.append("These questions were rejected as duplicates; ask about a different aspect:\n\(JSON(avoid).serialized())")
+            parts.append("Do not ask these again, they are taken:\n" + avoid.map { "- \($0)" }.joined(separator: "\n"))
         }
-        parts.append("""
-        Write the user's next message in the language "\(language)". Reply with one JSON object with these fields:
-        user_message (the question itself, one or two sentences, ending with a question mark), intent (one of \
-        clarify, how_to, troubleshoot, compare, edge_case, example_request, decision_support, constraints), \
-        difficulty (easy, medium or hard), grounding_facts (facts from the passages that a good answer needs, each \
-        with the passage's source_descriptor), coverage_target (the topic_id of the passage the question is about), \
-        notes_for_assistant (what a good answer should cover).
-        """)
+        parts.append("Question \(turnIndex) of \(targetTurns) (\(mode)): \(modeHint) Write the question in \"\(language)\".")
         return parts.joined(separator: "\n\n")
     }
 
     public static let modeHints: [String: String] = [
-        "seeded": "Open the conversation from the seed question.",
-        "fresh": "Open a new line of inquiry grounded in one of the passages.",
-        "followup": "Follow up directly on the assistant's last answer: dig deeper, ask for a detail or an example.",
-        "adjacent": "Move to a related aspect of the same subject.",
-        "off_topic": "Ask something loosely related that a real user might drift to; keep it answerable from the passages.",
+        "seeded": "Open the conversation with the starting question.",
+        "fresh": "Ask about something new in the passages.",
+        "followup": "Follow up on the assistant's last answer: ask for a detail, a reason or an example.",
+        "adjacent": "Ask about a related point of the same subject.",
+        "off_topic": "Drift to a loosely related point a real user might bring up, still answerable from the passages.",
     ]
 
     public static func kbResponderSystem(persona: String, language: String, tools: Bool) -> String {
         let retrieval = tools
-            ? "Use the vector_db_search tool to find passages before you answer; search again if the first results do not cover the question."
-            : "Passages retrieved from the knowledge base are given with the question; answer from them."
+            ? "Search the knowledge base with the vector_db_search tool before answering."
+            : "Answer from the passages you are given."
         return """
-        You are a careful assistant that answers from a knowledge base (agent: kb_responder).
-        Assistant persona: \(persona).
-        \(retrieval) Answer in the language "\(language)". Ground every claim in the retrieved passages; \
-        when they do not cover something, say so plainly instead of guessing. Never show file paths, chunk ids or \
-        tool names in the answer.
-        Reply with one JSON object and nothing else.
+        You are a helpful assistant that answers from a knowledge base (agent: kb_responder). Your persona: \(persona).
+        \(retrieval) Answer in the language "\(language)", in your own words. Do not repeat the question. If the \
+        passages do not cover something, say so instead of guessing. Never mention file names or ids.
+        Reply with a JSON object: assistant_message (your answer), reasoning_trace ({question, retrieval_queries: \
+        {vector_db_search: [...], web_search: []}, evidence: [{id, cue, content}], premises: [{id, text, \
+        evidence_refs}], thinking: [{text}], confidence: low|medium|high, known_limits: [...]}), did_web_search (false).
         """
     }
 
-    public static func kbResponderTask(history: String, question: String, qaOutput: JSON, turnIndex: Int,
+    public static func kbResponderTask(history: String, question: String, hints: [String], turnIndex: Int,
                                        targetTurns: Int, language: String, k: Int, passages: String?) -> String
     {
-        var parts = ["Conversation so far:\n\(history)",
-                     "Turn \(turnIndex) of \(targetTurns). The user asks:\n\(question)"]
-        if let passages { parts.append("Retrieved passages:\n\(passages)") }
-        else { parts.append("Search the knowledge base with vector_db_search (k defaults to \(k)).") }
-        parts.append("""
-        Reply with one JSON object: assistant_message (your answer to the user, in "\(language)", a few sentences), \
-        reasoning_trace (question; retrieval_queries with vector_db_search and web_search lists; evidence: items \
-        {id, cue, content} quoting the passages you used; premises: {id, text, evidence_refs}; thinking: {text} \
-        steps; confidence: low, medium or high; known_limits: what the passages do not say), did_web_search (false).
-        """)
-        parts.append("Previous task output (user JSON):\n\(qaOutput.serialized())")
+        var parts: [String] = []
+        if let passages { parts.append("Passages:\n\(passages)") }
+        if turnIndex > 1 { parts.append("Conversation so far:\n\(history)") }
+        if !hints.isEmpty { parts.append("A good answer covers: " + hints.joined(separator: "; ")) }
+        if passages == nil { parts.append("Use vector_db_search (k defaults to \(k)).") }
+        parts.append("Question: \(question)")
         return parts.joined(separator: "\n\n")
     }
 
     public static func judgeSystem(conversation: Bool) -> String {
         let name = conversation ? "conversation_judge" : "qa_judge"
         return """
-        You are a strict evaluator of question-answer quality for a grounded assistant (agent: \(name)).
-        Score from 0 (useless or wrong) to 10 (correct, complete, grounded in the evidence, well written). \
-        Penalise claims the evidence does not support. Use reasons only from the allowed list, each at most once; \
-        give no reasons for a flawless answer.
-        Reply with one JSON object and nothing else.
+        You are a strict judge of a grounded assistant's answers (agent: \(name)).
+        Score from 0 (useless or wrong) to 10 (correct, complete, supported by the evidence, well written). \
+        Penalise claims the evidence does not support. Use reasons only from the allowed list, each at most once, \
+        none for a flawless answer.
+        Reply with a JSON object: score (integer 0-10), reasons (list), notes (one or two sentences), \
+        question_ok (true or false), answer_ok (true or false).
         """
     }
 
@@ -98,25 +95,17 @@ public enum Prompts {
                                  question: String, answer: String, evidence: JSON, reasons: [String]) -> String
     {
         """
-        Conversation so far:
+        Evidence the assistant had (JSON): \(evidence.serialized())
+
+        Conversation before this turn:
         \(history)
 
         User persona: \(userPersona)
         Assistant persona: \(assistantPersona)
-
-        Question to judge:
-        \(question)
-
-        Answer to judge:
-        \(answer.isEmpty ? "MISSING_ASSISTANT_MESSAGE" : answer)
-
-        Evidence available to the assistant (JSON):
-        \(evidence.serialized())
-
         Allowed reasons (JSON): \(JSON(reasons).serialized())
-        Reply with one JSON object: score (integer 0 to 10), reasons (labels from the allowed list, each at most \
-        once, none for a flawless answer), notes (one or two sentences), question_ok (true or false), answer_ok \
-        (true or false).
+
+        Question: \(question)
+        Answer: \(answer.isEmpty ? "MISSING_ASSISTANT_MESSAGE" : answer)
         """
     }
 
@@ -124,22 +113,15 @@ public enum Prompts {
                                              assistantPersona: String, evidence: JSON, reasons: [String]) -> String
     {
         """
-        Judge the whole conversation of \(turnCount) turns below: are the user's questions natural and the \
-        assistant's answers correct, grounded and consistent across turns?
+        Evidence the assistant had (JSON): \(evidence.serialized())
 
         User persona: \(userPersona)
         Assistant persona: \(assistantPersona)
-
-        Turns (JSON):
-        \(turns.serialized())
-
-        Evidence available to the assistant (JSON):
-        \(evidence.serialized())
-
         Allowed reasons (JSON): \(JSON(reasons).serialized())
-        Reply with one JSON object: score (integer 0 to 10), reasons (labels from the allowed list, each at most \
-        once, none for a flawless answer), notes (one or two sentences), question_ok (true or false), answer_ok \
-        (true or false).
+
+        Judge the whole conversation of \(turnCount) turns: are the questions natural, the answers correct, \
+        grounded and consistent across turns?
+        Turns (JSON): \(turns.serialized())
         """
     }
 }

@@ -1,8 +1,9 @@
 import Foundation
 
-/// The JSON schemas of the agents' replies. One place drives both the request's
-/// `response_format` and the validation of the reply. Every string and list is bounded, because a
-/// small model under a grammar otherwise runs one string to max_tokens (see swift-facts.md).
+/// The JSON schemas of the agents' replies. One place drives both the request's `response_format` and
+/// the validation of the reply. Every string and list is bounded, because a small model under a grammar
+/// otherwise runs one string to max_tokens (see swift-facts.md); only what validation needs is required,
+/// so such a model can close the object early, and normalisation fills in the rest.
 public enum AgentSchemas {
     public static let intents = ["clarify", "how_to", "troubleshoot", "compare", "edge_case", "example_request",
                                  "decision_support", "constraints"]
@@ -29,7 +30,7 @@ public enum AgentSchemas {
                                            required: ["fact", "source_descriptor"]), max: 2),
             "coverage_target": str(40),
             "notes_for_assistant": list(str(120), max: 2),
-        ], required: ["user_message", "intent", "difficulty", "grounding_facts", "coverage_target", "notes_for_assistant"])
+        ], required: ["user_message", "intent", "difficulty"])
     }
 
     public static var kbAnswer: JSON {
@@ -47,9 +48,9 @@ public enum AgentSchemas {
                 "thinking": list(object(["text": str(150)], required: ["text"]), max: 2),
                 "confidence": .obj(["type": "string", "enum": JSON(confidences)]),
                 "known_limits": list(str(120), max: 1),
-            ], required: ["question", "retrieval_queries", "evidence", "premises", "thinking", "confidence", "known_limits"]),
+            ], required: ["evidence", "confidence"]),
             "did_web_search": .obj(["type": "boolean"]),
-        ], required: ["assistant_message", "reasoning_trace", "did_web_search"])
+        ], required: ["assistant_message", "reasoning_trace"])
     }
 
     public static func judge(reasons: [String]) -> JSON {
@@ -61,7 +62,7 @@ public enum AgentSchemas {
             "notes": str(200),
             "question_ok": .obj(["type": "boolean"]),
             "answer_ok": .obj(["type": "boolean"]),
-        ], required: ["score", "reasons", "notes", "question_ok", "answer_ok"])
+        ], required: ["score", "reasons", "notes"])
     }
 }
 

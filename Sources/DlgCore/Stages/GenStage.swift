@@ -98,11 +98,7 @@ public final class GenStage: RecordStage, @unchecked Sendable {
         let usedTopics = Set(turns.compactMap { $0["coverage_target"]?.stringValue })
         let snippets = selectSnippets(mode: mode, query: mode == "seeded" ? seedQuestion + " " + seedTopic : lastAnswer,
                                       usedTopics: usedTopics, slot: slot, rng: &rng)
-        let snippetJSON = JSON.array(snippets.map { c in
-            .obj(["topic_id": .string(c.id), "source_path": .string(c.source),
-                  "source_descriptor": .string(Self.descriptor(c)), "text": .string(c.text),
-                  "recent_questions": .array([])])
-        })
+        let passages = Prompts.passages(snippets.map { ($0.id, Self.descriptor($0), $0.text) })
         let persona = r["personas"]?["user"]?.stringValue ?? ""
         var agent = settings.agent(.qaGenerator)
         if attempt > 1 {
@@ -114,7 +110,7 @@ public final class GenStage: RecordStage, @unchecked Sendable {
             .obj(["role": "user", "content": .string(Prompts.qaGeneratorTask(
                 history: Record.historyText(r, includeAnswers: false), lastAnswer: lastAnswer.isEmpty ? "No prior assistant answer." : lastAnswer,
                 mode: mode, modeHint: Prompts.modeHints[mode] ?? "", seedTopic: seedTopic, seedQuestion: mode == "seeded" ? seedQuestion : "",
-                snippets: snippetJSON, recentQuestions: recentQuestions.filter { !avoid.contains($0) }, avoid: avoid,
+                passages: passages, recentQuestions: recentQuestions.filter { !avoid.contains($0) }, avoid: avoid,
                 turnIndex: turnIndex, targetTurns: Record.targetTurns(r), language: language))]),
         ]
         let texts = snippets.map { $0.text }

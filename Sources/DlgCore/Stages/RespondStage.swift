@@ -62,7 +62,9 @@ public final class RespondStage: RecordStage, @unchecked Sendable {
         if mode != "tools" {
             let hits = await search(question, k: k)
             let result = KnowledgeBase.toolResult(query: question, passages: hits)
-            passagesText = result["rendered"]?.stringValue
+            passagesText = hits.isEmpty ? "No relevant passage was found." : Prompts.passages(hits.map {
+                (String($0.chunk.chunkIndex), GenStage.descriptor($0.chunk), $0.chunk.text)
+            })
             toolEvents.append(.obj(["id": .string("prefetch-\(turnIndex)"), "name": "vector_db_search",
                                     "arguments": .obj(["query": .string(question), "k": .int(k)]), "result": result]))
         }
@@ -70,7 +72,8 @@ public final class RespondStage: RecordStage, @unchecked Sendable {
         let start: [ChatMessage] = [
             .obj(["role": "system", "content": .string(Prompts.kbResponderSystem(persona: persona, language: language, tools: useTools))]),
             .obj(["role": "user", "content": .string(Prompts.kbResponderTask(
-                history: Record.historyText(r), question: question, qaOutput: p["qa_generation"] ?? .null,
+                history: Record.historyText(r), question: question,
+                hints: (p["qa_generation"]?["notes_for_assistant"]?.arrayValue ?? []).compactMap { $0.stringValue },
                 turnIndex: turnIndex, targetTurns: Record.targetTurns(r), language: language, k: k,
                 passages: passagesText))]),
         ]

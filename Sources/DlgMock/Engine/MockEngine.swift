@@ -236,7 +236,10 @@ final class MockEngine: @unchecked Sendable {
         }
         if faults.contains(.echo), agent == .kbResponder {
             applied.append(.echo)
-            value = value.setting("assistant_message", to: .string(request.last("user") ?? ""))
+            // The question itself: the text after the last "Question: " of the prompt, else the whole message.
+            let prompt = request.last("user") ?? ""
+            let question = prompt.components(separatedBy: "Question: ").last ?? prompt
+            value = value.setting("assistant_message", to: .string(question))
         }
         if faults.contains(.empty) {
             applied.append(.empty)
