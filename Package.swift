@@ -51,7 +51,7 @@ let package = Package(
         // Tests
         .target(name: "DlgTestSupport", dependencies: ["DlgCore"], path: "Sources/DlgTestSupport"),
         .testTarget(name: "DlgCoreTests", dependencies: ["DlgCore", "DlgTestSupport"]),
-        .testTarget(name: "ToolTests", dependencies: ["DlgCore", "DlgTestSupport"]),
+        .testTarget(name: "ToolTests", dependencies: ["DlgCore", "DlgTestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "DlgMockTests", dependencies: ["DlgMock"]),
     ]
 )

@@ -52,7 +52,7 @@ public enum ToolMain {
 
     /// Runs a stage over stdin → stdout and returns the exit status: 65 when lines were bad.
     public static func runStage(_ tool: String, stage: some RecordStage, concurrency: Int, strict: Bool,
-                                client: LLMClient?) async throws -> (Int32, StageSummary) {
+                                client: LLMClient?, health: StageHealth? = nil) async throws -> (Int32, StageSummary) {
         let progress = Progress(tool: tool) { [client] in
             let u = client?.totalUsage ?? TokenUsage()
             return u.promptTokens + u.completionTokens
@@ -60,6 +60,10 @@ public enum ToolMain {
         let summary = try await StageRunner.run(stage, input: LineReader(), output: FDWriter(),
                                                 concurrency: concurrency, tool: tool, strict: strict, progress: progress)
         progress?.end()
+        if let health, health.unavailableCount > 0 {
+            StandardError.write("\(tool): error: \(health.unavailableCount) record(s) left unchanged, the LLM server is unavailable: \(health.lastDetail)")
+            return (DlgError.Code.unavailable.rawValue, summary)
+        }
         if summary.badLines > 0 {
             StandardError.write("\(tool): \(summary.badLines) bad input line(s) skipped")
             return (DlgError.Code.data.rawValue, summary)

@@ -33,6 +33,7 @@ public final class MockServerProcess: @unchecked Sendable {
                 let line = String(text[..<nl])
                 guard line.hasPrefix(prefix) else {
                     await c.killAndReap()
+                    files.remove()
                     throw HarnessError("dlg-mock printed \(line.debugDescription), not \"\(prefix)http://...\"")
                 }
                 found = String(line.dropFirst(prefix.count))
@@ -45,13 +46,20 @@ public final class MockServerProcess: @unchecked Sendable {
             }
             if clock.now >= deadline {
                 await c.killAndReap()
-                throw HarnessError("dlg-mock did not print its port within 20 s; stderr: \(files.read(files.stderr))")
+                let err = files.read(files.stderr)
+                files.remove()
+                throw HarnessError("dlg-mock did not print its port within 20 s; stderr: \(err)")
             }
-            try await Task.sleep(for: .milliseconds(10))
+            do { try await Task.sleep(for: .milliseconds(10)) } catch {
+                await c.killAndReap()
+                files.remove()
+                throw error
+            }
         }
         let url = found!
         guard let comps = URLComponents(string: url), let p = comps.port else {
             await c.killAndReap()
+            files.remove()
             throw HarnessError("cannot read a port in \(url.debugDescription)")
         }
         self.files = files

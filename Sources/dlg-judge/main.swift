@@ -48,7 +48,7 @@ struct DlgJudge: AsyncParsableCommand {
             let stage = JudgeStage(settings: settings, caller: AgentCaller(client: client), log: log, force: force)
             let (status, _) = try await ToolMain.runStage(
                 "dlg-judge", stage: stage, concurrency: common.concurrency ?? max(64, settings.run.batchSize),
-                strict: common.strict, client: client)
+                strict: common.strict, client: client, health: stage.health)
             return status
         }
     }

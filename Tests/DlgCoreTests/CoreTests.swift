@@ -164,3 +164,17 @@ import Testing
         #expect(!LanguageCheck.isWrong("anything at all here", language: "sw"))
     }
 }
+
+@Suite struct EchoTests {
+    @Test func rewordedEchoAndPathAnswersAreRejected() {
+        let q = "You are asked to create a plan to bake a cake. What steps should you take?"
+        let echo: JSONObject = ["assistant_message": "A plan to bake a cake. What steps should you take?"]
+        #expect(throws: DropReason.echoedQuestion) { try ReplyValidation.answer(echo, question: q).get() }
+        let path: JSONObject = ["assistant_message": "./a/assistant_message_1.json"]
+        #expect(throws: DropReason.invalidOutput) { try ReplyValidation.answer(path, question: q).get() }
+        let real: JSONObject = ["assistant_message": "Mix flour, sugar and eggs, then bake for 30 minutes at 180 degrees."]
+        #expect((try? ReplyValidation.answer(real, question: q).get()) != nil)
+        let narrated: JSONObject = ["user_message": "The user asked: How do I feed a starter?"]
+        #expect((try? ReplyValidation.question(narrated, snippets: []).get())?["user_message"] == "How do I feed a starter?")
+    }
+}

@@ -21,6 +21,11 @@ public struct AgentCaller: Sendable {
         public var usage: TokenUsage
     }
 
+    /// The start of a reply, on one line, for the logs.
+    static func excerpt(_ text: String) -> String {
+        String(text.split(whereSeparator: \.isNewline).joined(separator: " ").prefix(160))
+    }
+
     static let repairPrompt = "Your last reply could not be read as a JSON object. Reply again with only the JSON object described above: no prose, no code fences."
 
     public func callJSON(agent: AgentSettings, messages start: [ChatMessage], schemaName: String, schema: JSON,
@@ -60,14 +65,14 @@ public struct AgentCaller: Sendable {
             }
             guard let object = parsed else {
                 lastReason = .invalidOutput
-                lastDetail = "reply is not a JSON object"
+                lastDetail = "reply is not a JSON object: " + Self.excerpt(reply.content)
                 continue
             }
             switch validate(object) {
             case .success(let out): return .success(Success(output: out, usage: usage, model: reply.model))
             case .failure(let reason):
                 lastReason = reason
-                lastDetail = "reply failed validation: \(reason.rawValue)"
+                lastDetail = "reply failed validation (\(reason.rawValue)): " + Self.excerpt(reply.content)
             }
         }
         return .failure(Failure(reason: lastReason, detail: lastDetail, usage: usage))

@@ -31,6 +31,20 @@ public enum ReplyValidation {
         }
     }
 
+    static func words(_ s: String) -> [String] {
+        s.lowercased().split(whereSeparator: { !$0.isLetter && !$0.isNumber }).map(String.init)
+    }
+
+    /// The answer is the question again, maybe reworded a little: nearly all its words come from the
+    /// question and it is not much longer.
+    public static func isEcho(_ answer: String, of question: String) -> Bool {
+        if normalize(answer) == normalize(question) { return true }
+        let a = words(answer), q = Set(words(question))
+        guard !a.isEmpty, !q.isEmpty else { return false }
+        let fromQuestion = a.filter { q.contains($0) }.count
+        return Double(a.count) <= Double(q.count) * 1.3 && Double(fromQuestion) >= 0.8 * Double(a.count)
+    }
+
     /// A placeholder from the prompt copied back (`<the question, in en>`), seen with small models.
     public static func looksLikeTemplate(_ text: String) -> Bool {
         text.range(of: #"<[^<>\n]{3,80}>"#, options: .regularExpression) != nil
@@ -55,7 +69,12 @@ public enum ReplyValidation {
     public static func question(_ o: JSONObject, snippets: [String], language: String = "") -> Result<JSONObject, DropReason> {
         guard let raw = o["user_message"] else { return .failure(.invalidOutput) }
         guard let message = raw.stringValue else { return .failure(.invalidOutput) }
-        let text = message.trimmingCharacters(in: .whitespacesAndNewlines)
+        var text = message.trimmingCharacters(in: .whitespacesAndNewlines)
+        // Small models narrate ("The user asked: ..."); keep the question itself.
+        for prefix in ["the user asked:", "user asked:", "user:", "question:", "the user asks:"]
+        where text.lowercased().hasPrefix(prefix) {
+            text = String(text.dropFirst(prefix.count)).trimmingCharacters(in: .whitespacesAndNewlines)
+        }
         if text.isEmpty { return .failure(.emptyQuestion) }
         if text.count > AgentSchemas.questionMaxLength * 2 { return .failure(.invalidOutput) }
         let norm = normalize(text)
@@ -89,7 +108,9 @@ public enum ReplyValidation {
         guard let raw = o["assistant_message"], let message = raw.stringValue else { return .failure(.invalidOutput) }
         let text = message.trimmingCharacters(in: .whitespacesAndNewlines)
         if text.isEmpty { return .failure(.emptyAnswer) }
-        if normalize(text) == normalize(question) { return .failure(.echoedQuestion) }
+        if isEcho(text, of: question) { return .failure(.echoedQuestion) }
+        // One bare token ("Yes", a file path) is not an answer from a knowledge base.
+        if text.split(whereSeparator: { $0.isWhitespace }).count < 2 { return .failure(.invalidOutput) }
         if looksLikeTemplate(text) { return .failure(.invalidOutput) }
         if LanguageCheck.isWrong(text, language: language) { return .failure(.wrongLanguage) }
         var out = JSONObject()

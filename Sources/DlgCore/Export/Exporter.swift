@@ -198,6 +198,8 @@ public struct Exporter {
         let out = settings.outputDir
         let convDir = (out as NSString).appendingPathComponent("conversations")
         try Files.makeDirectory(convDir)
+        Files.removeStaleTemporaries(in: out)
+        Files.removeStaleTemporaries(in: convDir)
         var summary = Summary()
         var synthetic: [UInt8] = [], turnsFile: [UInt8] = [], sharegpt: [UInt8] = [], judged: [UInt8] = [], index: [UInt8] = []
         let cols = settings.saving.columns

@@ -29,6 +29,9 @@ public final class RunOrchestrator {
         log = LogFile(logsDir: settings.logsDir, file: "run.log", name: "dlg.run")
     }
 
+    /// Consecutive waves without a completed dialogue before the run stops.
+    static let maxEmptyWaves = 3
+
     var stateRoot: String { (settings.outputDir as NSString).appendingPathComponent("run_state") }
 
     /// The run id: `run.resume_run_id`, else `run.run_id`, else a new random id.
@@ -61,6 +64,8 @@ public final class RunOrchestrator {
     public func run(runID base: String) async throws(DlgError) -> Totals {
         let dir = (stateRoot as NSString).appendingPathComponent(base)
         try Files.makeDirectory(dir)
+        Files.removeStaleTemporaries(in: dir)
+        Files.removeStaleTemporaries(in: stateRoot)
         let statePath = (stateRoot as NSString).appendingPathComponent("\(base).json")
         if let previous = try? JSONCodec.parse(Files.read(statePath)),
            let b = previous["batch_size"]?.intValue, b != settings.run.batchSize {
@@ -75,6 +80,7 @@ public final class RunOrchestrator {
             let langRun = "\(base)-\(Self.sanitize(lang))"
             var completed = 0
             var wave = 0
+            var emptyWaves = 0
             while completed < settings.run.totalSamples {
                 let waveID = wave == 0 ? langRun : "\(langRun)-\(String(format: "%04d", wave))"
                 let size = min(settings.run.batchSize, settings.run.totalSamples - completed)
@@ -96,9 +102,12 @@ public final class RunOrchestrator {
                 }
                 for (k, v) in reasons { totals.dropped[k, default: 0] += v }
                 finals.append(final)
-                if waveCompleted == 0 {
+                // A short wave can lose all its dialogues to duplicates by bad luck; several empty waves
+                // in a row mean the run cannot make progress, and looping would only spend tokens.
+                emptyWaves = waveCompleted == 0 ? emptyWaves + 1 : 0
+                if emptyWaves >= Self.maxEmptyWaves {
                     let why = reasons.map { "\($0.value) \($0.key)" }.sorted().joined(separator: ", ")
-                    throw DlgError(.tempFail, "wave \(waveID) completed no dialogue (\(why.isEmpty ? "nothing generated" : "dropped: " + why)); stopping instead of looping. See logs/run.log and logs/llm.log")
+                    throw DlgError(.tempFail, "\(Self.maxEmptyWaves) waves in a row up to \(waveID) completed no dialogue (last one \(why.isEmpty ? "generated nothing" : "dropped: " + why)); stopping instead of looping. See logs/run.log and logs/llm.log; raising coverage.question_dedup_retries helps when the drops are dedup_exhausted")
                 }
                 completed += waveCompleted
                 totals.completed[lang, default: 0] += waveCompleted
@@ -260,6 +269,15 @@ public final class RunOrchestrator {
         // Close our copies of the pipe ends so EOF propagates.
         for p in processes { if let pipe = p.standardOutput as? Pipe { try? pipe.fileHandleForWriting.close() } }
         for p in processes { p.waitUntilExit() }
+        // 69 means records were left unchanged for want of the LLM server: the output is still a valid
+        // checkpoint (progress kept), and the run stops so the user can bring the server back.
+        let unavailable = processes.firstIndex { $0.terminationStatus == DlgError.Code.unavailable.rawValue }
+        if let u = unavailable, processes.allSatisfy({ $0.terminationStatus == 0 || $0.terminationStatus == DlgError.Code.unavailable.rawValue }) {
+            outHandle.synchronizeFile()
+            if rename(tmp, output) != 0 { throw DlgError.io("\(output): rename failed") }
+            let name = (stages[u][0] as NSString).lastPathComponent
+            throw DlgError.unavailable("\(name): the LLM server became unavailable; progress so far is checkpointed, run again with the same run id to resume")
+        }
         for (i, p) in processes.enumerated() where p.terminationStatus != 0 {
             unlink(tmp)
             let name = (stages[i][0] as NSString).lastPathComponent

@@ -8,6 +8,7 @@ public final class GenStage: RecordStage, @unchecked Sendable {
     let kb: KnowledgeBase
     let caller: AgentCaller
     let log: LogFile?
+    public let health = StageHealth()
     private var seedTopicsByLanguage: [String: SeedTopics?] = [:]
     private var sourceUsage: [String: Int] = [:]
     private var recentQuestions: [String] = []
@@ -142,6 +143,9 @@ public final class GenStage: RecordStage, @unchecked Sendable {
             p["qa_generation"] = .object(qa)
             p["qa_agent_used_name"] = .string(agent.usedName)
             r["pending"] = .object(p)
+        case .failure(let f) where f.reason == .llmUnavailable:
+            health.unavailable(f.detail)
+            return record
         case .failure(let f):
             Record.addUsage(&r, f.usage)
             r["pending"] = nil

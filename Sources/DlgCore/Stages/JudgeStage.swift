@@ -8,6 +8,7 @@ public final class JudgeStage: RecordStage, @unchecked Sendable {
     let log: LogFile?
     /// Re-judge turns or dialogues that already have a judgement (the offline judge-only pass).
     let force: Bool
+    public let health = StageHealth()
 
     public init(settings: Settings, caller: AgentCaller, log: LogFile?, force: Bool) {
         self.settings = settings
@@ -75,6 +76,9 @@ public final class JudgeStage: RecordStage, @unchecked Sendable {
             var verdict: JSONObject
             switch result {
             case .success(let s): verdict = s.output; Record.addUsage(&r, s.usage)
+            case .failure(let f) where f.reason == .llmUnavailable:
+                health.unavailable(f.detail)
+                return record
             case .failure(let f): verdict = Self.failed(true); Record.addUsage(&r, f.usage)
             }
             r["conversation_judge"] = .object(verdict)
@@ -101,6 +105,9 @@ public final class JudgeStage: RecordStage, @unchecked Sendable {
             var verdict: JSONObject
             switch result {
             case .success(let s): verdict = s.output; Record.addUsage(&r, s.usage)
+            case .failure(let f) where f.reason == .llmUnavailable:
+                health.unavailable(f.detail)
+                return record
             case .failure(let f): verdict = Self.failed(false); Record.addUsage(&r, f.usage)
             }
             turns[i]["qa_judge"] = .object(verdict)

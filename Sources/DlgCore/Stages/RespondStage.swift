@@ -8,6 +8,7 @@ public final class RespondStage: RecordStage, @unchecked Sendable {
     let kb: KnowledgeBase
     let client: LLMClient
     let log: LogFile?
+    public let health = StageHealth()
     static let maxRounds = 8
 
     public init(settings: Settings, kb: KnowledgeBase, client: LLMClient, log: LogFile?) {
@@ -123,7 +124,7 @@ public final class RespondStage: RecordStage, @unchecked Sendable {
                     continue
                 }
                 guard let object = ReplyJSON.extract(reply.content) else {
-                    if repaired { failure = (.invalidOutput, "reply is not a JSON object"); continue attempts }
+                    if repaired { failure = (.invalidOutput, "reply is not a JSON object: " + AgentCaller.excerpt(reply.content)); continue attempts }
                     repaired = true
                     messages.append(.obj(["role": "assistant", "content": .string(String(reply.content.prefix(4000)))]))
                     messages.append(.obj(["role": "user", "content": .string(AgentCaller.repairPrompt)]))
@@ -136,11 +137,15 @@ public final class RespondStage: RecordStage, @unchecked Sendable {
                     answer = out
                     break attempts
                 case .failure(let reason):
-                    failure = (reason, "reply failed validation: \(reason.rawValue)")
+                    failure = (reason, "reply failed validation (\(reason.rawValue)): " + AgentCaller.excerpt(reply.content))
                     continue attempts
                 }
             }
             if answer == nil && failure.1.isEmpty { failure = (.invalidOutput, "no answer after \(Self.maxRounds) tool rounds") }
+        }
+        if answer == nil && failure.0 == .llmUnavailable {
+            health.unavailable(failure.1)
+            return record
         }
         Record.addUsage(&r, usage)
         guard let kbAnswer = answer else {

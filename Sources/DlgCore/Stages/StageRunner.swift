@@ -19,6 +19,18 @@ extension RecordStage {
     public func prepare(_ records: [JSONObject]) {}
 }
 
+/// Records a stage had to leave unchanged because the LLM server could not be reached; the tool then
+/// exits 69 and the records can be retried as they are.
+public final class StageHealth: @unchecked Sendable {
+    private let lock = NSLock()
+    private var count = 0
+    private var last = ""
+    public init() {}
+    public func unavailable(_ detail: String) { lock.withLock { count += 1; last = detail } }
+    public var unavailableCount: Int { lock.withLock { count } }
+    public var lastDetail: String { lock.withLock { last } }
+}
+
 /// Counts a stage reports at the end.
 public struct StageSummary: Sendable {
     public var records = 0

@@ -1,0 +1,68 @@
+// dlg-dedup: normalized exact-match dedup against the coverage ledger; idempotent reruns.
+
+import DlgCore
+import DlgTestSupport
+import Foundation
+import Testing
+
+@Suite("dlg-dedup") struct DedupTests {
+    static func states(_ r: ToolResult) throws -> [String] {
+        try JSONL.records(r.stdout).map { $0["pending"]?["state"]?.stringValue ?? "<none>" }
+    }
+
+    @Test func questionsThatDifferOnlyInCaseAndSpacesAreDuplicates() async throws {
+        let work = try WorkDir()
+        let input = try Fixtures.text("dedup_case_whitespace.jsonl")
+        let first = try Fixtures.records("dedup_case_whitespace.jsonl")[0]
+
+        let r = try await stage("dlg-dedup", work, nil, stdin: input)
+        try #require(r.status == 0, "\(r)")
+        #expect(try Self.states(r) == ["accepted", "rejected"], "\(r)")
+        let ledgerText = try work.read("outputs/coverage_ledger.jsonl")
+        let ledger = try JSONL.records(ledgerText)
+        try #require(ledger.count == 1, "ledger: \(ledgerText)\n\(r)")
+        let entry = ledger[0]
+        #expect(missing(UpstreamKeys.ledger, in: entry.keySet).isEmpty, "ledger keys \(entry.keys)")
+        #expect(entry["question"] == first["pending"]?["user_message"], "\(JSON.object(entry).serialized())")
+        #expect(entry["conversation_id"]?.stringValue == "fx-dedup-0000", "\(JSON.object(entry).serialized())")
+        let hash = entry["question_hash"]?.stringValue ?? ""
+        #expect(hash.count == 16 && hash.allSatisfy(\.isHexDigit), "question_hash \(hash)")
+
+        // The same input again (a pass run twice after a crash): the same decisions, nothing new stored.
+        let again = try await stage("dlg-dedup", work, nil, stdin: input)
+        try #require(again.status == 0, "\(again)")
+        #expect(try Self.states(again) == ["accepted", "rejected"], "\(again)")
+        #expect(again.stdout == r.stdout, "a rerun must give the same records\nfirst:\n\(r)\nagain:\n\(again)")
+        let ledgerAgain = try work.read("outputs/coverage_ledger.jsonl")
+        #expect(try JSONL.records(ledgerAgain).count == 1, "ledger after the rerun:\n\(ledgerAgain)")
+    }
+
+    /// `--ledger` picks the store; a question accepted earlier in the run (another dialogue) is a duplicate.
+    @Test func rejectsQuestionsAlreadyInTheLedger() async throws {
+        let work = try WorkDir()
+        let records = try Fixtures.records("dedup_case_whitespace.jsonl")
+        let question = records[0]["pending"]?["user_message"]?.stringValue ?? ""
+        let earlier = JSON.obj([
+            "timestamp": "2026-11-20T09:00:00Z", "topic_id": "t", "source_path": "sourdough_starter.txt",
+            "question": .string(question.uppercased()), "question_hash": "0000000000000000", "question_mode": "fresh",
+            "seed_topic": "", "seed_question": "", "seed_question_hash": "", "conversation_id": "earlier-0007",
+            "turn_index": 1,
+        ])
+        try work.write("store/ledger.jsonl", earlier.serialized() + "\n")
+        let r = try await stage("dlg-dedup", work, nil, ["--ledger", work.file("store/ledger.jsonl").path],
+                                stdin: JSONL.text(records))
+        try #require(r.status == 0, "\(r)")
+        #expect(try Self.states(r) == ["rejected", "rejected"], "\(r)")
+        #expect(try work.records("store/ledger.jsonl").count == 1)
+        #expect(!work.exists("outputs/coverage_ledger.jsonl"), "--ledger must replace the default store")
+    }
+
+    /// Records with nothing to decide (no pending question, or one already decided) pass through as they are.
+    @Test func passesThroughRecordsWithNothingToDecide() async throws {
+        let work = try WorkDir()
+        let input = try Fixtures.text("judge_unjudged.jsonl") + Fixtures.text("respond_accepted.jsonl")
+        let r = try await stage("dlg-dedup", work, nil, stdin: input)
+        try #require(r.status == 0, "\(r)")
+        #expect(r.stdout == input, "\(r)")
+    }
+}

@@ -1,0 +1,98 @@
+// dlg-gen: new dialogues with --new, the next question for open dialogues, regeneration after dedup.
+
+import DlgCore
+import DlgTestSupport
+import Foundation
+import Testing
+
+@Suite("dlg-gen") struct GenTests {
+    @Test func newStartsDialoguesWithAGeneratedQuestion() async throws {
+        let work = try WorkDir()
+        try await withMock(["--seed", "11"]) { mock in
+            let r = try await stage("dlg-gen", work, mock, ["--new", "3", "--language", "en", "--run-id", "gen-a"])
+            try #require(r.status == 0, "\(r)")
+            let records = try JSONL.records(r.stdout)
+            try #require(records.count == 3, "\(r)")
+            var questions: [String] = []
+            for (i, rec) in records.enumerated() {
+                let context = "record \(i): \(JSON.object(rec).serialized())"
+                #expect(rec["conversation_id"]?.stringValue == "gen-a-000\(i)", "\(context)")
+                #expect(rec["index"]?.intValue == i, "\(context)")
+                #expect(rec["status"]?.stringValue == "active", "\(context)")
+                #expect(rec["language"]?.stringValue == "en", "\(context)")
+                #expect(rec["turns"]?.arrayValue?.isEmpty == true, "\(context)")
+                // examples/config.yaml: min_turns 1, max_turns 3.
+                #expect((1...3).contains(rec["target_turns"]?.intValue ?? -1), "\(context)")
+                let personas = rec["personas"]
+                #expect(ExamplePersonas.users.contains(personas?["user_id"]?.stringValue ?? ""), "\(context)")
+                #expect(ExamplePersonas.assistants.contains(personas?["assistant_id"]?.stringValue ?? ""), "\(context)")
+                #expect(nonEmptyString(personas?["user"]) && nonEmptyString(personas?["assistant"]), "\(context)")
+                let pending = rec["pending"]
+                #expect(pending?["state"]?.stringValue == "generated", "\(context)")
+                #expect(pending?["turn_index"]?.intValue == 1, "\(context)")
+                let q = pending?["user_message"]?.stringValue ?? ""
+                #expect(!q.trimmingCharacters(in: .whitespaces).isEmpty, "\(context)")
+                questions.append(JSONL.normalized(q))
+            }
+            #expect(JSONL.duplicates(questions).isEmpty, "questions \(questions)")
+            #expect(!r.stdout.contains("\\/"), "slashes must not be escaped: \(r)")
+        }
+    }
+
+    /// Open dialogues get their next question; finished ones pass through byte for byte.
+    @Test func writesTheNextQuestionForOpenDialogues() async throws {
+        let work = try WorkDir()
+        let input = try Fixtures.text("judge_unjudged.jsonl")
+        let inputLines = JSONL.lines(input)
+        try await withMock(["--seed", "12"]) { mock in
+            let r = try await stage("dlg-gen", work, mock, stdin: input)
+            try #require(r.status == 0, "\(r)")
+            let lines = r.stdoutLines
+            try #require(lines.count == 2, "\(r)")
+            let open = try JSONL.object(lines[0])
+            #expect(open["conversation_id"]?.stringValue == "fx-judge-0000", "\(r)")
+            #expect(open["pending"]?["state"]?.stringValue == "generated", "\(r)")
+            #expect(open["pending"]?["turn_index"]?.intValue == 2, "\(r)")
+            #expect(open["turns"]?.arrayValue?.count == 1, "\(r)")
+            #expect(lines[1] == inputLines[1], "a completed dialogue must pass through untouched\n\(r)")
+        }
+    }
+
+    /// A question dlg-dedup rejected is replaced by a new one, and the old one is remembered.
+    @Test func regeneratesARejectedQuestion() async throws {
+        let work = try WorkDir()
+        var record = try Fixtures.records("dedup_case_whitespace.jsonl")[0]
+        record["pending"]?["state"] = "rejected"
+        let old = record["pending"]?["user_message"]?.stringValue ?? ""
+        try await withMock(["--seed", "13"]) { mock in
+            let r = try await stage("dlg-gen", work, mock, stdin: JSONL.text([record]))
+            try #require(r.status == 0, "\(r)")
+            let out = try #require(try JSONL.records(r.stdout).first, "\(r)")
+            #expect(out["status"]?.stringValue == "active", "\(r)")
+            let pending = out["pending"]
+            #expect(pending?["state"]?.stringValue == "generated", "\(r)")
+            #expect(pending?["attempt"]?.intValue == 2, "\(r)")
+            #expect(pending?["user_message"]?.stringValue != old, "\(r)")
+            let rejected = pending?["rejected_questions"]?.arrayValue?.compactMap(\.stringValue) ?? []
+            #expect(rejected.contains(old), "\(r)")
+        }
+    }
+
+    /// After coverage.question_dedup_retries rejections the dialogue is dropped, not retried forever.
+    @Test func dropsTheDialogueWhenDedupRetriesRunOut() async throws {
+        let work = try WorkDir()
+        try work.setConfig("coverage.question_dedup_retries", "1")
+        var record = try Fixtures.records("dedup_case_whitespace.jsonl")[0]
+        record["pending"]?["state"] = "rejected"
+        record["pending"]?["attempt"] = 2
+        try await withMock(["--seed", "14"]) { mock in
+            let r = try await stage("dlg-gen", work, mock, stdin: JSONL.text([record]))
+            try #require(r.status == 0, "\(r)")
+            let out = try #require(try JSONL.records(r.stdout).first, "\(r)")
+            #expect(out["status"]?.stringValue == "dropped", "\(r)")
+            #expect(out["drop_reason"]?.stringValue == "dedup_exhausted", "\(r)")
+            let stats = try await mock.stats()
+            #expect(stats["agents"]?["qa_generator"]?.intValue == 0, "no question may be asked for: \(stats.serialized())")
+        }
+    }
+}

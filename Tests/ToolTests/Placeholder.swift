@@ -1,2 +1,0 @@
-import Testing
-@Suite struct ToolPlaceholder { @Test func nothing() {} }

@@ -1,0 +1,146 @@
+// dlg-run killed at many moments and run again with the same id ends with the dataset of a run
+// that was never interrupted: nothing lost, nothing written twice.
+
+import DlgCore
+import DlgTestSupport
+import Foundation
+import Testing
+
+@Suite("dlg-run resume") struct ResumeTests {
+    static let runID = "resume"
+
+    /// Small enough to run twice within the suite's budget, big enough for several waves and passes:
+    /// 2 languages x 3 dialogues in batches of 2 (waves of 2 and 1), 1-2 turns.
+    static func configure(_ work: WorkDir) throws {
+        try work.setConfig("run.total_samples", "3")
+        try work.setConfig("run.batch_size", "2")
+        try work.setConfig("run.max_turns", "2")
+    }
+
+    /// Checkpoint files written so far (renamed into place; temporaries are not counted).
+    static func checkpoints(_ work: WorkDir) -> [String] {
+        work.files(under: "outputs/run_state/\(runID)").filter { $0.hasSuffix(".jsonl") && !$0.contains(".tmp") }
+    }
+
+    /// A moment to kill at: once `after` checkpoints exist, plus `delay`; the whole process group
+    /// (dlg-run and its stages), or dlg-run alone, leaving its stages running on as orphans beside
+    /// the next run.
+    struct Kill: CustomStringConvertible {
+        var after: Int
+        var delay: Duration
+        var group: Bool
+        var description: String { "after \(after) checkpoint(s) + \(delay), \(group ? "whole group" : "dlg-run only")" }
+    }
+
+    @Test func killedRunResumesToTheSameDataset() async throws {
+        let reference = try WorkDir(label: "resume-ref")
+        let work = try WorkDir(label: "resume-killed")
+        try Self.configure(reference)
+        try Self.configure(work)
+        // The mock's replies depend only on its seed and the request, so both runs see the same answers.
+        try await withMock(["--seed", "51", "--latency-ms", "20"]) { mock in
+            let (full, fullSummary) = try await runDlgRun(reference, mock, runID: Self.runID)
+            try #require(full.status == 0, "uninterrupted run failed\n\(full)")
+            let total = Self.checkpoints(reference).count
+            try #require(total >= 8, "too few checkpoints (\(total)) to spread the kills over")
+
+            var plan = [Kill(after: 0, delay: .milliseconds(300), group: true),
+                        Kill(after: 1, delay: .milliseconds(100), group: false)]
+            for (fraction, delay, group) in [(0.25, 600, true), (0.45, 250, false), (0.65, 900, true), (0.85, 0, true)] {
+                let after = max(plan.last!.after + 1, Int(Double(total) * fraction))
+                plan.append(Kill(after: min(after, total - 1), delay: .milliseconds(delay), group: group))
+            }
+
+            var landed: [String] = []
+            var orphans: [RunningTool] = []
+            do {
+                let args = ["--config", work.configPath, "--run-id", Self.runID]
+                schedule: for kill in plan {
+                    let run = try startTool("dlg-run", args: args, env: mock.env, cwd: work.url)
+                    let deadline = ContinuousClock.now + .seconds(120)
+                    while Self.checkpoints(work).count < kill.after && run.isRunning {
+                        if ContinuousClock.now > deadline {
+                            Issue.record("no checkpoint \(kill.after) within 120 s: \(Self.checkpoints(work))")
+                            break
+                        }
+                        try await Task.sleep(for: .milliseconds(5))
+                    }
+                    if run.isRunning { try await Task.sleep(for: kill.delay) }
+                    guard run.isRunning else {
+                        // It finished before this moment: nothing left to interrupt.
+                        let r = try await run.finish(timeout: .seconds(10))
+                        #expect(r.status == 0, "\(r)")
+                        break schedule
+                    }
+                    run.kill(group: kill.group)
+                    let landedAt = "\(kill) [\(Self.checkpoints(work).count) checkpoints]"
+                    if kill.group {
+                        let r = try await run.finish(timeout: .seconds(10))
+                        if r.status == 0 { break schedule }  // it finished just before the kill
+                        #expect(r.status == 128 + SIGKILL, "\(r)")
+                    } else {
+                        orphans.append(run)
+                    }
+                    landed.append(landedAt)
+                }
+                let (resumed, summary) = try await runDlgRun(work, mock, runID: Self.runID)
+                for o in orphans { _ = try await o.finish(timeout: .seconds(30)) }
+                orphans = []
+                let kills = landed.joined(separator: "\n  ")
+                #expect(landed.count >= 5, "only \(landed.count) kill(s) landed while the run was running:\n  \(kills)")
+                try #require(resumed.status == 0, "the resumed run failed; kills:\n  \(kills)\n\(resumed)")
+
+                let expected = (fullSummary?["completed"]?.objectValue?.pairs ?? []).reduce(into: [String: Int]()) {
+                    $0[$1.key] = $1.value.intValue ?? 0
+                }
+                try checkFinishedRun(work, resumed, summary: summary, completed: expected, allowTemporaries: true)
+                for key in ["completed", "dialogues", "turns", "dropped"] {
+                    #expect(summary?[key] == fullSummary?[key], "summary \(key): resumed \(summary?[key]?.serialized() ?? "nil"), uninterrupted \(fullSummary?[key]?.serialized() ?? "nil")\nkills:\n  \(kills)")
+                }
+                try Self.compare(reference, work, kills: kills)
+                // For the log: where the kills landed, and the temporaries they left (not asserted: a
+                // SIGKILLed writer cannot remove its own temporary file).
+                print("resume test: uninterrupted run \(String(format: "%.1f", full.seconds)) s, \(total) checkpoints; kills:\n  \(kills)")
+                let leftovers = temporaryFiles(work)
+                if !leftovers.isEmpty { print("resume test: temporaries left by killed runs: \(leftovers)") }
+            } catch {
+                for o in orphans { _ = try? await o.finish(timeout: .milliseconds(1)) }
+                throw error
+            }
+        }
+    }
+
+    /// The killed-and-resumed run holds the same dialogues and questions as the uninterrupted one,
+    /// and no output file holds a line (or a ledger entry) twice.
+    static func compare(_ reference: WorkDir, _ work: WorkDir, kills: String,
+                        sourceLocation: SourceLocation = #_sourceLocation) throws {
+        func ids(_ w: WorkDir) throws -> Set<String> {
+            Set(try w.records("outputs/conversations_index.jsonl").compactMap { $0["conversation_id"]?.stringValue })
+        }
+        func questions(_ w: WorkDir, _ file: String, _ key: String) throws -> Set<String> {
+            Set(try w.records("outputs/\(file)").map { JSONL.normalized($0[key]?.stringValue ?? "") })
+        }
+        let context = "kills:\n  \(kills)\n(set DLG_KEEP_WORKDIRS=1 to keep \(work.path))"
+        let (a, b) = (try ids(reference), try ids(work))
+        #expect(a == b, "conversation ids differ: only uninterrupted \(a.subtracting(b).sorted()), only resumed \(b.subtracting(a).sorted())\n\(context)", sourceLocation: sourceLocation)
+        let (qa, qb) = (try questions(reference, "turns.jsonl", "user_message"), try questions(work, "turns.jsonl", "user_message"))
+        #expect(qa == qb, "questions in turns.jsonl differ: only uninterrupted \(qa.subtracting(qb).sorted()), only resumed \(qb.subtracting(qa).sorted())\n\(context)", sourceLocation: sourceLocation)
+        let (la, lb) = (try questions(reference, "coverage_ledger.jsonl", "question"), try questions(work, "coverage_ledger.jsonl", "question"))
+        #expect(la == lb, "ledger questions differ: only uninterrupted \(la.subtracting(lb).sorted()), only resumed \(lb.subtracting(la).sorted())\n\(context)", sourceLocation: sourceLocation)
+        // Temporaries a kill left behind are reported by the test, not compared here (when a kill lands is timing).
+        let conversations = work.files(under: "outputs/conversations").filter { !$0.contains(".tmp") }
+        #expect(reference.files(under: "outputs/conversations") == conversations, "\(context)", sourceLocation: sourceLocation)
+
+        for file in work.files(under: "outputs") where file.hasSuffix(".jsonl") {
+            let lines = JSONL.lines(try work.read("outputs/\(file)"))
+            let twice = JSONL.duplicates(lines)
+            #expect(twice.isEmpty, "outputs/\(file) has \(twice.count) line(s) twice: \(twice.keys.map { String($0.prefix(160)) })\n\(context)", sourceLocation: sourceLocation)
+        }
+        // Ledger lines carry their own timestamp, so a question committed twice is not a repeated line.
+        let ledger = try work.records("outputs/coverage_ledger.jsonl")
+        let entries = ledger.map { "\($0["conversation_id"]?.stringValue ?? "")#\($0["turn_index"]?.intValue ?? -1)" }
+        #expect(JSONL.duplicates(entries).isEmpty, "ledger entries twice: \(JSONL.duplicates(entries))\n\(context)", sourceLocation: sourceLocation)
+        let normalized = ledger.map { JSONL.normalized($0["question"]?.stringValue ?? "") }
+        #expect(JSONL.duplicates(normalized).isEmpty, "ledger questions twice: \(JSONL.duplicates(normalized))\n\(context)", sourceLocation: sourceLocation)
+    }
+}

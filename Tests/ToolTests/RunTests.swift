@@ -1,0 +1,229 @@
+// The stages in a shell pipe, and dlg-run: whole runs over the example project.
+
+import DlgCore
+import DlgTestSupport
+import Foundation
+import Testing
+
+/// Runs `dlg-run` in `work` against `mock`; returns the result and its summary when stdout holds one.
+func runDlgRun(_ work: WorkDir, _ mock: MockServerProcess, runID: String, timeout: Duration = .seconds(300))
+    async throws -> (ToolResult, JSONObject?) {
+    let r = try await stage("dlg-run", work, mock, ["--run-id", runID], timeout: timeout)
+    return (r, try? JSONL.object(r.stdout))
+}
+
+/// The records of every `<wave>.final.jsonl` checkpoint of a run.
+func finalCheckpoints(_ work: WorkDir, runID: String) throws -> [JSONObject] {
+    let dir = "outputs/run_state/\(runID)"
+    var out: [JSONObject] = []
+    for f in work.files(under: dir) where f.hasSuffix(".final.jsonl") { out += try work.records("\(dir)/\(f)") }
+    return out
+}
+
+/// What every finished run must satisfy: the dataset files, one index line per completed dialogue,
+/// no question twice (turns.jsonl and the ledger), a verdict on every turn when judging online.
+func checkFinishedRun(_ work: WorkDir, _ r: ToolResult, summary: JSONObject?, completed: [String: Int],
+                      judged: Bool = true, allowTemporaries: Bool = false,
+                      sourceLocation: SourceLocation = #_sourceLocation) throws {
+    let s = try #require(summary, "no JSON summary on stdout\n\(r)", sourceLocation: sourceLocation)
+    var expected = JSONObject()
+    for (k, v) in completed.sorted(by: { $0.key < $1.key }) { expected[k] = .int(v) }
+    #expect(s["completed"] == .object(expected), "summary completed \(s["completed"]?.serialized() ?? "nil")\n\(r)", sourceLocation: sourceLocation)
+    let total = completed.values.reduce(0, +)
+    #expect(s["dialogues"]?.intValue == total, "\(r)", sourceLocation: sourceLocation)
+    for key in ["run_id", "completed", "dialogues", "turns", "dropped", "mean_judge_score", "tokens", "wall_seconds", "output_dir"] {
+        #expect(s[key] != nil, "summary has no \(key)\n\(r)", sourceLocation: sourceLocation)
+    }
+    for name in datasetFiles + ["coverage_ledger.jsonl"] {
+        #expect(work.exists("outputs/\(name)"), "outputs/\(name) missing", sourceLocation: sourceLocation)
+    }
+    if !allowTemporaries {
+        #expect(temporaryFiles(work).isEmpty, "temporary files left: \(temporaryFiles(work))", sourceLocation: sourceLocation)
+    }
+
+    let index = try work.records("outputs/conversations_index.jsonl")
+    #expect(index.count == total, "conversations_index.jsonl has \(index.count) lines", sourceLocation: sourceLocation)
+    let ids = index.compactMap { $0["conversation_id"]?.stringValue }
+    #expect(JSONL.duplicates(ids).isEmpty, "ids twice in the index: \(JSONL.duplicates(ids))", sourceLocation: sourceLocation)
+    var perLanguage: [String: Int] = [:]
+    for line in index { perLanguage[line["language"]?.stringValue ?? "?", default: 0] += 1 }
+    #expect(perLanguage == completed, "languages in the index: \(perLanguage)", sourceLocation: sourceLocation)
+    let files = Set(work.files(under: "outputs/conversations").filter { !allowTemporaries || !$0.contains(".tmp") })
+    #expect(files == Set(ids.map { "\($0).json" }), "conversations/ holds \(files.sorted())", sourceLocation: sourceLocation)
+
+    let turns = try work.records("outputs/turns.jsonl")
+    #expect(s["turns"]?.intValue == turns.count, "summary turns vs turns.jsonl (\(turns.count))\n\(r)", sourceLocation: sourceLocation)
+    let questions = turns.map { JSONL.normalized($0["user_message"]?.stringValue ?? "") }
+    #expect(JSONL.duplicates(questions).isEmpty, "questions twice in turns.jsonl: \(JSONL.duplicates(questions))", sourceLocation: sourceLocation)
+    let keys = turns.map { "\($0["conversation_id"]?.stringValue ?? "")#\($0["turn_index"]?.intValue ?? -1)" }
+    #expect(JSONL.duplicates(keys).isEmpty, "turns twice in turns.jsonl: \(JSONL.duplicates(keys))", sourceLocation: sourceLocation)
+    #expect(Set(turns.compactMap { $0["conversation_id"]?.stringValue }) == Set(ids), sourceLocation: sourceLocation)
+    if judged {
+        let unjudged = turns.filter { !(0...10).contains($0["judge_score"]?.intValue ?? -1) }
+        #expect(unjudged.isEmpty, "turns without a judge score: \(unjudged.map { JSON.object($0).serialized() }.prefix(2))", sourceLocation: sourceLocation)
+    }
+    let ledger = try work.records("outputs/coverage_ledger.jsonl")
+    let ledgerQuestions = ledger.map { JSONL.normalized($0["question"]?.stringValue ?? "") }
+    #expect(JSONL.duplicates(ledgerQuestions).isEmpty, "questions twice in the ledger: \(JSONL.duplicates(ledgerQuestions))", sourceLocation: sourceLocation)
+    #expect(Set(questions).isSubset(of: Set(ledgerQuestions)), "every accepted question is in the ledger", sourceLocation: sourceLocation)
+}
+
+@Suite("pipeline and dlg-run") struct RunTests {
+    /// The four stages in a shell pipe, as the Makefile runs them: one turn for four new dialogues.
+    @Test func theStagesComposeInAPipe() async throws {
+        let work = try WorkDir()
+        try await withMock(["--seed", "41"]) { mock in
+            func tool(_ name: String) throws -> String { "'\(try ToolPaths.binary(name))' --config '\(work.configPath)'" }
+            let script = try "\(tool("dlg-gen")) --new 4 --language en --run-id pipe | \(tool("dlg-dedup")) | \(tool("dlg-respond")) | \(tool("dlg-judge"))"
+            let r = try await runShell(script, env: mock.env, cwd: work.url)
+            try #require(r.status == 0, "\(r)")
+            let records = try JSONL.records(r.stdout)
+            try #require(records.count == 4, "\(r)")
+            #expect(records.map { $0["index"]?.intValue ?? -1 } == [0, 1, 2, 3], "\(r)")
+            #expect(records.map { $0["conversation_id"]?.stringValue ?? "" } == ["pipe-0000", "pipe-0001", "pipe-0002", "pipe-0003"], "\(r)")
+            for rec in records {
+                #expect(rec["status"]?.stringValue != "dropped", "\(JSON.object(rec).serialized())")
+                #expect(rec["pending"] == nil, "\(JSON.object(rec).serialized())")
+                let turns = rec["turns"]?.arrayValue ?? []
+                #expect(turns.count == 1, "\(JSON.object(rec).serialized())")
+                for t in turns { checkVerdict(t["qa_judge"], allowed: Set(ConfigDefaultReasons.all), "\(rec["conversation_id"]?.stringValue ?? "")") }
+                let done = rec["target_turns"]?.intValue == 1
+                #expect(rec["status"]?.stringValue == (done ? "completed" : "active"), "\(JSON.object(rec).serialized())")
+            }
+        }
+    }
+
+    /// A closed stdout (`| head -1`) ends a stage quietly: exit 0 under pipefail, no error message.
+    @Test func closedStdoutEndsTheStageQuietly() async throws {
+        let work = try WorkDir()
+        try await withMock(["--seed", "43"]) { mock in
+            let gen = "'\(try ToolPaths.binary("dlg-gen"))' --config '\(work.configPath)'"
+            let r = try await runShell("\(gen) --new 20 --language en --run-id head | head -1", env: mock.env, cwd: work.url)
+            #expect(r.status == 0, "\(r)")
+            #expect(r.stdoutLines.count == 1, "\(r)")
+            #expect(!r.stderr.contains("error"), "\(r)")
+        }
+    }
+
+    /// examples/config.yaml as it is: 2 languages x 6 dialogues, batches of 4, 1-3 turns, judged per turn.
+    @Test func exampleRunWritesTheWholeDataset() async throws {
+        let work = try WorkDir()
+        try await withMock(["--seed", "42"]) { mock in
+            let (r, summary) = try await runDlgRun(work, mock, runID: "example")
+            try #require(r.status == 0, "\(r)")
+            try checkFinishedRun(work, r, summary: summary, completed: ["en": 6, "fr": 6])
+            #expect(summary?["run_id"]?.stringValue == "example", "\(r)")
+            #expect(summary?["output_dir"]?.stringValue == work.file("outputs").path, "\(r)")
+            for log in ["run.log", "llm.log", "judge.log"] { #expect(work.exists("logs/\(log)"), "logs/\(log) missing") }
+            #expect(try work.read("outputs/run_state/last_run_id.txt") == "example\n")
+            let state = try JSONL.object(try work.read("outputs/run_state/example.json"))
+            #expect(state["status"]?.stringValue == "completed", "\(state["status"]?.serialized() ?? "nil")")
+            // Every turn of every completed dialogue in the checkpoints has its verdict, and its length is in range.
+            for rec in try finalCheckpoints(work, runID: "example") where rec["status"]?.stringValue == "completed" {
+                let turns = rec["turns"]?.arrayValue ?? []
+                #expect((1...3).contains(turns.count), "\(rec["conversation_id"]?.stringValue ?? "") has \(turns.count) turns")
+                for t in turns { checkVerdict(t["qa_judge"], allowed: Set(ConfigDefaultReasons.all), "\(rec["conversation_id"]?.stringValue ?? "")") }
+            }
+        }
+    }
+
+    /// dlg-mock's `--duplicate-rate` answers (Sources/DlgMock/Engine/Agents.swift, `duplicatePool`).
+    static let genericQuestions = [
+        "What is this system used for?", "How do I get started with this?", "Can you explain how this works?",
+    ]
+
+    /// A one-language run of 1-turn dialogues whose ledger already holds the mock's generic questions
+    /// (as if an earlier run had accepted them): with `--duplicate-rate 0.6`, 6 questions in 10 are
+    /// duplicates of the ledger, whatever the mock's hash draws.
+    static func duplicateProject(totalSamples: Int, batchSize: Int, retries: Int) throws -> WorkDir {
+        let work = try WorkDir()
+        try work.setConfig("run.target_languages", "[en]")
+        try work.setConfig("run.total_samples", String(totalSamples))
+        try work.setConfig("run.batch_size", String(batchSize))
+        try work.setConfig("run.min_turns", "1")
+        try work.setConfig("run.max_turns", "1")
+        try work.setConfig("coverage.question_dedup_retries", String(retries))
+        let lines = genericQuestions.enumerated().map { i, q in
+            JSON.obj([
+                "timestamp": "2026-11-20T09:00:00Z", "topic_id": "earlier", "source_path": "home_composting.md",
+                "question": .string(q), "question_hash": "0000000000000000", "question_mode": "fresh",
+                "seed_topic": "", "seed_question": "", "seed_question_hash": "",
+                "conversation_id": .string("earlier-run-000\(i)"), "turn_index": 1, "language": "en",
+            ]).serialized() + "\n"
+        }
+        try work.write("outputs/coverage_ledger.jsonl", lines.joined())
+        return work
+    }
+
+    /// Questions dlg-dedup rejected, as the checkpoints show them (a pending question marked rejected).
+    static func rejections(_ work: WorkDir, runID: String) throws -> Int {
+        let dir = "outputs/run_state/\(runID)"
+        var n = 0
+        for f in work.files(under: dir) where f.hasSuffix(".jsonl") && !f.contains(".tmp") {
+            n += try work.records("\(dir)/\(f)").filter { $0["pending"]?["state"]?.stringValue == "rejected" }.count
+        }
+        return n
+    }
+
+    /// Duplicates of the ledger are rejected and regenerated, and never reach the dataset. With
+    /// question_dedup_retries 10 a dialogue is practically never dropped (0.6^11), so the run does not
+    /// depend on how dlg-run treats a wave without completed dialogues (see the next test).
+    @Test func questionsAlreadyInTheLedgerNeverReachTheDataset() async throws {
+        let work = try Self.duplicateProject(totalSamples: 4, batchSize: 4, retries: 10)
+        try await withMock(["--seed", "7", "--duplicate-rate", "0.6"]) { mock in
+            let (r, summary) = try await runDlgRun(work, mock, runID: "dup-ledger")
+            try #require(r.status == 0, "\(r)")
+            try checkFinishedRun(work, r, summary: summary, completed: ["en": 4])
+            let finals = try finalCheckpoints(work, runID: "dup-ledger")
+            let dropped = finals.filter { $0["status"]?.stringValue == "dropped" }
+            let rejected = try Self.rejections(work, runID: "dup-ledger")
+            #expect(rejected + dropped.count > 0, "no question was rejected: the duplicates were not exercised\n\(r)")
+            try Self.checkDuplicatesKeptOut(work, r, summary: summary, runID: "dup-ledger")
+            let ledger = JSONL.lines(try work.read("outputs/coverage_ledger.jsonl"))
+            #expect(ledger.prefix(3).map { (try? JSONL.object($0))?["conversation_id"]?.stringValue ?? "" }
+                    == ["earlier-run-0000", "earlier-run-0001", "earlier-run-0002"], "the earlier ledger lines must be kept")
+        }
+    }
+
+    /// A wave whose few dialogues were all dropped as duplicates must not end the run: later waves
+    /// replace them until run.total_samples are completed (here 3 in waves of at most 2, no retry).
+    /// The run is also resumable: exit 75 invites a rerun, which must get further.
+    @Test func aWaveWithoutCompletedDialoguesDoesNotEndTheRun() async throws {
+        let work = try Self.duplicateProject(totalSamples: 3, batchSize: 2, retries: 0)
+        try await withMock(["--seed", "7", "--duplicate-rate", "0.6"]) { mock in
+            let (r, summary) = try await runDlgRun(work, mock, runID: "dup-waves")
+            // Whatever the outcome, what was written so far must hold no duplicate.
+            try Self.checkDuplicatesKeptOut(work, r, summary: summary, runID: "dup-waves")
+            guard r.status == 0 else {
+                let (again, _) = try await runDlgRun(work, mock, runID: "dup-waves")
+                Issue.record("dlg-run stopped before completing 3 dialogues\n\(r)\nrerun with the same --run-id:\n\(again)")
+                return
+            }
+            try checkFinishedRun(work, r, summary: summary, completed: ["en": 3])
+        }
+    }
+
+    /// Every drop is dedup_exhausted and counted in the summary, no dropped dialogue is exported, and
+    /// no question of the pre-filled ledger (or any question twice) reaches turns.jsonl.
+    static func checkDuplicatesKeptOut(_ work: WorkDir, _ r: ToolResult, summary: JSONObject?, runID: String,
+                                       sourceLocation: SourceLocation = #_sourceLocation) throws {
+        let finals = try finalCheckpoints(work, runID: runID)
+        let dropped = finals.filter { $0["status"]?.stringValue == "dropped" }
+        let reasons = Set(dropped.map { $0["drop_reason"]?.stringValue ?? "<none>" })
+        #expect(reasons.isSubset(of: ["dedup_exhausted"]), "drop reasons \(reasons.sorted())", sourceLocation: sourceLocation)
+        if let summary {
+            #expect((summary["dropped"]?["dedup_exhausted"]?.intValue ?? 0) == dropped.count,
+                    "summary dropped \(summary["dropped"]?.serialized() ?? "nil") vs \(dropped.count) in the checkpoints", sourceLocation: sourceLocation)
+        }
+        let turns = work.exists("outputs/turns.jsonl") ? try work.records("outputs/turns.jsonl") : []
+        let questions = turns.map { JSONL.normalized($0["user_message"]?.stringValue ?? "") }
+        #expect(JSONL.duplicates(questions).isEmpty, "questions twice in turns.jsonl: \(JSONL.duplicates(questions))", sourceLocation: sourceLocation)
+        let generic = Set(genericQuestions.map(JSONL.normalized))
+        #expect(generic.isDisjoint(with: questions), "ledger questions exported again: \(generic.intersection(questions).sorted())", sourceLocation: sourceLocation)
+        if work.exists("outputs/conversations_index.jsonl") {
+            let index = Set(try work.records("outputs/conversations_index.jsonl").compactMap { $0["conversation_id"]?.stringValue })
+            let droppedIDs = Set(dropped.compactMap { $0["conversation_id"]?.stringValue })
+            #expect(index.isDisjoint(with: droppedIDs), "dropped dialogues exported: \(index.intersection(droppedIDs).sorted())", sourceLocation: sourceLocation)
+        }
+    }
+}
