@@ -150,7 +150,9 @@ import FoundationNetworking
             }
             let elapsed = ContinuousClock.now - start
             #expect(elapsed >= .milliseconds(290))
-            #expect(elapsed < .milliseconds(2500))
+            // 40 requests slept one after another would take 12 s; scheduled, they overlap. The bound is
+            // loose on purpose: this checks overlap, not speed, on a busy machine.
+            #expect(elapsed < .milliseconds(9000))
         }
     }
 
@@ -159,8 +161,9 @@ import FoundationNetworking
             let start = ContinuousClock.now
             for i in 0..<20 { _ = try await client.chat(judgeRequest("qa_judge", extra: "\(i)")) }
             let elapsed = ContinuousClock.now - start
+            // Mean 20 ms over 20 sequential requests: well above zero, far below a second each.
             #expect(elapsed > .milliseconds(100))
-            #expect(elapsed < .milliseconds(2000))
+            #expect(elapsed < .milliseconds(20000))
         }
     }
 }

@@ -237,7 +237,8 @@ final class MockEngine: @unchecked Sendable {
         if faults.contains(.echo), agent == .kbResponder {
             applied.append(.echo)
             // The question itself: the text after the last "Question: " of the prompt, else the whole message.
-            let prompt = request.last("user") ?? ""
+            let prompt = request.messages.last(where: { $0.role == "user" && $0.content.contains("Question: ") })?.content
+                ?? request.last("user") ?? ""
             let question = prompt.components(separatedBy: "Question: ").last ?? prompt
             value = value.setting("assistant_message", to: .string(question))
         }
