@@ -3,6 +3,7 @@
 set -euo pipefail
 need=()
 pkg-config --exists jansson 2>/dev/null || need+=(libjansson-dev)
+pkg-config --exists libcurl 2>/dev/null || need+=(libcurl4-openssl-dev)
 command -v pkg-config >/dev/null || need+=(pkg-config)
 if ((${#need[@]})); then
   echo "dlgforge: installing Debian packages: ${need[*]}" >&2

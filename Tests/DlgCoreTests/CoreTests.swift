@@ -178,3 +178,21 @@ import Testing
         #expect((try? ReplyValidation.question(narrated, snippets: []).get())?["user_message"] == "How do I feed a starter?")
     }
 }
+
+@Suite struct CopiedPassageTests {
+    @Test func aPassageWithAQuestionMarkAddedIsStillACopy() {
+        let passage = "The pile should feel like a wrung-out sponge. If it is dry, add water or fresh greens; if it is soggy, add browns and turn it."
+        let copy: JSONObject = ["user_message": "The pile should feel like a wrung-out sponge. If it is dry, add water?"]
+        #expect(throws: DropReason.invalidOutput) { try ReplyValidation.question(copy, snippets: [passage]).get() }
+        let own: JSONObject = ["user_message": "How wet should my compost pile be?"]
+        #expect((try? ReplyValidation.question(own, snippets: [passage]).get()) != nil)
+    }
+
+    @Test func theQuestionSchemaAsksForAQuestionMark() {
+        let pattern = AgentSchemas.qaGeneration["properties"]?["user_message"]?["pattern"]?.stringValue ?? ""
+        let regex = try! Regex(pattern)
+        #expect("How wet should my compost be?".wholeMatch(of: regex) != nil)
+        #expect("Comment fonctionne la chaîne ?".wholeMatch(of: regex) != nil)
+        #expect("The pile should feel like a sponge.".wholeMatch(of: regex) == nil)
+    }
+}

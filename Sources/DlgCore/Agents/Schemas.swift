@@ -23,7 +23,9 @@ public enum AgentSchemas {
 
     public static var qaGeneration: JSON {
         object([
-            "user_message": str(questionMaxLength, min: 5),
+            // Ends with a question mark: under a grammar this turns a small model's copied sentence into a
+            // question. The pattern also bounds the length.
+            "user_message": .obj(["type": "string", "pattern": .string("^[^?？؟\\n]{8,\(questionMaxLength)}[?？؟]$")]),
             "intent": .obj(["type": "string", "enum": JSON(intents)]),
             "difficulty": .obj(["type": "string", "enum": JSON(difficulties)]),
             "grounding_facts": list(object(["fact": str(160), "source_descriptor": str(60)],

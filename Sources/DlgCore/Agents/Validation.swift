@@ -81,7 +81,12 @@ public enum ReplyValidation {
         if looksLikeTemplate(text) || !looksLikeQuestion(text) { return .failure(.invalidOutput) }
         if LanguageCheck.isWrong(text, language: language) { return .failure(.wrongLanguage) }
         // A passage copied back is not a question (seen with a 135M model).
-        for s in snippets where norm.count > 40 && normalize(s).contains(norm) { return .failure(.invalidOutput) }
+        let body = norm.trimmingCharacters(in: CharacterSet(charactersIn: "?？؟ .!"))
+        let opening = String(body.prefix(60))
+        for s in snippets where body.count > 30 {
+            let passage = normalize(s)
+            if passage.contains(body) || (opening.count == 60 && passage.contains(opening)) { return .failure(.invalidOutput) }
+        }
         var out = JSONObject()
         out["user_message"] = .string(text)
         let intent = o["intent"]?.stringValue ?? ""

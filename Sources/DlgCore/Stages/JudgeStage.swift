@@ -48,6 +48,23 @@ public final class JudgeStage: RecordStage, @unchecked Sendable {
          "question_ok": false, "answer_ok": false]
     }
 
+    /// The verdict of a judge call, its usage added to the record; nil when the server was unavailable
+    /// (the record is then left as it was, to be judged on a later run).
+    func verdict(_ result: Result<AgentCaller.Success, AgentCaller.Failure>, conversation: Bool,
+                 record r: inout JSONObject) -> JSONObject? {
+        switch result {
+        case .success(let s):
+            Record.addUsage(&r, s.usage)
+            return s.output
+        case .failure(let f) where f.reason == .llmUnavailable:
+            health.unavailable(f.detail)
+            return nil
+        case .failure(let f):
+            Record.addUsage(&r, f.usage)
+            return Self.failed(conversation)
+        }
+    }
+
     public func process(_ record: JSONObject) async -> JSONObject {
         var r = record
         let id = Record.id(r)
@@ -73,14 +90,7 @@ public final class JudgeStage: RecordStage, @unchecked Sendable {
                                                schema: schema, label: "conversation=\(id) judge=conversation") {
                 ReplyValidation.judge($0, reasons: reasons)
             }
-            var verdict: JSONObject
-            switch result {
-            case .success(let s): verdict = s.output; Record.addUsage(&r, s.usage)
-            case .failure(let f) where f.reason == .llmUnavailable:
-                health.unavailable(f.detail)
-                return record
-            case .failure(let f): verdict = Self.failed(true); Record.addUsage(&r, f.usage)
-            }
+            guard let verdict = verdict(result, conversation: true, record: &r) else { return record }
             r["conversation_judge"] = .object(verdict)
             log?.info("[judge-online-conversation] conversation=\(id) score=\(verdict["score"]?.intValue ?? 0) reasons=\(verdict["reasons"]?.serialized() ?? "[]")")
             return r
@@ -102,14 +112,7 @@ public final class JudgeStage: RecordStage, @unchecked Sendable {
                                                label: "conversation=\(id) turn=\(n) judge=turn") {
                 ReplyValidation.judge($0, reasons: reasons)
             }
-            var verdict: JSONObject
-            switch result {
-            case .success(let s): verdict = s.output; Record.addUsage(&r, s.usage)
-            case .failure(let f) where f.reason == .llmUnavailable:
-                health.unavailable(f.detail)
-                return record
-            case .failure(let f): verdict = Self.failed(false); Record.addUsage(&r, f.usage)
-            }
+            guard let verdict = verdict(result, conversation: false, record: &r) else { return record }
             turns[i]["qa_judge"] = .object(verdict)
             log?.info("[judge-online] conversation=\(id) turn=\(n) score=\(verdict["score"]?.intValue ?? 0) reasons=\(verdict["reasons"]?.serialized() ?? "[]")")
         }

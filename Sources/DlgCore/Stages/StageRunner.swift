@@ -88,6 +88,17 @@ final class ManagedAtomicFlag: @unchecked Sendable {
 }
 
 public enum StageRunner {
+    /// One input line as a record, or what is wrong with it.
+    static func parseRecord(_ bytes: [UInt8]) -> Result<JSONObject, RecordProblem> {
+        let parsed: JSON
+        do { parsed = try JSONCodec.parse(bytes) } catch { return .failure(RecordProblem("malformed JSON: \(error)")) }
+        guard case .object(let record) = parsed else {
+            return .failure(RecordProblem("a record must be a JSON object, found \(parsed.typeName)"))
+        }
+        if let problem = RecordCheck.problem(record) { return .failure(RecordProblem(problem)) }
+        return .success(record)
+    }
+
     /// Runs `stage` over JSONL from `input` to `output`, up to `concurrency` records at once,
     /// writing results in input order. A malformed line is reported with its line number and skipped
     /// (`strict` makes it fatal); the exit status then says data was bad (65).
@@ -103,7 +114,7 @@ public enum StageRunner {
             while let line = try input.next() {
                 let bytes = Array(line)
                 lines.append(LineFeeder.Line(number: input.lineNumber, bytes: bytes))
-                if let o = (try? JSONCodec.parse(bytes))?.objectValue, RecordCheck.problem(o) == nil { records.append(o) }
+                if case .success(let o) = parseRecord(bytes) { records.append(o) }
             }
             stage.prepare(records)
             feeder = LineFeeder(lines: lines)
@@ -143,24 +154,10 @@ public enum StageRunner {
                             summary.records -= 1
                             finished[seq] = []
                         } else {
-                            let parsed: JSON
-                            do { parsed = try JSONCodec.parse(line.bytes) } catch {
-                                summary.badLines += 1
-                                StandardError.write("\(tool): error: \(input.name):\(line.number): malformed JSON: \(error)")
-                                if strict { fatal = DlgError.data("\(input.name):\(line.number): malformed JSON"); inputDone = true }
-                                finished[seq] = []
-                                try flushReady()
-                                continue
-                            }
-                            guard case .object(let record) = parsed else {
-                                summary.badLines += 1
-                                StandardError.write("\(tool): error: \(input.name):\(line.number): a record must be a JSON object, found \(parsed.typeName)")
-                                if strict { fatal = DlgError.data("\(input.name):\(line.number): not an object"); inputDone = true }
-                                finished[seq] = []
-                                try flushReady()
-                                continue
-                            }
-                            if let problem = RecordCheck.problem(record) {
+                            let record: JSONObject
+                            switch parseRecord(line.bytes) {
+                            case .success(let r): record = r
+                            case .failure(let problem):
                                 summary.badLines += 1
                                 StandardError.write("\(tool): error: \(input.name):\(line.number): \(problem)")
                                 if strict { fatal = DlgError.data("\(input.name):\(line.number): \(problem)"); inputDone = true }
@@ -205,6 +202,11 @@ public enum StageRunner {
         if let fatal { throw fatal }
         return summary
     }
+}
+
+struct RecordProblem: Error, CustomStringConvertible {
+    let description: String
+    init(_ d: String) { description = d }
 }
 
 /// Checks the fields every stage relies on, so a broken record is reported by name and line.
