@@ -32,6 +32,9 @@ def main() -> None:
     ap.add_argument("--ctx", type=int, default=8192, help="context shared by the parallel slots")
     ap.add_argument("--alias", default="smollm2")
     ap.add_argument("--embedding", action="store_true", help="also serve /v1/embeddings")
+    ap.add_argument("--jinja", action="store_true",
+                    help="jinja chat templates (tool calls); off by default: with it, llama.cpp answers 500 to a "
+                         "grammar-bound reply its output parser rejects, which a model this small often produces")
     args = ap.parse_args()
 
     params = xllamacpp.CommonParams()
@@ -43,7 +46,7 @@ def main() -> None:
     params.n_ctx = args.ctx
     params.cpuparams.n_threads = args.threads
     params.cpuparams_batch.n_threads = args.threads
-    params.use_jinja = True
+    params.use_jinja = args.jinja
     if args.embedding:
         params.embedding = True
         params.pooling_type = xllamacpp.llama_pooling_type.LLAMA_POOLING_TYPE_MEAN

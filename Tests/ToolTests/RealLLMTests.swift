@@ -17,7 +17,7 @@ import Testing
         defer { work.cleanup() }
         try work.writeConfig("""
         run:
-          batch_size: 3
+          batch_size: 2
           total_samples: 2
           target_languages: [en]
           n_turns: 2
@@ -32,18 +32,20 @@ import Testing
           timeout: 300
           max_retries: 2
         retrieval:
-          default_k: 2
-          chunk_size: 500
-          overlap: 80
-          generator_snippets: 2
+          default_k: 1
+          chunk_size: 400
+          overlap: 60
+          generator_snippets: 1
           mode: prompt
           embedding_model: \(Self.model)
         personas:
           path: personas.yaml
+        coverage:
+          question_dedup_retries: 5
         judge:
           enabled: true
           mode: online
-          granularity: turn
+          granularity: conversation
         """)
         let r = try await runTool("dlg-run", args: ["--config", work.configPath, "--run-id", "real"], cwd: work.url,
                                   timeout: .seconds(1100))
@@ -59,7 +61,7 @@ import Testing
         let inventory = JSONL.lines(try work.read("knowledge_index/chunk_inventory.jsonl"))
         let vectors = JSONL.lines(try work.read("knowledge_index/embeddings.jsonl"))
         #expect(!inventory.isEmpty && vectors.count == inventory.count)
-        // Every output file is valid; every exported turn has an answer and a judgement.
+        // Every output file is valid; every exported turn has an answer, every dialogue a judgement.
         for name in ["synthetic_qa.jsonl", "turns.jsonl", "conversations_sharegpt.jsonl",
                      "conversations_sharegpt_judged.jsonl", "conversations_index.jsonl", "coverage_ledger.jsonl"] {
             for line in JSONL.lines(try work.read("outputs/\(name)")) {
@@ -71,7 +73,7 @@ import Testing
         for t in turns {
             let answer = t["assistant_message"]?.stringValue ?? ""
             #expect(!answer.isEmpty)
-            #expect(t["judge_score"]?.intValue != nil, "\(t["judge_score"]?.serialized() ?? "nil")")
+            #expect(t["conversation_judge_score"]?.intValue != nil, "\(t["conversation_judge_score"]?.serialized() ?? "nil")")
         }
         for f in work.files(under: "outputs/conversations") {
             #expect((try? JSONCodec.parse(try work.read("outputs/conversations/\(f)")))?.objectValue != nil)

@@ -46,6 +46,10 @@ public struct AgentCaller: Sendable {
             do {
                 reply = try await client.chat(agent: agent, messages: messages,
                                               format: .json(name: schemaName, schema: schema), label: label)
+            } catch where error.kind == .invalidReply {
+                lastReason = .invalidOutput
+                lastDetail = error.message
+                continue
             } catch {
                 return .failure(Failure(reason: error.kind == .rejected ? .llmRejected : .llmUnavailable,
                                         detail: error.message, usage: usage))

@@ -19,7 +19,7 @@ public enum AgentSchemas {
     }
 
     public static let questionMaxLength = 300
-    public static let answerMaxLength = 700
+    public static let answerMaxLength = 500
 
     public static var qaGeneration: JSON {
         object([
@@ -50,9 +50,9 @@ public enum AgentSchemas {
                 "thinking": list(object(["text": str(150)], required: ["text"]), max: 2),
                 "confidence": .obj(["type": "string", "enum": JSON(confidences)]),
                 "known_limits": list(str(120), max: 1),
-            ], required: ["evidence", "confidence"]),
+            ], required: []),
             "did_web_search": .obj(["type": "boolean"]),
-        ], required: ["assistant_message", "reasoning_trace"])
+        ], required: ["assistant_message"])
     }
 
     public static func judge(reasons: [String]) -> JSON {

@@ -173,17 +173,20 @@ public final class LLMClient: @unchecked Sendable {
             case .status(let code, let data, let retryAfter):
                 let text = String(decoding: data.prefix(400), as: UTF8.self)
                 log?.warning("agent=\(agent.agent.rawValue) endpoint=\(endpoint.name) status=\(code) ms=\(ms) attempt=\(attempt + 1) \(label) body=\(Redact.text(text).prefix(200))")
-                if code == 400 || code == 422 {
-                    let lower = text.lowercased()
-                    // The endpoint does not take a parameter we sent: step down and retry at once.
+                let lower = text.lowercased()
+                // The endpoint does not take a parameter we sent (llama.cpp without --jinja says so with a
+                // 500 for tools): step down, remember it for this endpoint, and retry at once.
+                if code == 400 || code == 422 || code == 500 {
                     if body["response_format"] != nil && (lower.contains("response_format") || lower.contains("json_schema") || lower.contains("json_object") || lower.contains("grammar")) {
                         lock.withLock { jsonSupport[endpoint.baseURL] = max(0, json - 1) }
                         continue
                     }
-                    if body["tools"] != nil && (lower.contains("tool") || lower.contains("function")) {
+                    if body["tools"] != nil && (lower.contains("tools param") || lower.contains("tool_choice") || lower.contains("does not support tools") || (code != 500 && (lower.contains("tool") || lower.contains("function")))) {
                         lock.withLock { toolSupport[endpoint.baseURL] = false }
                         continue
                     }
+                }
+                if code == 400 || code == 422 {
                     throw LLMFailure(kind: .rejected, message: "\(endpoint.name): HTTP \(code): \(Redact.text(text).prefix(200))")
                 }
                 if code == 401 || code == 403 || code == 404 {
@@ -191,7 +194,14 @@ public final class LLMClient: @unchecked Sendable {
                 }
                 lastError = "\(endpoint.name): HTTP \(code)"
                 attempt += 1
-                if attempt < maxAttempts { try await backoff(attempt: attempt, retryAfter: retryAfter) }
+                if attempt < maxAttempts {
+                    try await backoff(attempt: attempt, retryAfter: retryAfter)
+                } else if code == 500 || (code > 400 && code < 500 && code != 429) {
+                    // A server that answers but keeps failing this one request (llama.cpp answers 500 when
+                    // the model's output breaks its parser) is a bad reply, not an outage: the caller retries
+                    // the call or drops the dialogue, and the run goes on.
+                    throw LLMFailure(kind: .invalidReply, message: "\(lastError): \(Redact.text(text).prefix(200))")
+                }
             case .failed(let reason, let isTimeout):
                 log?.warning("agent=\(agent.agent.rawValue) endpoint=\(endpoint.name) error=\(reason) ms=\(ms) attempt=\(attempt + 1) \(label)")
                 lastError = "\(endpoint.name): \(reason)"

@@ -95,6 +95,9 @@ public final class RespondStage: RecordStage, @unchecked Sendable {
                                                   format: .json(name: "kb_responder", schema: AgentSchemas.kbAnswer),
                                                   tools: useTools ? [Self.searchTool] : [],
                                                   label: "conversation=\(id) turn=\(turnIndex) round=\(round)")
+                } catch where error.kind == .invalidReply {
+                    failure = (.invalidOutput, error.message)
+                    continue attempts
                 } catch {
                     failure = (error.kind == .rejected ? .llmRejected : .llmUnavailable, error.message)
                     break attempts
