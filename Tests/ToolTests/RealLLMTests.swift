@@ -28,7 +28,7 @@ import Testing
           api_key: EMPTY
           model: \(Self.model)
           temperature: 0.7
-          max_tokens: 800
+          max_tokens: 1000
           timeout: 300
           max_retries: 2
         retrieval:

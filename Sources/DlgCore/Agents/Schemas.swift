@@ -39,29 +39,30 @@ public enum AgentSchemas {
         object([
             "assistant_message": str(answerMaxLength, min: 1),
             "reasoning_trace": object([
-                "question": str(200),
+                "question": str(150),
                 "retrieval_queries": object([
-                    "vector_db_search": list(str(80), max: 2), "web_search": list(str(80), max: 2),
+                    "vector_db_search": list(str(60), max: 2), "web_search": list(str(60), max: 2),
                 ], required: ["vector_db_search", "web_search"]),
-                "evidence": list(object(["id": str(4), "cue": str(80), "content": str(200)],
+                "evidence": list(object(["id": str(4), "cue": str(60), "content": str(150)],
                                         required: ["id", "cue", "content"]), max: 2),
-                "premises": list(object(["id": str(4), "text": str(150), "evidence_refs": list(str(4), max: 2)],
+                "premises": list(object(["id": str(4), "text": str(100), "evidence_refs": list(str(4), max: 2)],
                                         required: ["id", "text", "evidence_refs"]), max: 2),
-                "thinking": list(object(["text": str(150)], required: ["text"]), max: 2),
+                "thinking": list(object(["text": str(100)], required: ["text"]), max: 2),
                 "confidence": .obj(["type": "string", "enum": JSON(confidences)]),
-                "known_limits": list(str(120), max: 1),
+                "known_limits": list(str(100), max: 1),
             ], required: []),
             "did_web_search": .obj(["type": "boolean"]),
         ], required: ["assistant_message"])
     }
 
     public static func judge(reasons: [String]) -> JSON {
-        var reasonsSchema = list(.obj(["type": "string", "enum": JSON(reasons)]), max: 3)
-        reasonsSchema["uniqueItems"] = true
+        // No "uniqueItems": llama.cpp cannot turn it into a grammar and then drops the whole schema
+        // (seen: free text instead of JSON). Validation removes repeated reasons instead.
+        let reasonsSchema = list(.obj(["type": "string", "enum": JSON(reasons)]), max: 3)
         return object([
             "score": .obj(["type": "integer", "minimum": 0, "maximum": 10]),
             "reasons": reasonsSchema,
-            "notes": str(200),
+            "notes": str(150),
             "question_ok": .obj(["type": "boolean"]),
             "answer_ok": .obj(["type": "boolean"]),
         ], required: ["score", "reasons", "notes"])
