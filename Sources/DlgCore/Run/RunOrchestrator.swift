@@ -260,6 +260,13 @@ public final class RunOrchestrator {
             }
             processes.append(p)
         }
+        // Foundation's waitUntilExit polls a run loop that has no sources here, which spins a CPU for as
+        // long as the pass lasts; termination handlers and a group wait instead.
+        let exited = DispatchGroup()
+        for p in processes {
+            exited.enter()
+            p.terminationHandler = { _ in exited.leave() }
+        }
         do {
             for p in processes { try p.run() }
         } catch {
@@ -268,7 +275,7 @@ public final class RunOrchestrator {
         }
         // Close our copies of the pipe ends so EOF propagates.
         for p in processes { if let pipe = p.standardOutput as? Pipe { try? pipe.fileHandleForWriting.close() } }
-        for p in processes { p.waitUntilExit() }
+        exited.wait()
         // 69 means records were left unchanged for want of the LLM server: the output is still a valid
         // checkpoint (progress kept), and the run stops so the user can bring the server back.
         let unavailable = processes.firstIndex { $0.terminationStatus == DlgError.Code.unavailable.rawValue }
