@@ -62,6 +62,11 @@ public struct Exporter {
                   "seed_topic", "seed_question", "question_mode", "tool_events", "user_message", "assistant_message"] {
             o[k] = t[k] ?? (k == "qa_judge" ? .obj([:]) : .null)
         }
+        o["tool_events"] = .array((t["tool_events"]?.arrayValue ?? []).map { e in
+            var e = e
+            if let r = e["result"] { e["result"] = KnowledgeBase.withRendered(r) }
+            return e
+        })
         return .object(o)
     }
 
@@ -89,7 +94,7 @@ public struct Exporter {
                 ]))
                 for e in events {
                     out.append(.obj(["role": "tool", "tool_call_id": e["id"] ?? "", "name": e["name"] ?? "",
-                                     "content": .string((e["result"] ?? .obj([:])).serialized())]))
+                                     "content": .string(KnowledgeBase.withRendered(e["result"] ?? .obj([:])).serialized())]))
                 }
             }
             out.append(.obj(["role": "assistant", "content": t["assistant_message"] ?? "", "agent": "kb_responder"]))
@@ -265,7 +270,8 @@ public struct Exporter {
                 "conversation_history": .array(hist), "raw_results": rawResults,
             ])
             let convPath = (convDir as NSString).appendingPathComponent("\(id).json")
-            try Files.writeAtomically(conversation.pretty() + "\n", to: convPath)
+            // Rebuilt from the run state at will: atomic, without an fsync per file.
+            try Files.writeAtomically(conversation.pretty() + "\n", to: convPath, durable: false)
             let relative = relativePath(convPath)
             JSON.obj(["conversation_id": .string(id), "timestamp": .string(timestamp), "n_turns": .int(turns.count),
                       "seed_question": seedQuestion, "language": .string(Record.language(r)),

@@ -59,6 +59,23 @@ public struct PersonaPool: Sendable {
 public struct SeedTopics: Sendable {
     public var topics: [(topic: String, questions: [String])]
 
+    /// The seed question of a slot: topics taken in turn (the least used first), each question once;
+    /// nil once every question has had its slot.
+    public func question(forSlot slot: Int) -> (topic: String, question: String)? {
+        var round = 0
+        var index = 0
+        while true {
+            var any = false
+            for t in topics where round < t.questions.count {
+                any = true
+                if index == slot { return (t.topic, t.questions[round]) }
+                index += 1
+            }
+            if !any { return nil }
+            round += 1
+        }
+    }
+
     public static func load(settings: Settings, language: String) -> SeedTopics? {
         guard settings.run.seedTopicsEnabled else { return nil }
         var path = settings.tree.resolvePath(settings.run.seedTopicsPath)

@@ -74,13 +74,17 @@ public final class RunOrchestrator {
         try Files.writeAtomically(base + "\n", to: (stateRoot as NSString).appendingPathComponent("last_run_id.txt"))
         log?.info("run \(base) started: languages=\(settings.run.targetLanguages) total_samples=\(settings.run.totalSamples) batch_size=\(settings.run.batchSize)")
         var totals = Totals()
-        var slot = 0
-        var finals: [String] = []
+        // Completed dialogues and the run state's entries, kept as the waves finish so nothing is read twice.
+        var exported: [JSONObject] = []
+        var stateEntries: [JSON] = []
+        var lastExport = Date()
         for lang in settings.run.targetLanguages {
             let langRun = "\(base)-\(Self.sanitize(lang))"
             var completed = 0
             var wave = 0
             var emptyWaves = 0
+            // Slots count per language: persona cycling and seed questions start afresh for each.
+            var slot = 0
             while completed < settings.run.totalSamples {
                 let waveID = wave == 0 ? langRun : "\(langRun)-\(String(format: "%04d", wave))"
                 let size = min(settings.run.batchSize, settings.run.totalSamples - completed)
@@ -88,9 +92,12 @@ public final class RunOrchestrator {
                 let records = try Self.readRecords(final)
                 var waveCompleted = 0
                 var reasons: [String: Int] = [:]
+                let waveFile = (final as NSString).lastPathComponent
                 for r in records {
+                    stateEntries.append(Self.stateEntry(r, waveFile: waveFile))
                     switch Record.status(r) {
                     case "completed":
+                        exported.append(r)
                         waveCompleted += 1
                         totals.turns += Record.turns(r).count
                         for t in Record.turns(r) { if let s = t["qa_judge"]?["score"]?.doubleValue { totals.judgeScores.append(s) } }
@@ -101,7 +108,6 @@ public final class RunOrchestrator {
                     totals.usage += TokenUsage(json: r["usage"])
                 }
                 for (k, v) in reasons { totals.dropped[k, default: 0] += v }
-                finals.append(final)
                 // A short wave can lose all its dialogues to duplicates by bad luck; several empty waves
                 // in a row mean the run cannot make progress, and looping would only spend tokens.
                 emptyWaves = waveCompleted == 0 ? emptyWaves + 1 : 0
@@ -113,13 +119,18 @@ public final class RunOrchestrator {
                 totals.completed[lang, default: 0] += waveCompleted
                 slot += size
                 wave += 1
-                try exportAll(finals)
-                try writeState(statePath, base: base, status: "in_progress", finals: finals)
+                // The dataset files are rewritten whole; every wave would make that quadratic, so between
+                // waves only every 30 s (the end of the run always writes them).
+                if Date().timeIntervalSince(lastExport) > 30 {
+                    _ = try Exporter(settings: settings).export(exported)
+                    lastExport = Date()
+                }
+                try writeState(statePath, base: base, status: "in_progress", entries: stateEntries)
                 log?.info("wave \(waveID) done: completed=\(waveCompleted) language_total=\(completed)/\(settings.run.totalSamples)")
             }
         }
-        try exportAll(finals)
-        try writeState(statePath, base: base, status: "completed", finals: finals)
+        _ = try Exporter(settings: settings).export(exported)
+        try writeState(statePath, base: base, status: "completed", entries: stateEntries)
         return totals
     }
 
@@ -153,18 +164,16 @@ public final class RunOrchestrator {
         _ = try Exporter(settings: settings).export(records)
     }
 
-    func writeState(_ path: String, base: String, status: String, finals: [String]) throws(DlgError) {
-        var conversations: [JSON] = []
-        for f in finals {
-            for r in try Self.readRecords(f) {
-                conversations.append(.obj([
-                    "conversation_index": r["index"] ?? 0, "conversation_id": r["conversation_id"] ?? "",
-                    "language": r["language"] ?? "", "target_n_turns": r["target_turns"] ?? 0,
-                    "status": r["status"] ?? "", "drop_reason": r["drop_reason"] ?? .null,
-                    "n_turns": .int(Record.turns(r).count), "wave_file": .string((f as NSString).lastPathComponent),
-                ]))
-            }
-        }
+    static func stateEntry(_ r: JSONObject, waveFile: String) -> JSON {
+        .obj([
+            "conversation_index": r["index"] ?? 0, "conversation_id": r["conversation_id"] ?? "",
+            "language": r["language"] ?? "", "target_n_turns": r["target_turns"] ?? 0,
+            "status": r["status"] ?? "", "drop_reason": r["drop_reason"] ?? .null,
+            "n_turns": .int(Record.turns(r).count), "wave_file": .string(waveFile),
+        ])
+    }
+
+    func writeState(_ path: String, base: String, status: String, entries conversations: [JSON]) throws(DlgError) {
         let state = JSON.obj([
             "run_id": .string(base), "status": .string(status), "updated_at": .string(Timestamps.isoZ()),
             "n_turns": .int(settings.run.maxTurns), "batch_size": .int(settings.run.batchSize),

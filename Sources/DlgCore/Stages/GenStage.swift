@@ -79,10 +79,11 @@ public final class GenStage: RecordStage, @unchecked Sendable {
             if !seedQuestion.isEmpty && attempt == 1 {
                 mode = "seeded"
             } else if attempt == 1, seedQuestion.isEmpty, let topics = seedTopicsByLanguage[language] ?? nil,
-                      rng.unit() < settings.run.seedTopicsProbability {
-                let t = topics.topics[slot % topics.topics.count]
-                seedTopic = t.topic
-                seedQuestion = t.questions[(slot / topics.topics.count) % t.questions.count]
+                      let pick = topics.question(forSlot: slot), rng.unit() < settings.run.seedTopicsProbability {
+                // Each seed question serves one dialogue of the language at most (slots count per
+                // language), as upstream uses only unused ones: a reused seed gives the same question.
+                seedTopic = pick.topic
+                seedQuestion = pick.question
                 r["seed"] = .obj(["topic": .string(seedTopic), "question": .string(seedQuestion)])
                 mode = "seeded"
             } else {

@@ -122,7 +122,7 @@ public final class RespondStage: RecordStage, @unchecked Sendable {
                         events.append(.obj(["id": .string(callID), "name": .string(name), "arguments": .object(args),
                                             "result": result]))
                         messages.append(.obj(["role": "tool", "tool_call_id": .string(callID), "name": .string(name),
-                                              "content": .string(result.serialized())]))
+                                              "content": .string(KnowledgeBase.withRendered(result).serialized())]))
                     }
                     continue
                 }

@@ -42,7 +42,12 @@ public struct StageSummary: Sendable {
 /// Reads JSONL on a dedicated thread with backpressure, so a slow upstream never blocks
 /// the cooperative pool and a large file is never held in memory.
 final class LineFeeder: @unchecked Sendable {
-    struct Line: Sendable { var number: Int; var bytes: [UInt8] }
+    struct Line: Sendable {
+        var number: Int
+        var bytes: [UInt8]
+        /// Already parsed (whole-input stages parse once, to plan).
+        var parsed: Result<JSONObject, RecordProblem>? = nil
+    }
     let stream: AsyncStream<Result<Line, DlgError>>
     private let continuation: AsyncStream<Result<Line, DlgError>>.Continuation
     private let permits: DispatchSemaphore
@@ -113,8 +118,9 @@ public enum StageRunner {
             var records: [JSONObject] = []
             while let line = try input.next() {
                 let bytes = Array(line)
-                lines.append(LineFeeder.Line(number: input.lineNumber, bytes: bytes))
-                if case .success(let o) = parseRecord(bytes) { records.append(o) }
+                let parsed = parseRecord(bytes)
+                lines.append(LineFeeder.Line(number: input.lineNumber, bytes: bytes, parsed: parsed))
+                if case .success(let o) = parsed { records.append(o) }
             }
             stage.prepare(records)
             feeder = LineFeeder(lines: lines)
@@ -155,7 +161,7 @@ public enum StageRunner {
                             finished[seq] = []
                         } else {
                             let record: JSONObject
-                            switch parseRecord(line.bytes) {
+                            switch line.parsed ?? parseRecord(line.bytes) {
                             case .success(let r): record = r
                             case .failure(let problem):
                                 summary.badLines += 1
@@ -204,7 +210,7 @@ public enum StageRunner {
     }
 }
 
-struct RecordProblem: Error, CustomStringConvertible {
+struct RecordProblem: Error, CustomStringConvertible, Sendable {
     let description: String
     init(_ d: String) { description = d }
 }

@@ -114,7 +114,7 @@ public enum StandardError {
 public enum Files {
     /// Writes `data` to `path` through a temporary file in the same folder and a rename,
     /// so a reader never sees a half-written file.
-    public static func writeAtomically(_ data: [UInt8], to path: String) throws(DlgError) {
+    public static func writeAtomically(_ data: [UInt8], to path: String, durable: Bool = true) throws(DlgError) {
         let dir = (path as NSString).deletingLastPathComponent
         if !dir.isEmpty { try makeDirectory(dir) }
         let tmp = "\(path).tmp.\(getpid())"
@@ -131,7 +131,7 @@ public enum Files {
             }
             offset += n
         }
-        fsync(fd)
+        if durable { fsync(fd) }
         close(fd)
         if rename(tmp, path) != 0 {
             let m = String(cString: strerror(errno))
@@ -140,8 +140,8 @@ public enum Files {
         }
     }
 
-    public static func writeAtomically(_ text: String, to path: String) throws(DlgError) {
-        try writeAtomically(Array(text.utf8), to: path)
+    public static func writeAtomically(_ text: String, to path: String, durable: Bool = true) throws(DlgError) {
+        try writeAtomically(Array(text.utf8), to: path, durable: durable)
     }
 
     /// Removes `name.tmp.<pid>` files in `dir` left by a process that no longer runs (a killed run).
