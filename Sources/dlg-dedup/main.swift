@@ -27,7 +27,8 @@ struct DlgDedup: AsyncParsableCommand {
             let stage = DedupStage(store: store, log: log)
             let (status, _) = try await ToolMain.runStage("dlg-dedup", stage: stage, concurrency: 1,
                                                           strict: common.strict, client: nil)
-            return status
+            // Records whose question could not be decided were passed on pending; say so in the status.
+            return stage.storeError != nil ? DlgError.Code.io.rawValue : status
         }
     }
 }

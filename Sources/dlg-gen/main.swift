@@ -58,9 +58,12 @@ struct DlgGen: AsyncParsableCommand {
                     Record.new(settings: settings, personas: personas, runID: id, language: lang, index: $0,
                                globalSlot: slotOffset + $0, seed: seed)
                 }
-                let out = try await StageRunner.runRecords(stage, records: records, output: FDWriter(),
-                                                           concurrency: concurrency)
-                _ = out
+                _ = try await StageRunner.runRecords(stage, records: records, output: FDWriter(),
+                                                     concurrency: concurrency)
+                if stage.health.unavailableCount > 0 {
+                    StandardError.write("dlg-gen: error: \(stage.health.unavailableCount) new dialogue(s) without a question, the LLM server is unavailable: \(stage.health.lastDetail)")
+                    return DlgError.Code.unavailable.rawValue
+                }
                 return 0
             }
             let (status, _) = try await ToolMain.runStage("dlg-gen", stage: stage, concurrency: concurrency,

@@ -8,6 +8,8 @@ public final class DedupStage: RecordStage, @unchecked Sendable {
     let log: LogFile?
     public private(set) var accepted = 0
     public private(set) var rejected = 0
+    /// Set when the store could not be read or written; the tool then exits 74.
+    public private(set) var storeError: String?
 
     public init(store: DedupStore, log: LogFile?) {
         self.store = store
@@ -54,6 +56,7 @@ public final class DedupStage: RecordStage, @unchecked Sendable {
         } catch {
             // The store failing is not the record's fault: leave it pending for the next pass.
             StandardError.write("dlg-dedup: error: \(error.message)")
+            storeError = error.message
             return r
         }
         r["pending"] = .object(p)
