@@ -36,6 +36,9 @@ struct DlgRun: AsyncParsableCommand {
     func run() async throws {
         try await ToolMain.run("dlg-run") {
             let settings = try common.settings()
+            for key in settings.tree.unknownKeys {
+                StandardError.write("dlg-run: warning: \(key): unknown config key, ignored")
+            }
             let dir = toolsDir ?? URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent().path
             let orchestrator = RunOrchestrator(settings: settings, configPath: common.config, toolsDir: dir)
             if judgeOnly {

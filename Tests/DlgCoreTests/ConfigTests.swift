@@ -118,3 +118,14 @@ struct ConfigFixture {
         #expect(throws: DlgError.self) { try f.load([:]) }
     }
 }
+
+@Suite struct UnknownKeyTests {
+    @Test func misspeltKeysAreListedWithTheirLine() throws {
+        let f = try ConfigFixture("run:\n  batchsize: 4\n  batch_size: 2\nllm:\n  agents:\n    qa_generator: {model: m}\n  extra: {seed: 1}\nfoo: 1\n")
+        defer { f.cleanup() }
+        let s = try f.load()
+        #expect(s.tree.unknownKeys.count == 2)
+        #expect(s.tree.unknownKeys.contains { $0.hasSuffix(":2: run.batchsize") })
+        #expect(s.tree.unknownKeys.contains { $0.hasSuffix(": foo") })
+    }
+}

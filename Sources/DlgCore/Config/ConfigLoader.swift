@@ -16,6 +16,9 @@ public struct ConfigTree: Sendable {
     let envSources: [String: String]
     /// The environment after `.env` files were read (variables already set win).
     public let environment: [String: String]
+    /// Keys of the user's file that no version of the config defines (`file:line: key`), for a warning:
+    /// upstream ignores them silently, and a misspelt key is otherwise easy to miss.
+    public var unknownKeys: [String] = []
 
     /// Where a key came from, e.g. `config.yaml:12` or `environment BATCH_SIZE`.
     public func location(of path: String) -> String {
@@ -82,8 +85,12 @@ public enum ConfigLoader {
         merged = try expandVariables(merged, env: env, path: "", file: path, lines: lines)
         var envSources: [String: String] = [:]
         try applyEnvironment(&merged, env: env, sources: &envSources)
-        return ConfigTree(root: merged, file: path, projectRoot: root, lines: lines, envSources: envSources,
-                          environment: env)
+        var tree = ConfigTree(root: merged, file: path, projectRoot: root, lines: lines, envSources: envSources,
+                              environment: env)
+        var unknown: [String] = []
+        collectUnknown(user, defaults: ConfigDefaults.tree, path: "", into: &unknown)
+        tree.unknownKeys = unknown.map { "\(tree.location(of: $0)): \($0)" }
+        return tree
     }
 
     static func describe(_ e: YamlError) -> String {
@@ -144,6 +151,22 @@ public enum ConfigLoader {
             return .object(obj)
         case .alias:
             return .null
+        }
+    }
+
+    /// Free-form mappings whose keys are the user's own.
+    static let openMappings: Set<String> = ["llm.extra", "llm.agents", "retrieval.embedding_model_kwargs",
+        "retrieval.embedding_tokenizer_kwargs", "retrieval.embedding_encode_kwargs", "saving.output_columns"]
+    /// Keys upstream reads that the defaults do not list.
+    static let extraKnown: Set<String> = ["run.target_language", "saving.hf_push.clean_remote"]
+
+    static func collectUnknown(_ user: JSON, defaults: JSON, path: String, into out: inout [String]) {
+        guard case .object(let u) = user, case .object(let d) = defaults else { return }
+        for (k, v) in u.pairs {
+            let p = path.isEmpty ? k : "\(path).\(k)"
+            if openMappings.contains(p) || extraKnown.contains(p) { continue }
+            guard let dv = d[k] else { out.append(p); continue }
+            collectUnknown(v, defaults: dv, path: p, into: &out)
         }
     }
 
