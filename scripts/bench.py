@@ -83,14 +83,19 @@ def run_generation(d, url):
     return summary, wall, cpu, span, len(stamps)
 
 
-def rate_bench(inflight, latency_ms):
+def generation_against_mock(inflight, latency_ms):
+    """A 2-wave run of `inflight` dialogues against a fresh mock; the mock and the work dir are removed."""
     mock, url = start_mock("--latency-ms", str(latency_ms))
+    d = workdir(inflight, inflight * 2)
     try:
-        d = workdir(inflight, inflight * 2)
-        summary, wall, cpu, span, n = run_generation(d, url)
+        return run_generation(d, url)
     finally:
         mock.terminate(); mock.wait()
-    shutil.rmtree(d, ignore_errors=True)
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def rate_bench(inflight, latency_ms):
+    summary, wall, cpu, span, n = generation_against_mock(inflight, latency_ms)
     ideal = inflight / (latency_ms / 1000)
     rate = (n - 1) / span if span > 0 else 0
     print(f"  {inflight:>3} in flight, {latency_ms} ms: {n} requests in {span:.2f} s -> {rate:7.1f} req/s; "
@@ -99,13 +104,7 @@ def rate_bench(inflight, latency_ms):
 
 
 def cpu_bench(inflight):
-    mock, url = start_mock("--latency-ms", "0")
-    try:
-        d = workdir(inflight, inflight * 2)
-        summary, wall, cpu, span, n = run_generation(d, url)
-    finally:
-        mock.terminate(); mock.wait()
-    shutil.rmtree(d, ignore_errors=True)
+    summary, wall, cpu, span, n = generation_against_mock(inflight, 0)
     per = cpu / max(1, n) * 1000
     print(f"  {inflight} in flight, 0 ms: {n} requests, {cpu:.2f} CPU-s for all stage processes -> {per:.3f} ms CPU per request "
           f"(target <= 1 ms; Python dlgforge: 23-43 ms); wall {wall:.1f} s")
