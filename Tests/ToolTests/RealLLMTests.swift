@@ -57,6 +57,8 @@ import Testing
         #expect((summary["tokens"]?["completion_tokens"]?.intValue ?? 0) > 0, "\(r)")
         let log = try work.read("logs/llm.log")
         #expect(log.contains("model=\(Self.model) status=200"), "llm.log:\n\(log.suffix(2000))")
+        // The model named in the server's own replies.
+        #expect(log.contains("served_by=\(Self.model) "), "llm.log:\n\(log.suffix(2000))")
         // Retrieval was hybrid: the index holds one embedding per chunk, from the server.
         let inventory = JSONL.lines(try work.read("knowledge_index/chunk_inventory.jsonl"))
         let vectors = JSONL.lines(try work.read("knowledge_index/embeddings.jsonl"))

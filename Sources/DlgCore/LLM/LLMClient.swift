@@ -167,9 +167,10 @@ public final class LLMClient: @unchecked Sendable {
                 usage.completionTokens = reply["usage"]?["completion_tokens"]?.intValue ?? 0
                 usage.requests = 1
                 lock.withLock { totalUsage += usage }
-                log?.info("agent=\(agent.agent.rawValue) endpoint=\(endpoint.name) model=\(model) status=200 ms=\(ms) prompt_tokens=\(usage.promptTokens) completion_tokens=\(usage.completionTokens) attempt=\(attempt + 1) \(label)")
+                let served = reply["model"]?.stringValue ?? model
+                log?.info("agent=\(agent.agent.rawValue) endpoint=\(endpoint.name) model=\(model) status=200 ms=\(ms) prompt_tokens=\(usage.promptTokens) completion_tokens=\(usage.completionTokens) served_by=\(served) attempt=\(attempt + 1) \(label)")
                 return ChatReply(message: message, finishReason: choice["finish_reason"]?.stringValue ?? "",
-                                 usage: usage, model: reply["model"]?.stringValue ?? model, endpoint: endpoint.name)
+                                 usage: usage, model: served, endpoint: endpoint.name)
             case .status(let code, let data, let retryAfter):
                 let text = String(decoding: data.prefix(400), as: UTF8.self)
                 log?.warning("agent=\(agent.agent.rawValue) endpoint=\(endpoint.name) status=\(code) ms=\(ms) attempt=\(attempt + 1) \(label) body=\(Redact.text(text).prefix(200))")
