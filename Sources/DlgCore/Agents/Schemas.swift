@@ -24,14 +24,15 @@ public enum AgentSchemas {
     public static var qaGeneration: JSON {
         object([
             // Ends with a question mark: under a grammar this turns a small model's copied sentence into a
-            // question. The pattern also bounds the length.
-            "user_message": .obj(["type": "string", "pattern": .string("^[^?？؟\\n]{8,\(questionMaxLength)}[?？؟]$")]),
+            // question. The pattern also bounds the length. The optional fields are small and single so
+            // that a model filling every field still ends well inside max_tokens (seen: 1000-token replies).
+            "user_message": .obj(["type": "string", "pattern": .string("^[^?？؟\\n]{8,200}[?？؟]$")]),
             "intent": .obj(["type": "string", "enum": JSON(intents)]),
             "difficulty": .obj(["type": "string", "enum": JSON(difficulties)]),
-            "grounding_facts": list(object(["fact": str(160), "source_descriptor": str(60)],
-                                           required: ["fact", "source_descriptor"]), max: 2),
+            "grounding_facts": list(object(["fact": str(120), "source_descriptor": str(40)],
+                                           required: ["fact", "source_descriptor"]), max: 1),
             "coverage_target": str(40),
-            "notes_for_assistant": list(str(120), max: 2),
+            "notes_for_assistant": list(str(100), max: 1),
         ], required: ["user_message", "intent", "difficulty"])
     }
 
