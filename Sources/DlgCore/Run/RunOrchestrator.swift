@@ -29,8 +29,11 @@ public final class RunOrchestrator {
         log = LogFile(logsDir: settings.logsDir, file: "run.log", name: "dlg.run")
     }
 
-    /// Consecutive waves without a completed dialogue before the run stops.
+    /// Consecutive waves without a completed dialogue before the run stops, and the dialogues they must
+    /// have held together: the last waves of a language are small (only the remaining count), and two
+    /// or three dialogues can all be lost by chance.
     static let maxEmptyWaves = 3
+    static let minEmptyDialogues = 6
 
     var stateRoot: String { (settings.outputDir as NSString).appendingPathComponent("run_state") }
 
@@ -83,6 +86,7 @@ public final class RunOrchestrator {
             var completed = 0
             var wave = 0
             var emptyWaves = 0
+            var emptyDialogues = 0
             // Slots count per language: persona cycling and seed questions start afresh for each.
             var slot = 0
             while completed < settings.run.totalSamples {
@@ -111,9 +115,10 @@ public final class RunOrchestrator {
                 // A short wave can lose all its dialogues to duplicates by bad luck; several empty waves
                 // in a row mean the run cannot make progress, and looping would only spend tokens.
                 emptyWaves = waveCompleted == 0 ? emptyWaves + 1 : 0
-                if emptyWaves >= Self.maxEmptyWaves {
+                emptyDialogues = waveCompleted == 0 ? emptyDialogues + size : 0
+                if emptyWaves >= Self.maxEmptyWaves && emptyDialogues >= Self.minEmptyDialogues {
                     let why = reasons.map { "\($0.value) \($0.key)" }.sorted().joined(separator: ", ")
-                    throw DlgError(.tempFail, "\(Self.maxEmptyWaves) waves in a row up to \(waveID) completed no dialogue (last one \(why.isEmpty ? "generated nothing" : "dropped: " + why)); stopping instead of looping. See logs/run.log and logs/llm.log; raising coverage.question_dedup_retries helps when the drops are dedup_exhausted")
+                    throw DlgError(.tempFail, "\(emptyWaves) waves in a row (\(emptyDialogues) dialogues) up to \(waveID) completed no dialogue (last one \(why.isEmpty ? "generated nothing" : "dropped: " + why)); stopping instead of looping. See logs/run.log and logs/llm.log; raising coverage.question_dedup_retries helps when the drops are dedup_exhausted")
                 }
                 completed += waveCompleted
                 totals.completed[lang, default: 0] += waveCompleted
