@@ -119,6 +119,35 @@ import Testing
         #expect(dataset.isEmpty, "dataset files written by a run that never started: \(dataset)")
     }
 
+    /// A stage whose server goes away leaves its records unchanged (to be retried) and exits 69.
+    @Test func aStageWithoutItsServerExits69AndLeavesRecordsUnchanged() async throws {
+        let work = try WorkDir()
+        defer { work.cleanup() }
+        try work.setConfig("llm.max_retries", "0")
+        let mock = try await MockServerProcess()
+        let url = mock.baseURL
+        await mock.stop()
+        let r = try await stage("dlg-gen", work, nil, ["--new", "2", "--language", "en", "--run-id", "gone"],
+                                env: ["DLGFORGE_BASE_URL": url])
+        #expect(r.status == 69, "\(r)")
+        #expect(r.stderr.contains("unavailable"), "\(r)")
+        let records = try JSONL.records(r.stdout)
+        #expect(records.count == 2, "\(r)")
+        for rec in records {
+            #expect(rec["status"] == "active" && (rec["pending"] == nil || rec["pending"] == .null), "\(r)")
+        }
+    }
+
+    /// dlg-run names config keys no version defines, with their line.
+    @Test func unknownConfigKeysAreWarnedAbout() async throws {
+        let work = try WorkDir()
+        defer { work.cleanup() }
+        try work.write("config.yaml", try work.read("config.yaml") + "\nrun_extra_typo: 1\n")
+        let r = try await stage("dlg-run", work, nil, ["--run-id", "typo"],
+                                env: ["DLGFORGE_BASE_URL": "http://127.0.0.1:9/v1"])
+        #expect(r.stderr.contains("run_extra_typo: unknown config key"), "\(r)")
+    }
+
     /// Bad flags are usage errors (64) that quote the flag.
     @Test(arguments: [
         ["dlg-gen", "--new", "0"],
