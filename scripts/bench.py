@@ -84,7 +84,8 @@ def run_generation(d, url):
 
 
 def generation_against_mock(inflight, latency_ms):
-    """A 2-wave run of `inflight` dialogues against a fresh mock; the mock and the work dir are removed."""
+    """A run of 2 x `inflight` dialogues, `inflight` at a time, against a fresh mock; the mock and the work
+    dir are removed."""
     mock, url = start_mock("--latency-ms", str(latency_ms))
     d = workdir(inflight, inflight * 2)
     try:
@@ -155,9 +156,8 @@ def dedup_bench(size_mb):
     try:
         subprocess.run([os.path.join(BIN, "dlg-run"), "--config", cfg, "--run-id", "seed"], env=env,
                        capture_output=True, check=True)
-        finals = [os.path.join(dp, f) for dp, _, fs in os.walk(os.path.join(d, "outputs", "run_state")) for f in fs
-                  if f.endswith(".final.jsonl")]
-        lines = [l for f in finals for l in open(f, "rb") if b'"completed"' in l]
+        finished = os.path.join(d, "outputs", "run_state", "seed", "finished.jsonl")
+        lines = [l for l in open(finished, "rb") if b'"completed"' in l]
         big = os.path.join(d, "records.jsonl")
         written = 0
         i = 0
@@ -194,7 +194,7 @@ def main():
         if not os.path.exists(os.path.join(BIN, t)):
             sys.exit(f"bench: {BIN}/{t} missing; run `swift build -c release` first")
     print("dlgforge benchmarks (release build; mock server = dlg-mock)")
-    print("request rate vs ideal (2 turns, per-turn judge, 2 waves):")
+    print("request rate vs ideal (2 turns, per-turn judge, 2 x in-flight dialogues):")
     for n in (64, 256):
         rate_bench(n, 200)
     print("CPU per request, whole run:")

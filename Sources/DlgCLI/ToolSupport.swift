@@ -16,6 +16,9 @@ public struct CommonOptions: ParsableArguments {
     @Flag(help: "Stop at the first bad input line instead of reporting it and going on.")
     public var strict = false
 
+    @Flag(help: "Write each record as soon as it is done instead of in input order (dlg-run's loop streams dialogues through the stages this way).")
+    public var unordered = false
+
     public init() {}
 
     public func validate() throws {
@@ -51,14 +54,18 @@ public enum ToolMain {
     }
 
     /// Runs a stage over stdin → stdout and returns the exit status: 65 when lines were bad.
-    public static func runStage(_ tool: String, stage: some RecordStage, concurrency: Int, strict: Bool,
+    public static func runStage(_ tool: String, stage: some RecordStage, concurrency: Int, options: CommonOptions,
                                 client: LLMClient?, health: StageHealth? = nil) async throws -> (Int32, StageSummary) {
         let progress = Progress(tool: tool) { [client] in
             let u = client?.totalUsage ?? TokenUsage()
             return u.promptTokens + u.completionTokens
         }
+        // Once the server is found unavailable, the stage stops calling it (see StageRunner.Mode).
+        var stop: (@Sendable () -> Bool)? = nil
+        if let health { stop = { health.unavailableCount > 0 } }
         let summary = try await StageRunner.run(stage, input: LineReader(), output: FDWriter(),
-                                                concurrency: concurrency, tool: tool, strict: strict, progress: progress)
+                                                concurrency: concurrency, tool: tool, strict: options.strict,
+                                                mode: .init(ordered: !options.unordered, stop: stop), progress: progress)
         progress?.end()
         if let health, health.unavailableCount > 0 {
             StandardError.write("\(tool): error: \(health.unavailableCount) record(s) left unchanged, the LLM server is unavailable: \(health.lastDetail)")

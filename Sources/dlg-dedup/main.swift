@@ -26,7 +26,7 @@ struct DlgDedup: AsyncParsableCommand {
             let log = LogFile(logsDir: settings.logsDir, file: "run.log", name: "dlg.dedup")
             let stage = DedupStage(store: store, log: log)
             let (status, _) = try await ToolMain.runStage("dlg-dedup", stage: stage, concurrency: 1,
-                                                          strict: common.strict, client: nil)
+                                                          options: common, client: nil)
             // Records whose question could not be decided were passed on pending; say so in the status.
             return stage.storeError != nil ? DlgError.Code.io.rawValue : status
         }

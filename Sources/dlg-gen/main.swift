@@ -67,7 +67,7 @@ struct DlgGen: AsyncParsableCommand {
                 return 0
             }
             let (status, _) = try await ToolMain.runStage("dlg-gen", stage: stage, concurrency: concurrency,
-                                                          strict: common.strict, client: client, health: stage.health)
+                                                          options: common, client: client, health: stage.health)
             return status
         }
     }

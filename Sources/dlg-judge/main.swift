@@ -39,7 +39,7 @@ struct DlgJudge: AsyncParsableCommand {
             if !active {
                 // Judge off: pass everything through untouched.
                 let (status, _) = try await ToolMain.runStage("dlg-judge", stage: PassThrough(), concurrency: 1,
-                                                              strict: common.strict, client: nil)
+                                                              options: common, client: nil)
                 return status
             }
             try settings.requireAgent(.qaJudge)
@@ -48,7 +48,7 @@ struct DlgJudge: AsyncParsableCommand {
             let stage = JudgeStage(settings: settings, caller: AgentCaller(client: client), log: log, force: force)
             let (status, _) = try await ToolMain.runStage(
                 "dlg-judge", stage: stage, concurrency: common.concurrency ?? max(64, settings.run.batchSize),
-                strict: common.strict, client: client, health: stage.health)
+                options: common, client: client, health: stage.health)
             return status
         }
     }

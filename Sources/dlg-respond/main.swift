@@ -26,7 +26,7 @@ struct DlgRespond: AsyncParsableCommand {
             let stage = RespondStage(settings: settings, kb: kb, client: client, log: log)
             let (status, _) = try await ToolMain.runStage(
                 "dlg-respond", stage: stage, concurrency: common.concurrency ?? max(64, settings.run.batchSize),
-                strict: common.strict, client: client, health: stage.health)
+                options: common, client: client, health: stage.health)
             return status
         }
     }

@@ -7,13 +7,15 @@ import Foundation
 struct DlgRun: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dlg-run",
-        abstract: "Run a whole generation: languages x waves x passes of the stage tools (what `make run` calls).",
+        abstract: "Run a whole generation through the stage tools (what `make run` calls).",
         discussion: """
-        Runs dlg-gen | dlg-dedup | dlg-respond | dlg-judge for each wave of run.batch_size dialogues until \
-        run.total_samples dialogues per language are completed, then writes the dataset files with the \
-        exporter. Each pass's output is a checkpoint under <output_dir>/run_state/<run_id>/; running again \
-        with the same run id (run.run_id, run.resume_run_id or --run-id) resumes where it stopped. \
-        stdout: a one-line JSON summary of the run.
+        Starts dlg-gen | dlg-dedup | dlg-respond | dlg-judge once and streams dialogues round that loop, \
+        run.batch_size at a time (a finished dialogue makes room for a new one at once), until \
+        run.total_samples dialogues per language are completed; then writes the dataset files with the \
+        exporter. Every state a dialogue reaches is appended to \
+        <output_dir>/run_state/<run_id>/journal.jsonl; running again with the same run id (run.run_id, \
+        run.resume_run_id or --run-id) resumes each dialogue where it was. stdout: a one-line JSON \
+        summary of the run.
         """)
 
     @OptionGroup var common: CommonOptions
@@ -45,14 +47,14 @@ struct DlgRun: AsyncParsableCommand {
                 var judgeSettings = settings
                 judgeSettings.judge.enabled = true
                 try judgeSettings.requireAgent(.qaJudge)
-                let waves = try orchestrator.judgeOnly(runID: runId)
-                StandardError.write("dlg-run: judged \(waves) wave file(s); dataset files rewritten in \(settings.outputDir)")
+                let judged = try orchestrator.judgeOnly(runID: runId)
+                StandardError.write("dlg-run: judged \(judged) finished dialogue(s); dataset files rewritten in \(settings.outputDir)")
                 return 0
             }
             _ = try await KnowledgeBase.open(settings: settings, client: nil)
             try await orchestrator.preflight(client: LLMClient(logsDir: settings.logsDir))
             let id = runId ?? orchestrator.runID()
-            StandardError.write("dlg-run: run \(id): \(settings.run.targetLanguages.count) language(s) x \(settings.run.totalSamples) dialogues, batch \(settings.run.batchSize); checkpoints in \(settings.outputDir)/run_state/\(id)/")
+            StandardError.write("dlg-run: run \(id): \(settings.run.targetLanguages.count) language(s) x \(settings.run.totalSamples) dialogues, batch \(settings.run.batchSize); checkpoint \(settings.outputDir)/run_state/\(id)/journal.jsonl")
             let totals = try await orchestrator.run(runID: id)
             let summary = orchestrator.summary(runID: id, totals: totals)
             LogFile(logsDir: settings.logsDir, file: "run.log", name: "dlg.run")?.info("run summary \(summary.serialized())")

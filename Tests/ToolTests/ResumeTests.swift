@@ -9,17 +9,18 @@ import Testing
 @Suite("dlg-run resume") struct ResumeTests {
     static let runID = "resume"
 
-    /// Small enough to run twice within the suite's budget, big enough for several waves and passes:
-    /// 2 languages x 3 dialogues in batches of 2 (waves of 2 and 1), 1-2 turns.
+    /// Small enough to run twice within the suite's budget, big enough for many checkpoints:
+    /// 2 languages x 3 dialogues, 2 in flight, 1-2 turns.
     static func configure(_ work: WorkDir) throws {
         try work.setConfig("run.total_samples", "3")
         try work.setConfig("run.batch_size", "2")
         try work.setConfig("run.max_turns", "2")
     }
 
-    /// Checkpoint files written so far (renamed into place; temporaries are not counted).
-    static func checkpoints(_ work: WorkDir) -> [String] {
-        work.files(under: "outputs/run_state/\(runID)").filter { $0.hasSuffix(".jsonl") && !$0.contains(".tmp") }
+    /// Dialogue states checkpointed so far: whole lines of the run's journal.
+    static func checkpoints(_ work: WorkDir) -> Int {
+        guard let text = try? work.read("outputs/run_state/\(runID)/journal.jsonl") else { return 0 }
+        return text.utf8.reduce(0) { $1 == 0x0A ? $0 + 1 : $0 }
     }
 
     /// A moment to kill at: once `after` checkpoints exist, plus `delay`; the whole process group
@@ -41,7 +42,7 @@ import Testing
         try await withMock(["--seed", "51", "--latency-ms", "100"]) { mock in
             let (full, fullSummary) = try await runDlgRun(reference, mock, runID: Self.runID)
             try #require(full.status == 0, "uninterrupted run failed\n\(full)")
-            let total = Self.checkpoints(reference).count
+            let total = Self.checkpoints(reference)
             try #require(total >= 8, "too few checkpoints (\(total)) to spread the kills over")
 
             var plan = [Kill(after: 0, delay: .milliseconds(300), group: true),
@@ -58,9 +59,9 @@ import Testing
                 schedule: for kill in plan {
                     let run = try startTool("dlg-run", args: args, env: mock.env, cwd: work.url)
                     let deadline = ContinuousClock.now + .seconds(120)
-                    while Self.checkpoints(work).count < kill.after && run.isRunning {
+                    while Self.checkpoints(work) < kill.after && run.isRunning {
                         if ContinuousClock.now > deadline {
-                            Issue.record("no checkpoint \(kill.after) within 120 s: \(Self.checkpoints(work))")
+                            Issue.record("no checkpoint \(kill.after) within 120 s: \(Self.checkpoints(work)) so far")
                             break
                         }
                         try await Task.sleep(for: .milliseconds(5))
@@ -73,7 +74,7 @@ import Testing
                         break schedule
                     }
                     run.kill(group: kill.group)
-                    let landedAt = "\(kill) [\(Self.checkpoints(work).count) checkpoints]"
+                    let landedAt = "\(kill) [\(Self.checkpoints(work)) checkpoints]"
                     if kill.group {
                         let r = try await run.finish(timeout: .seconds(10))
                         if r.status == 0 { break schedule }  // it finished just before the kill

@@ -12,12 +12,15 @@ func runDlgRun(_ work: WorkDir, _ mock: MockServerProcess, runID: String, timeou
     return (r, try? JSONL.object(r.stdout))
 }
 
-/// The records of every `<wave>.final.jsonl` checkpoint of a run.
+/// The finished dialogues of a run (`run_state/<run_id>/finished.jsonl`, written at its end), else
+/// the finished ones in its journal (a run that stopped early).
 func finalCheckpoints(_ work: WorkDir, runID: String) throws -> [JSONObject] {
     let dir = "outputs/run_state/\(runID)"
-    var out: [JSONObject] = []
-    for f in work.files(under: dir) where f.hasSuffix(".final.jsonl") { out += try work.records("\(dir)/\(f)") }
-    return out
+    if work.exists("\(dir)/finished.jsonl") { return try work.records("\(dir)/finished.jsonl") }
+    guard work.exists("\(dir)/journal.jsonl") else { return [] }
+    var latest: [String: JSONObject] = [:]
+    for r in try work.records("\(dir)/journal.jsonl") { latest[r["conversation_id"]?.stringValue ?? ""] = r }
+    return latest.values.filter { $0["status"]?.stringValue != "active" }
 }
 
 /// What every finished run must satisfy: the dataset files, one index line per completed dialogue,
@@ -169,11 +172,11 @@ func checkFinishedRun(_ work: WorkDir, _ r: ToolResult, summary: JSONObject?, co
     /// question_dedup_retries 10 a dialogue is practically never dropped (0.6^11), so the run does not
     /// depend on how dlg-run treats a wave without completed dialogues (see the next test).
     @Test func questionsAlreadyInTheLedgerNeverReachTheDataset() async throws {
-        let work = try Self.duplicateProject(totalSamples: 4, batchSize: 4, retries: 10)
+        let work = try Self.duplicateProject(totalSamples: 8, batchSize: 4, retries: 10)
         try await withMock(["--seed", "7", "--duplicate-rate", "0.6"]) { mock in
             let (r, summary) = try await runDlgRun(work, mock, runID: "dup-ledger")
             try #require(r.status == 0, "\(r)")
-            try checkFinishedRun(work, r, summary: summary, completed: ["en": 4])
+            try checkFinishedRun(work, r, summary: summary, completed: ["en": 8])
             let finals = try finalCheckpoints(work, runID: "dup-ledger")
             let dropped = finals.filter { $0["status"]?.stringValue == "dropped" }
             let rejected = try Self.rejections(work, runID: "dup-ledger")

@@ -25,7 +25,7 @@ public enum Prompts {
 
     public static func qaGeneratorTask(history: String, lastAnswer: String, mode: String, modeHint: String,
                                        seedTopic: String, seedQuestion: String, passages: String,
-                                       recentQuestions: [String], avoid: [String], turnIndex: Int,
+                                       avoid: [String], turnIndex: Int,
                                        targetTurns: Int, language: String) -> String
     {
         var parts: [String] = []
@@ -35,9 +35,6 @@ public enum Prompts {
         }
         if !seedTopic.isEmpty { parts.append("Topic: \(seedTopic)") }
         if !seedQuestion.isEmpty { parts.append("Start from this question, in your own words: \(seedQuestion)") }
-        if !recentQuestions.isEmpty {
-            parts.append("Other users already asked (ask something else):\n" + recentQuestions.map { "- \($0)" }.joined(separator: "\n"))
-        }
         if !avoid.isEmpty {
             parts.append("Do not ask these again, they are taken:\n" + avoid.map { "- \($0)" }.joined(separator: "\n"))
         }

@@ -3,10 +3,13 @@ import Foundation
 import Glibc
 #endif
 
-/// The run: for each language, waves of `run.batch_size` dialogues until `run.total_samples` are
-/// completed; each wave loops `dlg-gen | dlg-dedup | dlg-respond | dlg-judge` until nothing is active.
-/// Every pass's output is a checkpoint file under `outputs/run_state/<run_id>/`, written to a temporary
-/// name and renamed, so a run killed at any moment resumes from the last finished pass.
+/// The run: `run.batch_size` dialogues in flight at any time, streamed round one long-lived
+/// `dlg-gen | dlg-dedup | dlg-respond | dlg-judge` loop (`StageLoop`) until `run.total_samples`
+/// dialogues of each language in `run.target_languages` are completed. A dialogue that finishes
+/// (completed or dropped) makes room for a new one at once, so no dialogue waits for another (the
+/// waves of DESIGN.md, without their barrier). Every state a dialogue reaches is appended to the
+/// run's journal under `outputs/run_state/<run_id>/`, so a run killed at any moment resumes from
+/// where each dialogue was.
 public final class RunOrchestrator {
     let settings: Settings
     let configPath: String
@@ -29,11 +32,13 @@ public final class RunOrchestrator {
         log = LogFile(logsDir: settings.logsDir, file: "run.log", name: "dlg.run")
     }
 
-    /// Consecutive waves without a completed dialogue before the run stops, and the dialogues they must
-    /// have held together: the last waves of a language are small (only the remaining count), and two
-    /// or three dialogues can all be lost by chance.
-    static let maxEmptyWaves = 3
-    static let minEmptyDialogues = 6
+    /// Dialogues of a language finishing one after the other without a completed one before the run
+    /// stops (exit 75): at least this many, and at least twice the batch. A short streak of drops is
+    /// bad luck (duplicates, a weak model); a long one means the run cannot make progress, and going on
+    /// would only spend tokens.
+    static let minDropStreak = 12
+
+    var dropStreakLimit: Int { max(Self.minDropStreak, 2 * settings.run.batchSize) }
 
     var stateRoot: String { (settings.outputDir as NSString).appendingPathComponent("run_state") }
 
@@ -64,6 +69,9 @@ public final class RunOrchestrator {
         String(s.map { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" ? $0 : "_" })
     }
 
+    static let journalName = "journal.jsonl"
+    static let finishedName = "finished.jsonl"
+
     public func run(runID base: String) async throws(DlgError) -> Totals {
         let dir = (stateRoot as NSString).appendingPathComponent(base)
         try Files.makeDirectory(dir)
@@ -75,72 +83,112 @@ public final class RunOrchestrator {
             throw DlgError.config("\(configPath): run.batch_size: \(settings.run.batchSize) does not match the saved run \(base) (batch_size \(b)); use the same batch size to resume, or a new run id")
         }
         try Files.writeAtomically(base + "\n", to: (stateRoot as NSString).appendingPathComponent("last_run_id.txt"))
-        log?.info("run \(base) started: languages=\(settings.run.targetLanguages) total_samples=\(settings.run.totalSamples) batch_size=\(settings.run.batchSize)")
-        var totals = Totals()
-        // Completed dialogues and the run state's entries, kept as the waves finish so nothing is read twice.
-        var exported: [JSONObject] = []
-        var stateEntries: [JSON] = []
-        var lastExport = Date()
-        for lang in settings.run.targetLanguages {
-            let langRun = "\(base)-\(Self.sanitize(lang))"
-            var completed = 0
-            var wave = 0
-            var emptyWaves = 0
-            var emptyDialogues = 0
-            // Slots count per language: persona cycling and seed questions start afresh for each.
-            var slot = 0
-            while completed < settings.run.totalSamples {
-                let waveID = wave == 0 ? langRun : "\(langRun)-\(String(format: "%04d", wave))"
-                let size = min(settings.run.batchSize, settings.run.totalSamples - completed)
-                let final = try await runWave(dir: dir, waveID: waveID, language: lang, size: size, slot: slot)
-                let records = try Self.readRecords(final)
-                var waveCompleted = 0
-                var reasons: [String: Int] = [:]
-                let waveFile = (final as NSString).lastPathComponent
-                for r in records {
-                    stateEntries.append(Self.stateEntry(r, waveFile: waveFile))
-                    switch Record.status(r) {
-                    case "completed":
-                        exported.append(r)
-                        waveCompleted += 1
-                        totals.turns += Record.turns(r).count
-                        for t in Record.turns(r) { if let s = t["qa_judge"]?["score"]?.doubleValue { totals.judgeScores.append(s) } }
-                        if let s = r["conversation_judge"]?["score"]?.doubleValue { totals.judgeScores.append(s) }
-                    case "dropped": reasons[r["drop_reason"]?.stringValue ?? "unknown", default: 0] += 1
-                    default: break
+        let journal = try RunJournal(path: (dir as NSString).appendingPathComponent(Self.journalName))
+        log?.info("run \(base) \(journal.lines > 0 ? "resumed" : "started"): languages=\(settings.run.targetLanguages) total_samples=\(settings.run.totalSamples) batch_size=\(settings.run.batchSize)")
+        let book = RunBook(settings: settings, base: base, journal: journal, dropStreakLimit: dropStreakLimit)
+        let stateWriter = { [self] (status: String) throws(DlgError) in
+            try writeState(statePath, base: base, status: status, entries: book.allRecords.map(Self.stateEntry))
+        }
+        var lastSave = Date()
+        var failure: DlgError?
+        let initial = try book.resumable() + book.admissions()
+        if !initial.isEmpty {
+            let loop = try StageLoop(stages: stageCommands())
+            let progress = RunProgress(book: book)
+            loop.send(initial.map(Self.line))
+            let reader = LineReader(fd: loop.outputDescriptor, name: "dlg-judge output")
+            do throws(DlgError) {
+                while let line = try reader.next() {
+                    guard let r = (try? JSONCodec.parse(Array(line)))?.objectValue, RecordCheck.problem(r) == nil else {
+                        throw DlgError(.software, "dlg-judge wrote a line that is not a dialogue record: \(String(decoding: line.prefix(200), as: UTF8.self))")
                     }
-                    totals.usage += TokenUsage(json: r["usage"])
+                    var bytes = Array(line)
+                    bytes.append(0x0A)
+                    let next = try book.receive(r, line: bytes)
+                    loop.send(next.map(Self.line))
+                    progress?.update()
+                    if book.isDone { loop.closeInput() }
+                    // The dataset files are rewritten whole, so during the run only every 30 s.
+                    if Date().timeIntervalSince(lastSave) > 30 {
+                        _ = try Exporter(settings: settings).export(book.completedRecords)
+                        try stateWriter("in_progress")
+                        lastSave = Date()
+                    }
                 }
-                for (k, v) in reasons { totals.dropped[k, default: 0] += v }
-                // A short wave can lose all its dialogues to duplicates by bad luck; several empty waves
-                // in a row mean the run cannot make progress, and looping would only spend tokens.
-                emptyWaves = waveCompleted == 0 ? emptyWaves + 1 : 0
-                emptyDialogues = waveCompleted == 0 ? emptyDialogues + size : 0
-                if emptyWaves >= Self.maxEmptyWaves && emptyDialogues >= Self.minEmptyDialogues {
-                    let why = reasons.map { "\($0.value) \($0.key)" }.sorted().joined(separator: ", ")
-                    throw DlgError(.tempFail, "\(emptyWaves) waves in a row (\(emptyDialogues) dialogues) up to \(waveID) completed no dialogue (last one \(why.isEmpty ? "generated nothing" : "dropped: " + why)); stopping instead of looping. See logs/run.log and logs/llm.log; raising coverage.question_dedup_retries helps when the drops are dedup_exhausted")
+            } catch {
+                failure = error
+                loop.terminate()
+            }
+            let statuses = loop.wait()
+            progress?.end()
+            if let failure {
+                try? stateWriter("in_progress")
+                throw failure
+            }
+            if !book.isDone {
+                try stateWriter("in_progress")
+                // 69 means a stage lost the LLM server: the journal holds every dialogue where it was.
+                if let u = statuses.firstIndex(of: DlgError.Code.unavailable.rawValue) {
+                    throw DlgError.unavailable("\(loop.names[u]): the LLM server became unavailable; progress so far is checkpointed, run again with the same run id to resume")
                 }
-                completed += waveCompleted
-                totals.completed[lang, default: 0] += waveCompleted
-                slot += size
-                wave += 1
-                // The dataset files are rewritten whole; every wave would make that quadratic, so between
-                // waves only every 30 s (the end of the run always writes them).
-                if Date().timeIntervalSince(lastExport) > 30 {
-                    _ = try Exporter(settings: settings).export(exported)
-                    lastExport = Date()
+                if let i = statuses.firstIndex(where: { $0 != 0 }) {
+                    let code = DlgError.Code(rawValue: statuses[i]) ?? .software
+                    throw DlgError(code, "\(loop.names[i]) exited with status \(statuses[i]); every dialogue is checkpointed where it was, run again to resume")
                 }
-                try writeState(statePath, base: base, status: "in_progress", entries: stateEntries)
-                log?.info("wave \(waveID) done: completed=\(waveCompleted) language_total=\(completed)/\(settings.run.totalSamples)")
+                throw DlgError(.software, "the stages ended with \(book.inFlight) dialogue(s) still in the loop")
+            }
+            if let i = statuses.firstIndex(where: { $0 != 0 }) {
+                log?.warning("\(loop.names[i]) exited with status \(statuses[i]) after the last dialogue finished")
             }
         }
-        _ = try Exporter(settings: settings).export(exported)
-        try writeState(statePath, base: base, status: "completed", entries: stateEntries)
+        let finished = book.finishedRecords
+        try Files.writeAtomically(Self.jsonl(finished), to: (dir as NSString).appendingPathComponent(Self.finishedName))
+        _ = try Exporter(settings: settings).export(book.completedRecords)
+        try stateWriter("completed")
+        return Self.totals(finished)
+    }
+
+    /// The four stages of the loop, each unordered (a record leaves a stage the moment it is done) and
+    /// with room for every dialogue in flight.
+    func stageCommands() -> [[String]] {
+        let shared = ["--config", configPath, "--unordered", "--concurrency", String(settings.run.batchSize)]
+        return ["dlg-gen", "dlg-dedup", "dlg-respond", "dlg-judge"].map { [tool($0)] + shared }
+    }
+
+    static func line(_ r: JSONObject) -> [UInt8] {
+        var bytes: [UInt8] = []
+        JSON.object(r).write(into: &bytes)
+        bytes.append(0x0A)
+        return bytes
+    }
+
+    static func jsonl(_ records: [JSONObject]) -> [UInt8] {
+        var bytes: [UInt8] = []
+        for r in records { JSON.object(r).write(into: &bytes); bytes.append(0x0A) }
+        return bytes
+    }
+
+    static func totals(_ finished: [JSONObject]) -> Totals {
+        var totals = Totals()
+        for r in finished {
+            let lang = Record.language(r)
+            switch Record.status(r) {
+            case "completed":
+                totals.completed[lang, default: 0] += 1
+                totals.turns += Record.turns(r).count
+                for t in Record.turns(r) { if let s = t["qa_judge"]?["score"]?.doubleValue { totals.judgeScores.append(s) } }
+                if let s = r["conversation_judge"]?["score"]?.doubleValue { totals.judgeScores.append(s) }
+            case "dropped":
+                totals.dropped[r["drop_reason"]?.stringValue ?? "unknown", default: 0] += 1
+            default: break
+            }
+            totals.usage += TokenUsage(json: r["usage"])
+        }
         return totals
     }
 
-    /// The judge-only pass: every finished wave of a run through `dlg-judge --offline --force`, into
-    /// `<wave>.judged.jsonl` beside it, then the dataset files rewritten from the judged records.
+    /// The judge-only pass: the run's finished dialogues through `dlg-judge --offline --force` into
+    /// `judged.jsonl` beside them, then the dataset files rewritten from the judged records.
     public func judgeOnly(runID requested: String?) throws(DlgError) -> Int {
         var id = requested ?? ""
         if id.isEmpty { id = settings.run.resumeRunID.isEmpty ? settings.run.runID : settings.run.resumeRunID }
@@ -150,31 +198,29 @@ public final class RunOrchestrator {
         }
         guard !id.isEmpty else { throw DlgError(.noInput, "\(stateRoot): no run to judge; give --run-id or run first") }
         let dir = (stateRoot as NSString).appendingPathComponent(id)
-        let finals = ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? [])
-            .filter { $0.hasSuffix(".final.jsonl") }.sorted().map { (dir as NSString).appendingPathComponent($0) }
-        guard !finals.isEmpty else { throw DlgError(.noInput, "\(dir): no finished waves to judge") }
-        var judged: [String] = []
-        for f in finals {
-            let out = f.replacingOccurrences(of: ".final.jsonl", with: ".judged.jsonl")
-            try runPipeline([[tool("dlg-judge"), "--config", configPath, "--offline", "--force"]], input: f, output: out)
-            judged.append(out)
+        let finishedPath = (dir as NSString).appendingPathComponent(Self.finishedName)
+        let journalPath = (dir as NSString).appendingPathComponent(Self.journalName)
+        if !Files.exists(finishedPath) {
+            // An unfinished run: judge the dialogues it finished so far.
+            guard Files.exists(journalPath) else { throw DlgError(.noInput, "\(dir): no dialogues to judge") }
+            let journal = try RunJournal(path: journalPath)
+            let finished = RunBook.sorted(journal.records.filter { Record.status($0) != "active" }, settings: settings)
+            guard !finished.isEmpty else { throw DlgError(.noInput, "\(dir): no finished dialogues to judge") }
+            try Files.writeAtomically(Self.jsonl(finished), to: finishedPath)
         }
-        try exportAll(judged)
-        return judged.count
+        let judged = (dir as NSString).appendingPathComponent("judged.jsonl")
+        try runPipeline([[tool("dlg-judge"), "--config", configPath, "--offline", "--force"]], input: finishedPath, output: judged)
+        let records = try Self.readRecords(judged)
+        _ = try Exporter(settings: settings).export(records.filter { Record.status($0) == "completed" })
+        return records.count
     }
 
-    func exportAll(_ finals: [String]) throws(DlgError) {
-        var records: [JSONObject] = []
-        for f in finals { records.append(contentsOf: try Self.readRecords(f)) }
-        _ = try Exporter(settings: settings).export(records)
-    }
-
-    static func stateEntry(_ r: JSONObject, waveFile: String) -> JSON {
+    static func stateEntry(_ r: JSONObject) -> JSON {
         .obj([
             "conversation_index": r["index"] ?? 0, "conversation_id": r["conversation_id"] ?? "",
             "language": r["language"] ?? "", "target_n_turns": r["target_turns"] ?? 0,
             "status": r["status"] ?? "", "drop_reason": r["drop_reason"] ?? .null,
-            "n_turns": .int(Record.turns(r).count), "wave_file": .string(waveFile),
+            "n_turns": .int(Record.turns(r).count),
         ])
     }
 
@@ -199,51 +245,10 @@ public final class RunOrchestrator {
         return out
     }
 
-    func passPath(_ dir: String, _ waveID: String, _ pass: Int) -> String {
-        (dir as NSString).appendingPathComponent("\(waveID).pass\(String(format: "%04d", pass)).jsonl")
-    }
-
-    /// Runs one wave to its end, resuming from its last checkpoint; returns the final file.
-    func runWave(dir: String, waveID: String, language: String, size: Int, slot: Int) async throws(DlgError) -> String {
-        let final = (dir as NSString).appendingPathComponent("\(waveID).final.jsonl")
-        if Files.exists(final) { return final }
-        var pass = 0
-        while Files.exists(passPath(dir, waveID, pass + 1)) { pass += 1 }
-        if !Files.exists(passPath(dir, waveID, 0)) {
-            try runPipeline([[tool("dlg-gen"), "--config", configPath, "--new", String(size), "--language", language,
-                              "--run-id", waveID, "--slot-offset", String(slot)]],
-                            input: nil, output: passPath(dir, waveID, 0))
-        }
-        let maxPasses = settings.run.maxTurns * (settings.coverage.questionDedupRetries + 2) + 4
-        let judgeArgs = [tool("dlg-judge"), "--config", configPath]
-        while true {
-            let current = passPath(dir, waveID, pass)
-            let records = try Self.readRecords(current)
-            let open = records.filter { Record.status($0) == "active" }.count
-            let unjudged = settings.judge.online && settings.judge.granularity == "conversation"
-                && records.contains { Record.status($0) == "completed" && !JudgeStage.isJudged($0["conversation_judge"]) }
-            if open == 0 && !unjudged {
-                if link(current, final) != 0 && !Files.exists(final) {
-                    try Files.writeAtomically(try Files.read(current), to: final)
-                }
-                return final
-            }
-            if pass >= maxPasses {
-                throw DlgError(.software, "wave \(waveID) still has \(open) open dialogue(s) after \(pass) passes")
-            }
-            let stages: [[String]] = open == 0 ? [judgeArgs] : [
-                [tool("dlg-gen"), "--config", configPath], [tool("dlg-dedup"), "--config", configPath],
-                [tool("dlg-respond"), "--config", configPath], judgeArgs,
-            ]
-            try runPipeline(stages, input: current, output: passPath(dir, waveID, pass + 1))
-            pass += 1
-        }
-    }
-
     func tool(_ name: String) -> String { (toolsDir as NSString).appendingPathComponent(name) }
 
-    /// Runs `stages` as a shell pipe from `input` into a temporary file renamed to `output` once every
-    /// stage has exited 0.
+    /// Runs `stages` as a shell pipe from `input` (a file, or nothing) into a temporary file renamed to
+    /// `output` once every stage has exited 0.
     func runPipeline(_ stages: [[String]], input: String?, output: String) throws(DlgError) {
         let tmp = "\(output).tmp.\(getpid())"
         guard FileManager.default.createFile(atPath: tmp, contents: nil),

@@ -9,9 +9,8 @@ public final class GenStage: RecordStage, @unchecked Sendable {
     let caller: AgentCaller
     let log: LogFile?
     public let health = StageHealth()
+    private let seedLock = NSLock()
     private var seedTopicsByLanguage: [String: SeedTopics?] = [:]
-    private var sourceUsage: [String: Int] = [:]
-    private var recentQuestions: [String] = []
 
     public init(settings: Settings, kb: KnowledgeBase, caller: AgentCaller, log: LogFile?) {
         self.settings = settings
@@ -20,21 +19,27 @@ public final class GenStage: RecordStage, @unchecked Sendable {
         self.log = log
     }
 
-    public var needsWholeInput: Bool { true }
+    /// Seed topics of a language, loaded once on first use.
+    func seedTopics(_ language: String) -> SeedTopics? {
+        seedLock.withLock {
+            if let loaded = seedTopicsByLanguage[language] { return loaded }
+            let topics = SeedTopics.load(settings: settings, language: language)
+            seedTopicsByLanguage[language] = topics
+            return topics
+        }
+    }
 
-    /// Coverage state comes from the input itself (the wave's dialogues), so a rerun of the same
-    /// checkpoint plans exactly the same snippets: resume gives the same dataset.
-    public func prepare(_ records: [JSONObject]) {
-        for r in records {
-            for t in Record.turns(r) {
-                if let src = t["source_path"]?.stringValue, !src.isEmpty { sourceUsage[src, default: 0] += 1 }
-                if let q = t["user_message"]?.stringValue { recentQuestions.append(q) }
-            }
+    /// How often each source grounded a question of this dialogue so far. Coverage is planned from
+    /// the dialogue alone (plus its slot, which spreads neighbouring dialogues over the documents), not
+    /// from what other dialogues happen to have done before it: a dialogue's prompts do not depend on
+    /// timing, so dlg-run can stream dialogues through the stages and a resumed run asks the same
+    /// questions as an uninterrupted one.
+    static func sourceUsage(_ r: JSONObject) -> [String: Int] {
+        var usage: [String: Int] = [:]
+        for t in Record.turns(r) {
+            if let src = t["source_path"]?.stringValue, !src.isEmpty { usage[src, default: 0] += 1 }
         }
-        recentQuestions = Array(recentQuestions.suffix(10))
-        for lang in Set(records.map(Record.language)) {
-            seedTopicsByLanguage[lang] = SeedTopics.load(settings: settings, language: lang)
-        }
+        return usage
     }
 
     public func needsWork(_ r: JSONObject) -> Bool {
@@ -78,7 +83,7 @@ public final class GenStage: RecordStage, @unchecked Sendable {
         if turnIndex == 1 {
             if !seedQuestion.isEmpty && attempt == 1 {
                 mode = "seeded"
-            } else if attempt == 1, seedQuestion.isEmpty, let topics = seedTopicsByLanguage[language] ?? nil,
+            } else if attempt == 1, seedQuestion.isEmpty, let topics = seedTopics(language),
                       let pick = topics.question(forSlot: slot), rng.unit() < settings.run.seedTopicsProbability {
                 // Each seed question serves one dialogue of the language at most (slots count per
                 // language), as upstream uses only unused ones: a reused seed gives the same question.
@@ -99,7 +104,8 @@ public final class GenStage: RecordStage, @unchecked Sendable {
         let lastAnswer = turns.last?["assistant_message"]?.stringValue ?? ""
         let usedTopics = Set(turns.compactMap { $0["coverage_target"]?.stringValue })
         let snippets = selectSnippets(mode: mode, query: mode == "seeded" ? seedQuestion + " " + seedTopic : lastAnswer,
-                                      usedTopics: usedTopics, slot: slot, rng: &rng)
+                                      usedTopics: usedTopics, usage: Self.sourceUsage(r), rotation: slot + turnIndex,
+                                      rng: &rng)
         let passages = Prompts.passages(snippets.map { ($0.id, Self.descriptor($0), $0.text) })
         let persona = r["personas"]?["user"]?.stringValue ?? ""
         var agent = settings.agent(.qaGenerator)
@@ -112,7 +118,7 @@ public final class GenStage: RecordStage, @unchecked Sendable {
             .obj(["role": "user", "content": .string(Prompts.qaGeneratorTask(
                 history: Record.historyText(r, includeAnswers: false), lastAnswer: lastAnswer.isEmpty ? "No prior assistant answer." : lastAnswer,
                 mode: mode, modeHint: Prompts.modeHints[mode] ?? "", seedTopic: seedTopic, seedQuestion: mode == "seeded" ? seedQuestion : "",
-                passages: passages, recentQuestions: recentQuestions.filter { !avoid.contains($0) }, avoid: avoid,
+                passages: passages, avoid: avoid,
                 turnIndex: turnIndex, targetTurns: Record.targetTurns(r), language: language))]),
         ]
         let texts = snippets.map { $0.text }
@@ -163,13 +169,13 @@ public final class GenStage: RecordStage, @unchecked Sendable {
 
     /// Upstream's doc-coverage policy: prefer unused sources, else the least used fraction; with
     /// probability epsilon any source. Ties rotate with the slot so a batch spreads over the documents.
-    func selectSnippets(mode: String, query: String, usedTopics: Set<String>, slot: Int,
-                        rng: inout SeededRandom) -> [Chunk] {
+    func selectSnippets(mode: String, query: String, usedTopics: Set<String>, usage sourceUsage: [String: Int],
+                        rotation: Int, rng: inout SeededRandom) -> [Chunk] {
         let all = kb.sources
         var preferred = all
         if settings.coverage.docCoverageMode != "off" && rng.unit() >= settings.coverage.epsilon {
             let ratio: (String) -> Double = { s in
-                Double(self.sourceUsage[s] ?? 0) / Double(max(1, self.kb.chunksBySource[s]?.count ?? 1))
+                Double(sourceUsage[s] ?? 0) / Double(max(1, self.kb.chunksBySource[s]?.count ?? 1))
             }
             let unused = all.filter { (sourceUsage[$0] ?? 0) == 0 }
             if !unused.isEmpty {
@@ -178,8 +184,9 @@ public final class GenStage: RecordStage, @unchecked Sendable {
                 let sorted = all.sorted { ratio($0) != ratio($1) ? ratio($0) < ratio($1) : $0 < $1 }
                 preferred = Array(sorted.prefix(max(1, Int((Double(all.count) * settings.coverage.fraction).rounded(.up)))))
             }
-            // Rotate so that neighbouring slots start from different documents.
-            let shift = slot % preferred.count
+            // Rotate so that neighbouring slots (and a dialogue's successive turns) start from
+            // different documents.
+            let shift = rotation % preferred.count
             preferred = Array(preferred[shift...] + preferred[..<shift])
             preferred = Array(preferred.prefix(2))
         }

@@ -9,14 +9,6 @@ public protocol RecordStage: Sendable {
     func needsWork(_ record: JSONObject) -> Bool
     /// The record after this stage. Failures become `status: dropped` records, never thrown.
     func process(_ record: JSONObject) async -> JSONObject
-    /// Stages that plan over the whole input (coverage balancing) read it all first and see it here.
-    var needsWholeInput: Bool { get }
-    func prepare(_ records: [JSONObject])
-}
-
-extension RecordStage {
-    public var needsWholeInput: Bool { false }
-    public func prepare(_ records: [JSONObject]) {}
 }
 
 /// Records a stage had to leave unchanged because the LLM server could not be reached; the tool then
@@ -39,45 +31,41 @@ public struct StageSummary: Sendable {
     public var dropped = 0
 }
 
-/// Reads JSONL on a dedicated thread with backpressure, so a slow upstream never blocks
-/// the cooperative pool and a large file is never held in memory.
+/// What the runner waits for: an input line, the end of input, or a record a task finished.
+enum StageEvent: Sendable {
+    case line(LineFeeder.Line)
+    case inputFailed(DlgError)
+    case inputEnd
+    case done(sequence: Int, bytes: [UInt8], dropped: Bool)
+}
+
+/// Reads JSONL on a dedicated thread with backpressure (at most `window` lines read ahead of what was
+/// written), so a slow upstream never blocks the cooperative pool and a large file is never held in
+/// memory. Lines go into the runner's one event stream, beside the finished records.
 final class LineFeeder: @unchecked Sendable {
     struct Line: Sendable {
         var number: Int
         var bytes: [UInt8]
-        /// Already parsed (whole-input stages parse once, to plan).
-        var parsed: Result<JSONObject, RecordProblem>? = nil
     }
-    let stream: AsyncStream<Result<Line, DlgError>>
-    private let continuation: AsyncStream<Result<Line, DlgError>>.Continuation
     private let permits: DispatchSemaphore
     private let stopped = ManagedAtomicFlag()
 
-    init(reader: LineReader, window: Int) {
-        (stream, continuation) = AsyncStream.makeStream(of: Result<Line, DlgError>.self)
+    init(reader: LineReader, window: Int, events: AsyncStream<StageEvent>.Continuation) {
         permits = DispatchSemaphore(value: window)
-        let thread = Thread { [continuation, permits, stopped] in
+        let thread = Thread { [permits, stopped] in
             do {
                 while let line = try reader.next() {
                     permits.wait()
-                    if stopped.isSet { break }
-                    continuation.yield(.success(Line(number: reader.lineNumber, bytes: Array(line))))
+                    if stopped.isSet { return }
+                    events.yield(.line(Line(number: reader.lineNumber, bytes: Array(line))))
                 }
             } catch let e as DlgError {
-                continuation.yield(.failure(e))
+                events.yield(.inputFailed(e))
             } catch {}
-            continuation.finish()
+            events.yield(.inputEnd)
         }
         thread.stackSize = 1 << 20
         thread.start()
-    }
-
-    /// Replays lines already read.
-    init(lines: [Line]) {
-        (stream, continuation) = AsyncStream.makeStream(of: Result<Line, DlgError>.self)
-        permits = DispatchSemaphore(value: 0)
-        for l in lines { continuation.yield(.success(l)) }
-        continuation.finish()
     }
 
     /// Lets the reader thread read one more line.
@@ -104,35 +92,42 @@ public enum StageRunner {
         return .success(record)
     }
 
-    /// Runs `stage` over JSONL from `input` to `output`, up to `concurrency` records at once,
-    /// writing results in input order. A malformed line is reported with its line number and skipped
-    /// (`strict` makes it fatal); the exit status then says data was bad (65).
+    /// How a stage writes its records.
+    public struct Mode: Sendable {
+        /// Records in input order (the default: a file in, the same file out). Unordered, each record
+        /// is written and flushed as soon as it is done, so one slow dialogue never holds back the
+        /// others: dlg-run's loop streams dialogues through long-lived stages this way.
+        public var ordered = true
+        /// Asked before each new input record; once true (the LLM server is gone), an unordered stage
+        /// stops reading (the records not read stay with dlg-run) and an ordered one writes the rest of
+        /// its input back unchanged instead of waiting out every retry; the records in flight finish.
+        public var stop: (@Sendable () -> Bool)? = nil
+        public init(ordered: Bool = true, stop: (@Sendable () -> Bool)? = nil) {
+            self.ordered = ordered
+            self.stop = stop
+        }
+    }
+
+    /// Runs `stage` over JSONL from `input` to `output`, up to `concurrency` records at once. A
+    /// malformed line is reported with its line number and skipped (`strict` makes it fatal); the exit
+    /// status then says data was bad (65).
     public static func run(_ stage: some RecordStage, input: LineReader, output: FDWriter, concurrency: Int,
-                           tool: String, strict: Bool, progress: Progress? = nil) async throws -> StageSummary
+                           tool: String, strict: Bool, mode: Mode = Mode(), progress: Progress? = nil)
+        async throws -> StageSummary
     {
         let window = max(1, concurrency) * 2 + 16
-        let feeder: LineFeeder
-        if stage.needsWholeInput {
-            // Read everything first so the stage can plan; the lines are then replayed in order.
-            var lines: [LineFeeder.Line] = []
-            var records: [JSONObject] = []
-            while let line = try input.next() {
-                let bytes = Array(line)
-                let parsed = parseRecord(bytes)
-                lines.append(LineFeeder.Line(number: input.lineNumber, bytes: bytes, parsed: parsed))
-                if case .success(let o) = parsed { records.append(o) }
-            }
-            stage.prepare(records)
-            feeder = LineFeeder(lines: lines)
-        } else {
-            feeder = LineFeeder(reader: input, window: window)
-        }
+        let (events, sink) = AsyncStream.makeStream(of: StageEvent.self)
+        let feeder = LineFeeder(reader: input, window: window, events: sink)
         var summary = StageSummary()
         var finished: [Int: [UInt8]] = [:]
         var nextToWrite = 0
         var sequence = 0
         var inFlight = 0
         var fatal: Error?
+        var inputDone = false
+        /// Lines read but not started: at most `window`, when every task slot is busy.
+        var waiting: [LineFeeder.Line] = []
+        var waitingStart = 0
 
         func flushReady() throws {
             while let bytes = finished.removeValue(forKey: nextToWrite) {
@@ -141,68 +136,103 @@ public enum StageRunner {
                 feeder.release()
             }
         }
-
-        try await withThrowingTaskGroup(of: (Int, [UInt8], Bool).self) { group in
-            var iterator = feeder.stream.makeAsyncIterator()
-            var inputDone = false
-            while !inputDone || inFlight > 0 {
-                if !inputDone && inFlight < max(1, concurrency) {
-                    guard let item = await iterator.next() else { inputDone = true; continue }
-                    let seq = sequence
-                    sequence += 1
-                    switch item {
-                    case .failure(let e):
-                        fatal = e; inputDone = true
-                        finished[seq] = []
-                    case .success(let line):
-                        summary.records += 1
-                        if line.bytes.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) {
-                            summary.records -= 1
-                            finished[seq] = []
-                        } else {
-                            let record: JSONObject
-                            switch line.parsed ?? parseRecord(line.bytes) {
-                            case .success(let r): record = r
-                            case .failure(let problem):
-                                summary.badLines += 1
-                                StandardError.write("\(tool): error: \(input.name):\(line.number): \(problem)")
-                                if strict { fatal = DlgError.data("\(input.name):\(line.number): \(problem)"); inputDone = true }
-                                finished[seq] = []
-                                try flushReady()
-                                continue
-                            }
-                            if stage.needsWork(record) {
-                                summary.worked += 1
-                                inFlight += 1
-                                progress?.started()
-                                group.addTask {
-                                    let out = await stage.process(record)
-                                    var bytes: [UInt8] = []
-                                    bytes.reserveCapacity(line.bytes.count + 1024)
-                                    JSON.object(out).write(into: &bytes)
-                                    bytes.append(0x0A)
-                                    return (seq, bytes, out["status"]?.stringValue == "dropped")
-                                }
-                            } else {
-                                var bytes = line.bytes
-                                bytes.append(0x0A)
-                                finished[seq] = bytes
-                            }
-                        }
-                    }
-                    try flushReady()
-                    continue
+        /// A record (or an empty placeholder for a skipped line) is done.
+        func emit(_ seq: Int, _ bytes: [UInt8]) throws {
+            if mode.ordered {
+                finished[seq] = bytes
+                try flushReady()
+            } else {
+                if !bytes.isEmpty {
+                    try output.write(bytes)
+                    try output.flush()
                 }
-                if let (seq, bytes, dropped) = try await group.next() {
-                    inFlight -= 1
-                    if dropped { summary.dropped += 1 }
-                    progress?.finished(dropped: dropped)
-                    finished[seq] = bytes
-                    try flushReady()
-                }
+                feeder.release()
             }
         }
-        feeder.stop()
+
+        await withTaskGroup(of: Void.self) { group in
+            /// Starts waiting lines while there are free task slots.
+            func startReady() throws {
+                while inFlight < max(1, concurrency) && waitingStart < waiting.count && fatal == nil {
+                    let line = waiting[waitingStart]
+                    waitingStart += 1
+                    if waitingStart > 1024 && waitingStart * 2 > waiting.count {
+                        waiting.removeFirst(waitingStart)
+                        waitingStart = 0
+                    }
+                    let seq = sequence
+                    sequence += 1
+                    let halted = mode.stop?() ?? false
+                    if halted && !mode.ordered {
+                        // The records not started stay with dlg-run, which holds them in its journal.
+                        inputDone = true
+                        waiting.removeAll()
+                        waitingStart = 0
+                        feeder.stop()
+                        return
+                    }
+                    if line.bytes.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) {
+                        try emit(seq, [])
+                        continue
+                    }
+                    summary.records += 1
+                    let record: JSONObject
+                    switch parseRecord(line.bytes) {
+                    case .success(let r): record = r
+                    case .failure(let problem):
+                        summary.badLines += 1
+                        StandardError.write("\(tool): error: \(input.name):\(line.number): \(problem)")
+                        if strict { fatal = DlgError.data("\(input.name):\(line.number): \(problem)") }
+                        try emit(seq, [])
+                        continue
+                    }
+                    if !halted && stage.needsWork(record) {
+                        summary.worked += 1
+                        inFlight += 1
+                        progress?.started()
+                        let size = line.bytes.count
+                        group.addTask {
+                            let out = await stage.process(record)
+                            var bytes: [UInt8] = []
+                            bytes.reserveCapacity(size + 1024)
+                            JSON.object(out).write(into: &bytes)
+                            bytes.append(0x0A)
+                            sink.yield(.done(sequence: seq, bytes: bytes, dropped: out["status"]?.stringValue == "dropped"))
+                        }
+                    } else {
+                        var bytes = line.bytes
+                        bytes.append(0x0A)
+                        try emit(seq, bytes)
+                    }
+                }
+            }
+
+            do {
+                for await event in events {
+                    switch event {
+                    case .line(let line):
+                        if !inputDone { waiting.append(line) }
+                    case .inputFailed(let e):
+                        fatal = fatal ?? e
+                    case .inputEnd:
+                        inputDone = true
+                    case .done(let seq, let bytes, let dropped):
+                        inFlight -= 1
+                        if dropped { summary.dropped += 1 }
+                        progress?.finished(dropped: dropped)
+                        try emit(seq, bytes)
+                    }
+                    try startReady()
+                    if fatal != nil { inputDone = true; waiting.removeAll(); waitingStart = 0; feeder.stop() }
+                    if inputDone && waitingStart >= waiting.count && inFlight == 0 { break }
+                }
+            } catch {
+                // The output closed or failed: stop reading; the tasks in flight still finish.
+                fatal = fatal ?? error
+                feeder.stop()
+            }
+            sink.finish()
+        }
         try flushReady()
         try output.flush()
         if let fatal { throw fatal }
@@ -244,8 +274,9 @@ public final class Progress: @unchecked Sendable {
     private let startTime = Date()
     private let tokens: @Sendable () -> Int
 
+    /// Nil unless stderr is a terminal; `DLG_PROGRESS=0` (dlg-run sets it for its stages) turns it off.
     public init?(tool: String, tokens: @escaping @Sendable () -> Int) {
-        guard StandardError.isTerminal else { return nil }
+        guard StandardError.isTerminal, ProcessInfo.processInfo.environment["DLG_PROGRESS"] != "0" else { return nil }
         self.tool = tool
         self.tokens = tokens
     }

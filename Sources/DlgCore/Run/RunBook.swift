@@ -1,0 +1,163 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What dlg-run knows of a run's dialogues, from its journal: which are in the loop, how many each
+/// language has completed, the next slot of each language. It decides what enters the loop next:
+/// a dialogue that comes back unfinished goes round again, and a finished one makes room for a new one.
+final class RunBook {
+    let settings: Settings
+    let base: String
+    let journal: RunJournal
+    let dropStreakLimit: Int
+    let personas: PersonaPool
+    private(set) var inFlight = 0
+    private var inFlightByLanguage: [String: Int] = [:]
+    private(set) var completedByLanguage: [String: Int] = [:]
+    private(set) var droppedCount = 0
+    private var nextSlot: [String: Int] = [:]
+    private var dropStreak: [String: Int] = [:]
+    /// Rounds of the loop per dialogue in this process; a dialogue that keeps coming back unfinished
+    /// is a bug, not a reason to spend tokens forever.
+    private var rounds: [String: Int] = [:]
+    private let maxRounds: Int
+
+    init(settings: Settings, base: String, journal: RunJournal, dropStreakLimit: Int) {
+        self.settings = settings
+        self.base = base
+        self.journal = journal
+        self.dropStreakLimit = dropStreakLimit
+        let (personas, warning) = PersonaPool.load(settings: settings)
+        if let warning { LogFile(logsDir: settings.logsDir, file: "run.log", name: "dlg.run")?.warning(warning) }
+        self.personas = personas
+        maxRounds = settings.run.maxTurns * (settings.coverage.questionDedupRetries + 2) + 4
+        for r in journal.records {
+            let lang = Record.language(r)
+            nextSlot[lang] = max(nextSlot[lang] ?? 0, Self.slot(r) + 1)
+            if Record.status(r) == "completed" && !needsLoop(r) { completedByLanguage[lang, default: 0] += 1 }
+            if Record.status(r) == "dropped" { droppedCount += 1 }
+        }
+    }
+
+    static func slot(_ r: JSONObject) -> Int { r["slot"]?.intValue ?? r["index"]?.intValue ?? 0 }
+
+    /// The id prefix of a language's dialogues: `<run_id>-<language>`.
+    func languageRun(_ lang: String) -> String {
+        "\(base)-\(String(lang.map { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" ? $0 : "_" }))"
+    }
+
+    /// Still has work: open, or completed but waiting for its online conversation verdict.
+    func needsLoop(_ r: JSONObject) -> Bool {
+        switch Record.status(r) {
+        case "active": return true
+        case "completed":
+            return settings.judge.online && settings.judge.granularity == "conversation"
+                && !JudgeStage.isJudged(r["conversation_judge"])
+        default: return false
+        }
+    }
+
+    var isDone: Bool { inFlight == 0 }
+
+    private func enter(_ r: JSONObject) {
+        inFlight += 1
+        inFlightByLanguage[Record.language(r), default: 0] += 1
+    }
+
+    /// The journal's unfinished dialogues, to go round the loop again (a resumed run).
+    func resumable() -> [JSONObject] {
+        let open = journal.records.filter(needsLoop)
+        for r in open { enter(r) }
+        return open
+    }
+
+    /// New dialogues while there is room in the batch: the first language still short of
+    /// run.total_samples (counting the ones in flight) gets them, so languages overlap at their edge.
+    func admissions() throws(DlgError) -> [JSONObject] {
+        var out: [JSONObject] = []
+        let seedBase = settings.run.questionSeed
+        while inFlight < settings.run.batchSize {
+            guard let lang = settings.run.targetLanguages.first(where: {
+                (completedByLanguage[$0] ?? 0) + (inFlightByLanguage[$0] ?? 0) < settings.run.totalSamples
+            }) else { break }
+            let slot = nextSlot[lang] ?? 0
+            nextSlot[lang] = slot + 1
+            let runID = languageRun(lang)
+            let r = Record.new(settings: settings, personas: personas, runID: runID, language: lang, index: slot,
+                               globalSlot: slot, seed: seedBase.isEmpty ? runID : seedBase)
+            try journal.append(r)
+            enter(r)
+            out.append(r)
+        }
+        return out
+    }
+
+    /// A dialogue came out of the loop: journal it, then say what enters the loop next.
+    func receive(_ r: JSONObject, line: [UInt8]) throws(DlgError) -> [JSONObject] {
+        try journal.append(r, line: line)
+        let lang = Record.language(r)
+        inFlight -= 1
+        inFlightByLanguage[lang, default: 1] -= 1
+        if needsLoop(r) {
+            let id = Record.id(r)
+            rounds[id, default: 0] += 1
+            if rounds[id]! > maxRounds {
+                throw DlgError(.software, "dialogue \(id) is still unfinished after \(maxRounds) rounds of the stage loop (status \(Record.status(r)), \(Record.turns(r).count) of \(Record.targetTurns(r)) turns)")
+            }
+            enter(r)
+            return [r] + (try admissions())
+        }
+        if Record.status(r) == "completed" {
+            completedByLanguage[lang, default: 0] += 1
+            dropStreak[lang] = 0
+        } else {
+            droppedCount += 1
+            dropStreak[lang, default: 0] += 1
+            if dropStreak[lang]! >= dropStreakLimit {
+                let reasons = Dictionary(grouping: finishedRecords.suffix(dropStreakLimit).filter { Record.language($0) == lang },
+                                         by: { $0["drop_reason"]?.stringValue ?? "unknown" })
+                    .map { "\($0.value.count) \($0.key)" }.sorted().joined(separator: ", ")
+                throw DlgError(.tempFail, "the last \(dropStreakLimit) dialogues of language \(lang) were all dropped (\(reasons)); stopping instead of looping. See logs/run.log and logs/llm.log; raising coverage.question_dedup_retries helps when the drops are dedup_exhausted. Run again with the same run id to go on")
+            }
+        }
+        return try admissions()
+    }
+
+    /// Dialogues in run order: by language as configured, then slot.
+    static func sorted(_ records: [JSONObject], settings: Settings) -> [JSONObject] {
+        let rank = Dictionary(settings.run.targetLanguages.enumerated().map { ($1, $0) }, uniquingKeysWith: { a, _ in a })
+        return records.sorted {
+            let (a, b) = (rank[Record.language($0)] ?? Int.max, rank[Record.language($1)] ?? Int.max)
+            return a != b ? a < b : slot($0) < slot($1)
+        }
+    }
+
+    var allRecords: [JSONObject] { Self.sorted(journal.records, settings: settings) }
+    var finishedRecords: [JSONObject] { Self.sorted(journal.records.filter { !needsLoop($0) }, settings: settings) }
+    var completedRecords: [JSONObject] { finishedRecords.filter { Record.status($0) == "completed" } }
+}
+
+/// dlg-run's progress line on stderr when it is a terminal.
+final class RunProgress {
+    let book: RunBook
+    private var lastPrint = Date.distantPast
+
+    init?(book: RunBook) {
+        guard StandardError.isTerminal, ProcessInfo.processInfo.environment["DLG_PROGRESS"] != "0" else { return nil }
+        self.book = book
+    }
+
+    func update() {
+        guard Date().timeIntervalSince(lastPrint) > 0.2 else { return }
+        lastPrint = Date()
+        let total = book.settings.run.totalSamples
+        let langs = book.settings.run.targetLanguages.map { "\($0) \(book.completedByLanguage[$0] ?? 0)/\(total)" }
+        let line = "\rdlg-run: \(langs.joined(separator: ", ")) completed, \(book.droppedCount) dropped, \(book.inFlight) in flight"
+        line.utf8CString.withUnsafeBufferPointer { p in _ = Glibc.write(2, p.baseAddress!, p.count - 1) }
+    }
+
+    func end() {
+        "\r\u{1B}[K".utf8CString.withUnsafeBufferPointer { p in _ = Glibc.write(2, p.baseAddress!, p.count - 1) }
+    }
+}
