@@ -271,7 +271,9 @@ public struct Exporter {
             ])
             let convPath = (convDir as NSString).appendingPathComponent("\(id).json")
             // Rebuilt from the run state at will: atomic, without an fsync per file.
-            try Files.writeAtomically(conversation.pretty() + "\n", to: convPath, durable: false)
+            var text = conversation.prettyBytes()
+            text.append(0x0A)
+            try Files.writeAtomically(text, to: convPath, durable: false)
             let relative = relativePath(convPath)
             JSON.obj(["conversation_id": .string(id), "timestamp": .string(timestamp), "n_turns": .int(turns.count),
                       "seed_question": seedQuestion, "language": .string(Record.language(r)),

@@ -72,29 +72,44 @@ extension JSON: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, Express
 
 /// An insertion-ordered JSON object.
 public struct JSONObject: Sendable, Equatable {
-    public private(set) var keys: [String] = []
-    private var storage: [String: JSON] = [:]
+    /// Members in insertion order. A record has a few dozen keys at most, so a linear search beats
+    /// hashing every key on every parse and lookup (measured: hashing was a tenth of a stage's CPU).
+    private var members: [(key: String, value: JSON)] = []
 
     public init() {}
     public init(_ pairs: [(String, JSON)]) { for (k, v) in pairs { self[k] = v } }
 
+    private func index(of key: String) -> Int? {
+        for i in members.indices where members[i].key == key { return i }
+        return nil
+    }
+
     public subscript(key: String) -> JSON? {
-        get { storage[key] }
+        get { index(of: key).map { members[$0].value } }
         set {
-            if let newValue {
-                if storage.updateValue(newValue, forKey: key) == nil { keys.append(key) }
-            } else if storage.removeValue(forKey: key) != nil {
-                keys.removeAll { $0 == key }
+            if let i = index(of: key) {
+                if let newValue { members[i].value = newValue } else { members.remove(at: i) }
+            } else if let newValue {
+                members.append((key, newValue))
             }
         }
     }
 
-    public var count: Int { keys.count }
-    public var isEmpty: Bool { keys.isEmpty }
-    /// Members in insertion order.
-    public var pairs: [(key: String, value: JSON)] { keys.map { ($0, storage[$0]!) } }
+    /// Appends a member the caller knows is new (a parser's unique keys).
+    mutating func appendNew(_ key: String, _ value: JSON) { members.append((key, value)) }
+    mutating func reserveCapacity(_ n: Int) { members.reserveCapacity(n) }
 
-    public static func == (a: JSONObject, b: JSONObject) -> Bool { a.storage == b.storage }
+    public var count: Int { members.count }
+    public var isEmpty: Bool { members.isEmpty }
+    public var keys: [String] { members.map { $0.key } }
+    /// Members in insertion order.
+    public var pairs: [(key: String, value: JSON)] { members }
+
+    /// Same members with the same values, in any order.
+    public static func == (a: JSONObject, b: JSONObject) -> Bool {
+        guard a.members.count == b.members.count else { return false }
+        return a.members.allSatisfy { m in b[m.key] == m.value }
+    }
 }
 
 extension JSONObject: ExpressibleByDictionaryLiteral {

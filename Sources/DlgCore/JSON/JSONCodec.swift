@@ -42,10 +42,12 @@ public enum JSONCodec {
         switch dlg_json_typeof(node) {
         case Int32(JSON_OBJECT.rawValue):
             var object = JSONObject()
+            object.reserveCapacity(json_object_size(node))
             var iter = json_object_iter(node)
             while let it = iter {
+                // jansson keeps one value per key (a repeated key replaces the earlier one).
                 let key = String(cString: json_object_iter_key(it))
-                if let value = json_object_iter_value(it) { object[key] = convert(value) }
+                if let value = json_object_iter_value(it) { object.appendNew(key, convert(value)) }
                 iter = json_object_iter_next(node, it)
             }
             return .object(object)
@@ -80,10 +82,13 @@ extension JSON {
     }
 
     /// Human-readable JSON with two-space indentation.
-    public func pretty() -> String {
+    public func pretty() -> String { String(decoding: prettyBytes(), as: UTF8.self) }
+
+    /// Indented JSON text as UTF-8 bytes.
+    public func prettyBytes() -> [UInt8] {
         var out: [UInt8] = []
         write(into: &out, indent: 0, pretty: true)
-        return String(decoding: out, as: UTF8.self)
+        return out
     }
 
     /// Appends compact JSON text to `out`.
@@ -140,20 +145,30 @@ extension JSON {
 
     static func writeString(_ s: String, into out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
-        let hex: [UInt8] = Array("0123456789abcdef".utf8)
-        for byte in s.utf8 {
-            switch byte {
-            case UInt8(ascii: "\""): out.append(UInt8(ascii: "\\")); out.append(byte)
-            case UInt8(ascii: "\\"): out.append(UInt8(ascii: "\\")); out.append(byte)
-            case 0x0A: out.append(UInt8(ascii: "\\")); out.append(UInt8(ascii: "n"))
-            case 0x0D: out.append(UInt8(ascii: "\\")); out.append(UInt8(ascii: "r"))
-            case 0x09: out.append(UInt8(ascii: "\\")); out.append(UInt8(ascii: "t"))
-            case 0..<0x20:
-                out.append(contentsOf: "\\u00".utf8)
-                out.append(hex[Int(byte >> 4)]); out.append(hex[Int(byte & 0xF)])
-            default: out.append(byte)
+        var s = s
+        s.withUTF8 { bytes in
+            // Runs of bytes that need no escape are copied whole.
+            var runStart = 0
+            for i in 0..<bytes.count {
+                let byte = bytes[i]
+                if byte >= 0x20 && byte != UInt8(ascii: "\"") && byte != UInt8(ascii: "\\") { continue }
+                if runStart < i { out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart..<i])) }
+                runStart = i + 1
+                out.append(UInt8(ascii: "\\"))
+                switch byte {
+                case UInt8(ascii: "\""), UInt8(ascii: "\\"): out.append(byte)
+                case 0x0A: out.append(UInt8(ascii: "n"))
+                case 0x0D: out.append(UInt8(ascii: "r"))
+                case 0x09: out.append(UInt8(ascii: "t"))
+                default:
+                    out.append(contentsOf: "u00".utf8)
+                    out.append(hexDigit(byte >> 4)); out.append(hexDigit(byte & 0xF))
+                }
             }
+            if runStart < bytes.count { out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart...])) }
         }
         out.append(UInt8(ascii: "\""))
     }
+
+    private static func hexDigit(_ v: UInt8) -> UInt8 { v < 10 ? 0x30 + v : 0x57 + v }
 }

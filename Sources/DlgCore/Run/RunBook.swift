@@ -93,8 +93,9 @@ final class RunBook {
         return out
     }
 
-    /// A dialogue came out of the loop: journal it, then say what enters the loop next.
-    func receive(_ r: JSONObject, line: [UInt8]) throws(DlgError) -> [JSONObject] {
+    /// A dialogue came out of the loop: journal it, then say whether it goes round again and which new
+    /// dialogues enter the loop.
+    func receive(_ r: JSONObject, line: [UInt8]) throws(DlgError) -> (again: Bool, admitted: [JSONObject]) {
         try journal.append(r, line: line)
         let lang = Record.language(r)
         inFlight -= 1
@@ -106,7 +107,7 @@ final class RunBook {
                 throw DlgError(.software, "dialogue \(id) is still unfinished after \(maxRounds) rounds of the stage loop (status \(Record.status(r)), \(Record.turns(r).count) of \(Record.targetTurns(r)) turns)")
             }
             enter(r)
-            return [r] + (try admissions())
+            return (true, try admissions())
         }
         if Record.status(r) == "completed" {
             completedByLanguage[lang, default: 0] += 1
@@ -121,7 +122,7 @@ final class RunBook {
                 throw DlgError(.tempFail, "the last \(dropStreakLimit) dialogues of language \(lang) were all dropped (\(reasons)); stopping instead of looping. See logs/run.log and logs/llm.log; raising coverage.question_dedup_retries helps when the drops are dedup_exhausted. Run again with the same run id to go on")
             }
         }
-        return try admissions()
+        return (false, try admissions())
     }
 
     /// Dialogues in run order: by language as configured, then slot.

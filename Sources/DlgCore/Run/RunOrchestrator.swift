@@ -104,8 +104,9 @@ public final class RunOrchestrator {
                     }
                     var bytes = Array(line)
                     bytes.append(0x0A)
-                    let next = try book.receive(r, line: bytes)
-                    loop.send(next.map(Self.line))
+                    let (again, admitted) = try book.receive(r, line: bytes)
+                    // A dialogue going round again is sent back as the bytes it came in.
+                    loop.send((again ? [bytes] : []) + admitted.map(Self.line))
                     progress?.update()
                     if book.isDone { loop.closeInput() }
                     // The dataset files are rewritten whole, so during the run only every 30 s.
