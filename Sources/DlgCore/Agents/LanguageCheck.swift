@@ -26,7 +26,8 @@ public enum LanguageCheck {
             return inScript * 5 < letters.count
         }
         guard let own = stopwords[lang] else { return false }
-        let words = text.lowercased().split(whereSeparator: { !$0.isLetter && $0 != "'" }).map(String.init)
+        let words = Text.words(text, ascii: { Text.isASCIILetter($0) || $0 == UInt8(ascii: "'") },
+                               unicode: { $0.isLetter || $0 == "'" })
         guard words.count >= 5 else { return false }
         let ownHits = words.filter { own.contains($0) }.count
         var best = 0

@@ -73,7 +73,7 @@ public enum AgentSchemas {
 /// Finds the JSON object in a model's reply: bare, fenced in ``` blocks, or inside prose.
 public enum ReplyJSON {
     public static func extract(_ text: String) -> JSONObject? {
-        let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        let trimmed = Text.trimmed(text)
         if let v = try? JSONCodec.parse(trimmed), let o = v.objectValue { return o }
         // The first balanced {...} that parses.
         let bytes = Array(trimmed.utf8)

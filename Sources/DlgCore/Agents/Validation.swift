@@ -15,9 +15,7 @@ public enum DropReason: String, Sendable, Error {
 /// Checks an agent's parsed reply and brings it into upstream's shape, or says why it cannot be used.
 public enum ReplyValidation {
     /// Upstream's normalisation: lowercase, whitespace collapsed.
-    public static func normalize(_ text: String) -> String {
-        text.lowercased().split(whereSeparator: { $0.isWhitespace }).joined(separator: " ")
-    }
+    public static func normalize(_ text: String) -> String { Text.normalized(text) }
 
     static func stringList(_ v: JSON?, limit: Int) -> [JSON] {
         guard let a = v?.arrayValue else {
@@ -32,7 +30,8 @@ public enum ReplyValidation {
     }
 
     static func words(_ s: String) -> [String] {
-        s.lowercased().split(whereSeparator: { !$0.isLetter && !$0.isNumber }).map(String.init)
+        Text.words(s, ascii: { Text.isASCIILetter($0) || Text.isASCIIDigit($0) },
+                   unicode: { $0.isLetter || $0.isNumber })
     }
 
     /// The answer is the question again, maybe reworded a little: nearly all its words come from the
@@ -46,9 +45,7 @@ public enum ReplyValidation {
     }
 
     /// A placeholder from the prompt copied back (`<the question, in en>`), seen with small models.
-    public static func looksLikeTemplate(_ text: String) -> Bool {
-        text.range(of: #"<[^<>\n]{3,80}>"#, options: .regularExpression) != nil
-    }
+    public static func looksLikeTemplate(_ text: String) -> Bool { Text.hasPlaceholder(text) }
 
     static let questionStarts: Set<String> = [
         "how", "what", "why", "when", "where", "which", "who", "whom", "whose", "can", "could", "should", "would",
@@ -60,8 +57,9 @@ public enum ReplyValidation {
 
     /// A question ends with a question mark (any script's) or opens like one ("How", "Explain", "Pourquoi").
     public static func looksLikeQuestion(_ text: String) -> Bool {
-        if text.contains("?") || text.contains("؟") || text.contains("？") { return true }
-        let first = text.lowercased().split(whereSeparator: { $0.isWhitespace || $0 == "," }).first.map(String.init) ?? ""
+        if Text.contains(text, "?") || Text.contains(text, "؟") || Text.contains(text, "？") { return true }
+        let opening = text.prefix(40).lowercased()
+        let first = opening.split(whereSeparator: { $0.isWhitespace || $0 == "," }).first.map(String.init) ?? ""
         return questionStarts.contains(first)
     }
 
@@ -69,23 +67,29 @@ public enum ReplyValidation {
     public static func question(_ o: JSONObject, snippets: [String], language: String = "") -> Result<JSONObject, DropReason> {
         guard let raw = o["user_message"] else { return .failure(.invalidOutput) }
         guard let message = raw.stringValue else { return .failure(.invalidOutput) }
-        var text = message.trimmingCharacters(in: .whitespacesAndNewlines)
+        var text = Text.trimmed(message)
         // Small models narrate ("The user asked: ..."); keep the question itself.
         for prefix in ["the user asked:", "user asked:", "user:", "question:", "the user asks:"]
-        where text.lowercased().hasPrefix(prefix) {
-            text = String(text.dropFirst(prefix.count)).trimmingCharacters(in: .whitespacesAndNewlines)
+        where text.prefix(20).lowercased().hasPrefix(prefix) {
+            text = Text.trimmed(String(text.dropFirst(prefix.count)))
         }
         if text.isEmpty { return .failure(.emptyQuestion) }
-        if text.count > AgentSchemas.questionMaxLength * 2 { return .failure(.invalidOutput) }
+        let limit = AgentSchemas.questionMaxLength * 2
+        if text.utf8.count > limit && text.count > limit { return .failure(.invalidOutput) }
         let norm = normalize(text)
         if looksLikeTemplate(text) || !looksLikeQuestion(text) { return .failure(.invalidOutput) }
         if LanguageCheck.isWrong(text, language: language) { return .failure(.wrongLanguage) }
         // A passage copied back is not a question (seen with a 135M model).
-        let body = norm.trimmingCharacters(in: CharacterSet(charactersIn: "?？؟ .!"))
+        let ends: Set<Character> = ["?", "？", "؟", " ", ".", "!"]
+        let body = String(norm.drop(while: { ends.contains($0) }).reversed().drop(while: { ends.contains($0) }).reversed())
         let opening = String(body.prefix(60))
-        for s in snippets where body.count > 30 {
-            let passage = normalize(s)
-            if passage.contains(body) || (opening.count == 60 && passage.contains(opening)) { return .failure(.invalidOutput) }
+        if body.utf8.count > 30 && body.count > 30 {
+            for s in snippets {
+                let passage = normalize(s)
+                if Text.contains(passage, body) || (opening.count == 60 && Text.contains(passage, opening)) {
+                    return .failure(.invalidOutput)
+                }
+            }
         }
         var out = JSONObject()
         out["user_message"] = .string(text)
@@ -111,11 +115,11 @@ public enum ReplyValidation {
     /// A kb_responder reply for `question`.
     public static func answer(_ o: JSONObject, question: String, language: String = "") -> Result<JSONObject, DropReason> {
         guard let raw = o["assistant_message"], let message = raw.stringValue else { return .failure(.invalidOutput) }
-        let text = message.trimmingCharacters(in: .whitespacesAndNewlines)
+        let text = Text.trimmed(message)
         if text.isEmpty { return .failure(.emptyAnswer) }
         if isEcho(text, of: question) { return .failure(.echoedQuestion) }
         // One bare token ("Yes", a file path) is not an answer from a knowledge base.
-        if text.split(whereSeparator: { $0.isWhitespace }).count < 2 { return .failure(.invalidOutput) }
+        if !Text.contains(normalize(text), " ") { return .failure(.invalidOutput) }
         if looksLikeTemplate(text) { return .failure(.invalidOutput) }
         if LanguageCheck.isWrong(text, language: language) { return .failure(.wrongLanguage) }
         var out = JSONObject()

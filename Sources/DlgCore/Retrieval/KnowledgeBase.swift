@@ -263,14 +263,7 @@ struct BM25 {
         "does", "can", "i", "you", "my", "your", "we", "le", "la", "les", "de", "des", "et", "un", "une", "du"]
 
     static func tokenize(_ text: String) -> [String] {
-        var out: [String] = []
-        var current = ""
-        for ch in text.lowercased() {
-            if ch.isLetter || ch.isNumber { current.append(ch) }
-            else if !current.isEmpty { if !stopwords.contains(current) { out.append(current) }; current = "" }
-        }
-        if !current.isEmpty, !stopwords.contains(current) { out.append(current) }
-        return out
+        ReplyValidation.words(text).filter { !stopwords.contains($0) }
     }
 
     func scores(_ query: String) -> [Double] {
