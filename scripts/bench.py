@@ -121,7 +121,47 @@ def startup_bench():
         print(f"  {tool:<12} --help: median {statistics.median(times):5.1f} ms (target < 50 ms)")
 
 
+def stage_peaks(root_pid, peaks):
+    """Records the peak resident memory (VmHWM, kB) of each stage tool under `root_pid`."""
+    children = []
+    try:
+        # Children are listed by the thread that started them; dlg-run starts them from any of its threads.
+        for tid in os.listdir(f"/proc/{root_pid}/task"):
+            children += open(f"/proc/{root_pid}/task/{tid}/children").read().split()
+    except OSError:
+        return
+    for pid in children:
+        try:
+            exe = os.path.basename(os.readlink(f"/proc/{pid}/exe"))
+            for line in open(f"/proc/{pid}/status"):
+                if line.startswith("VmHWM:"):
+                    peaks[exe] = max(peaks.get(exe, 0), int(line.split()[1]))
+        except OSError:
+            pass
+
+
 def rss_bench(inflight):
+    # 1. In the run: dlg-run with `inflight` dialogues in flight streams them through the four stages;
+    #    each stage's peak is read from /proc while it runs.
+    mock, url = start_mock("--latency-ms", "200")
+    d = workdir(inflight, inflight * 2)
+    env = dict(os.environ, BENCH_URL=url)
+    cfg = os.path.join(d, "config.yaml")
+    try:
+        run = subprocess.Popen([os.path.join(BIN, "dlg-run"), "--config", cfg, "--run-id", "rss"], env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        peaks = {}
+        while run.poll() is None:
+            stage_peaks(run.pid, peaks)
+            time.sleep(0.02)
+        for tool in ["dlg-gen", "dlg-dedup", "dlg-respond", "dlg-judge"]:
+            print(f"  {tool:<12} in a run of {inflight} in flight (2 turns): peak RSS {peaks.get(tool, 0) / 1024:5.1f} MB "
+                  f"(target <= 50 MB; Python dlgforge 545-595 MB)")
+    finally:
+        mock.terminate(); mock.wait()
+        shutil.rmtree(d, ignore_errors=True)
+
+    # 2. Harder: each stage alone on a file, with all `inflight` records of a first turn in flight in it.
     mock, url = start_mock("--latency-ms", "200")
     d = workdir(inflight, inflight)
     env = dict(os.environ, BENCH_URL=url)
@@ -138,7 +178,7 @@ def rss_bench(inflight):
                                   "--concurrency", str(inflight), *extra],
                                  input=data, capture_output=True, env=env)
             rss_kb = int(out.stderr.decode().strip().splitlines()[-1])
-            print(f"  {tool:<12} {inflight} in flight: max RSS {rss_kb / 1024:5.1f} MB (target <= 50 MB; Python dlgforge 545-595 MB)")
+            print(f"  {tool:<12} alone, {inflight} records in flight in it: max RSS {rss_kb / 1024:5.1f} MB")
             data = out.stdout
     finally:
         mock.terminate(); mock.wait()

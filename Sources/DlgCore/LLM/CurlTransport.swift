@@ -51,7 +51,8 @@ public final class CurlTransport: @unchecked Sendable {
     }
 
     /// Performs one request. `headers` are full header lines (`Name: value`).
-    public func perform(url: String, method: String, headers: [String], body: [UInt8]?, timeout: Double) async -> Outcome {
+    public func perform(url: String, method: String, headers: [String], body: consuming [UInt8]?,
+                        timeout: Double) async -> Outcome {
         guard let easy = curl_easy_init() else { return .failed(message: "cannot create a transfer", timedOut: false) }
         let t = Transfer(easy: easy)
         _ = dlg_curl_setopt_str(easy, CURLOPT_URL, url)
@@ -59,15 +60,20 @@ public final class CurlTransport: @unchecked Sendable {
         _ = dlg_curl_setopt_long(easy, CURLOPT_TIMEOUT_MS, max(1, Int(timeout * 1000)))
         _ = dlg_curl_setopt_long(easy, CURLOPT_CONNECTTIMEOUT_MS, Int(min(timeout, 15) * 1000))
         _ = dlg_curl_setopt_long(easy, CURLOPT_TCP_NODELAY, 1)
+        // The receive buffer is allocated per transfer (16 KiB by default): with hundreds in flight
+        // that is megabytes for replies of a few KiB, which arrive in a few more callbacks instead.
+        _ = dlg_curl_setopt_long(easy, CURLOPT_BUFFERSIZE, 4096)
         for h in headers + ["Expect:"] { t.headers = curl_slist_append(t.headers, h) }
         _ = dlg_curl_setopt_ptr(easy, CURLOPT_HTTPHEADER, UnsafeRawPointer(t.headers))
         if method == "POST" {
-            let data = body ?? []
-            let p = UnsafeMutablePointer<UInt8>.allocate(capacity: max(1, data.count))
-            data.withUnsafeBufferPointer { p.initialize(from: $0.baseAddress!, count: data.count) }
+            let count = body?.count ?? 0
+            let p = UnsafeMutablePointer<UInt8>.allocate(capacity: max(1, count))
+            body?.withUnsafeBufferPointer { p.initialize(from: $0.baseAddress!, count: count) }
+            // libcurl reads the body from `p` until the transfer ends; the array is not needed meanwhile.
+            body = nil
             t.postData = p
             _ = dlg_curl_setopt_long(easy, CURLOPT_POST, 1)
-            _ = dlg_curl_setopt_off(easy, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(data.count))
+            _ = dlg_curl_setopt_off(easy, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(count))
             _ = dlg_curl_setopt_ptr(easy, CURLOPT_POSTFIELDS, UnsafeRawPointer(p))
         } else {
             _ = dlg_curl_setopt_long(easy, CURLOPT_HTTPGET, 1)

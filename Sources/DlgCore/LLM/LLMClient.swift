@@ -242,8 +242,9 @@ public final class LLMClient: @unchecked Sendable {
     private func send(endpoint: Endpoint, body: JSON, timeout: Double) async -> Outcome {
         var bytes: [UInt8] = []
         body.write(into: &bytes)
+        // Handed over, not copied: hundreds of request bodies wait on the server at once.
         return convert(await transport.perform(url: endpoint.baseURL + "/chat/completions", method: "POST",
-                                               headers: headers(endpoint.apiKey), body: bytes, timeout: timeout))
+                                               headers: headers(endpoint.apiKey), body: consume bytes, timeout: timeout))
     }
 
     private func convert(_ o: CurlTransport.Outcome) -> Outcome {

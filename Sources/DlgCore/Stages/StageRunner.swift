@@ -115,7 +115,8 @@ public enum StageRunner {
                            tool: String, strict: Bool, mode: Mode = Mode(), progress: Progress? = nil)
         async throws -> StageSummary
     {
-        let window = max(1, concurrency) * 2 + 16
+        // Lines read ahead of those written: every task slot busy plus a few to pass through.
+        let window = max(1, concurrency) + 16
         let (events, sink) = AsyncStream.makeStream(of: StageEvent.self)
         let feeder = LineFeeder(reader: input, window: window, events: sink)
         var summary = StageSummary()
@@ -150,13 +151,17 @@ public enum StageRunner {
             }
         }
 
-        await withTaskGroup(of: Void.self) { group in
+        // Discarding: a finished task reports through `sink` and is freed at once (a plain task group
+        // keeps every finished child until its result is read, which grew a long-lived stage by
+        // megabytes a second).
+        await withDiscardingTaskGroup { group in
             /// Starts waiting lines while there are free task slots.
             func startReady() throws {
                 while inFlight < max(1, concurrency) && waitingStart < waiting.count && fatal == nil {
                     let line = waiting[waitingStart]
+                    waiting[waitingStart].bytes = []  // started: the queue no longer holds its bytes
                     waitingStart += 1
-                    if waitingStart > 1024 && waitingStart * 2 > waiting.count {
+                    if waitingStart >= 64 && waitingStart * 2 > waiting.count {
                         waiting.removeFirst(waitingStart)
                         waitingStart = 0
                     }
