@@ -24,7 +24,8 @@ struct DlgExport: AsyncParsableCommand {
     func run() async throws {
         try await ToolMain.run("dlg-export") {
             let settings = try common.settings()
-            var records: [JSONObject] = []
+            // Streamed: each record is exported as it is read, so a file of any size fits.
+            let session = try ExportSession(exporter: Exporter(settings: settings))
             var bad = 0
             let readers: [LineReader] = files.isEmpty ? [LineReader()] : try files.map { path in
                 let fd = open(path, O_RDONLY | O_CLOEXEC)
@@ -34,6 +35,7 @@ struct DlgExport: AsyncParsableCommand {
             for reader in readers {
                 while let line = try reader.next() {
                     if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { continue }
+                    let record: JSONObject
                     do {
                         guard case .object(let o) = try JSONCodec.parse(Array(line)) else {
                             throw JSONParseError(message: "a record must be a JSON object", column: 0)
@@ -41,15 +43,17 @@ struct DlgExport: AsyncParsableCommand {
                         if let problem = RecordCheck.problem(o) {
                             throw JSONParseError(message: problem, column: 0)
                         }
-                        records.append(o)
+                        record = o
                     } catch {
                         bad += 1
                         StandardError.write("dlg-export: error: \(reader.name):\(reader.lineNumber): \(error)")
                         if common.strict { throw DlgError.data("\(reader.name):\(reader.lineNumber): bad record") }
+                        continue
                     }
+                    try session.add(record)
                 }
             }
-            let summary = try Exporter(settings: settings).export(records)
+            let summary = try session.finish()
             let out = FDWriter()
             try out.write(JSON.obj(["conversations": .int(summary.conversations), "turns": .int(summary.turns),
                                     "judged": .int(summary.judged), "output_dir": .string(settings.outputDir)]).serialized() + "\n")

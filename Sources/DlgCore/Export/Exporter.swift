@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// dlg-export: projects completed dialogue records onto upstream's output files. Every file is
 /// rewritten whole through a temporary name, so exporting again (after a resume) never duplicates a line.
@@ -200,102 +203,176 @@ public struct Exporter {
 
     /// Writes every dataset file from `records`; only completed dialogues are exported.
     public func export(_ records: [JSONObject]) throws(DlgError) -> Summary {
-        let out = settings.outputDir
-        let convDir = (out as NSString).appendingPathComponent("conversations")
-        try Files.makeDirectory(convDir)
-        Files.removeStaleTemporaries(in: out)
-        Files.removeStaleTemporaries(in: convDir)
-        var summary = Summary()
-        var synthetic: [UInt8] = [], turnsFile: [UInt8] = [], sharegpt: [UInt8] = [], judged: [UInt8] = [], index: [UInt8] = []
+        let session = try ExportSession(exporter: self)
+        for r in records { try session.add(r) }
+        return try session.finish()
+    }
+
+    /// The rows one completed dialogue adds to each dataset file, and its own conversation file.
+    func rows(_ r: JSONObject, into files: inout ExportSession.Buffers, summary: inout Summary,
+              conversationsDir convDir: String) throws(DlgError) {
         let cols = settings.saving.columns
-        var seen = Set<String>()
-        for r in records where Record.status(r) == "completed" {
-            let id = Record.id(r)
-            guard !seen.contains(id) else { continue }
-            seen.insert(id)
-            let turns = Record.turns(r)
-            let timestamp = r["completed_at"]?.stringValue ?? r["created_at"]?.stringValue ?? Timestamps.isoUTC()
-            let payloads = turns.map(Self.turnPayload)
-            let msgs = Self.messages(turns)
-            let hist = Self.history(turns)
-            let rawResults = JSON.array(turns.map { t in
-                .obj(["turn_index": t["turn_index"] ?? 0, "attempt": t["attempt"] ?? 1, "qa_output": t["qa_generation"] ?? .obj([:]),
-                      "kb_output": t["kb_answer"] ?? .obj([:]), "qa_judge": t["qa_judge"] ?? .obj([:])])
-            })
-            let inputs = self.inputs(r)
-            let last = turns.last ?? .obj([:])
-            let seedQuestion = r["seed"]?["question"] ?? ""
-            JSON.obj([
-                "conversation_id": .string(id), "timestamp": .string(timestamp), "question": seedQuestion,
-                "inputs": inputs, "qa_generation_plan": last["qa_generation"] ?? .obj([:]),
-                "kb_final_answer": last["kb_answer"] ?? .obj([:]), "qa_judge": last["qa_judge"] ?? .obj([:]),
-                "conversation_judge": r["conversation_judge"] ?? .obj([:]), "turns": .array(payloads),
-                "conversation_history": .array(hist), "messages": .array(msgs),
-                "raw_result": last["kb_answer"] ?? .obj([:]), "raw_results": rawResults,
-                "usage": r["usage"] ?? .obj([:]),
-            ]).write(into: &synthetic)
-            synthetic.append(0x0A)
-            for t in turns {
-                Self.turnRow(r, t, timestamp: timestamp, granularity: settings.judge.granularity).write(into: &turnsFile)
-                turnsFile.append(0x0A)
-            }
-            let shareMessages = JSON.array(turns.flatMap { t -> [JSON] in
-                [.obj(["role": "user", "content": t["user_message"] ?? "", "agent": "qa_generator"]),
-                 .obj(["role": "assistant", "content": t["assistant_message"] ?? "", "agent": "kb_responder"])]
-            })
-            let withTools = JSON.array(Self.messagesWithTools(turns))
-            let meta = metadata(r, timestamp: timestamp)
-            let userR = JSON.array(Self.userReasoning(turns))
-            let asstR = JSON.array(Self.assistantReasoning(turns))
-            var row = JSONObject()
-            row[cols["messages"]!] = shareMessages
-            row[cols["messages_with_tools"]!] = withTools
-            row[cols["metadata"]!] = meta
-            row[cols["user_reasoning"]!] = userR
-            row[cols["assistant_reasoning"]!] = asstR
-            JSON.object(row).write(into: &sharegpt)
-            sharegpt.append(0x0A)
-            if isJudged(r) {
-                row[cols["judge"]!] = judgeColumn(r)
-                JSON.object(row).write(into: &judged)
-                judged.append(0x0A)
-                summary.judged += 1
-            }
-            let conversation = JSON.obj([
-                "conversation_id": .string(id), "timestamp": .string(timestamp), "seed_question": seedQuestion,
-                "inputs": inputs, "n_turns": .int(turns.count), "language": .string(Record.language(r)),
-                "personas": personas(r), "messages": .array(msgs), "messages_with_tools": withTools,
-                "user_reasoning": userR, "assistant_reasoning": asstR,
-                "conversation_judge": r["conversation_judge"] ?? .obj([:]), "turns": .array(payloads),
-                "conversation_history": .array(hist), "raw_results": rawResults,
-            ])
-            let convPath = (convDir as NSString).appendingPathComponent("\(id).json")
-            // Rebuilt from the run state at will: atomic, without an fsync per file.
-            var text = conversation.prettyBytes()
-            text.append(0x0A)
-            try Files.writeAtomically(text, to: convPath, durable: false)
-            let relative = relativePath(convPath)
-            JSON.obj(["conversation_id": .string(id), "timestamp": .string(timestamp), "n_turns": .int(turns.count),
-                      "seed_question": seedQuestion, "language": .string(Record.language(r)),
-                      "conversation_file": .string(relative)]).write(into: &index)
-            index.append(0x0A)
-            summary.conversations += 1
-            summary.turns += turns.count
+        let id = Record.id(r)
+        let turns = Record.turns(r)
+        let timestamp = r["completed_at"]?.stringValue ?? r["created_at"]?.stringValue ?? Timestamps.isoUTC()
+        let payloads = turns.map(Self.turnPayload)
+        let msgs = Self.messages(turns)
+        let hist = Self.history(turns)
+        let rawResults = JSON.array(turns.map { t in
+            .obj(["turn_index": t["turn_index"] ?? 0, "attempt": t["attempt"] ?? 1, "qa_output": t["qa_generation"] ?? .obj([:]),
+                  "kb_output": t["kb_answer"] ?? .obj([:]), "qa_judge": t["qa_judge"] ?? .obj([:])])
+        })
+        let inputs = self.inputs(r)
+        let last = turns.last ?? .obj([:])
+        let seedQuestion = r["seed"]?["question"] ?? ""
+        JSON.obj([
+            "conversation_id": .string(id), "timestamp": .string(timestamp), "question": seedQuestion,
+            "inputs": inputs, "qa_generation_plan": last["qa_generation"] ?? .obj([:]),
+            "kb_final_answer": last["kb_answer"] ?? .obj([:]), "qa_judge": last["qa_judge"] ?? .obj([:]),
+            "conversation_judge": r["conversation_judge"] ?? .obj([:]), "turns": .array(payloads),
+            "conversation_history": .array(hist), "messages": .array(msgs),
+            "raw_result": last["kb_answer"] ?? .obj([:]), "raw_results": rawResults,
+            "usage": r["usage"] ?? .obj([:]),
+        ]).write(into: &files.synthetic)
+        files.synthetic.append(0x0A)
+        for t in turns {
+            Self.turnRow(r, t, timestamp: timestamp, granularity: settings.judge.granularity).write(into: &files.turns)
+            files.turns.append(0x0A)
         }
-        for (name, bytes) in [("synthetic_qa.jsonl", synthetic), ("turns.jsonl", turnsFile),
-                              ("conversations_sharegpt.jsonl", sharegpt), ("conversations_sharegpt_judged.jsonl", judged),
-                              ("conversations_index.jsonl", index)] {
-            let path = (out as NSString).appendingPathComponent(name)
-            try Files.writeAtomically(bytes, to: path)
-            summary.files.append(path)
+        let shareMessages = JSON.array(turns.flatMap { t -> [JSON] in
+            [.obj(["role": "user", "content": t["user_message"] ?? "", "agent": "qa_generator"]),
+             .obj(["role": "assistant", "content": t["assistant_message"] ?? "", "agent": "kb_responder"])]
+        })
+        let withTools = JSON.array(Self.messagesWithTools(turns))
+        let meta = metadata(r, timestamp: timestamp)
+        let userR = JSON.array(Self.userReasoning(turns))
+        let asstR = JSON.array(Self.assistantReasoning(turns))
+        var row = JSONObject()
+        row[cols["messages"]!] = shareMessages
+        row[cols["messages_with_tools"]!] = withTools
+        row[cols["metadata"]!] = meta
+        row[cols["user_reasoning"]!] = userR
+        row[cols["assistant_reasoning"]!] = asstR
+        JSON.object(row).write(into: &files.sharegpt)
+        files.sharegpt.append(0x0A)
+        if isJudged(r) {
+            row[cols["judge"]!] = judgeColumn(r)
+            JSON.object(row).write(into: &files.judged)
+            files.judged.append(0x0A)
+            summary.judged += 1
         }
-        let ledger = settings.ledgerPath
-        if !Files.exists(ledger) { try Files.writeAtomically([], to: ledger) }
-        return summary
+        let conversation = JSON.obj([
+            "conversation_id": .string(id), "timestamp": .string(timestamp), "seed_question": seedQuestion,
+            "inputs": inputs, "n_turns": .int(turns.count), "language": .string(Record.language(r)),
+            "personas": personas(r), "messages": .array(msgs), "messages_with_tools": withTools,
+            "user_reasoning": userR, "assistant_reasoning": asstR,
+            "conversation_judge": r["conversation_judge"] ?? .obj([:]), "turns": .array(payloads),
+            "conversation_history": .array(hist), "raw_results": rawResults,
+        ])
+        let convPath = (convDir as NSString).appendingPathComponent("\(id).json")
+        // Rebuilt from the run state at will: atomic, without an fsync per file.
+        var text = conversation.prettyBytes()
+        text.append(0x0A)
+        try Files.writeAtomically(text, to: convPath, durable: false)
+        let relative = relativePath(convPath)
+        JSON.obj(["conversation_id": .string(id), "timestamp": .string(timestamp), "n_turns": .int(turns.count),
+                  "seed_question": seedQuestion, "language": .string(Record.language(r)),
+                  "conversation_file": .string(relative)]).write(into: &files.index)
+        files.index.append(0x0A)
+        summary.conversations += 1
+        summary.turns += turns.count
     }
 
     func relativePath(_ path: String) -> String {
         let root = settings.projectRoot.hasSuffix("/") ? settings.projectRoot : settings.projectRoot + "/"
         return path.hasPrefix(root) ? String(path.dropFirst(root.count)) : path
+    }
+}
+
+/// An export in progress: dialogues are added one at a time and their rows written through buffers
+/// into temporary files, renamed over the dataset files by `finish()`, so a run of any size is
+/// exported without holding it in memory and a reader never sees a half-written file.
+public final class ExportSession {
+    struct Buffers {
+        var synthetic: [UInt8] = [], turns: [UInt8] = [], sharegpt: [UInt8] = [], judged: [UInt8] = [], index: [UInt8] = []
+    }
+    static let names = ["synthetic_qa.jsonl", "turns.jsonl", "conversations_sharegpt.jsonl",
+                        "conversations_sharegpt_judged.jsonl", "conversations_index.jsonl"]
+    let exporter: Exporter
+    let convDir: String
+    private var buffers = Buffers()
+    private var summary = Exporter.Summary()
+    private var seen = Set<String>()
+    private var temporaries: [(fd: Int32, tmp: String, path: String)] = []
+    private var finished = false
+
+    public init(exporter: Exporter) throws(DlgError) {
+        self.exporter = exporter
+        let out = exporter.settings.outputDir
+        convDir = (out as NSString).appendingPathComponent("conversations")
+        try Files.makeDirectory(convDir)
+        Files.removeStaleTemporaries(in: out)
+        Files.removeStaleTemporaries(in: convDir)
+        for name in Self.names {
+            let path = (out as NSString).appendingPathComponent(name)
+            let tmp = "\(path).tmp.\(getpid())"
+            let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+            guard fd >= 0 else {
+                let why = String(cString: strerror(errno))
+                discard()
+                throw DlgError.io("\(tmp): cannot create: \(why)")
+            }
+            temporaries.append((fd, tmp, path))
+        }
+    }
+
+    deinit { if !finished { discard() } }
+
+    private func discard() {
+        for t in temporaries { close(t.fd); unlink(t.tmp) }
+        temporaries = []
+    }
+
+    /// Adds one dialogue; anything but a completed one, or an id already added, is skipped.
+    public func add(_ r: JSONObject) throws(DlgError) {
+        guard Record.status(r) == "completed" else { return }
+        let id = Record.id(r)
+        guard seen.insert(id).inserted else { return }
+        try exporter.rows(r, into: &buffers, summary: &summary, conversationsDir: convDir)
+        if buffers.synthetic.count > 1 << 20 { try flush() }
+    }
+
+    private func flush() throws(DlgError) {
+        let all = [buffers.synthetic, buffers.turns, buffers.sharegpt, buffers.judged, buffers.index]
+        for (t, bytes) in zip(temporaries, all) where !bytes.isEmpty {
+            var offset = 0
+            while offset < bytes.count {
+                let n = bytes.withUnsafeBytes { Glibc.write(t.fd, $0.baseAddress! + offset, $0.count - offset) }
+                if n < 0 && errno == EINTR { continue }
+                guard n > 0 else { throw DlgError.io("\(t.tmp): write failed: \(String(cString: strerror(errno)))") }
+                offset += n
+            }
+        }
+        buffers = Buffers()
+    }
+
+    /// Writes what is buffered and puts every file in place.
+    public func finish() throws(DlgError) -> Exporter.Summary {
+        try flush()
+        for t in temporaries {
+            fsync(t.fd)
+            close(t.fd)
+            if rename(t.tmp, t.path) != 0 {
+                let why = String(cString: strerror(errno))
+                unlink(t.tmp)
+                throw DlgError.io("\(t.path): rename failed: \(why)")
+            }
+            summary.files.append(t.path)
+        }
+        temporaries = []
+        finished = true
+        let ledger = exporter.settings.ledgerPath
+        if !Files.exists(ledger) { try Files.writeAtomically([], to: ledger) }
+        return summary
     }
 }

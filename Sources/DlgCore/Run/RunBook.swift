@@ -23,24 +23,23 @@ final class RunBook {
     private var rounds: [String: Int] = [:]
     private let maxRounds: Int
 
-    init(settings: Settings, base: String, journal: RunJournal, dropStreakLimit: Int) {
+    init(settings: Settings, base: String, journalPath: String, dropStreakLimit: Int) throws(DlgError) {
         self.settings = settings
         self.base = base
-        self.journal = journal
         self.dropStreakLimit = dropStreakLimit
         let (personas, warning) = PersonaPool.load(settings: settings)
         if let warning { LogFile(logsDir: settings.logsDir, file: "run.log", name: "dlg.run")?.warning(warning) }
         self.personas = personas
         maxRounds = settings.run.maxTurns * (settings.coverage.questionDedupRetries + 2) + 4
-        for r in journal.records {
-            let lang = Record.language(r)
-            nextSlot[lang] = max(nextSlot[lang] ?? 0, Self.slot(r) + 1)
-            if Record.status(r) == "completed" && !needsLoop(r) { completedByLanguage[lang, default: 0] += 1 }
-            if Record.status(r) == "dropped" { droppedCount += 1 }
+        // The journal holds the unfinished dialogues as records, the others as summaries.
+        let judgeConversations = settings.judge.online && settings.judge.granularity == "conversation"
+        journal = try RunJournal(path: journalPath, keep: { Self.needsLoop($0, judgeConversations: judgeConversations) })
+        for s in journal.allSummaries {
+            nextSlot[s.language] = max(nextSlot[s.language] ?? 0, s.slot + 1)
+            if s.status == "completed" && journal.held[s.id] == nil { completedByLanguage[s.language, default: 0] += 1 }
+            if s.status == "dropped" { droppedCount += 1 }
         }
     }
-
-    static func slot(_ r: JSONObject) -> Int { r["slot"]?.intValue ?? r["index"]?.intValue ?? 0 }
 
     /// The id prefix of a language's dialogues: `<run_id>-<language>`.
     func languageRun(_ lang: String) -> String {
@@ -48,14 +47,16 @@ final class RunBook {
     }
 
     /// Still has work: open, or completed but waiting for its online conversation verdict.
-    func needsLoop(_ r: JSONObject) -> Bool {
+    static func needsLoop(_ r: JSONObject, judgeConversations: Bool) -> Bool {
         switch Record.status(r) {
         case "active": return true
-        case "completed":
-            return settings.judge.online && settings.judge.granularity == "conversation"
-                && !JudgeStage.isJudged(r["conversation_judge"])
+        case "completed": return judgeConversations && !JudgeStage.isJudged(r["conversation_judge"])
         default: return false
         }
+    }
+
+    func needsLoop(_ r: JSONObject) -> Bool {
+        Self.needsLoop(r, judgeConversations: settings.judge.online && settings.judge.granularity == "conversation")
     }
 
     var isDone: Bool { inFlight == 0 }
@@ -67,7 +68,7 @@ final class RunBook {
 
     /// The journal's unfinished dialogues, to go round the loop again (a resumed run).
     func resumable() -> [JSONObject] {
-        let open = journal.records.filter(needsLoop)
+        let open = journal.order.compactMap { journal.held[$0] }
         for r in open { enter(r) }
         return open
     }
@@ -116,8 +117,8 @@ final class RunBook {
             droppedCount += 1
             dropStreak[lang, default: 0] += 1
             if dropStreak[lang]! >= dropStreakLimit {
-                let reasons = Dictionary(grouping: finishedRecords.suffix(dropStreakLimit).filter { Record.language($0) == lang },
-                                         by: { $0["drop_reason"]?.stringValue ?? "unknown" })
+                let recent = finishedSummaries.filter { $0.language == lang }.suffix(dropStreakLimit)
+                let reasons = Dictionary(grouping: recent, by: { $0.dropReason.stringValue ?? "unknown" })
                     .map { "\($0.value.count) \($0.key)" }.sorted().joined(separator: ", ")
                 throw DlgError(.tempFail, "the last \(dropStreakLimit) dialogues of language \(lang) were all dropped (\(reasons)); stopping instead of looping. See logs/run.log and logs/llm.log; raising coverage.question_dedup_retries helps when the drops are dedup_exhausted. Run again with the same run id to go on")
             }
@@ -126,17 +127,19 @@ final class RunBook {
     }
 
     /// Dialogues in run order: by language as configured, then slot.
-    static func sorted(_ records: [JSONObject], settings: Settings) -> [JSONObject] {
+    static func sorted(_ summaries: [DialogueSummary], settings: Settings) -> [DialogueSummary] {
         let rank = Dictionary(settings.run.targetLanguages.enumerated().map { ($1, $0) }, uniquingKeysWith: { a, _ in a })
-        return records.sorted {
-            let (a, b) = (rank[Record.language($0)] ?? Int.max, rank[Record.language($1)] ?? Int.max)
-            return a != b ? a < b : slot($0) < slot($1)
+        return summaries.sorted {
+            let (a, b) = (rank[$0.language] ?? Int.max, rank[$1.language] ?? Int.max)
+            return a != b ? a < b : $0.slot < $1.slot
         }
     }
 
-    var allRecords: [JSONObject] { Self.sorted(journal.records, settings: settings) }
-    var finishedRecords: [JSONObject] { Self.sorted(journal.records.filter { !needsLoop($0) }, settings: settings) }
-    var completedRecords: [JSONObject] { finishedRecords.filter { Record.status($0) == "completed" } }
+    var allSummaries: [DialogueSummary] { Self.sorted(journal.allSummaries, settings: settings) }
+    var finishedSummaries: [DialogueSummary] {
+        Self.sorted(journal.allSummaries.filter { journal.held[$0.id] == nil }, settings: settings)
+    }
+    var completedSummaries: [DialogueSummary] { finishedSummaries.filter { $0.status == "completed" } }
 }
 
 /// dlg-run's progress line on stderr when it is a terminal.

@@ -83,11 +83,12 @@ public final class RunOrchestrator {
             throw DlgError.config("\(configPath): run.batch_size: \(settings.run.batchSize) does not match the saved run \(base) (batch_size \(b)); use the same batch size to resume, or a new run id")
         }
         try Files.writeAtomically(base + "\n", to: (stateRoot as NSString).appendingPathComponent("last_run_id.txt"))
-        let journal = try RunJournal(path: (dir as NSString).appendingPathComponent(Self.journalName))
-        log?.info("run \(base) \(journal.lines > 0 ? "resumed" : "started"): languages=\(settings.run.targetLanguages) total_samples=\(settings.run.totalSamples) batch_size=\(settings.run.batchSize)")
-        let book = RunBook(settings: settings, base: base, journal: journal, dropStreakLimit: dropStreakLimit)
+        let book = try RunBook(settings: settings, base: base,
+                               journalPath: (dir as NSString).appendingPathComponent(Self.journalName),
+                               dropStreakLimit: dropStreakLimit)
+        log?.info("run \(base) \(book.journal.lines > 0 ? "resumed" : "started"): languages=\(settings.run.targetLanguages) total_samples=\(settings.run.totalSamples) batch_size=\(settings.run.batchSize)")
         let stateWriter = { [self] (status: String) throws(DlgError) in
-            try writeState(statePath, base: base, status: status, entries: book.allRecords.map(Self.stateEntry))
+            try writeState(statePath, base: base, status: status, entries: book.allSummaries.map(Self.stateEntry))
         }
         var lastSave = Date()
         var failure: DlgError?
@@ -111,7 +112,7 @@ public final class RunOrchestrator {
                     if book.isDone { loop.closeInput() }
                     // The dataset files are rewritten whole, so during the run only every 30 s.
                     if Date().timeIntervalSince(lastSave) > 30 {
-                        _ = try Exporter(settings: settings).export(book.completedRecords)
+                        _ = try exportCompleted(book)
                         try stateWriter("in_progress")
                         lastSave = Date()
                     }
@@ -142,11 +143,37 @@ public final class RunOrchestrator {
                 log?.warning("\(loop.names[i]) exited with status \(statuses[i]) after the last dialogue finished")
             }
         }
-        let finished = book.finishedRecords
-        try Files.writeAtomically(Self.jsonl(finished), to: (dir as NSString).appendingPathComponent(Self.finishedName))
-        _ = try Exporter(settings: settings).export(book.completedRecords)
+        let finished = book.finishedSummaries
+        try Self.writeLines(finished.map(\.id), from: book.journal, to: (dir as NSString).appendingPathComponent(Self.finishedName))
+        _ = try exportCompleted(book)
         try stateWriter("completed")
         return Self.totals(finished)
+    }
+
+    /// The dataset files from the completed dialogues, read back one at a time from the journal.
+    func exportCompleted(_ book: RunBook) throws(DlgError) -> Exporter.Summary {
+        let session = try ExportSession(exporter: Exporter(settings: settings))
+        for s in book.completedSummaries { try session.add(try book.journal.record(s.id)) }
+        return try session.finish()
+    }
+
+    /// The latest lines of `ids` copied from the journal into `path`, through a temporary name.
+    static func writeLines(_ ids: [String], from journal: RunJournal, to path: String) throws(DlgError) {
+        let tmp = "\(path).tmp.\(getpid())"
+        let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw DlgError.io("\(tmp): cannot create: \(String(cString: strerror(errno)))") }
+        let out = FDWriter(fd: fd, bufferSize: 1 << 20)
+        do {
+            for id in ids { try out.write(try journal.line(id)) }
+            try out.flush()
+        } catch let e as DlgError {
+            close(fd); unlink(tmp); throw e
+        } catch {
+            close(fd); unlink(tmp); throw DlgError.io("\(tmp): write failed")
+        }
+        fsync(fd)
+        close(fd)
+        if rename(tmp, path) != 0 { unlink(tmp); throw DlgError.io("\(path): rename failed") }
     }
 
     /// The four stages of the loop, each unordered (a record leaves a stage the moment it is done) and
@@ -163,27 +190,20 @@ public final class RunOrchestrator {
         return bytes
     }
 
-    static func jsonl(_ records: [JSONObject]) -> [UInt8] {
-        var bytes: [UInt8] = []
-        for r in records { JSON.object(r).write(into: &bytes); bytes.append(0x0A) }
-        return bytes
-    }
 
-    static func totals(_ finished: [JSONObject]) -> Totals {
+    static func totals(_ finished: [DialogueSummary]) -> Totals {
         var totals = Totals()
-        for r in finished {
-            let lang = Record.language(r)
-            switch Record.status(r) {
+        for s in finished {
+            switch s.status {
             case "completed":
-                totals.completed[lang, default: 0] += 1
-                totals.turns += Record.turns(r).count
-                for t in Record.turns(r) { if let s = t["qa_judge"]?["score"]?.doubleValue { totals.judgeScores.append(s) } }
-                if let s = r["conversation_judge"]?["score"]?.doubleValue { totals.judgeScores.append(s) }
+                totals.completed[s.language, default: 0] += 1
+                totals.turns += s.turns
+                totals.judgeScores += s.scores
             case "dropped":
-                totals.dropped[r["drop_reason"]?.stringValue ?? "unknown", default: 0] += 1
+                totals.dropped[s.dropReason.stringValue ?? "unknown", default: 0] += 1
             default: break
             }
-            totals.usage += TokenUsage(json: r["usage"])
+            totals.usage += s.usage
         }
         return totals
     }
@@ -204,24 +224,37 @@ public final class RunOrchestrator {
         if !Files.exists(finishedPath) {
             // An unfinished run: judge the dialogues it finished so far.
             guard Files.exists(journalPath) else { throw DlgError(.noInput, "\(dir): no dialogues to judge") }
-            let journal = try RunJournal(path: journalPath)
-            let finished = RunBook.sorted(journal.records.filter { Record.status($0) != "active" }, settings: settings)
+            let journal = try RunJournal(path: journalPath, keep: { Record.status($0) == "active" })
+            let finished = RunBook.sorted(journal.allSummaries.filter { $0.status != "active" }, settings: settings)
             guard !finished.isEmpty else { throw DlgError(.noInput, "\(dir): no finished dialogues to judge") }
-            try Files.writeAtomically(Self.jsonl(finished), to: finishedPath)
+            try Self.writeLines(finished.map(\.id), from: journal, to: finishedPath)
         }
         let judged = (dir as NSString).appendingPathComponent("judged.jsonl")
         try runPipeline([[tool("dlg-judge"), "--config", configPath, "--offline", "--force"]], input: finishedPath, output: judged)
-        let records = try Self.readRecords(judged)
-        _ = try Exporter(settings: settings).export(records.filter { Record.status($0) == "completed" })
-        return records.count
+        // Streamed from the judged file: a run of any size is exported one dialogue at a time.
+        let fd = open(judged, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw DlgError.io("\(judged): cannot open") }
+        defer { close(fd) }
+        let reader = LineReader(fd: fd, name: judged)
+        let session = try ExportSession(exporter: Exporter(settings: settings))
+        var count = 0
+        while let line = try reader.next() {
+            if line.isEmpty { continue }
+            guard let r = (try? JSONCodec.parse(Array(line)))?.objectValue else {
+                throw DlgError.data("\(judged):\(reader.lineNumber): not a dialogue record")
+            }
+            try session.add(r)
+            count += 1
+        }
+        _ = try session.finish()
+        return count
     }
 
-    static func stateEntry(_ r: JSONObject) -> JSON {
+    static func stateEntry(_ s: DialogueSummary) -> JSON {
         .obj([
-            "conversation_index": r["index"] ?? 0, "conversation_id": r["conversation_id"] ?? "",
-            "language": r["language"] ?? "", "target_n_turns": r["target_turns"] ?? 0,
-            "status": r["status"] ?? "", "drop_reason": r["drop_reason"] ?? .null,
-            "n_turns": .int(Record.turns(r).count),
+            "conversation_index": s.index, "conversation_id": .string(s.id), "language": .string(s.language),
+            "target_n_turns": .int(s.targetTurns), "status": .string(s.status), "drop_reason": s.dropReason,
+            "n_turns": .int(s.turns),
         ])
     }
 
@@ -235,16 +268,6 @@ public final class RunOrchestrator {
         try Files.writeAtomically(state.pretty() + "\n", to: path)
     }
 
-    static func readRecords(_ path: String) throws(DlgError) -> [JSONObject] {
-        var out: [JSONObject] = []
-        for (i, line) in try Files.read(path).split(separator: 0x0A).enumerated() where !line.isEmpty {
-            guard let o = (try? JSONCodec.parse(Array(line)))?.objectValue else {
-                throw DlgError.data("\(path):\(i + 1): checkpoint line is not a JSON object")
-            }
-            out.append(o)
-        }
-        return out
-    }
 
     func tool(_ name: String) -> String { (toolsDir as NSString).appendingPathComponent(name) }
 
