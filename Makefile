@@ -16,6 +16,10 @@ DEMO_CONFIG ?= examples/demo.yaml
 BENCH_ARGS ?=
 
 BIN := .build/$(CONFIGURATION)
+# Release tools link the Swift runtime and Foundation statically: each process then starts without
+# relocating them and stays about 6 MB smaller (docs/decisions.md), at about 80 MB of disk per tool.
+RELEASE_FLAGS := --static-swift-stdlib
+BUILD_FLAGS := $(if $(filter release,$(CONFIGURATION)),$(RELEASE_FLAGS),)
 VENV := .venv
 RUN_ID_ARG := $(if $(RUN_ID),--run-id $(RUN_ID),)
 
@@ -31,7 +35,7 @@ deps: ## Install the Debian -dev packages the build needs, when missing.
 	@scripts/ensure-deps.sh
 
 build: deps ## Build every tool (CONFIGURATION=debug|release).
-	$(SWIFT) build -c $(CONFIGURATION)
+	$(SWIFT) build -c $(CONFIGURATION) $(BUILD_FLAGS)
 
 test: deps ## Build and run the whole test suite.
 	$(SWIFT) build
@@ -53,7 +57,7 @@ llm-down: ## Stop the local CPU LLM server.
 	@scripts/llm-server.sh down "$(LLM_PORT)"
 
 bench: deps ## Benchmarks against the mock server; prints ratios (release build).
-	$(SWIFT) build -c release
+	$(SWIFT) build -c release $(RELEASE_FLAGS)
 	scripts/bench.sh $(BENCH_ARGS)
 
 clean: ## Remove build products.
