@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """make bench: dlgforge's figures against baselines measured in the same process tree.
 
-1. request rate at 64 and 256 dialogues in flight, 200 ms mock latency, vs the ideal (in-flight / latency);
+1. request rate at 64 and 256 dialogues in flight, 200 ms mock latency, vs the ideal (in-flight / latency),
+   over the span from the first request sent to the last reply;
 2. CPU per request for a whole run (every stage process) at zero latency, 256 in flight;
 3. start-up time of `--help` per tool, and resident memory per stage at 256 in flight;
 4. dlg-dedup pass-through of a 100 MB records file beside `jq -c .`.
@@ -74,13 +75,18 @@ def run_generation(d, url):
     if out.returncode != 0:
         sys.exit(f"bench: dlg-run failed ({out.returncode}): {out.stderr[-2000:]}")
     summary = json.loads(out.stdout)
-    stamps = []
+    # Each llm.log line is stamped when its reply arrived and says how long the request took: the run's
+    # requests span from the first one sent to the last reply.
+    starts, ends = [], []
     with open(os.path.join(d, "logs", "llm.log")) as f:
         for line in f:
-            if "status=200" in line:
-                stamps.append(datetime.strptime(line[:23], "%Y-%m-%d %H:%M:%S,%f").timestamp())
-    span = max(stamps) - min(stamps) if len(stamps) > 1 else wall
-    return summary, wall, cpu, span, len(stamps)
+            m = re.search(r" status=200 ms=(\d+) ", line)
+            if m:
+                end = datetime.strptime(line[:23], "%Y-%m-%d %H:%M:%S,%f").timestamp()
+                ends.append(end)
+                starts.append(end - int(m.group(1)) / 1000)
+    span = max(ends) - min(starts) if ends else wall
+    return summary, wall, cpu, span, len(ends)
 
 
 def generation_against_mock(inflight, latency_ms):
@@ -98,7 +104,7 @@ def generation_against_mock(inflight, latency_ms):
 def rate_bench(inflight, latency_ms):
     summary, wall, cpu, span, n = generation_against_mock(inflight, latency_ms)
     ideal = inflight / (latency_ms / 1000)
-    rate = (n - 1) / span if span > 0 else 0
+    rate = n / span if span > 0 else 0
     print(f"  {inflight:>3} in flight, {latency_ms} ms: {n} requests in {span:.2f} s -> {rate:7.1f} req/s; "
           f"ideal {ideal:.0f} req/s; ratio {rate / ideal:.2f}  (wall {wall:.1f} s, {summary['dialogues']} dialogues)")
     return rate / ideal
