@@ -138,6 +138,38 @@ import Testing
         }
     }
 
+    /// Once the server is found gone, a stage stops calling it: in input order it writes the rest of
+    /// its input back unchanged (no retry per record), and --unordered (dlg-run's loop, which keeps
+    /// every record itself) it stops reading. Both exit 69.
+    @Test func aStageStopsCallingAServerThatIsGone() async throws {
+        let work = try WorkDir()
+        defer { work.cleanup() }
+        try work.setConfig("llm.max_retries", "0")
+        let mock = try await MockServerProcess()
+        let url = mock.baseURL
+        await mock.stop()
+        let template = try Fixtures.records("respond_accepted.jsonl")[0]
+        let input: [JSONObject] = (0..<40).map { i in
+            var r = template
+            r["conversation_id"] = .string("gone-\(i)")
+            return r
+        }
+        for unordered in [false, true] {
+            let r = try await stage("dlg-respond", work, nil, ["--concurrency", "1"] + (unordered ? ["--unordered"] : []),
+                                    stdin: JSONL.text(input), env: ["DLGFORGE_BASE_URL": url])
+            #expect(r.status == 69, "\(r)")
+            let out = try JSONL.records(r.stdout)
+            if unordered {
+                #expect(!out.isEmpty && out.count < input.count, "an unordered stage must stop reading: \(out.count) written\n\(r)")
+            } else {
+                #expect(out.map { $0["conversation_id"] } == input.map { $0["conversation_id"] }, "\(r)")
+            }
+            for rec in out {
+                #expect(rec["pending"] == template["pending"] && rec["turns"] == template["turns"], "record changed: \(r)")
+            }
+        }
+    }
+
     /// dlg-run names config keys no version defines, with their line.
     @Test func unknownConfigKeysAreWarnedAbout() async throws {
         let work = try WorkDir()

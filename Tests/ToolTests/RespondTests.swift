@@ -58,4 +58,25 @@ import Testing
             #expect(stats["chat_completions"]?.intValue == 0, "\(stats.serialized())")
         }
     }
+
+    /// --unordered writes a record the moment it is done: one that needs no answer overtakes one
+    /// waiting on the server; in input order it waits behind it.
+    @Test func unorderedLetsAFinishedRecordOvertake() async throws {
+        let work = try WorkDir()
+        let slow = try Fixtures.records("respond_accepted.jsonl")[0]
+        var done = slow
+        done["conversation_id"] = "fx-done"
+        done["status"] = "completed"
+        done["pending"] = nil
+        try await withMock(["--latency-ms", "300"]) { mock in
+            for unordered in [false, true] {
+                let r = try await stage("dlg-respond", work, mock, unordered ? ["--unordered"] : [],
+                                        stdin: JSONL.text([slow, done]))
+                try #require(r.status == 0, "\(r)")
+                let ids = try JSONL.records(r.stdout).map { $0["conversation_id"]?.stringValue ?? "" }
+                let slowID = slow["conversation_id"]?.stringValue ?? ""
+                #expect(ids == (unordered ? ["fx-done", slowID] : [slowID, "fx-done"]), "\(r)")
+            }
+        }
+    }
 }

@@ -51,7 +51,10 @@ final class LineFeeder: @unchecked Sendable {
     private let stopped = ManagedAtomicFlag()
 
     init(reader: LineReader, window: Int, events: AsyncStream<StageEvent>.Continuation) {
-        permits = DispatchSemaphore(value: window)
+        // Created empty and filled: libdispatch traps when a semaphore is freed below its initial
+        // value, which is where a stopped feeder leaves it.
+        permits = DispatchSemaphore(value: 0)
+        for _ in 0..<window { permits.signal() }
         let thread = Thread { [permits, stopped] in
             do {
                 while let line = try reader.next() {

@@ -1,0 +1,47 @@
+// The run's journal: the latest line of a dialogue is its state, a torn last line is cut on open,
+// and dialogues it does not hold are read back from the file.
+
+@testable import DlgCore
+import Foundation
+import Testing
+
+@Suite struct RunJournalTests {
+    static func record(_ id: String, _ status: String, turns: Int) -> JSONObject {
+        JSONObject([("conversation_id", .string(id)), ("status", .string(status)), ("language", "en"),
+                    ("slot", .int(Int(id.suffix(1)) ?? 0)), ("target_turns", 2),
+                    ("turns", .array((0..<turns).map { _ in .obj(["user_message": "q", "qa_judge": .obj(["score": 7])]) }))])
+    }
+
+    @Test func latestLineWinsTornTailIsCutAndFinishedAreReadBack() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("journal-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let path = dir + "/journal.jsonl"
+        let keep: (JSONObject) -> Bool = { Record.status($0) == "active" }
+        do {
+            let j = try RunJournal(path: path, keep: keep)
+            try j.append(Self.record("c-0", "active", turns: 0))
+            try j.append(Self.record("c-1", "active", turns: 0))
+            try j.append(Self.record("c-0", "completed", turns: 2))
+        }
+        // A kill in the middle of a line.
+        let torn = Array(#"{"conversation_id":"c-1","status":"comp"#.utf8)
+        let h = try #require(FileHandle(forWritingAtPath: path))
+        h.seekToEndOfFile(); h.write(Data(torn)); try h.close()
+
+        let j = try RunJournal(path: path, keep: keep)
+        #expect(j.lines == 3)
+        #expect(j.order == ["c-0", "c-1"])
+        #expect(j.held["c-0"] == nil, "a finished dialogue is not held in memory")
+        #expect(j.held["c-1"]?["status"] == "active", "the torn state never happened")
+        let c0 = try j.record("c-0")
+        #expect(c0["status"] == "completed" && Record.turns(c0).count == 2)
+        let s0 = try #require(j.summaries["c-0"])
+        #expect(s0.turns == 2 && s0.scores == [7, 7] && s0.status == "completed")
+        // Appending after the cut keeps every line whole.
+        try j.append(Self.record("c-1", "dropped", turns: 1))
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        #expect(text.split(separator: "\n").allSatisfy { (try? JSONCodec.parse(String($0)))?.objectValue != nil }, "\(text)")
+        #expect(try RunJournal(path: path, keep: keep).record("c-1")["status"] == "dropped")
+    }
+}
