@@ -148,7 +148,7 @@ final class RunProgress {
     private var lastPrint = Date.distantPast
 
     init?(book: RunBook) {
-        guard StandardError.isTerminal, ProcessInfo.processInfo.environment["DLG_PROGRESS"] != "0" else { return nil }
+        guard StandardError.showsProgress else { return nil }
         self.book = book
     }
 
@@ -158,10 +158,8 @@ final class RunProgress {
         let total = book.settings.run.totalSamples
         let langs = book.settings.run.targetLanguages.map { "\($0) \(book.completedByLanguage[$0] ?? 0)/\(total)" }
         let line = "\rdlg-run: \(langs.joined(separator: ", ")) completed, \(book.droppedCount) dropped, \(book.inFlight) in flight"
-        line.utf8CString.withUnsafeBufferPointer { p in _ = Glibc.write(2, p.baseAddress!, p.count - 1) }
+        StandardError.redraw(line)
     }
 
-    func end() {
-        "\r\u{1B}[K".utf8CString.withUnsafeBufferPointer { p in _ = Glibc.write(2, p.baseAddress!, p.count - 1) }
-    }
+    func end() { StandardError.clearLine() }
 }

@@ -65,10 +65,6 @@ public final class RunOrchestrator {
         }
     }
 
-    static func sanitize(_ s: String) -> String {
-        String(s.map { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" ? $0 : "_" })
-    }
-
     static let journalName = "journal.jsonl"
     static let finishedName = "finished.jsonl"
 

@@ -282,9 +282,9 @@ public final class Progress: @unchecked Sendable {
     private let startTime = Date()
     private let tokens: @Sendable () -> Int
 
-    /// Nil unless stderr is a terminal; `DLG_PROGRESS=0` (dlg-run sets it for its stages) turns it off.
+    /// Nil unless `StandardError.showsProgress`.
     public init?(tool: String, tokens: @escaping @Sendable () -> Int) {
-        guard StandardError.isTerminal, ProcessInfo.processInfo.environment["DLG_PROGRESS"] != "0" else { return nil }
+        guard StandardError.showsProgress else { return nil }
         self.tool = tool
         self.tokens = tokens
     }
@@ -298,14 +298,10 @@ public final class Progress: @unchecked Sendable {
             let rate = Double(tokens()) / max(0.001, Date().timeIntervalSince(startTime))
             return "\r\(tool): \(done) done, \(inFlight) in flight, \(dropped) dropped, \(Int(rate)) tokens/s"
         }
-        if let line {
-            line.utf8CString.withUnsafeBufferPointer { p in _ = Glibc.write(2, p.baseAddress!, p.count - 1) }
-        }
+        if let line { StandardError.redraw(line) }
     }
 
-    public func end() {
-        "\r\u{1B}[K".utf8CString.withUnsafeBufferPointer { p in _ = Glibc.write(2, p.baseAddress!, p.count - 1) }
-    }
+    public func end() { StandardError.clearLine() }
 }
 
 /// A stage with nothing to do: validates records and passes them through.

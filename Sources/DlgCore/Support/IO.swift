@@ -109,6 +109,18 @@ public enum StandardError {
         bytes.withUnsafeBytes { raw in _ = Glibc.write(2, raw.baseAddress!, raw.count) }
     }
     public static var isTerminal: Bool { isatty(2) == 1 }
+
+    /// A progress line is drawn when stderr is a terminal, unless `DLG_PROGRESS=0` (dlg-run sets it
+    /// for its stages and draws its own line).
+    public static var showsProgress: Bool {
+        isTerminal && ProcessInfo.processInfo.environment["DLG_PROGRESS"] != "0"
+    }
+
+    /// Redraws the progress line in place (`text` starts with a carriage return); `clearLine()` ends it.
+    public static func redraw(_ text: String) {
+        text.utf8CString.withUnsafeBufferPointer { p in _ = Glibc.write(2, p.baseAddress!, p.count - 1) }
+    }
+    public static func clearLine() { redraw("\r\u{1B}[K") }
 }
 
 /// File helpers: atomic writes (temporary name, then rename) and appends.
