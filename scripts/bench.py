@@ -89,11 +89,11 @@ def run_generation(d, url):
     return summary, wall, cpu, span, len(ends)
 
 
-def generation_against_mock(inflight, latency_ms):
-    """A run of 2 x `inflight` dialogues, `inflight` at a time, against a fresh mock; the mock and the work
-    dir are removed."""
+def generation_against_mock(inflight, latency_ms, rounds=2):
+    """A run of `rounds` x `inflight` dialogues, `inflight` at a time, against a fresh mock; the mock and
+    the work dir are removed."""
     mock, url = start_mock("--latency-ms", str(latency_ms))
-    d = workdir(inflight, inflight * 2)
+    d = workdir(inflight, inflight * rounds)
     try:
         return run_generation(d, url)
     finally:
@@ -101,8 +101,8 @@ def generation_against_mock(inflight, latency_ms):
         shutil.rmtree(d, ignore_errors=True)
 
 
-def rate_bench(inflight, latency_ms):
-    summary, wall, cpu, span, n = generation_against_mock(inflight, latency_ms)
+def rate_bench(inflight, latency_ms, rounds=2):
+    summary, wall, cpu, span, n = generation_against_mock(inflight, latency_ms, rounds)
     ideal = inflight / (latency_ms / 1000)
     rate = n / span if span > 0 else 0
     print(f"  {inflight:>3} in flight, {latency_ms} ms: {n} requests in {span:.2f} s -> {rate:7.1f} req/s; "
@@ -243,6 +243,9 @@ def main():
     print("request rate vs ideal (2 turns, per-turn judge, 2 x in-flight dialogues):")
     for n in (64, 256):
         rate_bench(n, 200)
+    # A run of 2 x in-flight ends on its slowest pair of dialogues; a longer run shows how much of the
+    # gap is that tail.
+    rate_bench(256, 200, rounds=4)
     print("CPU per request, whole run:")
     cpu_bench(256)
     print("start-up:")
