@@ -80,6 +80,9 @@ public struct MockOptions: Sendable, Equatable {
     public var jsonSchemaSupport = true
     /// Whether `response_format` type `json_object` is accepted (else HTTP 400). Default true.
     public var jsonObjectSupport = true
+    /// Whether the `seed` parameter is accepted (else HTTP 400, as from a provider that rejects fields it
+    /// does not know). Default true.
+    public var seedSupport = true
     /// `Retry-After` seconds sent with injected 429 replies. Default 1.
     public var retryAfterSeconds = 1
     /// Number of event loop threads. Default 1.

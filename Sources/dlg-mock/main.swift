@@ -53,6 +53,9 @@ struct DlgMockCommand: AsyncParsableCommand {
     @Flag(inversion: .prefixedNo, help: "Whether response_format type json_object is accepted (otherwise HTTP 400).")
     var jsonObjectSupport = true
 
+    @Flag(inversion: .prefixedNo, help: "Whether the seed parameter is accepted (otherwise HTTP 400, like a provider that rejects fields it does not know).")
+    var seedSupport = true
+
     @Option(help: "Number of event loop threads.")
     var threads = 1
 
@@ -130,6 +133,7 @@ struct DlgMockCommand: AsyncParsableCommand {
         options.duplicateRate = duplicateRate
         options.toolCalls = toolCalls
         options.jsonSchemaSupport = jsonSchemaSupport
+        options.seedSupport = seedSupport
         options.jsonObjectSupport = jsonObjectSupport
         options.threads = threads
         options.retryAfterSeconds = retryAfter

@@ -61,6 +61,23 @@ import Testing
         }
     }
 
+    @Test func theRequestSeedSamplesAnotherReplyForTheSamePrompt() async throws {
+        try await withMockServer { client, _ in
+            func question(seed: Int?) async throws -> String {
+                var request = generatorRequest(snippet: "Exports run nightly and keep 14 days of history.")
+                if let seed { request["seed"] = seed }
+                return try #require(try await client.chat(request).contentJSON()["user_message"] as? String)
+            }
+            let unseeded = try await question(seed: nil)
+            #expect(try await question(seed: nil) == unseeded)
+            let seeded = try await question(seed: 7)
+            #expect(try await question(seed: 7) == seeded)
+            var questions: Set = [unseeded, seeded]
+            for seed in 8..<20 { questions.insert(try await question(seed: seed)) }
+            #expect(questions.count == 14)
+        }
+    }
+
     @Test func differentRequestsGiveDifferentQuestions() async throws {
         try await withMockServer { client, _ in
             var questions = Set<String>()

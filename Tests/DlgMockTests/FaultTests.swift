@@ -50,6 +50,28 @@ import FoundationNetworking
         }
     }
 
+    @Test func seedCanBeRefused() async throws {
+        try await withMockServer(mockOptions { $0.seedSupport = false }) { client, _ in
+            var request = generatorRequest(snippet: "Anything.")
+            request["seed"] = 5
+            let reply = try await client.chat(request)
+            #expect(reply.status == 400)
+            let error = try #require(try reply.json()["error"] as? [String: Any])
+            #expect(error["message"] as? String == "Unrecognized request argument supplied: seed")
+            #expect(error["param"] as? String == "seed")
+            #expect(try await client.chat(generatorRequest(snippet: "Anything.")).status == 200)
+        }
+    }
+
+    @Test func aSeedThatIsNotAnIntegerIsABadRequest() async throws {
+        try await withMockServer { client, _ in
+            var request = generatorRequest(snippet: "Anything.")
+            request["seed"] = "five"
+            let reply = try await client.chat(request)
+            #expect(reply.status == 400)
+        }
+    }
+
     @Test func jsonObjectCanBeSwitchedOff() async throws {
         try await withMockServer(mockOptions { $0.jsonObjectSupport = false }) { client, _ in
             let reply = try await client.chat(judgeRequest("qa_judge"))

@@ -95,4 +95,42 @@ import Testing
             #expect(stats["agents"]?["qa_generator"]?.intValue == 0, "no question may be asked for: \(stats.serialized())")
         }
     }
+
+    /// One document of one chunk, one persona, fixed turn counts, no seed topics: every new dialogue sends
+    /// the same prompt. The per-dialogue request seed still gives each its own question (the mock, like
+    /// a sampling server, answers another seed with another sample); a server that refuses `seed` is
+    /// asked again without it, and then the identical prompts give identical questions.
+    @Test func identicalPromptsStillSampleApart() async throws {
+        let work = try WorkDir()
+        try work.remove("knowledge")
+        try work.write("knowledge/kettles.md", "Descale a kettle monthly with a cup of vinegar in water; boil, wait an hour, rinse twice.\n")
+        try work.write("personas.yaml", """
+            personas:
+              user: [{id: cook, name: Home cook, traits: [practical], style: asks short questions}]
+              assistant: [{id: helper, name: Helper, traits: [clear], style: answers briefly}]
+            """)
+        try work.setConfig("run.seed_topics_enabled", "false")
+        try work.setConfig("run.min_turns", "2")
+        try work.setConfig("run.max_turns", "2")
+        func questions(_ mockOptions: [String]) async throws -> [String] {
+            try await withMock(mockOptions) { mock in
+                let r = try await stage("dlg-gen", work, mock, ["--new", "6", "--language", "en", "--run-id", "same"])
+                try #require(r.status == 0, "\(r)")
+                let records = try JSONL.records(r.stdout)
+                try #require(records.count == 6 && records.allSatisfy { $0["pending"]?["state"] == "generated" }, "\(r)")
+                return records.map { JSONL.normalized($0["pending"]?["user_message"]?.stringValue ?? "") }
+            }
+        }
+        let seeded = try await questions(["--seed", "15"])
+        #expect(Set(seeded).count == 6, "\(seeded)")
+        let refused = try await questions(["--seed", "15", "--no-seed-support"])
+        #expect(Set(refused).count == 1, "the prompts are meant to be identical: \(refused)")
+        let log = try work.read("logs/llm.log")
+        #expect(log.contains("status=400"), "the refusal is logged")
+        #expect(!log.contains("dropped"), "\(log)")
+        // `llm.extra: {seed: null}` turns the per-call seed off.
+        try work.setConfig("llm.extra", "{seed: null}")
+        let unseeded = try await questions(["--seed", "15"])
+        #expect(Set(unseeded).count == 1, "\(unseeded)")
+    }
 }

@@ -31,6 +31,9 @@ public struct AgentSettings: Sendable {
     public var maxRetries: Int
     public var extra: JSONObject
     public var endpoints: [Endpoint]
+    /// The `seed` sent with the next request; set per call by the stages (`RequestSeed`), not read from
+    /// the config. `llm.extra.seed` (or the agent's) wins over it, and `seed: null` there sends none.
+    public var requestSeed: Int? = nil
 
     /// Upstream's "agent used name": `provider/model` when the model has no "/".
     public var usedName: String {

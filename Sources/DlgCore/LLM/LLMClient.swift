@@ -59,6 +59,8 @@ public final class LLMClient: @unchecked Sendable {
     /// Per endpoint: 2 = json_schema works, 1 = only json_object, 0 = text only.
     private var jsonSupport: [String: Int] = [:]
     private var toolSupport: [String: Bool] = [:]
+    /// Endpoints that refused the `seed` parameter (some providers reject fields they do not know).
+    private var seedRefused: Set<String> = []
     private let log: LogFile?
     public private(set) var totalUsage = TokenUsage()
 
@@ -119,8 +121,8 @@ public final class LLMClient: @unchecked Sendable {
         while attempt < maxAttempts {
             let endpoint = pick(agent.endpoints)
             let model = endpoint.model.isEmpty ? agent.model : endpoint.model
-            let (json, toolsOK) = lock.withLock {
-                (jsonSupport[endpoint.baseURL] ?? 2, toolSupport[endpoint.baseURL] ?? true)
+            let (json, toolsOK, seedOK) = lock.withLock {
+                (jsonSupport[endpoint.baseURL] ?? 2, toolSupport[endpoint.baseURL] ?? true, !seedRefused.contains(endpoint.baseURL))
             }
             var body = JSONObject()
             body["model"] = .string(model)
@@ -143,6 +145,8 @@ public final class LLMClient: @unchecked Sendable {
                 }
             }
             for (k, v) in agent.extra.pairs where body[k] == nil { body[k] = v }
+            let sentOurSeed = body["seed"] == nil && agent.requestSeed != nil && seedOK
+            if sentOurSeed, let seed = agent.requestSeed { body["seed"] = .int(seed) }
 
             let timeout = endpoint.timeout ?? agent.timeout
             let started = Date()
@@ -180,6 +184,10 @@ public final class LLMClient: @unchecked Sendable {
                 if code == 400 || code == 422 || code == 500 {
                     if body["response_format"] != nil && (lower.contains("response_format") || lower.contains("json_schema") || lower.contains("json_object") || lower.contains("grammar")) {
                         lock.withLock { jsonSupport[endpoint.baseURL] = max(0, json - 1) }
+                        continue
+                    }
+                    if sentOurSeed && lower.contains("seed") {
+                        lock.withLock { _ = seedRefused.insert(endpoint.baseURL) }
                         continue
                     }
                     if body["tools"] != nil && (lower.contains("tools param") || lower.contains("tool_choice") || lower.contains("does not support tools") || (code != 500 && (lower.contains("tool") || lower.contains("function")))) {

@@ -9,6 +9,12 @@ public enum Record {
     public static func language(_ r: JSONObject) -> String { r["language"]?.stringValue ?? "en" }
     public static func targetTurns(_ r: JSONObject) -> Int { r["target_turns"]?.intValue ?? 1 }
 
+    /// What a dialogue's random draws and request seeds derive from: `run.question_seed`, or the run id
+    /// when it is empty (upstream then seeds from the clock; the run id is as fresh and survives a resume).
+    public static func runSeed(_ r: JSONObject, questionSeed: String) -> String {
+        questionSeed.isEmpty ? (r["run_id"]?.stringValue ?? "") : questionSeed
+    }
+
     /// `Turn N - User: ...` lines, upstream's public history format.
     public static func historyText(_ r: JSONObject, includeAnswers: Bool = true) -> String {
         let t = turns(r)

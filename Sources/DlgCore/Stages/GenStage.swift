@@ -48,9 +48,7 @@ public final class GenStage: RecordStage, @unchecked Sendable {
         return Record.turns(r).count < Record.targetTurns(r)
     }
 
-    func seed(for r: JSONObject) -> String {
-        settings.run.questionSeed.isEmpty ? (r["run_id"]?.stringValue ?? "") : settings.run.questionSeed
-    }
+    func seed(for r: JSONObject) -> String { Record.runSeed(r, questionSeed: settings.run.questionSeed) }
 
     public func process(_ record: JSONObject) async -> JSONObject {
         var r = record
@@ -109,6 +107,7 @@ public final class GenStage: RecordStage, @unchecked Sendable {
         let passages = Prompts.passages(snippets.map { ($0.id, Self.descriptor($0), $0.text) })
         let persona = r["personas"]?["user"]?.stringValue ?? ""
         var agent = settings.agent(.qaGenerator)
+        agent.requestSeed = RequestSeed.make(seed, id, String(turnIndex), String(attempt), "qa_generator")
         if attempt > 1 {
             // A model that keeps producing the same duplicate needs more randomness, not the same draw.
             agent.temperature = min(1.5, (agent.temperature ?? 0.7) + 0.3 * Double(attempt - 1))

@@ -68,7 +68,8 @@ public final class JudgeStage: RecordStage, @unchecked Sendable {
     public func process(_ record: JSONObject) async -> JSONObject {
         var r = record
         let id = Record.id(r)
-        let agent = settings.agent(.qaJudge)
+        var agent = settings.agent(.qaJudge)
+        let runSeed = Record.runSeed(r, questionSeed: settings.run.questionSeed)
         let reasons = settings.judge.reasons
         let userPersona = r["personas"]?["user"]?.stringValue ?? ""
         let assistantPersona = r["personas"]?["assistant"]?.stringValue ?? ""
@@ -86,6 +87,7 @@ public final class JudgeStage: RecordStage, @unchecked Sendable {
                     turns: compact, turnCount: turns.count, userPersona: userPersona,
                     assistantPersona: assistantPersona, evidence: evidence, reasons: reasons))]),
             ]
+            agent.requestSeed = RequestSeed.make(runSeed, id, "conversation", "qa_judge")
             let result = await caller.callJSON(agent: agent, messages: messages, schemaName: "conversation_judge",
                                                schema: schema, label: "conversation=\(id) judge=conversation") {
                 ReplyValidation.judge($0, reasons: reasons)
@@ -108,6 +110,7 @@ public final class JudgeStage: RecordStage, @unchecked Sendable {
                     evidence: .array(Self.evidence(turn)), reasons: reasons))]),
             ]
             let n = turn["turn_index"]?.intValue ?? i + 1
+            agent.requestSeed = RequestSeed.make(runSeed, id, String(n), "qa_judge")
             let result = await caller.callJSON(agent: agent, messages: messages, schemaName: "qa_judge", schema: schema,
                                                label: "conversation=\(id) turn=\(n) judge=turn") {
                 ReplyValidation.judge($0, reasons: reasons)

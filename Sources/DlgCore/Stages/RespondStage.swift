@@ -53,7 +53,9 @@ public final class RespondStage: RecordStage, @unchecked Sendable {
         let question = p["user_message"]?.stringValue ?? ""
         let turnIndex = p["turn_index"]?.intValue ?? Record.turns(r).count + 1
         let id = Record.id(r)
-        let agent = settings.agent(.kbResponder)
+        var agent = settings.agent(.kbResponder)
+        agent.requestSeed = RequestSeed.make(Record.runSeed(r, questionSeed: settings.run.questionSeed), id,
+                                             String(turnIndex), "kb_responder")
         let language = Record.language(r)
         let k = settings.retrieval.defaultK
         let mode = settings.retrieval.mode

@@ -8,6 +8,17 @@ public enum StableHash {
     }
 }
 
+/// The `seed` of a chat request. Servers that honour it (llama.cpp, vLLM, OpenAI) sample the same reply
+/// for the same prompt and seed: a rerun or a resumed dialogue asks the same question, while two dialogues
+/// whose prompts happen to be identical (few personas, a small knowledge base) still sample apart instead of
+/// producing the same question and costing a regeneration. 31 bits: llama.cpp takes an unsigned 32-bit seed
+/// and some servers a signed one.
+public enum RequestSeed {
+    public static func make(_ parts: String...) -> Int {
+        Int(StableHash.fnv1a(parts.joined(separator: "\u{1F}")) & 0x7FFF_FFFF)
+    }
+}
+
 /// A small seeded generator (SplitMix64): the same seed gives the same sequence on every machine.
 public struct SeededRandom: RandomNumberGenerator, Sendable {
     private var state: UInt64

@@ -34,6 +34,8 @@ struct ChatRequest {
     var messages: [Message]
     var responseFormat: ResponseFormatKind
     var toolNames: [String]
+    /// The request's `seed`: like a sampling server, the same prompt with another seed gets another reply.
+    var seed: Int?
     /// Size of the request body, for the prompt token estimate.
     var bodyBytes = 0
 
@@ -79,6 +81,11 @@ struct ChatRequest {
                 throw BadRequest(message: "'response_format.type' must be one of text, json_object, json_schema", param: "response_format")
             }
         }
+        switch json["seed"] {
+        case nil, .null?: seed = nil
+        case .int(let n)?: seed = n
+        default: throw BadRequest(message: "'seed' must be an integer", param: "seed")
+        }
         toolNames = []
         if let tools = json["tools"]?.arrayValue {
             for tool in tools {
@@ -87,9 +94,10 @@ struct ChatRequest {
         }
     }
 
-    /// The content hash: seed plus every message's role and content.
+    /// The content hash: the mock's seed, the request's seed if any, and every message's role and content.
     func contentHash(seed: UInt64) -> UInt64 {
         var hash = StableHash(seed: seed)
+        if let requestSeed = self.seed { hash.add(UInt64(bitPattern: Int64(requestSeed))) }
         for message in messages {
             hash.add(message.role)
             hash.addByte(0x1F)

@@ -182,6 +182,9 @@ final class MockEngine: @unchecked Sendable {
             $0.responseFormats[formatName, default: 0] += 1
             if rejection != nil { $0.unsupportedResponseFormat += 1 }
         }
+        if rejection == nil, request.seed != nil, !options.seedSupport {
+            rejection = errorResponse(400, "Unrecognized request argument supplied: seed", type: "invalid_request_error", param: "seed")
+        }
         if let rejection { return .respond(rejection, delayNanoseconds: 0) }
 
         let draws = drawFaults(chat: true)
