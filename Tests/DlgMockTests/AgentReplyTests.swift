@@ -193,6 +193,24 @@ import Testing
         }
     }
 
+    /// The project's prompts put passages and history before a last "Question: ..." line: the trace
+    /// restates that question only, and the tool query comes from it, not from the passages.
+    @Test func responderTakesTheQuestionAfterItsMarker() async throws {
+        try await withMockServer { client, _ in
+            let question = "How long do refunds for annual plans take?"
+            let prompt = "Passages:\n[topic_id: 1 | billing]\nInvoices are issued monthly by the finance team.\n\nQuestion: \(question)\n"
+            let message = try await client.chat(responderRequest(question: prompt)).message()
+            let call = try #require((message["tool_calls"] as? [[String: Any]])?.first)
+            let function = try #require(call["function"] as? [String: String])
+            let arguments = try #require(try JSONSerialization.jsonObject(with: Data(function["arguments"]!.utf8)) as? [String: Any])
+            let query = try #require(arguments["query"] as? String)
+            #expect(query.contains("refunds") && !query.contains("invoices"), "\(query)")
+            let final = try await client.chat(responderRequest(question: prompt, toolResult: "[{\"text\": \"Refunds take five days.\"}]"))
+            let trace = try #require(try final.contentJSON()["reasoning_trace"] as? [String: Any])
+            #expect(trace["question"] as? String == question)
+        }
+    }
+
     @Test func judgeUsesTheAllowedReasonsFromThePrompt() async throws {
         try await withMockServer { client, _ in
             var seen = Set<String>()

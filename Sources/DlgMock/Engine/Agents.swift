@@ -183,7 +183,10 @@ struct AgentReplies {
     // MARK: kb_responder
 
     func kbResponder() -> AgentReply {
-        let question = request.last("user") ?? ""
+        // A prompt that ends with "Question: ..." (after passages, history, hints) asks that question;
+        // a model would answer it and restate only it in its trace, not the passages around it.
+        let message = request.last("user") ?? ""
+        let question = TextTools.afterLastMarker("Question:", in: message) ?? message
         var queryWords = TextTools.words(in: question, minLength: 3, filter: true, limit: 8)
         if queryWords.isEmpty { queryWords = TextTools.words(in: question, limit: 8) }
         let query = queryWords.isEmpty ? TextTools.collapsed(question, maxBytes: 80) : queryWords.joined(separator: " ")

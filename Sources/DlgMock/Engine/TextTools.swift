@@ -191,6 +191,25 @@ enum TextTools {
     }
 
     /// `text` with runs of whitespace collapsed to one space and trimmed, at most `maxBytes` long.
+    /// The text after the last `marker` (trimmed), or nil when the marker is absent or nothing follows.
+    static func afterLastMarker(_ marker: String, in text: String) -> String? {
+        let bytes = Array(text.utf8)
+        let needle = Array(marker.utf8)
+        guard bytes.count >= needle.count, !needle.isEmpty else { return nil }
+        var i = bytes.count - needle.count
+        while i >= 0 {
+            if bytes[i] == needle[0], bytes[i..<(i + needle.count)].elementsEqual(needle) {
+                var start = i + needle.count
+                var end = bytes.count
+                while start < end, isSpace(bytes[start]) { start += 1 }
+                while end > start, isSpace(bytes[end - 1]) { end -= 1 }
+                return start < end ? String(decoding: bytes[start..<end], as: UTF8.self) : nil
+            }
+            i -= 1
+        }
+        return nil
+    }
+
     static func collapsed(_ text: String, maxBytes: Int = .max) -> String {
         var text = text
         return text.withUTF8 { utf8 in
