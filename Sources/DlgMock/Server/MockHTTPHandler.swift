@@ -14,6 +14,9 @@ final class MockHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     private let engine: MockEngine
     private var head: HTTPRequestHead?
+    /// When the request's head was read: the reply's latency counts from here, so the mock's own work
+    /// (and its queue in a burst) is part of the latency instead of added to it.
+    private var arrival = NIODeadline.now()
     private var body: ByteBuffer?
     private var tooLarge = false
     private var active = true
@@ -26,6 +29,7 @@ final class MockHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
         switch unwrapInboundIn(data) {
         case .head(let head):
             self.head = head
+            arrival = .now()
             body = nil
             tooLarge = false
             if head.headers.first(name: "expect")?.lowercased() == "100-continue" {
@@ -51,31 +55,37 @@ final class MockHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
                 return
             }
             let method = head.method.rawValue
-            let outcome: MockOutcome
-            if let body {
-                outcome = body.withUnsafeReadableBytes { engine.handle(method: method, path: head.uri[...], body: $0) }
-            } else {
-                outcome = engine.handle(method: method, path: head.uri[...], body: UnsafeRawBufferPointer(start: nil, count: 0))
-            }
-            body = nil
-            switch outcome {
-            case .respond(let response, let delay):
-                if delay > 0 {
-                    context.eventLoop.assumeIsolated().scheduleTask(in: .nanoseconds(delay)) {
+            let body = self.body
+            self.body = nil
+            let arrival = self.arrival
+            // Answered after the reads of this event-loop turn: in a burst every request is stamped as it
+            // arrives rather than after the replies of those read before it are built.
+            context.eventLoop.assumeIsolated().execute {
+                let outcome: MockOutcome
+                if let body {
+                    outcome = body.withUnsafeReadableBytes { self.engine.handle(method: method, path: head.uri[...], body: $0) }
+                } else {
+                    outcome = self.engine.handle(method: method, path: head.uri[...], body: UnsafeRawBufferPointer(start: nil, count: 0))
+                }
+                switch outcome {
+                case .respond(let response, let delay):
+                    if delay > 0 {
+                        context.eventLoop.assumeIsolated().scheduleTask(deadline: arrival + .nanoseconds(delay)) {
+                            self.write(response, version: head.version, keepAlive: keepAlive, context: context)
+                        }
+                    } else {
                         self.write(response, version: head.version, keepAlive: keepAlive, context: context)
                     }
-                } else {
-                    write(response, version: head.version, keepAlive: keepAlive, context: context)
-                }
-            case .hang:
-                break
-            case .drop(let delay):
-                if delay > 0 {
-                    context.eventLoop.assumeIsolated().scheduleTask(in: .nanoseconds(delay)) {
-                        if self.active { context.close(promise: nil) }
+                case .hang:
+                    break
+                case .drop(let delay):
+                    if delay > 0 {
+                        context.eventLoop.assumeIsolated().scheduleTask(deadline: arrival + .nanoseconds(delay)) {
+                            if self.active { context.close(promise: nil) }
+                        }
+                    } else {
+                        context.close(promise: nil)
                     }
-                } else {
-                    context.close(promise: nil)
                 }
             }
         }
