@@ -162,8 +162,15 @@ public final class GenStage: RecordStage, @unchecked Sendable {
     }
 
     static func descriptor(_ c: Chunk) -> String {
-        let name = ((c.source as NSString).lastPathComponent as NSString).deletingPathExtension
-        return "\(name.replacingOccurrences(of: "_", with: " ")) (part \(c.chunkIndex + 1))"
+        // The file name without folder or extension, underscores as spaces (built per passage of every
+        // prompt, so without Foundation's path and replace calls).
+        let path = Array(c.source.utf8)
+        var start = 0
+        if let slash = path.lastIndex(of: 0x2F) { start = slash + 1 }
+        var end = path.count
+        if let dot = path[start...].lastIndex(of: 0x2E), dot != start { end = dot }
+        let name = path[start..<end].map { $0 == 0x5F ? 0x20 : $0 }
+        return String(decoding: name, as: UTF8.self) + " (part \(c.chunkIndex + 1))"
     }
 
     /// Upstream's doc-coverage policy: prefer unused sources, else the least used fraction; with

@@ -41,8 +41,27 @@ public enum Timestamps {
         var tm = tm()
         localtime_r(&t, &tm)
         let ms = Int((date.timeIntervalSince1970 - Double(t)) * 1000)
-        return String(format: "%04d-%02d-%02d %02d:%02d:%02d,%03d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-                      tm.tm_hour, tm.tm_min, tm.tm_sec, ms)
+        return stamp(tm, dateTimeSeparator: 0x20, fraction: ms, digits: 3, fractionSeparator: 0x2C)
+    }
+
+    /// `YYYY-MM-DD?HH:MM:SS<sep><fraction>`, zero-padded. (String(format:) goes through Foundation's
+    /// formatter and cost several microseconds a line: every request writes one.)
+    private static func stamp(_ tm: tm, dateTimeSeparator: UInt8, fraction: Int, digits: Int, fractionSeparator: UInt8) -> String {
+        var out: [UInt8] = []
+        out.reserveCapacity(32)
+        func put(_ value: Int, _ width: Int) {
+            var v = max(0, value)
+            var buffer = [UInt8](repeating: 0x30, count: width)
+            var i = width - 1
+            while i >= 0 { buffer[i] = 0x30 + UInt8(v % 10); v /= 10; i -= 1 }
+            out.append(contentsOf: buffer)
+        }
+        put(Int(tm.tm_year) + 1900, 4); out.append(0x2D); put(Int(tm.tm_mon) + 1, 2); out.append(0x2D); put(Int(tm.tm_mday), 2)
+        out.append(dateTimeSeparator)
+        put(Int(tm.tm_hour), 2); out.append(0x3A); put(Int(tm.tm_min), 2); out.append(0x3A); put(Int(tm.tm_sec), 2)
+        out.append(fractionSeparator)
+        put(fraction, digits)
+        return String(decoding: out, as: UTF8.self)
     }
 
     /// UTC ISO-8601 with `+00:00`, as upstream's record timestamps.
@@ -51,8 +70,7 @@ public enum Timestamps {
         var tm = tm()
         gmtime_r(&t, &tm)
         let us = Int((date.timeIntervalSince1970 - Double(t)) * 1_000_000)
-        return String(format: "%04d-%02d-%02dT%02d:%02d:%02d.%06d+00:00", tm.tm_year + 1900, tm.tm_mon + 1,
-                      tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, us)
+        return stamp(tm, dateTimeSeparator: 0x54, fraction: us, digits: 6, fractionSeparator: 0x2E) + "+00:00"
     }
 
     /// UTC ISO-8601 ending in `Z`, as upstream's ledger and run state.
