@@ -18,12 +18,15 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
         // Core Library: records, JSON/JSONL, config, LLM client, retrieval, stages. No CLI.
         .systemLibrary(name: "CJansson", pkgConfig: "jansson", providers: [.apt(["libjansson-dev"])]),
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
-        .target(name: "DlgCore", dependencies: ["CJansson", "CCurl", "Yams"]),
+        .target(name: "DlgCore", dependencies: [
+            "CJansson", "CCurl", "Yams", .product(name: "Logging", package: "swift-log"),
+        ]),
 
         // CLI support: option groups, error to exit code, stdout handling.
         .target(name: "DlgCLI", dependencies: [
@@ -38,19 +41,25 @@ let package = Package(
         ]),
 
         // Tools: thin wiring over DlgCore.
-        .executableTarget(name: "dlg-gen", dependencies: ["DlgCLI", "DlgCore"]),
+        .executableTarget(name: "dlg-gen", dependencies: [
+            "DlgCLI", "DlgCore", .product(name: "Logging", package: "swift-log"),
+        ]),
         .executableTarget(name: "dlg-dedup", dependencies: ["DlgCLI", "DlgCore"]),
         .executableTarget(name: "dlg-respond", dependencies: ["DlgCLI", "DlgCore"]),
         .executableTarget(name: "dlg-judge", dependencies: ["DlgCLI", "DlgCore"]),
         .executableTarget(name: "dlg-export", dependencies: ["DlgCLI", "DlgCore"]),
-        .executableTarget(name: "dlg-run", dependencies: ["DlgCLI", "DlgCore"]),
+        .executableTarget(name: "dlg-run", dependencies: [
+            "DlgCLI", "DlgCore", .product(name: "Logging", package: "swift-log"),
+        ]),
         .executableTarget(name: "dlg-mock", dependencies: [
             "DlgMock", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
         // Tests
         .target(name: "DlgTestSupport", dependencies: ["DlgCore"], path: "Sources/DlgTestSupport"),
-        .testTarget(name: "DlgCoreTests", dependencies: ["DlgCore", "DlgTestSupport"]),
+        .testTarget(name: "DlgCoreTests", dependencies: [
+            "DlgCore", "DlgTestSupport", .product(name: "Logging", package: "swift-log"),
+        ]),
         .testTarget(name: "ToolTests", dependencies: ["DlgCore", "DlgTestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "DlgMockTests", dependencies: ["DlgMock"]),
     ]

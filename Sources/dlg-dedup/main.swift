@@ -23,7 +23,7 @@ struct DlgDedup: AsyncParsableCommand {
         try await ToolMain.run("dlg-dedup") {
             let settings = try common.settings()
             let store = try FileDedupStore(path: ledger ?? settings.ledgerPath)
-            let log = LogFile(logsDir: settings.logsDir, file: "run.log", name: "dlg.dedup")
+            let log = DlgLog.logger("dlg.dedup", logsDir: settings.logsDir, file: "run.log")
             let stage = DedupStage(store: store, log: log)
             let (status, _) = try await ToolMain.runStage("dlg-dedup", stage: stage, concurrency: 1,
                                                           options: common, client: nil)

@@ -2,6 +2,7 @@ import ArgumentParser
 import DlgCLI
 import DlgCore
 import Foundation
+import Logging
 
 @main
 struct DlgGen: AsyncParsableCommand {
@@ -45,12 +46,12 @@ struct DlgGen: AsyncParsableCommand {
             try settings.requireAgent(.qaGenerator)
             let client = LLMClient(logsDir: settings.logsDir)
             let kb = try await KnowledgeBase.open(settings: settings, client: client)
-            let log = LogFile(logsDir: settings.logsDir, file: "run.log", name: "dlg.gen")
+            let log = DlgLog.logger("dlg.gen", logsDir: settings.logsDir, file: "run.log")
             let stage = GenStage(settings: settings, kb: kb, caller: AgentCaller(client: client), log: log)
             let concurrency = common.concurrency ?? max(64, settings.run.batchSize)
             if let n = new {
                 let (personas, warning) = PersonaPool.load(settings: settings)
-                if let warning { log?.warning(warning) }
+                if let warning { log.warning("\(warning)") }
                 let id = runId ?? (settings.run.runID.isEmpty ? RunIDs.random() : settings.run.runID)
                 let lang = language ?? settings.run.targetLanguages[0]
                 let seed = settings.run.questionSeed.isEmpty ? id : settings.run.questionSeed

@@ -44,7 +44,7 @@ struct DlgJudge: AsyncParsableCommand {
             }
             try settings.requireAgent(.qaJudge)
             let client = LLMClient(logsDir: settings.logsDir)
-            let log = LogFile(logsDir: settings.logsDir, file: "judge.log", name: "dlg.judge")
+            let log = DlgLog.logger("dlg.judge", logsDir: settings.logsDir, file: "judge.log")
             let stage = JudgeStage(settings: settings, caller: AgentCaller(client: client), log: log, force: force)
             let (status, _) = try await ToolMain.runStage(
                 "dlg-judge", stage: stage, concurrency: common.concurrency ?? max(64, settings.run.batchSize),

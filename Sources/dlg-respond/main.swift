@@ -22,7 +22,7 @@ struct DlgRespond: AsyncParsableCommand {
             try settings.requireAgent(.kbResponder)
             let client = LLMClient(logsDir: settings.logsDir)
             let kb = try await KnowledgeBase.open(settings: settings, client: client)
-            let log = LogFile(logsDir: settings.logsDir, file: "run.log", name: "dlg.respond")
+            let log = DlgLog.logger("dlg.respond", logsDir: settings.logsDir, file: "run.log")
             let stage = RespondStage(settings: settings, kb: kb, client: client, log: log)
             let (status, _) = try await ToolMain.runStage(
                 "dlg-respond", stage: stage, concurrency: common.concurrency ?? max(64, settings.run.batchSize),

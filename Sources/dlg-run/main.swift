@@ -2,6 +2,7 @@ import ArgumentParser
 import DlgCLI
 import DlgCore
 import Foundation
+import Logging
 
 @main
 struct DlgRun: AsyncParsableCommand {
@@ -57,7 +58,7 @@ struct DlgRun: AsyncParsableCommand {
             StandardError.write("dlg-run: run \(id): \(settings.run.targetLanguages.count) language(s) x \(settings.run.totalSamples) dialogues, batch \(settings.run.batchSize); checkpoint \(settings.outputDir)/run_state/\(id)/journal.jsonl")
             let totals = try await orchestrator.run(runID: id)
             let summary = orchestrator.summary(runID: id, totals: totals)
-            LogFile(logsDir: settings.logsDir, file: "run.log", name: "dlg.run")?.info("run summary \(summary.serialized())")
+            DlgLog.logger("dlg.run", logsDir: settings.logsDir, file: "run.log").info("run summary \(summary.serialized())")
             let out = FDWriter()
             try out.write(summary.serialized() + "\n")
             try out.flush()

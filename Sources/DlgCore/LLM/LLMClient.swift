@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 
 /// Token counts from the server's `usage` fields.
 public struct TokenUsage: Sendable, Equatable {
@@ -61,11 +62,11 @@ public final class LLMClient: @unchecked Sendable {
     private var toolSupport: [String: Bool] = [:]
     /// Endpoints that refused the `seed` parameter (some providers reject fields they do not know).
     private var seedRefused: Set<String> = []
-    private let log: LogFile?
+    private let log: Logger?
     public private(set) var totalUsage = TokenUsage()
 
     public init(logsDir: String?, maxConnections: Int = 512) {
-        log = logsDir.flatMap { LogFile(logsDir: $0, file: "llm.log", name: "dlgforge.llm") }
+        log = logsDir.map { DlgLog.logger("dlg.llm", logsDir: $0, file: "llm.log") }
     }
 
 
@@ -172,12 +173,12 @@ public final class LLMClient: @unchecked Sendable {
                 usage.requests = 1
                 lock.withLock { totalUsage += usage }
                 let served = reply["model"]?.stringValue ?? model
-                log?.info("agent=\(agent.agent.rawValue) endpoint=\(endpoint.name) model=\(model) status=200 ms=\(ms) prompt_tokens=\(usage.promptTokens) completion_tokens=\(usage.completionTokens) served_by=\(served) attempt=\(attempt + 1) \(label)")
+                log?.info("agent=\(agent.agent.rawValue) endpoint=\(endpoint.name) model=\(model) status=200 ms=\(ms) prompt_tokens=\(usage.promptTokens) completion_tokens=\(usage.completionTokens) served_by=\(served) http_attempt=\(attempt + 1) \(label)")
                 return ChatReply(message: message, finishReason: choice["finish_reason"]?.stringValue ?? "",
                                  usage: usage, model: served, endpoint: endpoint.name)
             case .status(let code, let data, let retryAfter):
                 let text = String(decoding: data.prefix(400), as: UTF8.self)
-                log?.warning("agent=\(agent.agent.rawValue) endpoint=\(endpoint.name) status=\(code) ms=\(ms) attempt=\(attempt + 1) \(label) body=\(Redact.text(text).prefix(200))")
+                log?.warning("agent=\(agent.agent.rawValue) endpoint=\(endpoint.name) status=\(code) ms=\(ms) http_attempt=\(attempt + 1) \(label) body=\(Redact.text(text).prefix(200))")
                 let lower = text.lowercased()
                 // The endpoint does not take a parameter we sent (llama.cpp without --jinja says so with a
                 // 500 for tools): step down, remember it for this endpoint, and retry at once.
@@ -212,7 +213,7 @@ public final class LLMClient: @unchecked Sendable {
                     throw LLMFailure(kind: .invalidReply, message: "\(lastError): \(Redact.text(text).prefix(200))")
                 }
             case .failed(let reason, let isTimeout):
-                log?.warning("agent=\(agent.agent.rawValue) endpoint=\(endpoint.name) error=\(reason) ms=\(ms) attempt=\(attempt + 1) \(label)")
+                log?.warning("agent=\(agent.agent.rawValue) endpoint=\(endpoint.name) error=\(reason) ms=\(ms) http_attempt=\(attempt + 1) \(label)")
                 lastError = "\(endpoint.name): \(reason)"
                 attempt += 1
                 if attempt >= maxAttempts {

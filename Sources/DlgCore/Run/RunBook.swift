@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -28,7 +29,7 @@ final class RunBook {
         self.base = base
         self.dropStreakLimit = dropStreakLimit
         let (personas, warning) = PersonaPool.load(settings: settings)
-        if let warning { LogFile(logsDir: settings.logsDir, file: "run.log", name: "dlg.run")?.warning(warning) }
+        if let warning { DlgLog.logger("dlg.run", logsDir: settings.logsDir, file: "run.log").warning("\(warning)") }
         self.personas = personas
         maxRounds = settings.run.maxTurns * (settings.coverage.questionDedupRetries + 2) + 4
         // The journal holds the unfinished dialogues as records, the others as summaries.

@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -14,7 +15,7 @@ public final class RunOrchestrator {
     let settings: Settings
     let configPath: String
     let toolsDir: String
-    let log: LogFile?
+    let log: Logger
     let started = Date()
 
     public struct Totals: Sendable {
@@ -29,7 +30,7 @@ public final class RunOrchestrator {
         self.settings = settings
         self.configPath = configPath
         self.toolsDir = toolsDir
-        log = LogFile(logsDir: settings.logsDir, file: "run.log", name: "dlg.run")
+        log = DlgLog.logger("dlg.run", logsDir: settings.logsDir, file: "run.log")
     }
 
     /// Dialogues of a language finishing one after the other without a completed one before the run
@@ -82,7 +83,7 @@ public final class RunOrchestrator {
         let book = try RunBook(settings: settings, base: base,
                                journalPath: (dir as NSString).appendingPathComponent(Self.journalName),
                                dropStreakLimit: dropStreakLimit)
-        log?.info("run \(base) \(book.journal.lines > 0 ? "resumed" : "started"): languages=\(settings.run.targetLanguages) total_samples=\(settings.run.totalSamples) batch_size=\(settings.run.batchSize)")
+        log.info("run \(base) \(book.journal.lines > 0 ? "resumed" : "started"): languages=\(settings.run.targetLanguages) total_samples=\(settings.run.totalSamples) batch_size=\(settings.run.batchSize)")
         let stateWriter = { [self] (status: String) throws(DlgError) in
             try writeState(statePath, base: base, status: status, entries: book.allSummaries.map(Self.stateEntry))
         }
@@ -136,7 +137,7 @@ public final class RunOrchestrator {
                 throw DlgError(.software, "the stages ended with \(book.inFlight) dialogue(s) still in the loop")
             }
             if let i = statuses.firstIndex(where: { $0 != 0 }) {
-                log?.warning("\(loop.names[i]) exited with status \(statuses[i]) after the last dialogue finished")
+                log.warning("\(loop.names[i]) exited with status \(statuses[i]) after the last dialogue finished")
             }
         }
         let finished = book.finishedSummaries

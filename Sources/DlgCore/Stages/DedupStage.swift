@@ -1,17 +1,18 @@
 import Foundation
+import Logging
 
 /// dlg-dedup: normalized exact-match dedup of pending questions (lowercase, collapsed whitespace)
 /// against everything accepted in the run and earlier in the input. Accepted questions are committed
 /// to the store (the coverage ledger); rejected ones are marked for dlg-gen to regenerate.
 public final class DedupStage: RecordStage, @unchecked Sendable {
     let store: DedupStore
-    let log: LogFile?
+    let log: Logger
     public private(set) var accepted = 0
     public private(set) var rejected = 0
     /// Set when the store could not be read or written; the tool then exits 74.
     public private(set) var storeError: String?
 
-    public init(store: DedupStore, log: LogFile?) {
+    public init(store: DedupStore, log: Logger) {
         self.store = store
         self.log = log
     }
@@ -51,7 +52,8 @@ public final class DedupStage: RecordStage, @unchecked Sendable {
             p["state"] = ok ? "accepted" : "rejected"
             if ok { accepted += 1 } else {
                 rejected += 1
-                log?.info("duplicate question conversation=\(candidate.conversationID) turn=\(candidate.turnIndex) attempt=\(p["attempt"]?.intValue ?? 1)")
+                log.info("duplicate question attempt=\(p["attempt"]?.intValue ?? 1)", metadata: [
+                    "dlg_conversation_id": "\(candidate.conversationID)", "dlg_turn_index": "\(candidate.turnIndex)"])
             }
         } catch {
             // The store failing is not the record's fault: leave it pending for the next pass.

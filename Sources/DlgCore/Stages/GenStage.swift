@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 
 /// dlg-gen: the next user question for every open dialogue (qa_generator), with persona, question
 /// mode, seed topic and knowledge snippets chosen with doc-coverage balancing. A question rejected by
@@ -7,12 +8,12 @@ public final class GenStage: RecordStage, @unchecked Sendable {
     let settings: Settings
     let kb: KnowledgeBase
     let caller: AgentCaller
-    let log: LogFile?
+    let log: Logger
     public let health = StageHealth()
     private let seedLock = NSLock()
     private var seedTopicsByLanguage: [String: SeedTopics?] = [:]
 
-    public init(settings: Settings, kb: KnowledgeBase, caller: AgentCaller, log: LogFile?) {
+    public init(settings: Settings, kb: KnowledgeBase, caller: AgentCaller, log: Logger) {
         self.settings = settings
         self.kb = kb
         self.caller = caller
@@ -66,7 +67,7 @@ public final class GenStage: RecordStage, @unchecked Sendable {
                 r["pending"] = nil
                 Record.drop(&r, reason: .dedupExhausted,
                             detail: "turn \(turnIndex): \(attempt - 1) questions were duplicates")
-                log?.info("dropped \(id) turn=\(turnIndex) reason=dedup_exhausted")
+                log.info("dropped reason=dedup_exhausted", metadata: ["dlg_conversation_id": "\(id)", "dlg_turn_index": "\(turnIndex)"])
                 return r
             }
             forcedFresh = true
@@ -156,7 +157,7 @@ public final class GenStage: RecordStage, @unchecked Sendable {
             Record.addUsage(&r, f.usage)
             r["pending"] = nil
             Record.drop(&r, reason: f.reason, detail: "qa_generator: \(f.detail)")
-            log?.warning("dropped \(id) turn=\(turnIndex) reason=\(f.reason.rawValue) \(f.detail)")
+            log.warning("dropped reason=\(f.reason.rawValue) \(f.detail)", metadata: ["dlg_conversation_id": "\(id)", "dlg_turn_index": "\(turnIndex)"])
         }
         return r
     }

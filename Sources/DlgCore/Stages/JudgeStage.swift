@@ -1,16 +1,17 @@
 import Foundation
+import Logging
 
 /// dlg-judge: qa_judge scores each answered turn (`judge.granularity: turn`) or each completed
 /// dialogue (`conversation`). Scores are clamped to 0-10 and reasons kept to `judge.reasons`.
 public final class JudgeStage: RecordStage, @unchecked Sendable {
     let settings: Settings
     let caller: AgentCaller
-    let log: LogFile?
+    let log: Logger
     /// Re-judge turns or dialogues that already have a judgement (the offline judge-only pass).
     let force: Bool
     public let health = StageHealth()
 
-    public init(settings: Settings, caller: AgentCaller, log: LogFile?, force: Bool) {
+    public init(settings: Settings, caller: AgentCaller, log: Logger, force: Bool) {
         self.settings = settings
         self.caller = caller
         self.log = log
@@ -94,7 +95,7 @@ public final class JudgeStage: RecordStage, @unchecked Sendable {
             }
             guard let verdict = verdict(result, conversation: true, record: &r) else { return record }
             r["conversation_judge"] = .object(verdict)
-            log?.info("[judge-online-conversation] conversation=\(id) score=\(verdict["score"]?.intValue ?? 0) reasons=\(verdict["reasons"]?.serialized() ?? "[]")")
+            log.info("[judge-online-conversation] score=\(verdict["score"]?.intValue ?? 0) reasons=\(verdict["reasons"]?.serialized() ?? "[]")", metadata: ["dlg_conversation_id": "\(id)"])
             return r
         }
         var turns = Record.turns(r)
@@ -117,7 +118,8 @@ public final class JudgeStage: RecordStage, @unchecked Sendable {
             }
             guard let verdict = verdict(result, conversation: false, record: &r) else { return record }
             turns[i]["qa_judge"] = .object(verdict)
-            log?.info("[judge-online] conversation=\(id) turn=\(n) score=\(verdict["score"]?.intValue ?? 0) reasons=\(verdict["reasons"]?.serialized() ?? "[]")")
+            log.info("[judge-online] score=\(verdict["score"]?.intValue ?? 0) reasons=\(verdict["reasons"]?.serialized() ?? "[]")",
+                     metadata: ["dlg_conversation_id": "\(id)", "dlg_turn_index": "\(n)"])
         }
         r["turns"] = .array(turns)
         return r

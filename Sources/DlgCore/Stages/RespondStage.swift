@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 
 /// dlg-respond: kb_responder answers each accepted question from the knowledge base, through the
 /// `vector_db_search` tool (up to 8 rounds) and/or passages retrieved before the call, then the turn
@@ -7,11 +8,11 @@ public final class RespondStage: RecordStage, @unchecked Sendable {
     let settings: Settings
     let kb: KnowledgeBase
     let client: LLMClient
-    let log: LogFile?
+    let log: Logger
     public let health = StageHealth()
     static let maxRounds = 8
 
-    public init(settings: Settings, kb: KnowledgeBase, client: LLMClient, log: LogFile?) {
+    public init(settings: Settings, kb: KnowledgeBase, client: LLMClient, log: Logger) {
         self.settings = settings
         self.kb = kb
         self.client = client
@@ -156,7 +157,7 @@ public final class RespondStage: RecordStage, @unchecked Sendable {
         guard let kbAnswer = answer else {
             r["pending"] = nil
             Record.drop(&r, reason: failure.0, detail: "kb_responder: \(failure.1)")
-            log?.warning("dropped \(id) turn=\(turnIndex) reason=\(failure.0.rawValue) \(failure.1)")
+            log.warning("dropped reason=\(failure.0.rawValue) \(failure.1)", metadata: ["dlg_conversation_id": "\(id)", "dlg_turn_index": "\(turnIndex)"])
             return r
         }
         let qa = p["qa_generation"]?.objectValue ?? JSONObject()

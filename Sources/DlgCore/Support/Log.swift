@@ -1,36 +1,72 @@
 import Foundation
+import Logging
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// Appends lines in upstream's format (`time | LEVEL | name | message`) to files under `logs/`.
-/// Each line is one write(2) on an O_APPEND descriptor, so concurrent stage processes never interleave.
-public final class LogFile: @unchecked Sendable {
+/// An open log file under `logs/`. Each line is one write(2) on an O_APPEND descriptor, so the
+/// stage processes writing the same file never interleave within a line.
+final class LogSink: @unchecked Sendable {
     private let fd: Int32
-    private let name: String
-    private let lock = NSLock()
 
-    /// Opens `<logsDir>/<file>`; logging is off (not an error) when the folder cannot be created.
-    public init?(logsDir: String, file: String, name: String) {
-        try? Files.makeDirectory(logsDir)
-        let fd = open((logsDir as NSString).appendingPathComponent(file), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+    init?(path: String) {
+        let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
         guard fd >= 0 else { return nil }
         self.fd = fd
-        self.name = name
     }
 
     deinit { close(fd) }
 
-    public func info(_ message: String) { write("INFO", message) }
-    public func warning(_ message: String) { write("WARNING", message) }
-    public func error(_ message: String) { write("ERROR", message) }
-
-    public func write(_ level: String, _ message: String) {
-        let line = "\(Timestamps.log()) | \(level) | \(name) | \(message)\n"
-        lock.lock()
-        defer { lock.unlock() }
+    func write(_ line: String) {
         var bytes = Array(line.utf8)
         bytes.withUnsafeMutableBytes { raw in _ = Glibc.write(fd, raw.baseAddress!, raw.count) }
+    }
+}
+
+/// swift-log handler for the files under `logs/`, in upstream's line format
+/// (`time | LEVEL | label | message`), the metadata appended as sorted `key=value` pairs.
+public struct FileLogHandler: LogHandler {
+    let sink: LogSink
+    let label: String
+    public var metadata: Logger.Metadata = [:]
+    public var logLevel: Logger.Level = .info
+
+    public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    public func log(event: LogEvent) {
+        var line = "\(Timestamps.log()) | \(Self.levelName(event.level)) | \(label) | \(event.message)"
+        var all = metadata
+        if let extra = event.metadata { all.merge(extra) { $1 } }
+        for key in all.keys.sorted() { line += " \(key)=\(all[key]!)" }
+        line += "\n"
+        sink.write(line)
+    }
+
+    /// Python logging's level names, as upstream's files carry them.
+    static func levelName(_ level: Logger.Level) -> String {
+        switch level {
+        case .trace, .debug: return "DEBUG"
+        case .info, .notice: return "INFO"
+        case .warning: return "WARNING"
+        case .error: return "ERROR"
+        case .critical: return "CRITICAL"
+        }
+    }
+}
+
+/// The project's loggers: labels like `dlg.respond`, metadata keys like `dlg_conversation_id`.
+public enum DlgLog {
+    /// A logger appending to `<logsDir>/<file>`; it logs nothing (not an error) when the file cannot
+    /// be opened, so a read-only folder never stops a stage.
+    public static func logger(_ label: String, logsDir: String, file: String) -> Logger {
+        try? Files.makeDirectory(logsDir)
+        guard let sink = LogSink(path: (logsDir as NSString).appendingPathComponent(file)) else {
+            return Logger(label: label) { _ in SwiftLogNoOpLogHandler() }
+        }
+        return Logger(label: label) { label in FileLogHandler(sink: sink, label: label) }
     }
 }
 
