@@ -44,4 +44,34 @@ import Testing
         #expect(text.split(separator: "\n").allSatisfy { (try? JSONCodec.parse(String($0)))?.objectValue != nil }, "\(text)")
         #expect(try RunJournal(path: path, keep: keep).record("c-1")["status"] == "dropped")
     }
+
+    /// Compacting keeps exactly the latest line of each dialogue, in first-seen order; reads and
+    /// appends go on against the new file, and a reopened journal sees the same states.
+    @Test func compactKeepsTheLatestStateOfEachDialogue() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("journal-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let path = dir + "/journal.jsonl"
+        let keep: (JSONObject) -> Bool = { Record.status($0) == "active" }
+        let j = try RunJournal(path: path, keep: keep)
+        for id in ["c-0", "c-1", "c-2"] { try j.append(Self.record(id, "active", turns: 0)) }
+        try j.append(Self.record("c-1", "active", turns: 1))
+        try j.append(Self.record("c-0", "completed", turns: 2))
+        try j.append(Self.record("c-1", "dropped", turns: 1))
+        #expect(j.lines == 6)
+        try j.compact()
+        #expect(j.lines == 3)
+        let lines = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n")
+        let states = try lines.map { try #require((try JSONCodec.parse(String($0))).objectValue) }
+        #expect(states.map(Record.id) == ["c-0", "c-1", "c-2"])
+        #expect(states.map(Record.status) == ["completed", "dropped", "active"])
+        #expect(try j.record("c-0")["status"] == "completed", "read back through the new offsets")
+        #expect(try j.record("c-1")["status"] == "dropped")
+        try j.append(Self.record("c-2", "completed", turns: 2))
+        try j.compact()
+        let reopened = try RunJournal(path: path, keep: keep)
+        #expect(reopened.lines == 3 && reopened.held.isEmpty)
+        #expect(try reopened.record("c-2")["status"] == "completed")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir) == ["journal.jsonl"], "no temporary left")
+    }
 }

@@ -158,14 +158,14 @@ func checkFinishedRun(_ work: WorkDir, _ r: ToolResult, summary: JSONObject?, co
         return work
     }
 
-    /// Questions dlg-dedup rejected, as the checkpoints show them (a pending question marked rejected).
+    /// Questions dlg-dedup rejected: it logs each one (the journal keeps only the latest state of a
+    /// dialogue once the run is done), and a turn whose question was regenerated says so in `attempt`.
     static func rejections(_ work: WorkDir, runID: String) throws -> Int {
-        let dir = "outputs/run_state/\(runID)"
-        var n = 0
-        for f in work.files(under: dir) where f.hasSuffix(".jsonl") && !f.contains(".tmp") {
-            n += try work.records("\(dir)/\(f)").filter { $0["pending"]?["state"]?.stringValue == "rejected" }.count
-        }
-        return n
+        let logged = (try? work.read("logs/run.log"))?.components(separatedBy: "| dlg.dedup | duplicate question").count ?? 1
+        let regenerated = try finalCheckpoints(work, runID: runID).flatMap { Record.turns($0) }
+            .filter { ($0["attempt"]?.intValue ?? 1) > 1 }.count
+        #expect(logged - 1 >= regenerated, "every regenerated question follows a logged rejection")
+        return logged - 1
     }
 
     /// Duplicates of the ledger are rejected and regenerated, and never reach the dataset. With

@@ -46,7 +46,7 @@ public struct DialogueSummary: Sendable {
 /// are summaries, read back from the file when needed, so a long run does not grow dlg-run.
 public final class RunJournal {
     public let path: String
-    private let fd: Int32
+    private var fd: Int32
     private var size = 0
     private let keep: (JSONObject) -> Bool
     public private(set) var summaries: [String: DialogueSummary] = [:]
@@ -138,6 +138,54 @@ public final class RunJournal {
             throw DlgError.io("\(path): the state of \(id) does not read back as a record")
         }
         return r
+    }
+
+    /// Copies the latest lines of `ids` into `target` through a temporary name (fsynced, renamed);
+    /// returns each line's offset and length in the new file.
+    @discardableResult
+    public func writeLatest(_ ids: [String], to target: String) throws(DlgError) -> [(offset: Int, length: Int)] {
+        let tmp = "\(target).tmp.\(getpid())"
+        let out = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard out >= 0 else { throw DlgError.io("\(tmp): cannot create: \(String(cString: strerror(errno)))") }
+        let writer = FDWriter(fd: out, bufferSize: 1 << 20)
+        var placed: [(offset: Int, length: Int)] = []
+        placed.reserveCapacity(ids.count)
+        var offset = 0
+        do {
+            for id in ids {
+                let bytes = try line(id)
+                try writer.write(bytes)
+                placed.append((offset, bytes.count))
+                offset += bytes.count
+            }
+            try writer.flush()
+        } catch let e as DlgError {
+            close(out); unlink(tmp); throw e
+        } catch {
+            close(out); unlink(tmp); throw DlgError.io("\(tmp): write failed")
+        }
+        fsync(out)
+        close(out)
+        if rename(tmp, target) != 0 { unlink(tmp); throw DlgError.io("\(target): rename failed") }
+        return placed
+    }
+
+    /// Rewrites the journal with only the latest line of each dialogue, in first-seen order: the
+    /// superseded states of a long run (one per turn per dialogue) go. Atomic by rename, so a kill
+    /// leaves either the old journal or the new one.
+    public func compact() throws(DlgError) {
+        guard lines > order.count else { return }
+        let placed = try writeLatest(order, to: path)
+        let reopened = open(path, O_RDWR | O_APPEND | O_CLOEXEC)
+        guard reopened >= 0 else { throw DlgError.io("\(path): cannot reopen after compacting: \(String(cString: strerror(errno)))") }
+        close(fd)
+        fd = reopened
+        for (id, p) in zip(order, placed) {
+            summaries[id]?.offset = p.offset
+            summaries[id]?.length = p.length
+        }
+        size = placed.last.map { $0.offset + $0.length } ?? 0
+        lines = order.count
     }
 
     /// Every dialogue's summary, in first-seen order.

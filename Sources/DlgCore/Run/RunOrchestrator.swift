@@ -141,7 +141,10 @@ public final class RunOrchestrator {
             }
         }
         let finished = book.finishedSummaries
-        try Self.writeLines(finished.map(\.id), from: book.journal, to: (dir as NSString).appendingPathComponent(Self.finishedName))
+        try book.journal.writeLatest(finished.map(\.id), to: (dir as NSString).appendingPathComponent(Self.finishedName))
+        // A finished run needs one state per dialogue to resume or re-judge from; the superseded ones
+        // (a line per turn per dialogue) would otherwise stay on disk for good.
+        try book.journal.compact()
         _ = try exportCompleted(book)
         try stateWriter("completed")
         return Self.totals(finished)
@@ -152,25 +155,6 @@ public final class RunOrchestrator {
         let session = try ExportSession(exporter: Exporter(settings: settings))
         for s in book.completedSummaries { try session.add(try book.journal.record(s.id)) }
         return try session.finish()
-    }
-
-    /// The latest lines of `ids` copied from the journal into `path`, through a temporary name.
-    static func writeLines(_ ids: [String], from journal: RunJournal, to path: String) throws(DlgError) {
-        let tmp = "\(path).tmp.\(getpid())"
-        let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw DlgError.io("\(tmp): cannot create: \(String(cString: strerror(errno)))") }
-        let out = FDWriter(fd: fd, bufferSize: 1 << 20)
-        do {
-            for id in ids { try out.write(try journal.line(id)) }
-            try out.flush()
-        } catch let e as DlgError {
-            close(fd); unlink(tmp); throw e
-        } catch {
-            close(fd); unlink(tmp); throw DlgError.io("\(tmp): write failed")
-        }
-        fsync(fd)
-        close(fd)
-        if rename(tmp, path) != 0 { unlink(tmp); throw DlgError.io("\(path): rename failed") }
     }
 
     /// The four stages of the loop, each unordered (a record leaves a stage the moment it is done) and
@@ -224,7 +208,7 @@ public final class RunOrchestrator {
             let journal = try RunJournal(path: journalPath, keep: { Record.status($0) == "active" })
             let finished = RunBook.sorted(journal.allSummaries.filter { $0.status != "active" }, settings: settings)
             guard !finished.isEmpty else { throw DlgError(.noInput, "\(dir): no finished dialogues to judge") }
-            try Self.writeLines(finished.map(\.id), from: journal, to: finishedPath)
+            try journal.writeLatest(finished.map(\.id), to: finishedPath)
         }
         let judged = (dir as NSString).appendingPathComponent("judged.jsonl")
         try runPipeline([[tool("dlg-judge"), "--config", configPath, "--offline", "--force"]], input: finishedPath, output: judged)
