@@ -303,8 +303,7 @@ public final class ExportSession {
     private var buffers = Buffers()
     private var summary = Exporter.Summary()
     private var seen = Set<String>()
-    private var temporaries: [(fd: Int32, tmp: String, path: String)] = []
-    private var finished = false
+    private var files: [AtomicFile] = []
 
     public init(exporter: Exporter) throws(DlgError) {
         self.exporter = exporter
@@ -313,24 +312,9 @@ public final class ExportSession {
         try Files.makeDirectory(convDir)
         Files.removeStaleTemporaries(in: out)
         Files.removeStaleTemporaries(in: convDir)
-        for name in Self.names {
-            let path = (out as NSString).appendingPathComponent(name)
-            let tmp = "\(path).tmp.\(getpid())"
-            let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-            guard fd >= 0 else {
-                let why = String(cString: strerror(errno))
-                discard()
-                throw DlgError.io("\(tmp): cannot create: \(why)")
-            }
-            temporaries.append((fd, tmp, path))
-        }
-    }
-
-    deinit { if !finished { discard() } }
-
-    private func discard() {
-        for t in temporaries { close(t.fd); unlink(t.tmp) }
-        temporaries = []
+        // Each AtomicFile removes its temporary unless committed: an error on the way leaves the
+        // dataset files as they were.
+        for name in Self.names { files.append(try AtomicFile((out as NSString).appendingPathComponent(name))) }
     }
 
     /// Adds one dialogue; anything but a completed one, or an id already added, is skipped.
@@ -344,33 +328,18 @@ public final class ExportSession {
 
     private func flush() throws(DlgError) {
         let all = [buffers.synthetic, buffers.turns, buffers.sharegpt, buffers.judged, buffers.index]
-        for (t, bytes) in zip(temporaries, all) where !bytes.isEmpty {
-            var offset = 0
-            while offset < bytes.count {
-                let n = bytes.withUnsafeBytes { Glibc.write(t.fd, $0.baseAddress! + offset, $0.count - offset) }
-                if n < 0 && errno == EINTR { continue }
-                guard n > 0 else { throw DlgError.io("\(t.tmp): write failed: \(String(cString: strerror(errno)))") }
-                offset += n
-            }
-        }
+        for (file, bytes) in zip(files, all) where !bytes.isEmpty { try file.write(bytes) }
         buffers = Buffers()
     }
 
     /// Writes what is buffered and puts every file in place.
     public func finish() throws(DlgError) -> Exporter.Summary {
         try flush()
-        for t in temporaries {
-            fsync(t.fd)
-            close(t.fd)
-            if rename(t.tmp, t.path) != 0 {
-                let why = String(cString: strerror(errno))
-                unlink(t.tmp)
-                throw DlgError.io("\(t.path): rename failed: \(why)")
-            }
-            summary.files.append(t.path)
+        for file in files {
+            try file.commit()
+            summary.files.append(file.path)
         }
-        temporaries = []
-        finished = true
+        files = []
         let ledger = exporter.settings.ledgerPath
         if !Files.exists(ledger) { try Files.writeAtomically([], to: ledger) }
         return summary

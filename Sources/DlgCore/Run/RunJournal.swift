@@ -144,29 +144,17 @@ public final class RunJournal {
     /// returns each line's offset and length in the new file.
     @discardableResult
     public func writeLatest(_ ids: [String], to target: String) throws(DlgError) -> [(offset: Int, length: Int)] {
-        let tmp = "\(target).tmp.\(getpid())"
-        let out = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard out >= 0 else { throw DlgError.io("\(tmp): cannot create: \(String(cString: strerror(errno)))") }
-        let writer = FDWriter(fd: out, bufferSize: 1 << 20)
+        let file = try AtomicFile(target)
         var placed: [(offset: Int, length: Int)] = []
         placed.reserveCapacity(ids.count)
         var offset = 0
-        do {
-            for id in ids {
-                let bytes = try line(id)
-                try writer.write(bytes)
-                placed.append((offset, bytes.count))
-                offset += bytes.count
-            }
-            try writer.flush()
-        } catch let e as DlgError {
-            close(out); unlink(tmp); throw e
-        } catch {
-            close(out); unlink(tmp); throw DlgError.io("\(tmp): write failed")
+        for id in ids {
+            let bytes = try line(id)
+            try file.write(bytes)
+            placed.append((offset, bytes.count))
+            offset += bytes.count
         }
-        fsync(out)
-        close(out)
-        if rename(tmp, target) != 0 { unlink(tmp); throw DlgError.io("\(target): rename failed") }
+        try file.commit()
         return placed
     }
 

@@ -123,6 +123,80 @@ public enum StandardError {
     public static func clearLine() { redraw("\r\u{1B}[K") }
 }
 
+/// A file written under a temporary name beside its path (`<path>.tmp.<pid>`, which
+/// `Files.removeStaleTemporaries` cleans up after a killed process) and put in place by `commit()`,
+/// a rename, so a reader sees the old file or the whole new one. Dropped unless committed.
+public final class AtomicFile {
+    public let path: String
+    public let temporary: String
+    private var fd: Int32
+    private var pending: [UInt8] = []
+    private let bufferSize: Int
+
+    public init(_ path: String, bufferSize: Int = 1 << 20) throws(DlgError) {
+        self.path = path
+        self.bufferSize = bufferSize
+        temporary = "\(path).tmp.\(getpid())"
+        fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw DlgError.io("\(temporary): cannot create: \(String(cString: strerror(errno)))") }
+    }
+
+    deinit { discard() }
+
+    /// Buffers small writes; a large one goes straight to the file.
+    public func write(_ bytes: [UInt8]) throws(DlgError) {
+        if pending.count + bytes.count <= bufferSize {
+            pending.append(contentsOf: bytes)
+            return
+        }
+        try flush()
+        if bytes.count * 2 < bufferSize { pending.append(contentsOf: bytes) } else { try writeOut(bytes) }
+    }
+
+    private func flush() throws(DlgError) {
+        guard !pending.isEmpty else { return }
+        try writeOut(pending)
+        pending.removeAll(keepingCapacity: true)
+    }
+
+    private func writeOut(_ bytes: [UInt8]) throws(DlgError) {
+        guard fd >= 0 else { throw DlgError(.software, "\(temporary): written after commit") }
+        var offset = 0
+        while offset < bytes.count {
+            let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + offset, $0.count - offset) }
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else {
+                let why = n < 0 ? String(cString: strerror(errno)) : "nothing written"
+                discard()
+                throw DlgError.io("\(temporary): write failed: \(why)")
+            }
+            offset += n
+        }
+    }
+
+    /// Writes what is buffered and renames the file into place; `durable` fsyncs it first (files
+    /// that are rebuilt at will skip that).
+    public func commit(durable: Bool = true) throws(DlgError) {
+        try flush()
+        if durable { fsync(fd) }
+        close(fd)
+        fd = -1
+        if rename(temporary, path) != 0 {
+            let why = String(cString: strerror(errno))
+            unlink(temporary)
+            throw DlgError.io("\(path): rename failed: \(why)")
+        }
+    }
+
+    /// Closes and removes the temporary file; nothing happens to `path`.
+    public func discard() {
+        guard fd >= 0 else { return }
+        close(fd)
+        fd = -1
+        unlink(temporary)
+    }
+}
+
 /// File helpers: atomic writes (temporary name, then rename) and appends.
 public enum Files {
     /// Writes `data` to `path` through a temporary file in the same folder and a rename,
@@ -130,27 +204,9 @@ public enum Files {
     public static func writeAtomically(_ data: [UInt8], to path: String, durable: Bool = true) throws(DlgError) {
         let dir = (path as NSString).deletingLastPathComponent
         if !dir.isEmpty { try makeDirectory(dir) }
-        let tmp = "\(path).tmp.\(getpid())"
-        let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw DlgError.io("\(tmp): cannot create: \(String(cString: strerror(errno)))") }
-        var offset = 0
-        while offset < data.count {
-            let n = data.withUnsafeBytes { raw in Glibc.write(fd, raw.baseAddress! + offset, raw.count - offset) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                let m = String(cString: strerror(errno))
-                close(fd); unlink(tmp)
-                throw DlgError.io("\(tmp): write failed: \(m)")
-            }
-            offset += n
-        }
-        if durable { fsync(fd) }
-        close(fd)
-        if rename(tmp, path) != 0 {
-            let m = String(cString: strerror(errno))
-            unlink(tmp)
-            throw DlgError.io("\(path): rename failed: \(m)")
-        }
+        let file = try AtomicFile(path)
+        try file.write(data)
+        try file.commit(durable: durable)
     }
 
     public static func writeAtomically(_ text: String, to path: String, durable: Bool = true) throws(DlgError) {
