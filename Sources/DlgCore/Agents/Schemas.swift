@@ -14,8 +14,10 @@ public enum AgentSchemas {
         .obj(["type": "string", "minLength": .int(min), "maxLength": .int(max)])
     }
     static func list(_ item: JSON, max: Int) -> JSON { .obj(["type": "array", "items": item, "maxItems": .int(max)]) }
+    /// No properties beyond those listed: llama.cpp's grammar otherwise lets a model add keys of its
+    /// own with unbounded values (seen: SmolLM2 filling a made-up "target_topic" up to max_tokens).
     static func object(_ props: KeyValuePairs<String, JSON>, required: [String]) -> JSON {
-        .obj(["type": "object", "properties": .obj(props), "required": JSON(required)])
+        .obj(["type": "object", "properties": .obj(props), "required": JSON(required), "additionalProperties": false])
     }
 
     public static let questionMaxLength = 300
