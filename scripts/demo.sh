@@ -17,7 +17,7 @@ stop() { if [ "$started_here" = 1 ]; then scripts/llm-server.sh down "$port"; fi
 trap stop EXIT
 
 run_id="demo-$(date +%Y%m%d-%H%M%S)"
-echo "dlgforge: generating with SmolLM2-135M on the CPU (config $config, run $run_id); this takes a few minutes" >&2
+echo "dlgforge: generating with SmolLM2-135M on the CPU (config $config, run $run_id); this takes about a minute" >&2
 summary=$(LLM_PORT=$port "$bin/dlg-run" --config "$config" --run-id "$run_id")
 echo "$summary" | python3 -c '
 import json, sys
