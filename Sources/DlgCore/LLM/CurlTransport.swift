@@ -48,9 +48,14 @@ public final class CurlTransport: @unchecked Sendable {
         curl_global_init(Int(CURL_GLOBAL_DEFAULT))
         multi = curl_multi_init()
         _ = dlg_curl_multi_setopt_long(multi, CURLMOPT_MAXCONNECTS, 2048)
-        events = .allocate(capacity: 1)
-        events.initialize(to: dlg_curl_events(epoll_fd: epoll_create1(Int32(EPOLL_CLOEXEC)), timer_ms: -1, timer_changed: 0))
+        let epollFD = epoll_create1(Int32(EPOLL_CLOEXEC))
         wakeFD = eventfd(0, Int32(EFD_CLOEXEC | EFD_NONBLOCK))
+        // Without them no request could ever complete: stop loudly rather than hang.
+        guard epollFD >= 0, wakeFD >= 0 else {
+            fatalError("dlg-http: cannot create the event descriptors: \(String(cString: strerror(errno)))")
+        }
+        events = .allocate(capacity: 1)
+        events.initialize(to: dlg_curl_events(epoll_fd: epollFD, timer_ms: -1, timer_changed: 0))
         _ = dlg_epoll_watch(events.pointee.epoll_fd, wakeFD, EPOLLIN.rawValue)
         _ = dlg_curl_multi_use_epoll(multi, events)
         let thread = Thread { [self] in self.loop() }
