@@ -46,7 +46,13 @@ import Testing
         for m in s["messages"]?.arrayValue ?? [] {
             #expect(missing(["role", "content", "turn_index"], in: m.keySet).isEmpty, "message keys \(m.keySet.sorted())")
         }
-        #expect(s["raw_results"]?.arrayValue?.count == 3)
+        let rawResults = s["raw_results"]?.arrayValue ?? []
+        #expect(rawResults.count == 3)
+        for e in rawResults {
+            #expect(e.keySet == UpstreamKeys.rawResult, "raw_results entry keys \(e.keySet.sorted())")
+            // Without saving.raw_completions the completions are not kept: upstream's keys, empty.
+            #expect(e["qa_raw"] == .obj([:]) && e["kb_raw"] == .obj([:]) && e["judge_raw"] == .obj([:]))
+        }
 
         // turns.jsonl
         let turns = try work.records("outputs/turns.jsonl")
@@ -176,5 +182,39 @@ import Testing
         #expect(plain.keySet == renamed, "\(plain.keys)")
         let judged = try #require(try work.records("outputs/conversations_sharegpt_judged.jsonl").first)
         #expect(judged.keySet == renamed.union(["judge"]), "\(judged.keys)")
+    }
+
+    /// With `saving.raw_completions` every raw_results entry carries the agents' whole chat
+    /// completions, as upstream's do; conversation judging adds its final entry.
+    @Test func rawCompletionsAreKeptWhenAsked() async throws {
+        let work = try WorkDir(label: "export-raw")
+        try work.setConfig("run.target_languages", "[en]")
+        try work.setConfig("run.total_samples", "2")
+        try work.setConfig("run.batch_size", "2")
+        try work.setConfig("judge.granularity", "conversation")
+        try work.setConfig("saving.raw_completions", "true")
+        try await withMock(["--seed", "61"]) { mock in
+            let (r, summary) = try await runDlgRun(work, mock, runID: "raw")
+            try #require(r.status == 0, "\(r)")
+            #expect(summary?["completed"]?["en"]?.intValue == 2, "\(r)")
+        }
+        for s in try work.records("outputs/synthetic_qa.jsonl") {
+            let entries = s["raw_results"]?.arrayValue ?? []
+            let turns = s["turns"]?.arrayValue?.count ?? 0
+            try #require(entries.count == turns + 1, "one entry per turn and the conversation judge's: \(entries.count)")
+            for e in entries.dropLast() {
+                #expect(e.keySet == UpstreamKeys.rawResult)
+                for key in ["qa_raw", "kb_raw"] {
+                    #expect(e[key]?["object"] == "chat.completion" && e[key]?["choices"]?.arrayValue?.isEmpty == false,
+                            "\(key): \(e[key]?.serialized().prefix(300) ?? "nil")")
+                    #expect(e[key]?["usage"]?["completion_tokens"]?.intValue != nil)
+                }
+                #expect(e["judge_raw"] == .obj([:]), "turns are not judged one by one in conversation mode")
+            }
+            let last = try #require(entries.last)
+            #expect(last.keySet == ["conversation_judge_raw", "conversation_judge"])
+            #expect(last["conversation_judge_raw"]?["object"] == "chat.completion")
+            #expect(last["conversation_judge"]?["score"]?.intValue != nil)
+        }
     }
 }

@@ -64,6 +64,9 @@ enum UpstreamKeys {
         "user_agent_used_name", "assistant_agent_used_name", "judge_enabled", "judge_granularity", "judge_reasons",
         "project_root", "config_dir", "n_turns", "batch_size", "conversation_index", "conversation_status", "drop_reason",
     ]
+    static let rawResult: Set<String> = [
+        "turn_index", "attempt", "qa_raw", "kb_raw", "judge_raw", "qa_output", "kb_output", "qa_judge",
+    ]
     static let turnPayload: Set<String> = [
         "turn_index", "qa_generation", "kb_answer", "qa_judge", "qa_agent_used_name", "kb_agent_used_name",
         "seed_topic", "seed_question", "question_mode", "tool_events",

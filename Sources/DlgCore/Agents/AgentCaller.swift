@@ -13,6 +13,8 @@ public struct AgentCaller: Sendable {
         public var output: JSONObject
         public var usage: TokenUsage
         public var model: String
+        /// The chat completion the output came from (the repair call's, when one was needed).
+        public var raw: JSON
     }
 
     public struct Failure: Error, Sendable {
@@ -56,6 +58,7 @@ public struct AgentCaller: Sendable {
             }
             usage += reply.usage
             var parsed = ReplyJSON.extract(reply.content)
+            var raw = reply.raw
             if parsed == nil {
                 var repair = messages
                 repair.append(.obj(["role": "assistant", "content": .string(String(reply.content.prefix(4000)))]))
@@ -65,6 +68,7 @@ public struct AgentCaller: Sendable {
                                                       label: label + " repair=1") {
                     usage += fixed.usage
                     parsed = ReplyJSON.extract(fixed.content)
+                    raw = fixed.raw
                 }
             }
             guard let object = parsed else {
@@ -73,7 +77,7 @@ public struct AgentCaller: Sendable {
                 continue
             }
             switch validate(object) {
-            case .success(let out): return .success(Success(output: out, usage: usage, model: reply.model))
+            case .success(let out): return .success(Success(output: out, usage: usage, model: reply.model, raw: raw))
             case .failure(let reason):
                 lastReason = reason
                 lastDetail = "reply failed validation (\(reason.rawValue)): " + Self.excerpt(reply.content)

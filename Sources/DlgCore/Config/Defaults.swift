@@ -73,6 +73,7 @@ enum ConfigDefaults {
             ]),
             "saving": .obj([
                 "output_dir": "outputs",
+                "raw_completions": false,
                 "output_columns": .obj([
                     "messages": "messages", "messages_with_tools": "messages_with_tools",
                     "metadata": "metadata", "user_reasoning": "user_reasoning",

@@ -165,6 +165,10 @@ public struct SavingSettings: Sendable {
     public var outputDir: String
     public var columns: [String: String]
     public var hfPush: JSON
+    /// Ours: keep each agent's whole chat completion in the record, for upstream's
+    /// `raw_results[].qa_raw/kb_raw/judge_raw` (otherwise `{}`: they would grow every record that
+    /// crosses the stages by a few kilobytes a turn).
+    public var rawCompletions: Bool
 }
 
 /// Everything a stage needs, resolved and validated once.
@@ -282,7 +286,8 @@ public struct Settings: Sendable {
             }
         }
         saving = SavingSettings(outputDir: try r.string("saving.output_dir"), columns: columns,
-                                hfPush: tree.value(at: "saving.hf_push") ?? .null)
+                                hfPush: tree.value(at: "saving.hf_push") ?? .null,
+                                rawCompletions: try r.bool("saving.raw_completions"))
         if saving.outputDir.isEmpty { throw r.fail("saving.output_dir", .string(""), "a folder path") }
         personasEnabled = try r.bool("personas.enabled")
         personasPath = try r.string("personas.path")

@@ -218,10 +218,18 @@ public struct Exporter {
         let payloads = turns.map(Self.turnPayload)
         let msgs = Self.messages(turns)
         let hist = Self.history(turns)
-        let rawResults = JSON.array(turns.map { t in
-            .obj(["turn_index": t["turn_index"] ?? 0, "attempt": t["attempt"] ?? 1, "qa_output": t["qa_generation"] ?? .obj([:]),
-                  "kb_output": t["kb_answer"] ?? .obj([:]), "qa_judge": t["qa_judge"] ?? .obj([:])])
-        })
+        // Upstream's entries; the *_raw completions are kept only with `saving.raw_completions`.
+        var rawEntries: [JSON] = turns.map { t in
+            .obj(["turn_index": t["turn_index"] ?? 0, "attempt": t["attempt"] ?? 1,
+                  "qa_raw": t["qa_raw"] ?? .obj([:]), "kb_raw": t["kb_raw"] ?? .obj([:]), "judge_raw": t["judge_raw"] ?? .obj([:]),
+                  "qa_output": t["qa_generation"] ?? .obj([:]), "kb_output": t["kb_answer"] ?? .obj([:]),
+                  "qa_judge": t["qa_judge"] ?? .obj([:])])
+        }
+        if settings.judge.enabled && settings.judge.granularity == "conversation" {
+            rawEntries.append(.obj(["conversation_judge_raw": r["conversation_judge_raw"] ?? .obj([:]),
+                                    "conversation_judge": r["conversation_judge"] ?? .obj([:])]))
+        }
+        let rawResults = JSON.array(rawEntries)
         let inputs = self.inputs(r)
         let last = turns.last ?? .obj([:])
         let seedQuestion = r["seed"]?["question"] ?? ""

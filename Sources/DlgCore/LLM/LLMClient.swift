@@ -34,6 +34,8 @@ public struct ChatReply: Sendable {
     public var usage: TokenUsage
     public var model: String
     public var endpoint: String
+    /// The whole chat completion as the server sent it.
+    public var raw: JSON
 }
 
 /// Why a chat call failed for good.
@@ -175,7 +177,7 @@ public final class LLMClient: @unchecked Sendable {
                 let served = reply["model"]?.stringValue ?? model
                 log?.info("agent=\(agent.agent.rawValue) endpoint=\(endpoint.name) model=\(model) status=200 ms=\(ms) prompt_tokens=\(usage.promptTokens) completion_tokens=\(usage.completionTokens) served_by=\(served) http_attempt=\(attempt + 1) \(label)")
                 return ChatReply(message: message, finishReason: choice["finish_reason"]?.stringValue ?? "",
-                                 usage: usage, model: served, endpoint: endpoint.name)
+                                 usage: usage, model: served, endpoint: endpoint.name, raw: reply)
             case .status(let code, let data, let retryAfter):
                 let text = String(decoding: data.prefix(400), as: UTF8.self)
                 log?.warning("agent=\(agent.agent.rawValue) endpoint=\(endpoint.name) status=\(code) ms=\(ms) http_attempt=\(attempt + 1) \(label) body=\(Redact.text(text).prefix(200))")

@@ -149,6 +149,7 @@ public final class GenStage: RecordStage, @unchecked Sendable {
             p["source_path"] = .string(source)
             p["qa_generation"] = .object(qa)
             p["qa_agent_used_name"] = .string(agent.usedName)
+            if settings.saving.rawCompletions { p["qa_raw"] = s.raw }
             r["pending"] = .object(p)
         case .failure(let f) where f.reason == .llmUnavailable:
             health.unavailable(f.detail)

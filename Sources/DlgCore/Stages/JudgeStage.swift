@@ -66,6 +66,12 @@ public final class JudgeStage: RecordStage, @unchecked Sendable {
         }
     }
 
+    /// The completion a verdict came from, for `saving.raw_completions`; `{}` when the call failed.
+    static func raw(_ result: Result<AgentCaller.Success, AgentCaller.Failure>) -> JSON {
+        if case .success(let s) = result { return s.raw }
+        return .obj([:])
+    }
+
     public func process(_ record: JSONObject) async -> JSONObject {
         var r = record
         let id = Record.id(r)
@@ -95,6 +101,7 @@ public final class JudgeStage: RecordStage, @unchecked Sendable {
             }
             guard let verdict = verdict(result, conversation: true, record: &r) else { return record }
             r["conversation_judge"] = .object(verdict)
+            if settings.saving.rawCompletions { r["conversation_judge_raw"] = Self.raw(result) }
             log.info("[judge-online-conversation] score=\(verdict["score"]?.intValue ?? 0) reasons=\(verdict["reasons"]?.serialized() ?? "[]")", metadata: ["dlg_conversation_id": "\(id)"])
             return r
         }
@@ -118,6 +125,7 @@ public final class JudgeStage: RecordStage, @unchecked Sendable {
             }
             guard let verdict = verdict(result, conversation: false, record: &r) else { return record }
             turns[i]["qa_judge"] = .object(verdict)
+            if settings.saving.rawCompletions { turns[i]["judge_raw"] = Self.raw(result) }
             log.info("[judge-online] score=\(verdict["score"]?.intValue ?? 0) reasons=\(verdict["reasons"]?.serialized() ?? "[]")",
                      metadata: ["dlg_conversation_id": "\(id)", "dlg_turn_index": "\(n)"])
         }

@@ -84,6 +84,7 @@ public final class RespondStage: RecordStage, @unchecked Sendable {
         var usage = TokenUsage()
         var failure: (DropReason, String) = (.invalidOutput, "")
         var answer: JSONObject? = nil
+        var answerRaw: JSON = .obj([:])
         attempts: for attempt in 1...3 {
             var messages = start
             if attempt > 1 {
@@ -141,6 +142,7 @@ public final class RespondStage: RecordStage, @unchecked Sendable {
                     if object["did_web_search"] == nil { out["did_web_search"] = false }
                     toolEvents.append(contentsOf: events)
                     answer = out
+                    answerRaw = reply.raw
                     break attempts
                 case .failure(let reason):
                     failure = (reason, "reply failed validation (\(reason.rawValue)): " + AgentCaller.excerpt(reply.content))
@@ -177,6 +179,10 @@ public final class RespondStage: RecordStage, @unchecked Sendable {
         turn["source_path"] = p["source_path"] ?? ""
         turn["attempt"] = p["attempt"] ?? 1
         turn["tool_events"] = .array(toolEvents)
+        if settings.saving.rawCompletions {
+            turn["qa_raw"] = p["qa_raw"] ?? .obj([:])
+            turn["kb_raw"] = answerRaw
+        }
         turn["timestamp"] = .string(Timestamps.isoUTC())
         var turns = Record.turns(r)
         turns.append(.object(turn))
