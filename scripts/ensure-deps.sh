@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the build links against, only when they are missing.
+# Installs the Debian packages the build links against (and pdftotext), only when they are missing.
 set -euo pipefail
 need=()
 pkg-config --exists jansson 2>/dev/null || need+=(libjansson-dev)
 pkg-config --exists libcurl 2>/dev/null || need+=(libcurl4-openssl-dev)
 command -v pkg-config >/dev/null || need+=(pkg-config)
+# Not linked: pdftotext reads PDFs in knowledge/ (and the tests' PDF fixture).
+command -v pdftotext >/dev/null || need+=(poppler-utils)
 if ((${#need[@]})); then
   echo "dlgforge: installing Debian packages: ${need[*]}" >&2
   if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi

@@ -304,3 +304,21 @@ import Testing
         check(AgentSchemas.judge(reasons: ["vague", "other"]), "judge")
     }
 }
+
+@Suite struct PDFTextTests {
+    @Test func letterRatioCountsLettersAmongVisibleCharacters() {
+        #expect(PDFText.letterRatio("") == 0)
+        #expect(PDFText.letterRatio("   \n") == 0)
+        #expect(PDFText.letterRatio("abcd") == 1)
+        #expect(PDFText.letterRatio("ab 12") == 0.5)
+        #expect(PDFText.letterRatio("é ü") == 1, "letters beyond ASCII count")
+    }
+
+    @Test func theToolComesFromTheEnvironmentOrThePath() {
+        #expect(PDFText.tool(["DLG_PDFTOTEXT": "/nonexistent/pdftotext"]) == nil)
+        #expect(PDFText.tool(["PATH": "/nonexistent"]) == nil)
+        if FileManager.default.isExecutableFile(atPath: "/usr/bin/pdftotext") {
+            #expect(PDFText.tool(["PATH": "/nonexistent:/usr/bin"]) == "/usr/bin/pdftotext")
+        }
+    }
+}

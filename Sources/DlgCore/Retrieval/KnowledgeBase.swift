@@ -50,7 +50,7 @@ public final class KnowledgeBase: @unchecked Sendable {
         self.rebuilt = rebuilt
     }
 
-    static let extensions: Set<String> = ["txt", "md", "markdown"]
+    static let extensions: Set<String> = ["txt", "md", "markdown", "pdf"]
 
     /// The knowledge files, relative to `dir`, sorted.
     public static func listFiles(_ dir: String) -> [String] {
@@ -69,11 +69,11 @@ public final class KnowledgeBase: @unchecked Sendable {
     public static func open(settings: Settings, client: LLMClient? = nil) async throws(DlgError) -> KnowledgeBase {
         let dir = settings.knowledgeDir
         guard Files.isDirectory(dir) else {
-            throw DlgError(.noInput, "\(dir): knowledge folder not found; put .txt or .md files under knowledge/ beside the config")
+            throw DlgError(.noInput, "\(dir): knowledge folder not found; put .txt, .md or .pdf files under knowledge/ beside the config")
         }
         let files = listFiles(dir)
         guard !files.isEmpty else {
-            throw DlgError(.noInput, "\(dir): no .txt or .md files in the knowledge folder")
+            throw DlgError(.noInput, "\(dir): no .txt, .md or .pdf files in the knowledge folder")
         }
         let r = settings.retrieval
         var entries: [JSON] = []
@@ -109,7 +109,9 @@ public final class KnowledgeBase: @unchecked Sendable {
         }
         var chunks: [Chunk] = []
         for f in files {
-            let text = try Files.readText((dir as NSString).appendingPathComponent(f))
+            let path = (dir as NSString).appendingPathComponent(f)
+            let text = (f as NSString).pathExtension.lowercased() == "pdf"
+                ? try PDFText.extract(path, shownAs: path) : try Files.readText(path)
             chunks.append(contentsOf: chunk(text: text, source: f, size: r.chunkSize, overlap: r.overlap))
         }
         var inventory: [UInt8] = []

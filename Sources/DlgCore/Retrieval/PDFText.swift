@@ -1,0 +1,71 @@
+import Foundation
+
+/// Text of a PDF in `knowledge/`, through poppler's `pdftotext` (Debian: poppler-utils) when it is
+/// installed. Like upstream (pypdf), each page is extracted twice, with the layout kept and in reading
+/// order, and the page keeps whichever has the higher share of letters: layout mode wins on tables and
+/// columns, reading order on text that layout mode spaces out.
+public enum PDFText {
+    /// `DLG_PDFTOTEXT` names the tool when it is not `pdftotext` on the PATH.
+    static func tool(_ environment: [String: String] = ProcessInfo.processInfo.environment) -> String? {
+        if let explicit = environment["DLG_PDFTOTEXT"], !explicit.isEmpty {
+            return FileManager.default.isExecutableFile(atPath: explicit) ? explicit : nil
+        }
+        for dir in (environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":") {
+            let candidate = "\(dir)/pdftotext"
+            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+        }
+        return nil
+    }
+
+    public static func extract(_ path: String, shownAs name: String) throws(DlgError) -> String {
+        guard let tool = tool() else {
+            throw DlgError(.unavailable, "\(name): reading a PDF needs pdftotext (Debian: apt-get install poppler-utils); install it, or convert the file to .txt, or move it out of the knowledge folder")
+        }
+        let layout = try pages(tool, ["-layout"], path, name)
+        let plain = try pages(tool, [], path, name)
+        var kept: [String] = []
+        for i in 0..<max(layout.count, plain.count) {
+            let a = i < layout.count ? layout[i] : ""
+            let b = i < plain.count ? plain[i] : ""
+            kept.append(letterRatio(a) >= letterRatio(b) ? a : b)
+        }
+        return kept.joined(separator: "\n")
+    }
+
+    /// The share of letters among the characters that are not white space (0 for an empty page).
+    static func letterRatio(_ text: String) -> Double {
+        var letters = 0
+        var visible = 0
+        for scalar in text.unicodeScalars where !scalar.properties.isWhitespace {
+            visible += 1
+            if scalar.properties.isAlphabetic { letters += 1 }
+        }
+        return visible == 0 ? 0 : Double(letters) / Double(visible)
+    }
+
+    /// One run of pdftotext; its pages (it ends each with a form feed).
+    static func pages(_ tool: String, _ options: [String], _ path: String, _ name: String) throws(DlgError) -> [String] {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: tool)
+        process.arguments = options + ["-enc", "UTF-8", "-q", path, "-"]
+        let out = Pipe()
+        let err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        process.standardInput = FileHandle.nullDevice
+        do { try process.run() } catch {
+            throw DlgError(.unavailable, "\(name): cannot run \(tool): \(error)")
+        }
+        // Read before waiting: a large PDF fills the pipe and pdftotext would block on it.
+        let text = out.fileHandleForReading.readDataToEndOfFile()
+        let problem = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else {
+            let why = String(decoding: problem, as: UTF8.self).split(separator: "\n").first.map(String.init) ?? "exit status \(process.terminationStatus)"
+            throw DlgError.data("\(name): pdftotext cannot read it: \(why)")
+        }
+        var pages = String(decoding: text, as: UTF8.self).components(separatedBy: "\u{0C}")
+        if pages.last?.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty == true { pages.removeLast() }
+        return pages
+    }
+}
