@@ -42,6 +42,9 @@ struct DlgRun: AsyncParsableCommand {
             for key in settings.tree.unknownKeys {
                 StandardError.write("dlg-run: warning: \(key): unknown config key, ignored")
             }
+            for missing in settings.notYetSupported {
+                StandardError.write("dlg-run: warning: \(missing)")
+            }
             let dir = toolsDir ?? URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent().path
             let orchestrator = RunOrchestrator(settings: settings, configPath: common.config, toolsDir: dir)
             if judgeOnly {

@@ -182,6 +182,30 @@ public struct Settings: Sendable {
     public var personasEnabled: Bool
     public var personasPath: String
     public var webSearchEnabled: Bool
+    public var backend: String
+
+    /// What the config asks for that this version does not do yet, one sentence each, so a run says
+    /// so instead of quietly doing less (the keys themselves are valid upstream keys).
+    public var notYetSupported: [String] {
+        var out: [String] = []
+        if run.distributedEnabled {
+            out.append("run.distributed.enabled: distributed runs (Ray, Postgres, vLLM) come with dlg-cluster; this run is local")
+        }
+        if backend == "vllm_managed" {
+            out.append("llm.backend: vllm_managed: starting vLLM comes with dlg-cluster; the configured endpoints are used as they are")
+        }
+        if webSearchEnabled {
+            out.append("tools.web_search_enabled: the web_search tool is not available; answers use the knowledge base only")
+        }
+        if hfPushOnRun {
+            out.append("saving.hf_push: pushing to the Hugging Face Hub is not available yet; the dataset stays in \(outputDir)")
+        }
+        return out
+    }
+
+    var hfPushOnRun: Bool {
+        saving.hfPush["enabled"]?.boolValue == true && saving.hfPush["auto_push_on_run"]?.boolValue == true
+    }
     public var agents: [AgentName: AgentSettings]
 
     public var projectRoot: String { tree.projectRoot }
@@ -292,7 +316,7 @@ public struct Settings: Sendable {
         personasEnabled = try r.bool("personas.enabled")
         personasPath = try r.string("personas.path")
         webSearchEnabled = try r.bool("tools.web_search_enabled")
-        _ = try r.choice("llm.backend", ["openai", "vllm_attach", "vllm_managed"])
+        backend = try r.choice("llm.backend", ["openai", "vllm_attach", "vllm_managed"])
         var agents: [AgentName: AgentSettings] = [:]
         for agent in AgentName.allCases { agents[agent] = try AgentSettings.resolve(agent, reader: r) }
         self.agents = agents
