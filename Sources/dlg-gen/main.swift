@@ -13,7 +13,8 @@ struct DlgGen: AsyncParsableCommand {
         stdin: dialogue records (JSONL), unless --new is given. stdout: the same records in the same order; \
         each open dialogue gets a pending user question, a question rejected by dlg-dedup is regenerated \
         (up to coverage.question_dedup_retries times, then the dialogue is dropped with \
-        drop_reason dedup_exhausted). With --new N, starts N new dialogues instead of reading stdin.
+        drop_reason dedup_exhausted). With --new N, starts N new dialogues instead of reading stdin. \
+        With --migrate-seeds, converts a legacy seed topics file (upstream's seeds-migrate) and exits.
         """)
 
     @OptionGroup var common: CommonOptions
@@ -30,7 +31,23 @@ struct DlgGen: AsyncParsableCommand {
     @Option(help: "Slot number of the first new dialogue in the whole run (persona cycling).")
     var slotOffset: Int = 0
 
+    @Flag(help: "Upstream's seeds-migrate: rewrite a legacy seed topics file ({topic: {variant: [questions]}}) as the versioned YAML run.seed_topics_path reads, then exit.")
+    var migrateSeeds = false
+
+    @Option(help: "With --migrate-seeds: the legacy file (default: run.seed_topics_path if JSON, else seed_topics.json beside the config).")
+    var sourceFile: String?
+
+    @Option(help: "With --migrate-seeds: where to write (default: run.seed_topics_path if YAML, else data/seeds/topics.yaml).")
+    var destFile: String?
+
+    @Flag(help: "With --migrate-seeds: replace the destination if it exists.")
+    var overwrite = false
+
     func validate() throws {
+        if migrateSeeds && new != nil { throw ValidationError("\"--migrate-seeds\" and \"--new\" do not go together") }
+        if !migrateSeeds && (sourceFile != nil || destFile != nil || overwrite) {
+            throw ValidationError("\"--source-file\", \"--dest-file\" and \"--overwrite\" go with \"--migrate-seeds\"")
+        }
         if let n = new, n < 1 { throw ValidationError("\"--new\" must be at least 1") }
         if new == nil && (language != nil || runId != nil) {
             throw ValidationError("\"--language\" and \"--run-id\" go with \"--new\"")
@@ -43,6 +60,14 @@ struct DlgGen: AsyncParsableCommand {
     func run() async throws {
         try await ToolMain.run("dlg-gen") {
             let settings = try common.settings()
+            if migrateSeeds {
+                let done = try SeedMigration.migrate(settings: settings, sourceFile: sourceFile, destFile: destFile,
+                                                     overwrite: overwrite)
+                StandardError.write(done.passedThrough
+                    ? "dlg-gen: \(done.source) is already structured; copied to \(done.destination)"
+                    : "dlg-gen: \(done.questions) question(s) in \(done.topics) topic(s), \(done.variants) variant(s): \(done.source) -> \(done.destination)")
+                return 0
+            }
             try settings.requireAgent(.qaGenerator)
             let client = LLMClient(logsDir: settings.logsDir)
             let kb = try await KnowledgeBase.open(settings: settings, client: client)

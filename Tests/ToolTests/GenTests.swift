@@ -133,4 +133,38 @@ import Testing
         let unseeded = try await questions(["--seed", "15"])
         #expect(Set(unseeded).count == 1, "\(unseeded)")
     }
+
+    /// Upstream's seeds-migrate: a legacy JSON file becomes the versioned YAML that dlg-gen then reads;
+    /// an existing destination is kept unless --overwrite.
+    @Test func migrateSeedsWritesTheVersionedFileDlgGenReads() async throws {
+        let work = try WorkDir(label: "seeds-migrate")
+        try work.write("seed_topics.json", """
+            {"kettles": {"english": ["How often should I descale my kettle?"], "france": ["Quand détartrer ma bouilloire ?"]},
+             "bread": ["Why does my dough not rise?"]}
+            """)
+        try work.setConfig("run.seed_topics_path", "data/seeds/migrated.yaml")
+        try work.setConfig("run.seed_topics_probability", "1")
+        let migrated = try await stage("dlg-gen", work, nil, ["--migrate-seeds"])
+        try #require(migrated.status == 0, "\(migrated)")
+        #expect(migrated.stdout.isEmpty && migrated.stderr.contains("3 question(s) in 2 topic(s), 2 variant(s)"), "\(migrated)")
+        let yaml = try work.read("data/seeds/migrated.yaml")
+        for line in ["version: 1", "final_fallback: english", "  france: france", "  fr: france", "variants:",
+                     "- How often should I descale my kettle?", "- Quand détartrer ma bouilloire ?"] {
+            #expect(yaml.contains(line), "missing \(line):\n\(yaml)")
+        }
+        let again = try await stage("dlg-gen", work, nil, ["--migrate-seeds"])
+        #expect(again.status == 64 && again.stderr.contains("--overwrite"), "\(again)")
+        let replaced = try await stage("dlg-gen", work, nil, ["--migrate-seeds", "--overwrite"])
+        #expect(replaced.status == 0, "\(replaced)")
+
+        // The migrated file drives the first questions: every seed question of the language is used once.
+        try await withMock(["--seed", "16"]) { mock in
+            let r = try await stage("dlg-gen", work, mock, ["--new", "2", "--language", "en", "--run-id", "seeded"])
+            try #require(r.status == 0, "\(r)")
+            let seeds = Set(try JSONL.records(r.stdout).compactMap { $0["pending"]?["seed_question"]?.stringValue })
+            #expect(seeds == ["How often should I descale my kettle?", "Why does my dough not rise?"], "\(seeds)")
+            let fr = try await stage("dlg-gen", work, mock, ["--new", "1", "--language", "fr", "--run-id", "seeded-fr"])
+            #expect(try JSONL.records(fr.stdout).first?["pending"]?["seed_question"] == "Quand détartrer ma bouilloire ?", "\(fr)")
+        }
+    }
 }
