@@ -187,10 +187,7 @@ import Testing
     /// With `saving.raw_completions` every raw_results entry carries the agents' whole chat
     /// completions, as upstream's do; conversation judging adds its final entry.
     @Test func rawCompletionsAreKeptWhenAsked() async throws {
-        let work = try WorkDir(label: "export-raw")
-        try work.setConfig("run.target_languages", "[en]")
-        try work.setConfig("run.total_samples", "2")
-        try work.setConfig("run.batch_size", "2")
+        let work = try smallProject(label: "export-raw", total: 2, batch: 2)
         try work.setConfig("judge.granularity", "conversation")
         try work.setConfig("saving.raw_completions", "true")
         try await withMock(["--seed", "61"]) { mock in

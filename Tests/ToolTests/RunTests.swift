@@ -12,6 +12,15 @@ func runDlgRun(_ work: WorkDir, _ mock: MockServerProcess, runID: String, timeou
     return (r, try? JSONL.object(r.stdout))
 }
 
+/// The example project in English only, with `total` completed dialogues wanted, `batch` at a time.
+func smallProject(label: String, total: Int, batch: Int) throws -> WorkDir {
+    let work = try WorkDir(label: label)
+    try work.setConfig("run.target_languages", "[en]")
+    try work.setConfig("run.total_samples", "\(total)")
+    try work.setConfig("run.batch_size", "\(batch)")
+    return work
+}
+
 /// The finished dialogues of a run (`run_state/<run_id>/finished.jsonl`, written at its end), else
 /// the finished ones in its journal (a run that stopped early).
 func finalCheckpoints(_ work: WorkDir, runID: String) throws -> [JSONObject] {
@@ -190,13 +199,9 @@ func checkFinishedRun(_ work: WorkDir, _ r: ToolResult, summary: JSONObject?, co
 
     /// A wave whose few dialogues were all dropped as duplicates must not end the run: later waves
     /// replace them until run.total_samples are completed (here 3 in waves of at most 2, no retry).
-    /// The run is also resumable: exit 75 invites a rerun, which must get further.
     /// Upstream keys for what this version does not do yet: the run goes on locally and says so.
     @Test func whatIsNotAvailableYetIsSaidNotSilentlySkipped() async throws {
-        let work = try WorkDir(label: "not-yet")
-        try work.setConfig("run.target_languages", "[en]")
-        try work.setConfig("run.total_samples", "1")
-        try work.setConfig("run.batch_size", "1")
+        let work = try smallProject(label: "not-yet", total: 1, batch: 1)
         try work.setConfig("run.distributed", "{enabled: true}")
         try work.setConfig("tools.web_search_enabled", "true")
         try work.setConfig("saving.hf_push", "{enabled: true, auto_push_on_run: true, repo_id: me/data}")
@@ -210,6 +215,7 @@ func checkFinishedRun(_ work: WorkDir, _ r: ToolResult, summary: JSONObject?, co
         }
     }
 
+    /// The run is also resumable: exit 75 invites a rerun, which must get further.
     @Test func aWaveWithoutCompletedDialoguesDoesNotEndTheRun() async throws {
         let work = try Self.duplicateProject(totalSamples: 3, batchSize: 2, retries: 0)
         try await withMock(["--seed", "7", "--duplicate-rate", "0.6"]) { mock in
