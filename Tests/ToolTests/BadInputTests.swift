@@ -98,9 +98,8 @@ import Testing
     /// leaves no dataset file and no temporary under outputs/.
     @Test func unreachableServerStopsTheRunBeforeAnyOutput() async throws {
         let work = try WorkDir()
-        let mock = try await MockServerProcess()
-        let url = mock.baseURL
-        await mock.stop()
+        let refused = try RefusedPort()
+        let url = refused.baseURL
         let secret = "sk-tooltest-0123456789abcdef"
         let r = try await stage("dlg-run", work, nil, ["--run-id", "down"],
                                 env: ["DLGFORGE_BASE_URL": url, "DLGFORGE_API_KEY": secret], timeout: .seconds(120))
@@ -124,9 +123,8 @@ import Testing
         let work = try WorkDir()
         defer { work.cleanup() }
         try work.setConfig("llm.max_retries", "0")
-        let mock = try await MockServerProcess()
-        let url = mock.baseURL
-        await mock.stop()
+        let refused = try RefusedPort()
+        let url = refused.baseURL
         let r = try await stage("dlg-gen", work, nil, ["--new", "2", "--language", "en", "--run-id", "gone"],
                                 env: ["DLGFORGE_BASE_URL": url])
         #expect(r.status == 69, "\(r)")
@@ -145,9 +143,8 @@ import Testing
         let work = try WorkDir()
         defer { work.cleanup() }
         try work.setConfig("llm.max_retries", "0")
-        let mock = try await MockServerProcess()
-        let url = mock.baseURL
-        await mock.stop()
+        let refused = try RefusedPort()
+        let url = refused.baseURL
         let template = try Fixtures.records("respond_accepted.jsonl")[0]
         let input: [JSONObject] = (0..<40).map { i in
             var r = template
