@@ -13,7 +13,10 @@ struct DlgExport: AsyncParsableCommand {
         synthetic_qa.jsonl, turns.jsonl, conversations_sharegpt.jsonl, conversations_sharegpt_judged.jsonl, \
         conversations_index.jsonl and conversations/<conversation_id>.json, from the completed dialogues \
         only (dropped and unfinished ones are left out). Each file is rewritten whole through a temporary \
-        name, so exporting again never duplicates a line. stdout: a one-line JSON summary.
+        name, so exporting again never duplicates a line. stdout: a one-line JSON summary. \
+        With --hub, prepares instead the Hugging Face export folder (saving.hf_push.export_dir under \
+        saving.output_dir) from the dataset file already written: the ShareGPT file, a dataset card, and \
+        with saving.hf_push.generate_stats / generate_plots the stats JSON and SVG charts. It does not upload.
         """)
 
     @OptionGroup var common: CommonOptions
@@ -21,9 +24,30 @@ struct DlgExport: AsyncParsableCommand {
     @Argument(help: "Record files to read instead of stdin.")
     var files: [String] = []
 
+    @Flag(help: "Prepare the Hugging Face export folder from the dataset file in saving.output_dir (no upload).")
+    var hub = false
+
+    @Flag(inversion: .prefixedNo, help: "With --hub: copy run_state/ into the export (default: saving.hf_push.include_run_state).")
+    var includeRunState: Bool?
+
+    func validate() throws {
+        if hub && !files.isEmpty { throw ValidationError("\"--hub\" reads the dataset file in saving.output_dir, not record files") }
+        if !hub && includeRunState != nil { throw ValidationError("\"--include-run-state\" goes with \"--hub\"") }
+    }
+
     func run() async throws {
         try await ToolMain.run("dlg-export") {
             let settings = try common.settings()
+            if hub {
+                let done = try HubExport.prepare(settings: settings, includeRunState: includeRunState)
+                let out = FDWriter()
+                try out.write(JSON.obj([
+                    "export_dir": .string(done.exportDir), "source_file": .string(done.sourceFile), "records": .int(done.records),
+                    "stats_file": done.statsFile.map { .string($0) } ?? .null, "plots": JSON(done.plots),
+                ]).serialized() + "\n")
+                try out.flush()
+                return 0
+            }
             // Streamed: each record is exported as it is read, so a file of any size fits.
             let session = try ExportSession(exporter: Exporter(settings: settings))
             var bad = 0

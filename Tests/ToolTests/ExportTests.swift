@@ -3,6 +3,9 @@
 import DlgCore
 import DlgTestSupport
 import Foundation
+#if canImport(FoundationXML)
+import FoundationXML
+#endif
 import Testing
 
 @Suite("dlg-export") struct ExportTests {
@@ -213,5 +216,55 @@ import Testing
             #expect(last["conversation_judge_raw"]?["object"] == "chat.completion")
             #expect(last["conversation_judge"]?["score"]?.intValue != nil)
         }
+    }
+
+    /// `dlg-export --hub`: upstream's Hugging Face export folder, with stats that agree with the data,
+    /// four SVG charts, and a card naming the data's own languages.
+    @Test func hubExportWritesTheFolderUpstreamPushes() async throws {
+        let work = try WorkDir(label: "export-hub")
+        try work.setConfig("run.total_samples", "3")
+        try work.setConfig("run.batch_size", "3")
+        try work.setConfig("saving.hf_push", "{repo_id: acme/kettle-dialogues, generate_stats: true, generate_plots: true}")
+        let early = try await stage("dlg-export", work, nil, ["--hub"])
+        #expect(early.status == 66 && early.stderr.contains("no dataset file"), "\(early)")
+        try await withMock(["--seed", "62"]) { mock in
+            let (r, _) = try await runDlgRun(work, mock, runID: "hub")
+            try #require(r.status == 0, "\(r)")
+        }
+        let r = try await stage("dlg-export", work, nil, ["--hub", "--include-run-state"])
+        try #require(r.status == 0, "\(r)")
+        let summary = try JSONL.object(r.stdout)
+        #expect(summary["records"]?.intValue == 6, "\(r)")
+        let dir = "outputs/hf_export"
+        let data = try work.records("\(dir)/conversations_sharegpt_judged.jsonl")
+        #expect(data.count == 6)
+        #expect(work.exists("\(dir)/run_state/hub/finished.jsonl"))
+
+        let stats = try JSONL.object(try work.read("\(dir)/dataset_stats.json"))
+        #expect(stats["records"]?.intValue == 6)
+        #expect(stats["languages"] == .obj(["en": 3, "fr": 3]), "\(stats["languages"]?.serialized() ?? "")")
+        let turns = data.map { $0["metadata"]?["n_turns"]?.intValue ?? -1 }
+        #expect(stats["turn_count"]?["min"]?.intValue == turns.min() && stats["turn_count"]?["max"]?.intValue == turns.max())
+        let judge = try #require(stats["judge"])
+        let buckets = (judge["avg_score_distribution"]?.objectValue?.pairs ?? []).map { $0.value.intValue ?? 0 }
+        #expect(buckets.count == 11 && buckets.reduce(0, +) == judge["conversations_with_scores"]?.intValue)
+        let words = (stats["text"]?["word_count_distribution"]?.objectValue?.pairs ?? []).map { $0.value.intValue ?? 0 }
+        #expect(words.reduce(0, +) == 6 && words.count <= 12, "\(stats["text"]?.serialized() ?? "")")
+
+        for name in ["turn_count_distribution", "judge_avg_score_distribution", "word_count_distribution", "token_estimate_distribution"] {
+            let svg = try work.read("\(dir)/plots/\(name).svg")
+            #expect(svg.hasPrefix("<svg ") && svg.contains("fill=\"#2f6fed\""), "\(name).svg")
+            #expect(XMLParser(data: Data(svg.utf8)).parse(), "\(name).svg is not well-formed")
+        }
+        let card = try work.read("\(dir)/README.md")
+        for line in ["    path: conversations_sharegpt_judged.jsonl", "language:\n- en\n- fr\n", "# kettle-dialogues",
+                     "![judge_avg_score_distribution.svg](plots/judge_avg_score_distribution.svg)"] {
+            #expect(card.contains(line), "card lacks \(line):\n\(card)")
+        }
+        // Again: the folder is replaced, not added to.
+        let again = try await stage("dlg-export", work, nil, ["--hub"])
+        #expect(again.status == 0, "\(again)")
+        #expect(!work.exists("\(dir)/run_state"), "the new export has no run state unless asked")
+        #expect(work.files(under: "outputs").allSatisfy { !$0.contains(".tmp.") })
     }
 }

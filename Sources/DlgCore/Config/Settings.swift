@@ -198,7 +198,7 @@ public struct Settings: Sendable {
             out.append("tools.web_search_enabled: the web_search tool is not available; answers use the knowledge base only")
         }
         if hfPushOnRun {
-            out.append("saving.hf_push: pushing to the Hugging Face Hub is not available yet; the dataset stays in \(outputDir)")
+            out.append("saving.hf_push: uploading to the Hugging Face Hub is not available yet; the dataset stays in \(outputDir) (dlg-export --hub prepares the folder to upload)")
         }
         return out
     }

@@ -1,0 +1,117 @@
+import Foundation
+
+/// Upstream's Hugging Face export folder (`dlgforge push --no-push`): the ShareGPT file copied with
+/// its reasoning premises normalised, optionally the run state, a dataset card (README.md), and with
+/// `saving.hf_push.generate_stats` / `generate_plots` a stats JSON and four SVG bar charts. Uploading
+/// the folder to the Hub is not done here.
+public enum HubExport {
+    public struct Summary: Sendable {
+        public var exportDir: String
+        public var sourceFile: String
+        public var records: Int
+        public var statsFile: String?
+        public var plots: [String]
+    }
+
+    public static func prepare(settings: Settings, includeRunState: Bool? = nil) throws(DlgError) -> Summary {
+        let hub = settings.saving.hfPush
+        let out = settings.outputDir
+        let exportName = hub["export_dir"]?.stringValue ?? "hf_export"
+        let exportDir = exportName.hasPrefix("/") ? exportName : (out as NSString).appendingPathComponent(exportName)
+        // Upstream prefers the judged file when the plain one is named and the judged one has data.
+        var sourceName = hub["source_file"]?.stringValue ?? "conversations_sharegpt_judged.jsonl"
+        let judgedName = "conversations_sharegpt_judged.jsonl"
+        if sourceName == "conversations_sharegpt.jsonl", Self.nonEmpty((out as NSString).appendingPathComponent(judgedName)) {
+            sourceName = judgedName
+        }
+        let sourcePath = sourceName.hasPrefix("/") ? sourceName : (out as NSString).appendingPathComponent(sourceName)
+        guard Files.exists(sourcePath) else {
+            throw DlgError(.noInput, "\(sourcePath): no dataset file to export; run dlg-run or dlg-export first (saving.hf_push.source_file)")
+        }
+        let fileName = (sourcePath as NSString).lastPathComponent
+
+        // Built beside the export folder and renamed over it: a failed export leaves the last one whole.
+        let staging = exportDir + ".tmp.\(getpid())"
+        try? FileManager.default.removeItem(atPath: staging)
+        try Files.makeDirectory(staging)
+        do throws(DlgError) {
+            let reasoning = settings.saving.columns["assistant_reasoning"] ?? "assistant_reasoning"
+            let fd = open(sourcePath, O_RDONLY | O_CLOEXEC)
+            guard fd >= 0 else { throw DlgError(.noInput, "\(sourcePath): cannot open: \(String(cString: strerror(errno)))") }
+            defer { close(fd) }
+            let reader = LineReader(fd: fd, name: sourcePath)
+            let file = try AtomicFile((staging as NSString).appendingPathComponent(fileName))
+            var rows: [JSONObject] = []
+            while let line = try reader.next() {
+                if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { continue }
+                guard var row = (try? JSONCodec.parse(Array(line)))?.objectValue else {
+                    throw DlgError.data("\(sourcePath):\(reader.lineNumber): not a JSON object")
+                }
+                row[reasoning] = Self.normalizedReasoning(row[reasoning])
+                var bytes: [UInt8] = []
+                JSON.object(row).write(into: &bytes)
+                bytes.append(0x0A)
+                try file.write(bytes)
+                rows.append(row)
+            }
+            try file.commit()
+            if includeRunState ?? (hub["include_run_state"]?.boolValue ?? false) {
+                let runState = (out as NSString).appendingPathComponent("run_state")
+                if Files.isDirectory(runState) {
+                    do { try FileManager.default.copyItem(atPath: runState, toPath: (staging as NSString).appendingPathComponent("run_state")) }
+                    catch { throw DlgError.io("\(runState): cannot copy into the export: \(error)") }
+                }
+            }
+            var statsFile: String?
+            var stats: JSON?
+            if hub["generate_stats"]?.boolValue == true {
+                let computed = DatasetStats.compute(rows, sourceFile: fileName, columns: settings.saving.columns)
+                let name = hub["stats_file"]?.stringValue ?? "dataset_stats.json"
+                try Files.writeAtomically(computed.prettyBytes(), to: (staging as NSString).appendingPathComponent(name))
+                statsFile = name
+                stats = computed
+            }
+            var plots: [String] = []
+            if hub["generate_plots"]?.boolValue == true {
+                let computed = stats ?? DatasetStats.compute(rows, sourceFile: fileName, columns: settings.saving.columns)
+                let dir = hub["plots_dir"]?.stringValue ?? "plots"
+                try Files.makeDirectory((staging as NSString).appendingPathComponent(dir))
+                for (name, title, values) in DatasetStats.plotSeries(computed) {
+                    let rel = "\(dir)/\(name)"
+                    try Files.writeAtomically(SVGBarChart.render(title: title, bars: values),
+                                              to: (staging as NSString).appendingPathComponent(rel), durable: false)
+                    plots.append(rel)
+                }
+            }
+            let metadataKey = settings.saving.columns["metadata"] ?? "metadata"
+            let languages = Set(rows.compactMap { $0[metadataKey]?["language"]?.stringValue }).sorted()
+            let card = DatasetCard.render(repoID: hub["repo_id"]?.stringValue ?? "", dataFile: fileName,
+                                          records: rows.count, stats: stats, statsFile: statsFile, plots: plots,
+                                          languages: languages)
+            try Files.writeAtomically(card, to: (staging as NSString).appendingPathComponent("README.md"))
+            try? FileManager.default.removeItem(atPath: exportDir)
+            if rename(staging, exportDir) != 0 {
+                throw DlgError.io("\(exportDir): cannot put the export in place: \(String(cString: strerror(errno)))")
+            }
+            return Summary(exportDir: exportDir, sourceFile: sourcePath, records: rows.count, statsFile: statsFile, plots: plots)
+        } catch {
+            try? FileManager.default.removeItem(atPath: staging)
+            throw error
+        }
+    }
+
+    static func nonEmpty(_ path: String) -> Bool {
+        var st = stat()
+        return stat(path, &st) == 0 && st.st_size > 0
+    }
+
+    /// Premises as upstream's export writes them: `{id, text, evidence_refs, assumption}`.
+    static func normalizedReasoning(_ value: JSON?) -> JSON? {
+        guard let entries = value?.arrayValue else { return value }
+        return .array(entries.map { entry in
+            guard var e = entry.objectValue, let trace = e["reasoning_trace"]?.objectValue else { return entry }
+            e["reasoning_trace"] = .object(ReplyValidation.normalizeTrace(trace, question: trace["question"]?.stringValue ?? ""))
+            return .object(e)
+        })
+    }
+}
