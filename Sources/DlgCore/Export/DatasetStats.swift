@@ -4,10 +4,10 @@ import Foundation
 /// scores and text lengths (words split on white space, tokens estimated as characters / 4 rounded
 /// up), means to 4 decimals, scores bucketed 0-10, lengths in 12 bins.
 public enum DatasetStats {
-    public static func compute(_ rows: [JSONObject], sourceFile: String, columns: [String: String]) -> JSON {
-        let messagesKey = columns["messages"] ?? "messages"
-        let metadataKey = columns["metadata"] ?? "metadata"
-        let judgeKey = columns["judge"] ?? "judge"
+    /// The statistics of rows added one at a time: a dataset of any size is read once, never held.
+    public struct Accumulator {
+        let messagesKey: String, metadataKey: String, judgeKey: String
+        var records = 0
         var languages: [String: Int] = [:]
         var turnCounts: [Int] = []
         var avgScores: [Double] = []
@@ -15,9 +15,21 @@ public enum DatasetStats {
         var conversationScores: [Double] = []
         var wordsPerConversation: [Int] = []
         var tokensPerConversation: [Int] = []
-        var wordsPerMessage: [Int] = []
-        var tokensPerMessage: [Int] = []
-        for row in rows {
+        var messageCount = 0
+        var messageWords = 0
+        var messageTokens = 0
+
+        public init(columns: [String: String]) {
+            messagesKey = columns["messages"] ?? "messages"
+            metadataKey = columns["metadata"] ?? "metadata"
+            judgeKey = columns["judge"] ?? "judge"
+        }
+
+        /// The languages seen so far, for the dataset card.
+        public var languageNames: [String] { languages.keys.filter { $0 != "unknown" }.sorted() }
+
+        public mutating func add(_ row: JSONObject) {
+            records += 1
             let meta = row[metadataKey]
             languages[meta?["language"]?.stringValue ?? "unknown", default: 0] += 1
             let messages = row[messagesKey]?.arrayValue ?? []
@@ -33,46 +45,59 @@ public enum DatasetStats {
             var tokens = 0
             for m in messages {
                 let text = m["content"]?.stringValue ?? ""
-                let w = text.split(whereSeparator: { $0.isWhitespace }).count
-                let t = (text.count + 3) / 4
-                words += w
-                tokens += t
-                wordsPerMessage.append(w)
-                tokensPerMessage.append(t)
+                words += text.split(whereSeparator: { $0.isWhitespace }).count
+                tokens += (text.count + 3) / 4
             }
+            messageCount += messages.count
+            messageWords += words
+            messageTokens += tokens
             wordsPerConversation.append(words)
             tokensPerConversation.append(tokens)
         }
-        var turnDistribution: [(String, JSON)] = []
-        for n in Set(turnCounts).sorted() { turnDistribution.append((String(n), .int(turnCounts.filter { $0 == n }.count))) }
-        return .obj([
-            "source_file": .string(sourceFile),
-            "records": .int(rows.count),
-            "languages": .object(JSONObject(languages.keys.sorted().map { ($0, .int(languages[$0]!)) })),
-            "turn_count": .obj([
-                "min": turnCounts.min().map { .int($0) } ?? .null,
-                "max": turnCounts.max().map { .int($0) } ?? .null,
-                "avg": mean(turnCounts.map(Double.init)),
-                "distribution": .object(JSONObject(turnDistribution)),
-            ]),
-            "judge": .obj([
-                "conversations_with_scores": .int(avgScores.count),
-                "avg_score_mean": mean(avgScores),
-                "avg_score_distribution": scoreBuckets(avgScores),
-                "per_turn_score_mean": mean(perTurnScores),
-                "per_turn_score_distribution": scoreBuckets(perTurnScores),
-                "conversation_score_mean": mean(conversationScores),
-                "conversation_score_distribution": scoreBuckets(conversationScores),
-            ]),
-            "text": .obj([
-                "avg_words_per_conversation": mean(wordsPerConversation.map(Double.init)),
-                "avg_tokens_per_conversation_estimate": mean(tokensPerConversation.map(Double.init)),
-                "avg_words_per_message": mean(wordsPerMessage.map(Double.init)),
-                "avg_tokens_per_message_estimate": mean(tokensPerMessage.map(Double.init)),
-                "word_count_distribution": histogram(wordsPerConversation),
-                "token_estimate_distribution": histogram(tokensPerConversation),
-            ]),
-        ])
+
+        public func result(sourceFile: String) -> JSON {
+            var turnDistribution: [(String, JSON)] = []
+            var perCount: [Int: Int] = [:]
+            for n in turnCounts { perCount[n, default: 0] += 1 }
+            for n in perCount.keys.sorted() { turnDistribution.append((String(n), .int(perCount[n]!))) }
+            func ratio(_ total: Int, _ count: Int) -> JSON {
+                count == 0 ? .null : .double((Double(total) / Double(count) * 10_000).rounded() / 10_000)
+            }
+            return .obj([
+                "source_file": .string(sourceFile),
+                "records": .int(records),
+                "languages": .object(JSONObject(languages.keys.sorted().map { ($0, .int(languages[$0]!)) })),
+                "turn_count": .obj([
+                    "min": turnCounts.min().map { .int($0) } ?? .null,
+                    "max": turnCounts.max().map { .int($0) } ?? .null,
+                    "avg": mean(turnCounts.map(Double.init)),
+                    "distribution": .object(JSONObject(turnDistribution)),
+                ]),
+                "judge": .obj([
+                    "conversations_with_scores": .int(avgScores.count),
+                    "avg_score_mean": mean(avgScores),
+                    "avg_score_distribution": scoreBuckets(avgScores),
+                    "per_turn_score_mean": mean(perTurnScores),
+                    "per_turn_score_distribution": scoreBuckets(perTurnScores),
+                    "conversation_score_mean": mean(conversationScores),
+                    "conversation_score_distribution": scoreBuckets(conversationScores),
+                ]),
+                "text": .obj([
+                    "avg_words_per_conversation": mean(wordsPerConversation.map(Double.init)),
+                    "avg_tokens_per_conversation_estimate": mean(tokensPerConversation.map(Double.init)),
+                    "avg_words_per_message": ratio(messageWords, messageCount),
+                    "avg_tokens_per_message_estimate": ratio(messageTokens, messageCount),
+                    "word_count_distribution": histogram(wordsPerConversation),
+                    "token_estimate_distribution": histogram(tokensPerConversation),
+                ]),
+            ])
+        }
+    }
+
+    public static func compute(_ rows: [JSONObject], sourceFile: String, columns: [String: String]) -> JSON {
+        var acc = Accumulator(columns: columns)
+        for row in rows { acc.add(row) }
+        return acc.result(sourceFile: sourceFile)
     }
 
     /// The mean to 4 decimals; null when there is nothing to average.

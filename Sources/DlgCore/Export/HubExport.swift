@@ -41,7 +41,7 @@ public enum HubExport {
             defer { close(fd) }
             let reader = LineReader(fd: fd, name: sourcePath)
             let file = try AtomicFile((staging as NSString).appendingPathComponent(fileName))
-            var rows: [JSONObject] = []
+            var stats = DatasetStats.Accumulator(columns: settings.saving.columns)
             while let line = try reader.next() {
                 if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { continue }
                 guard var row = (try? JSONCodec.parse(Array(line)))?.objectValue else {
@@ -52,7 +52,7 @@ public enum HubExport {
                 JSON.object(row).write(into: &bytes)
                 bytes.append(0x0A)
                 try file.write(bytes)
-                rows.append(row)
+                stats.add(row)
             }
             try file.commit()
             if includeRunState ?? (hub["include_run_state"]?.boolValue ?? false) {
@@ -62,18 +62,15 @@ public enum HubExport {
                     catch { throw DlgError.io("\(runState): cannot copy into the export: \(error)") }
                 }
             }
+            let computed = stats.result(sourceFile: fileName)
             var statsFile: String?
-            var stats: JSON?
             if hub["generate_stats"]?.boolValue == true {
-                let computed = DatasetStats.compute(rows, sourceFile: fileName, columns: settings.saving.columns)
                 let name = hub["stats_file"]?.stringValue ?? "dataset_stats.json"
                 try Files.writeAtomically(computed.prettyBytes(), to: (staging as NSString).appendingPathComponent(name))
                 statsFile = name
-                stats = computed
             }
             var plots: [String] = []
             if hub["generate_plots"]?.boolValue == true {
-                let computed = stats ?? DatasetStats.compute(rows, sourceFile: fileName, columns: settings.saving.columns)
                 let dir = hub["plots_dir"]?.stringValue ?? "plots"
                 try Files.makeDirectory((staging as NSString).appendingPathComponent(dir))
                 for (name, title, values) in DatasetStats.plotSeries(computed) {
@@ -83,17 +80,15 @@ public enum HubExport {
                     plots.append(rel)
                 }
             }
-            let metadataKey = settings.saving.columns["metadata"] ?? "metadata"
-            let languages = Set(rows.compactMap { $0[metadataKey]?["language"]?.stringValue }).sorted()
             let card = DatasetCard.render(repoID: hub["repo_id"]?.stringValue ?? "", dataFile: fileName,
-                                          records: rows.count, stats: stats, statsFile: statsFile, plots: plots,
-                                          languages: languages)
+                                          records: stats.records, stats: statsFile == nil ? nil : computed,
+                                          statsFile: statsFile, plots: plots, languages: stats.languageNames)
             try Files.writeAtomically(card, to: (staging as NSString).appendingPathComponent("README.md"))
             try? FileManager.default.removeItem(atPath: exportDir)
             if rename(staging, exportDir) != 0 {
                 throw DlgError.io("\(exportDir): cannot put the export in place: \(String(cString: strerror(errno)))")
             }
-            return Summary(exportDir: exportDir, sourceFile: sourcePath, records: rows.count, statsFile: statsFile, plots: plots)
+            return Summary(exportDir: exportDir, sourceFile: sourcePath, records: stats.records, statsFile: statsFile, plots: plots)
         } catch {
             try? FileManager.default.removeItem(atPath: staging)
             throw error
