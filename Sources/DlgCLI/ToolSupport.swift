@@ -34,6 +34,10 @@ public struct CommonOptions: ParsableArguments {
 public enum ToolMain {
     public static func run(_ tool: String, _ body: () async throws -> Int32) async throws {
         signal(SIGPIPE, SIG_IGN)
+        // A stage started by dlg-run inherits its ignored SIGINT/SIGTERM (ignored dispositions survive
+        // exec); back to the defaults, so Ctrl-C and dlg-run's terminate() still stop it.
+        signal(SIGINT, SIG_DFL)
+        signal(SIGTERM, SIG_DFL)
         let status: Int32
         do {
             status = try await body()

@@ -59,6 +59,16 @@ struct DlgRun: AsyncParsableCommand {
             try await orchestrator.preflight(client: LLMClient(logsDir: settings.logsDir))
             let id = runId ?? orchestrator.runID()
             StandardError.write("dlg-run: run \(id): \(settings.run.targetLanguages.count) language(s) x \(settings.run.totalSamples) dialogues, batch \(settings.run.batchSize); checkpoint \(settings.outputDir)/run_state/\(id)/journal.jsonl")
+            // SIGINT/SIGTERM stop the stages and save the run state instead of leaving orphans behind
+            // (the stages put the default actions back for themselves).
+            let interrupts = [SIGINT, SIGTERM].map { number -> DispatchSourceSignal in
+                signal(number, SIG_IGN)
+                let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+                source.setEventHandler { orchestrator.interrupt(signal: number) }
+                source.resume()
+                return source
+            }
+            defer { for source in interrupts { source.cancel() } }
             let totals = try await orchestrator.run(runID: id)
             let summary = orchestrator.summary(runID: id, totals: totals)
             DlgLog.logger("dlg.run", logsDir: settings.logsDir, file: "run.log").info("run summary \(summary.serialized())")

@@ -146,4 +146,43 @@ import Testing
         let normalized = ledger.map { JSONL.normalized($0["question"]?.stringValue ?? "") }
         #expect(JSONL.duplicates(normalized).isEmpty, "ledger questions twice: \(JSONL.duplicates(normalized))\n\(context)", sourceLocation: sourceLocation)
     }
+
+    /// SIGINT (Ctrl-C) or SIGTERM to dlg-run alone: it stops its stages, saves the run state, says how to
+    /// resume and exits 130; no stage is left running; the same run id then finishes the run.
+    @Test func anInterruptedRunStopsItsStagesAndResumes() async throws {
+        let work = try WorkDir(label: "resume-sigint")
+        try Self.configure(work)
+        try await withMock(["--seed", "52", "--latency-ms", "100"]) { mock in
+            let args = ["--config", work.configPath, "--run-id", Self.runID]
+            for signal in [SIGINT, SIGTERM] {
+                let run = try startTool("dlg-run", args: args, env: mock.env, cwd: work.url)
+                let deadline = ContinuousClock.now + .seconds(60)
+                let start = Self.checkpoints(work)
+                while Self.checkpoints(work) < start + 2 && run.isRunning && ContinuousClock.now < deadline {
+                    try await Task.sleep(for: .milliseconds(5))
+                }
+                try #require(run.isRunning, "the run ended before it could be interrupted")
+                run.kill(signal, group: false)
+                let r = try await run.finish(timeout: .seconds(30))
+                #expect(r.status == 130, "\(r)")
+                #expect(r.stderr.contains("interrupted") && r.stderr.contains("--run-id \(Self.runID)"), "\(r)")
+                let state = try JSONL.object(try work.read("outputs/run_state/\(Self.runID).json"))
+                #expect(state["status"] == "in_progress", "\(JSON.object(state).serialized().prefix(300))")
+                #expect(Self.stagesStillRunning(work).isEmpty, "stages left running: \(Self.stagesStillRunning(work))")
+            }
+            let (resumed, summary) = try await runDlgRun(work, mock, runID: Self.runID)
+            try #require(resumed.status == 0, "\(resumed)")
+            try checkFinishedRun(work, resumed, summary: summary, completed: ["en": 3, "fr": 3])
+        }
+    }
+
+    /// Processes whose command line names this work dir's config (the stages dlg-run started).
+    static func stagesStillRunning(_ work: WorkDir) -> [String] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        return names.compactMap { name -> String? in
+            guard Int(name) != nil, let raw = FileManager.default.contents(atPath: "/proc/\(name)/cmdline") else { return nil }
+            let cmdline = String(decoding: raw.map { $0 == 0 ? 0x20 : $0 }, as: UTF8.self)
+            return cmdline.contains(work.configPath) && cmdline.contains("dlg-") ? "\(name): \(cmdline)" : nil
+        }
+    }
 }

@@ -17,6 +17,10 @@ public final class RunOrchestrator {
     let toolsDir: String
     let log: Logger
     let started = Date()
+    /// Set by `interrupt()`; the loop of the run in progress, to stop.
+    private let interruption = NSLock()
+    private var interruptedBy: Int32?
+    private var activeLoop: StageLoop?
 
     public struct Totals: Sendable {
         public var completed: [String: Int] = [:]
@@ -42,6 +46,17 @@ public final class RunOrchestrator {
     var dropStreakLimit: Int { max(Self.minDropStreak, 2 * settings.run.batchSize) }
 
     var stateRoot: String { (settings.outputDir as NSString).appendingPathComponent("run_state") }
+
+    /// Stops a run in progress (dlg-run calls it on SIGINT or SIGTERM): the stages are terminated,
+    /// and `run` then throws `interrupted` after saving the run state. Every dialogue is in the journal
+    /// where it was, so running again with the same run id resumes.
+    public func interrupt(signal: Int32) {
+        let loop: StageLoop? = interruption.withLock {
+            if interruptedBy == nil { interruptedBy = signal }
+            return activeLoop
+        }
+        loop?.terminate()
+    }
 
     /// The run id: `run.resume_run_id`, else `run.run_id`, else a new random id.
     public func runID() -> String {
@@ -92,6 +107,11 @@ public final class RunOrchestrator {
         let initial = try book.resumable() + book.admissions()
         if !initial.isEmpty {
             let loop = try StageLoop(stages: stageCommands())
+            let alreadyInterrupted = interruption.withLock { () -> Bool in
+                activeLoop = loop
+                return interruptedBy != nil
+            }
+            if alreadyInterrupted { loop.terminate() }
             let progress = RunProgress(book: book)
             loop.send(initial.map(Self.line))
             let reader = LineReader(fd: loop.outputDescriptor, name: "dlg-judge output")
@@ -120,6 +140,12 @@ public final class RunOrchestrator {
             }
             let statuses = loop.wait()
             progress?.end()
+            interruption.withLock { activeLoop = nil }
+            if let signal = interruption.withLock({ interruptedBy }) {
+                try? stateWriter("in_progress")
+                log.warning("run \(base) interrupted by signal \(signal)")
+                throw DlgError(.interrupted, "interrupted; every dialogue is checkpointed in \((dir as NSString).appendingPathComponent(Self.journalName)); run again with --run-id \(base) to resume")
+            }
             if let failure {
                 try? stateWriter("in_progress")
                 throw failure

@@ -10,6 +10,8 @@ public struct DlgError: Error, Sendable, CustomStringConvertible {
         case io = 74
         case tempFail = 75
         case config = 78
+        /// Stopped by SIGINT or SIGTERM (128 + SIGINT, as shells report it).
+        case interrupted = 130
     }
 
     public let code: Code
