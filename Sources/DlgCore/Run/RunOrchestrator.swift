@@ -141,7 +141,8 @@ public final class RunOrchestrator {
             let statuses = loop.wait()
             progress?.end()
             interruption.withLock { activeLoop = nil }
-            if let signal = interruption.withLock({ interruptedBy }) {
+            // A signal that came once every dialogue was finished stops nothing: the run ends normally.
+            if let signal = interruption.withLock({ interruptedBy }), !book.isDone {
                 try? stateWriter("in_progress")
                 log.warning("run \(base) interrupted by signal \(signal)")
                 throw DlgError(.interrupted, "interrupted; every dialogue is checkpointed in \((dir as NSString).appendingPathComponent(Self.journalName)); run again with --run-id \(base) to resume")
