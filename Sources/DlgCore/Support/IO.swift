@@ -130,54 +130,33 @@ public final class AtomicFile {
     public let path: String
     public let temporary: String
     private var fd: Int32
-    private var pending: [UInt8] = []
-    private let bufferSize: Int
+    private let writer: FDWriter
 
-    public init(_ path: String, bufferSize: Int = 1 << 20) throws(DlgError) {
+    public init(_ path: String, bufferSize: Int = 1 << 18) throws(DlgError) {
         self.path = path
-        self.bufferSize = bufferSize
         temporary = "\(path).tmp.\(getpid())"
         fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw DlgError.io("\(temporary): cannot create: \(String(cString: strerror(errno)))") }
+        writer = FDWriter(fd: fd, bufferSize: bufferSize)
     }
 
     deinit { discard() }
 
-    /// Buffers small writes; a large one goes straight to the file.
     public func write(_ bytes: [UInt8]) throws(DlgError) {
-        if pending.count + bytes.count <= bufferSize {
-            pending.append(contentsOf: bytes)
-            return
-        }
-        try flush()
-        if bytes.count * 2 < bufferSize { pending.append(contentsOf: bytes) } else { try writeOut(bytes) }
-    }
-
-    private func flush() throws(DlgError) {
-        guard !pending.isEmpty else { return }
-        try writeOut(pending)
-        pending.removeAll(keepingCapacity: true)
-    }
-
-    private func writeOut(_ bytes: [UInt8]) throws(DlgError) {
         guard fd >= 0 else { throw DlgError(.software, "\(temporary): written after commit") }
-        var offset = 0
-        while offset < bytes.count {
-            let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + offset, $0.count - offset) }
-            if n < 0 && errno == EINTR { continue }
-            guard n > 0 else {
-                let why = n < 0 ? String(cString: strerror(errno)) : "nothing written"
-                discard()
-                throw DlgError.io("\(temporary): write failed: \(why)")
-            }
-            offset += n
-        }
+        do { try writer.write(bytes) } catch { try failed(error) }
+    }
+
+    private func failed(_ error: any Error) throws(DlgError) -> Never {
+        discard()
+        throw DlgError.io("\(temporary): \((error as? DlgError)?.message ?? "write failed")")
     }
 
     /// Writes what is buffered and renames the file into place; `durable` fsyncs it first (files
     /// that are rebuilt at will skip that).
     public func commit(durable: Bool = true) throws(DlgError) {
-        try flush()
+        guard fd >= 0 else { throw DlgError(.software, "\(temporary): committed twice") }
+        do { try writer.flush() } catch { try failed(error) }
         if durable { fsync(fd) }
         close(fd)
         fd = -1
@@ -252,22 +231,5 @@ public enum Files {
         if let s = String(validating: bytes, as: UTF8.self) { return s }
         // Latin-1 fallback as upstream does for knowledge files.
         return String(bytes.map { Character(Unicode.Scalar($0)) })
-    }
-
-    /// Appends lines to a file under an exclusive lock, so concurrent stages never interleave.
-    public static func appendLocked(_ data: [UInt8], to path: String) throws(DlgError) {
-        let dir = (path as NSString).deletingLastPathComponent
-        if !dir.isEmpty { try makeDirectory(dir) }
-        let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw DlgError.io("\(path): cannot open: \(String(cString: strerror(errno)))") }
-        defer { close(fd) }
-        flock(fd, LOCK_EX)
-        defer { flock(fd, LOCK_UN) }
-        var offset = 0
-        while offset < data.count {
-            let n = data.withUnsafeBytes { raw in Glibc.write(fd, raw.baseAddress! + offset, raw.count - offset) }
-            if n < 0 { if errno == EINTR { continue }; throw DlgError.io("\(path): write failed") }
-            offset += n
-        }
     }
 }
