@@ -57,24 +57,10 @@ struct DlgExport: AsyncParsableCommand {
                 return LineReader(fd: fd, name: path)
             }
             for reader in readers {
-                while let line = try reader.next() {
-                    if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { continue }
-                    let record: JSONObject
-                    do {
-                        guard case .object(let o) = try JSONCodec.parse(Array(line)) else {
-                            throw JSONParseError(message: "a record must be a JSON object", column: 0)
-                        }
-                        if let problem = RecordCheck.problem(o) {
-                            throw JSONParseError(message: problem, column: 0)
-                        }
-                        record = o
-                    } catch {
-                        bad += 1
-                        StandardError.write("dlg-export: error: \(reader.name):\(reader.lineNumber): \(error)")
-                        if common.strict { throw DlgError.data("\(reader.name):\(reader.lineNumber): bad record") }
-                        continue
-                    }
-                    try session.add(record)
+                try session.add(from: reader) { (number: Int, problem: String) throws(DlgError) in
+                    bad += 1
+                    StandardError.write("dlg-export: error: \(reader.name):\(number): \(problem)")
+                    if common.strict { throw DlgError.data("\(reader.name):\(number): bad record") }
                 }
             }
             let summary = try session.finish()

@@ -308,7 +308,6 @@ public final class ExportSession {
                         "conversations_sharegpt_judged.jsonl", "conversations_index.jsonl"]
     let exporter: Exporter
     let convDir: String
-    private var buffers = Buffers()
     private var summary = Exporter.Summary()
     private var seen = Set<String>()
     private var files: [AtomicFile] = []
@@ -330,19 +329,34 @@ public final class ExportSession {
         guard Record.status(r) == "completed" else { return }
         let id = Record.id(r)
         guard seen.insert(id).inserted else { return }
-        try exporter.rows(r, into: &buffers, summary: &summary, conversationsDir: convDir)
-        if buffers.synthetic.count > 1 << 20 { try flush() }
+        // The dialogue's rows go straight to the files, which buffer their writes.
+        var rows = Buffers()
+        try exporter.rows(r, into: &rows, summary: &summary, conversationsDir: convDir)
+        for (file, bytes) in zip(files, [rows.synthetic, rows.turns, rows.sharegpt, rows.judged, rows.index]) where !bytes.isEmpty {
+            try file.write(bytes)
+        }
     }
 
-    private func flush() throws(DlgError) {
-        let all = [buffers.synthetic, buffers.turns, buffers.sharegpt, buffers.judged, buffers.index]
-        for (file, bytes) in zip(files, all) where !bytes.isEmpty { try file.write(bytes) }
-        buffers = Buffers()
+    /// Adds every record of a JSONL file or stream. `onBadLine` hears about a line that is not a
+    /// dialogue record (line number, what is wrong) and decides, by throwing or not, whether to go on.
+    /// Returns how many records were read.
+    @discardableResult
+    public func add(from reader: LineReader, onBadLine: (Int, String) throws(DlgError) -> Void) throws(DlgError) -> Int {
+        var records = 0
+        while let line = try reader.next() {
+            if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { continue }
+            switch StageRunner.parseRecord(Array(line)) {
+            case .success(let record):
+                try add(record)
+                records += 1
+            case .failure(let problem): try onBadLine(reader.lineNumber, problem.description)
+            }
+        }
+        return records
     }
 
-    /// Writes what is buffered and puts every file in place.
+    /// Puts every file in place.
     public func finish() throws(DlgError) -> Exporter.Summary {
-        try flush()
         for file in files {
             try file.commit()
             summary.files.append(file.path)
