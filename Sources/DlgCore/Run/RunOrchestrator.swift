@@ -238,21 +238,14 @@ public final class RunOrchestrator {
             try journal.writeLatest(finished.map(\.id), to: finishedPath)
         }
         let judged = (dir as NSString).appendingPathComponent("judged.jsonl")
-        try runPipeline([[tool("dlg-judge"), "--config", configPath, "--offline", "--force"]], input: finishedPath, output: judged)
+        try runTool([tool("dlg-judge"), "--config", configPath, "--offline", "--force"], input: finishedPath, output: judged)
         // Streamed from the judged file: a run of any size is exported one dialogue at a time.
         let fd = open(judged, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw DlgError.io("\(judged): cannot open") }
         defer { close(fd) }
-        let reader = LineReader(fd: fd, name: judged)
         let session = try ExportSession(exporter: Exporter(settings: settings))
-        var count = 0
-        while let line = try reader.next() {
-            if line.isEmpty { continue }
-            guard let r = (try? JSONCodec.parse(Array(line)))?.objectValue else {
-                throw DlgError.data("\(judged):\(reader.lineNumber): not a dialogue record")
-            }
-            try session.add(r)
-            count += 1
+        let count = try session.add(from: LineReader(fd: fd, name: judged)) { (number: Int, problem: String) throws(DlgError) in
+            throw DlgError.data("\(judged):\(number): not a dialogue record: \(problem)")
         }
         _ = try session.finish()
         return count
@@ -279,71 +272,42 @@ public final class RunOrchestrator {
 
     func tool(_ name: String) -> String { (toolsDir as NSString).appendingPathComponent(name) }
 
-    /// Runs `stages` as a shell pipe from `input` (a file, or nothing) into a temporary file renamed to
-    /// `output` once every stage has exited 0.
-    func runPipeline(_ stages: [[String]], input: String?, output: String) throws(DlgError) {
+    /// Runs one tool from the file `input` into a temporary file renamed to `output` once it exits 0
+    /// (or 69: the records it could not reach the server for are written back unchanged, so the output
+    /// is still whole; the caller then stops with "unavailable").
+    func runTool(_ args: [String], input: String, output: String) throws(DlgError) {
         let tmp = "\(output).tmp.\(getpid())"
         guard FileManager.default.createFile(atPath: tmp, contents: nil),
               let outHandle = FileHandle(forWritingAtPath: tmp) else {
             throw DlgError.io("\(tmp): cannot create")
         }
         defer { try? outHandle.close() }
-        var processes: [Process] = []
-        var previous: Any? = nil
-        if let input {
-            guard let h = FileHandle(forReadingAtPath: input) else { throw DlgError.io("\(input): cannot open") }
-            previous = h
-        } else {
-            previous = FileHandle.nullDevice
-        }
-        for (i, args) in stages.enumerated() {
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: args[0])
-            p.arguments = Array(args.dropFirst())
-            p.standardInput = previous
-            p.standardError = FileHandle.standardError
-            if i == stages.count - 1 {
-                p.standardOutput = outHandle
-            } else {
-                let pipe = Pipe()
-                p.standardOutput = pipe
-                previous = pipe
-            }
-            processes.append(p)
-        }
-        // Foundation's waitUntilExit polls a run loop that has no sources here, which spins a CPU for as
-        // long as the pass lasts; termination handlers and a group wait instead.
+        guard let inHandle = FileHandle(forReadingAtPath: input) else { throw DlgError.io("\(input): cannot open") }
+        defer { try? inHandle.close() }
+        let name = (args[0] as NSString).lastPathComponent
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: args[0])
+        p.arguments = Array(args.dropFirst())
+        p.standardInput = inHandle
+        p.standardOutput = outHandle
+        p.standardError = FileHandle.standardError
+        // Foundation's waitUntilExit polls a run loop that has no sources here and spins a CPU for as
+        // long as the tool runs; a termination handler and a group wait instead.
         let exited = DispatchGroup()
-        for p in processes {
-            exited.enter()
-            p.terminationHandler = { _ in exited.leave() }
-        }
-        do {
-            for p in processes { try p.run() }
-        } catch {
-            for p in processes where p.isRunning { p.terminate() }
-            throw DlgError.io("cannot start \(stages.map { $0[0] }.joined(separator: " | ")): \(error)")
-        }
-        // Close our copies of the pipe ends so EOF propagates.
-        for p in processes { if let pipe = p.standardOutput as? Pipe { try? pipe.fileHandleForWriting.close() } }
+        exited.enter()
+        p.terminationHandler = { _ in exited.leave() }
+        do { try p.run() } catch { throw DlgError.io("cannot start \(name): \(error)") }
         exited.wait()
-        // 69 means records were left unchanged for want of the LLM server: the output is still a valid
-        // checkpoint (progress kept), and the run stops so the user can bring the server back.
-        let unavailable = processes.firstIndex { $0.terminationStatus == DlgError.Code.unavailable.rawValue }
-        if let u = unavailable, processes.allSatisfy({ $0.terminationStatus == 0 || $0.terminationStatus == DlgError.Code.unavailable.rawValue }) {
-            outHandle.synchronizeFile()
-            if rename(tmp, output) != 0 { throw DlgError.io("\(output): rename failed") }
-            let name = (stages[u][0] as NSString).lastPathComponent
-            throw DlgError.unavailable("\(name): the LLM server became unavailable; progress so far is checkpointed, run again with the same run id to resume")
-        }
-        for (i, p) in processes.enumerated() where p.terminationStatus != 0 {
+        let status = p.terminationStatus
+        guard status == 0 || status == DlgError.Code.unavailable.rawValue else {
             unlink(tmp)
-            let name = (stages[i][0] as NSString).lastPathComponent
-            let code = DlgError.Code(rawValue: p.terminationStatus) ?? .software
-            throw DlgError(code, "\(name) exited with status \(p.terminationStatus); the checkpoint before this pass is kept, run again to resume")
+            throw DlgError(DlgError.Code(rawValue: status) ?? .software, "\(name) exited with status \(status); \(input) is unchanged, run again")
         }
         outHandle.synchronizeFile()
         if rename(tmp, output) != 0 { throw DlgError.io("\(output): rename failed") }
+        if status != 0 {
+            throw DlgError.unavailable("\(name): the LLM server became unavailable; what it judged is in \(output), run again to judge the rest")
+        }
     }
 
     /// The summary printed at the end and written to the run log.
