@@ -199,6 +199,33 @@ func checkFinishedRun(_ work: WorkDir, _ r: ToolResult, summary: JSONObject?, co
 
     /// A wave whose few dialogues were all dropped as duplicates must not end the run: later waves
     /// replace them until run.total_samples are completed (here 3 in waves of at most 2, no retry).
+    /// The judge-only pass (`make judge`, `dlg-run --judge-only`): a run made without online judging is
+    /// judged afterwards from its finished.jsonl into judged.jsonl, and the dataset files are rewritten
+    /// with the verdicts.
+    @Test func theJudgeOnlyPassJudgesAFinishedRun() async throws {
+        let work = try smallProject(label: "judge-only", total: 2, batch: 2)
+        try work.setConfig("judge.mode", "offline")
+        try await withMock(["--seed", "82"]) { mock in
+            let (r, _) = try await runDlgRun(work, mock, runID: "jo")
+            try #require(r.status == 0, "\(r)")
+            let before = try work.records("outputs/run_state/jo/finished.jsonl")
+            let unjudged: (JSON) -> Bool = { $0["qa_judge"]?.objectValue?.isEmpty != false || $0["qa_judge"]?["notes"] == "disabled" }
+            #expect(before.allSatisfy { Record.turns($0).allSatisfy(unjudged) }, "offline judging leaves the run unjudged")
+            let judged = try await stage("dlg-run", work, mock, ["--run-id", "jo", "--judge-only"])
+            try #require(judged.status == 0, "\(judged)")
+            #expect(judged.stderr.contains("judged \(before.count) finished dialogue(s)"), "\(judged)")
+            let after = try work.records("outputs/run_state/jo/judged.jsonl")
+            #expect(after.map(Record.id) == before.map(Record.id))
+            for rec in after where Record.status(rec) == "completed" {
+                for t in Record.turns(rec) {
+                    checkVerdict(t["qa_judge"], allowed: Set(ConfigDefaultReasons.all), "judged.jsonl \(Record.id(rec))")
+                }
+            }
+            let rows = try work.records("outputs/conversations_sharegpt_judged.jsonl")
+            #expect(!rows.isEmpty && rows.allSatisfy { $0["judge"]?["avg_score"]?.doubleValue != nil }, "judge column filled")
+        }
+    }
+
     /// Upstream keys for what this version does not do yet: the run goes on locally and says so.
     @Test func whatIsNotAvailableYetIsSaidNotSilentlySkipped() async throws {
         let work = try smallProject(label: "not-yet", total: 1, batch: 1)
