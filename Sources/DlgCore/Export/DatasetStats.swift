@@ -94,12 +94,6 @@ public enum DatasetStats {
         }
     }
 
-    public static func compute(_ rows: [JSONObject], sourceFile: String, columns: [String: String]) -> JSON {
-        var acc = Accumulator(columns: columns)
-        for row in rows { acc.add(row) }
-        return acc.result(sourceFile: sourceFile)
-    }
-
     /// The mean to 4 decimals; null when there is nothing to average.
     static func mean(_ values: [Double]) -> JSON {
         guard !values.isEmpty else { return .null }
@@ -189,11 +183,8 @@ enum SVGBarChart {
 /// the data's own (upstream always wrote en and ar).
 enum DatasetCard {
     static func render(repoID: String, dataFile: String, records: Int, stats: JSON?, statsFile: String?,
-                       plots: [String], languages: [String] = []) -> String {
+                       plots: [String], languages langs: [String]) -> String {
         let title = repoID.split(separator: "/").last.map(String.init) ?? ""
-        let langs = languages.isEmpty
-            ? ((stats?["languages"]?.objectValue?.pairs ?? []).map(\.key).filter { $0 != "unknown" })
-            : languages
         var card = """
         ---
         configs:

@@ -67,7 +67,7 @@ public final class LLMClient: @unchecked Sendable {
     private let log: Logger?
     public private(set) var totalUsage = TokenUsage()
 
-    public init(logsDir: String?, maxConnections: Int = 512) {
+    public init(logsDir: String?) {
         log = logsDir.map { DlgLog.logger("dlg.llm", logsDir: $0, file: "llm.log") }
     }
 

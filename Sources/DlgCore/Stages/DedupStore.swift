@@ -40,9 +40,6 @@ public final class FileDedupStore: DedupStore {
 
     deinit { if fd >= 0 { close(fd) } }
 
-    /// Everything accepted so far (normalized).
-    public var acceptedCount: Int { acceptedBy.count }
-
     private func catchUp() throws(DlgError) {
         var st = stat()
         fstat(fd, &st)
