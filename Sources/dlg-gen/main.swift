@@ -79,7 +79,7 @@ struct DlgGen: AsyncParsableCommand {
                 if let warning { log.warning("\(warning)") }
                 let id = runId ?? (settings.run.runID.isEmpty ? RunIDs.random() : settings.run.runID)
                 let lang = language ?? settings.run.targetLanguages[0]
-                let seed = settings.run.questionSeed.isEmpty ? id : settings.run.questionSeed
+                let seed = Record.runSeed(runID: id, questionSeed: settings.run.questionSeed)
                 let records = (0..<n).map {
                     Record.new(settings: settings, personas: personas, runID: id, language: lang, index: $0,
                                globalSlot: slotOffset + $0, seed: seed)

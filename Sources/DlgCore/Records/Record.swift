@@ -12,7 +12,11 @@ public enum Record {
     /// What a dialogue's random draws and request seeds derive from: `run.question_seed`, or the run id
     /// when it is empty (upstream then seeds from the clock; the run id is as fresh and survives a resume).
     public static func runSeed(_ r: JSONObject, questionSeed: String) -> String {
-        questionSeed.isEmpty ? (r["run_id"]?.stringValue ?? "") : questionSeed
+        runSeed(runID: r["run_id"]?.stringValue ?? "", questionSeed: questionSeed)
+    }
+
+    public static func runSeed(runID: String, questionSeed: String) -> String {
+        questionSeed.isEmpty ? runID : questionSeed
     }
 
     /// `Turn N - User: ...` lines, upstream's public history format.

@@ -13,6 +13,8 @@ final class RunBook {
     let journal: RunJournal
     let dropStreakLimit: Int
     let personas: PersonaPool
+    /// Completed dialogues still go round for their online conversation verdict.
+    let judgeConversations: Bool
     private(set) var inFlight = 0
     private var inFlightByLanguage: [String: Int] = [:]
     private(set) var completedByLanguage: [String: Int] = [:]
@@ -24,16 +26,17 @@ final class RunBook {
     private var rounds: [String: Int] = [:]
     private let maxRounds: Int
 
-    init(settings: Settings, base: String, journalPath: String, dropStreakLimit: Int) throws(DlgError) {
+    init(settings: Settings, base: String, journalPath: String, dropStreakLimit: Int, log: Logger) throws(DlgError) {
         self.settings = settings
         self.base = base
         self.dropStreakLimit = dropStreakLimit
         let (personas, warning) = PersonaPool.load(settings: settings)
-        if let warning { DlgLog.logger("dlg.run", logsDir: settings.logsDir, file: "run.log").warning("\(warning)") }
+        if let warning { log.warning("\(warning)") }
         self.personas = personas
         maxRounds = settings.run.maxTurns * (settings.coverage.questionDedupRetries + 2) + 4
         // The journal holds the unfinished dialogues as records, the others as summaries.
         let judgeConversations = settings.judge.online && settings.judge.granularity == "conversation"
+        self.judgeConversations = judgeConversations
         journal = try RunJournal(path: journalPath, keep: { Self.needsLoop($0, judgeConversations: judgeConversations) })
         for s in journal.allSummaries {
             nextSlot[s.language] = max(nextSlot[s.language] ?? 0, s.slot + 1)
@@ -56,9 +59,7 @@ final class RunBook {
         }
     }
 
-    func needsLoop(_ r: JSONObject) -> Bool {
-        Self.needsLoop(r, judgeConversations: settings.judge.online && settings.judge.granularity == "conversation")
-    }
+    func needsLoop(_ r: JSONObject) -> Bool { Self.needsLoop(r, judgeConversations: judgeConversations) }
 
     var isDone: Bool { inFlight == 0 }
 
@@ -78,7 +79,6 @@ final class RunBook {
     /// run.total_samples (counting the ones in flight) gets them, so languages overlap at their edge.
     func admissions() throws(DlgError) -> [JSONObject] {
         var out: [JSONObject] = []
-        let seedBase = settings.run.questionSeed
         while inFlight < settings.run.batchSize {
             guard let lang = settings.run.targetLanguages.first(where: {
                 (completedByLanguage[$0] ?? 0) + (inFlightByLanguage[$0] ?? 0) < settings.run.totalSamples
@@ -87,7 +87,7 @@ final class RunBook {
             nextSlot[lang] = slot + 1
             let runID = languageRun(lang)
             let r = Record.new(settings: settings, personas: personas, runID: runID, language: lang, index: slot,
-                               globalSlot: slot, seed: seedBase.isEmpty ? runID : seedBase)
+                               globalSlot: slot, seed: Record.runSeed(runID: runID, questionSeed: settings.run.questionSeed))
             try journal.append(r)
             enter(r)
             out.append(r)

@@ -59,10 +59,12 @@ public final class RunOrchestrator {
     }
 
     /// The run id: `run.resume_run_id`, else `run.run_id`, else a new random id.
-    public func runID() -> String {
+    public func runID() -> String { configuredRunID ?? RunIDs.random() }
+
+    /// `run.resume_run_id`, else `run.run_id`, if either is set.
+    var configuredRunID: String? {
         if !settings.run.resumeRunID.isEmpty { return settings.run.resumeRunID }
-        if !settings.run.runID.isEmpty { return settings.run.runID }
-        return RunIDs.random()
+        return settings.run.runID.isEmpty ? nil : settings.run.runID
     }
 
     /// Checks every endpoint the run needs answers `/models`; names the one that does not (exit 69).
@@ -97,7 +99,7 @@ public final class RunOrchestrator {
         try Files.writeAtomically(base + "\n", to: (stateRoot as NSString).appendingPathComponent("last_run_id.txt"))
         let book = try RunBook(settings: settings, base: base,
                                journalPath: (dir as NSString).appendingPathComponent(Self.journalName),
-                               dropStreakLimit: dropStreakLimit)
+                               dropStreakLimit: dropStreakLimit, log: log)
         log.info("run \(base) \(book.journal.lines > 0 ? "resumed" : "started"): languages=\(settings.run.targetLanguages) total_samples=\(settings.run.totalSamples) batch_size=\(settings.run.batchSize)")
         let stateWriter = { [self] (status: String) throws(DlgError) in
             try writeState(statePath, base: base, status: status, entries: book.allSummaries.map(Self.stateEntry))
@@ -219,8 +221,7 @@ public final class RunOrchestrator {
     /// The judge-only pass: the run's finished dialogues through `dlg-judge --offline --force` into
     /// `judged.jsonl` beside them, then the dataset files rewritten from the judged records.
     public func judgeOnly(runID requested: String?) throws(DlgError) -> Int {
-        var id = requested ?? ""
-        if id.isEmpty { id = settings.run.resumeRunID.isEmpty ? settings.run.runID : settings.run.resumeRunID }
+        var id = requested ?? configuredRunID ?? ""
         if id.isEmpty {
             let last = (stateRoot as NSString).appendingPathComponent("last_run_id.txt")
             id = ((try? Files.readText(last)) ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
