@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import Testing
 @testable import DlgCore
+import DlgTestSupport
 
 @Suite struct HashingTests {
     @Test func sha256MatchesKnownVectors() {
@@ -237,8 +238,8 @@ import Testing
 @Suite struct LogTests {
     /// swift-log through the file handler: upstream's line format, metadata as sorted key=value pairs.
     @Test func fileHandlerWritesUpstreamsLineFormat() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("dlg-log-\(UUID().uuidString)").path
-        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let work = try WorkDir(copyExamples: false, label: "dlg-log")
+        let dir = work.path + "/logs"
         let log = DlgLog.logger("dlg.test", logsDir: dir, file: "run.log")
         log.info("hello", metadata: ["dlg_turn_index": "2", "dlg_conversation_id": "c1"])
         log.warning("careful")
@@ -258,9 +259,8 @@ import Testing
 
 @Suite struct AtomicFileTests {
     @Test func commitPutsTheWholeFileInPlaceAndDiscardLeavesTheOldOne() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("dlg-atomic-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let work = try WorkDir(copyExamples: false, label: "dlg-atomic")
+        let dir = work.path
         let path = dir + "/data.jsonl"
         try Files.writeAtomically("old\n", to: path)
         do {

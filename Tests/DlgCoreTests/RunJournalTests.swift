@@ -2,6 +2,7 @@
 // and dialogues it does not hold are read back from the file.
 
 @testable import DlgCore
+import DlgTestSupport
 import Foundation
 import Testing
 
@@ -13,9 +14,8 @@ import Testing
     }
 
     @Test func latestLineWinsTornTailIsCutAndFinishedAreReadBack() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("journal-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let work = try WorkDir(copyExamples: false, label: "journal")
+        let dir = work.path
         let path = dir + "/journal.jsonl"
         let keep: (JSONObject) -> Bool = { Record.status($0) == "active" }
         do {
@@ -48,9 +48,8 @@ import Testing
     /// Compacting keeps exactly the latest line of each dialogue, in first-seen order; reads and
     /// appends go on against the new file, and a reopened journal sees the same states.
     @Test func compactKeepsTheLatestStateOfEachDialogue() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("journal-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let work = try WorkDir(copyExamples: false, label: "journal")
+        let dir = work.path
         let path = dir + "/journal.jsonl"
         let keep: (JSONObject) -> Bool = { Record.status($0) == "active" }
         let j = try RunJournal(path: path, keep: keep)
