@@ -167,4 +167,16 @@ import Testing
             #expect(try JSONL.records(fr.stdout).first?["pending"]?["seed_question"] == "Quand détartrer ma bouilloire ?", "\(fr)")
         }
     }
+
+    /// --migrate-seeds on a missing or unreadable source names the file: 66 and 65.
+    @Test func migrateSeedsNamesABadSource() async throws {
+        let work = try WorkDir(label: "seeds-bad")
+        let missing = try await stage("dlg-gen", work, nil, ["--migrate-seeds", "--source-file", "nowhere.json"])
+        #expect(missing.status == 66 && missing.stderr.contains("nowhere.json"), "\(missing)")
+        try work.write("broken.json", "{\"kettles\": \"not a list\"}")
+        let broken = try await stage("dlg-gen", work, nil, ["--migrate-seeds", "--source-file", "broken.json",
+                                                            "--dest-file", "out.yaml"])
+        #expect(broken.status == 65 && broken.stderr.contains("broken.json") && broken.stderr.contains("kettles"), "\(broken)")
+        #expect(!work.exists("out.yaml"), "nothing is written from a bad source")
+    }
 }
