@@ -28,7 +28,11 @@ struct DlgDedup: AsyncParsableCommand {
             let (status, _) = try await ToolMain.runStage("dlg-dedup", stage: stage, concurrency: 1,
                                                           options: common, client: nil)
             // Records whose question could not be decided were passed on pending; say so in the status.
-            return stage.storeError != nil ? DlgError.Code.io.rawValue : status
+            if let problem = stage.storeError {
+                StandardError.write("dlg-dedup: error: \(problem) (\(stage.storeFailures) record(s) passed on undecided)")
+                return DlgError.Code.io.rawValue
+            }
+            return status
         }
     }
 }

@@ -28,7 +28,7 @@ struct DlgGen: AsyncParsableCommand {
     @Option(help: "Run id of the new dialogues (default: run.run_id, else a random id).")
     var runId: String?
 
-    @Option(help: "Slot number of the first new dialogue in the whole run (persona cycling).")
+    @Option(help: "Slot of the first new dialogue in its language (conversation ids and persona cycling count from it).")
     var slotOffset: Int = 0
 
     @Flag(help: "Upstream's seeds-migrate: rewrite a legacy seed topics file ({topic: {variant: [questions]}}) as the versioned YAML run.seed_topics_path reads, then exit.")
@@ -52,9 +52,7 @@ struct DlgGen: AsyncParsableCommand {
         if new == nil && (language != nil || runId != nil) {
             throw ValidationError("\"--language\" and \"--run-id\" go with \"--new\"")
         }
-        if let id = runId, id.contains("/") || id.contains("..") || id.isEmpty {
-            throw ValidationError("\"--run-id\" must not be empty or contain \"/\" or \"..\"")
-        }
+        if let id = runId, let problem = SafeID.problem(id) { throw ValidationError("\"--run-id\" \(problem)") }
     }
 
     func run() async throws {
@@ -77,15 +75,13 @@ struct DlgGen: AsyncParsableCommand {
             if let n = new {
                 let (personas, warning) = PersonaPool.load(settings: settings)
                 if let warning { log.warning("\(warning)") }
-                let id = runId ?? (settings.run.runID.isEmpty ? RunIDs.random() : settings.run.runID)
+                let run = runId ?? RunIDs.configured(resumeRunID: settings.run.resumeRunID, runID: settings.run.runID)
+                    ?? RunIDs.random()
+                let factory = NewDialogues(settings: settings, personas: personas)
                 let lang = language ?? settings.run.targetLanguages[0]
-                let seed = Record.runSeed(runID: id, questionSeed: settings.run.questionSeed)
-                let records = (0..<n).map {
-                    Record.new(settings: settings, personas: personas, runID: id, language: lang, index: $0,
-                               globalSlot: slotOffset + $0, seed: seed)
-                }
-                _ = try await StageRunner.runRecords(stage, records: records, output: FDWriter(),
-                                                     concurrency: concurrency)
+                let records = (0..<n).map { factory.make(run: run, language: lang, slot: slotOffset + $0) }
+                _ = try await StageRunner.runRecords(stage, records: records, output: FDWriter(), concurrency: concurrency,
+                                                     observer: StageReporter(tool: "dlg-gen") { 0 })
                 if stage.health.unavailableCount > 0 {
                     StandardError.write("dlg-gen: error: \(stage.health.unavailableCount) new dialogue(s) without a question, the LLM server is unavailable: \(stage.health.lastDetail)")
                     return DlgError.Code.unavailable.rawValue

@@ -16,17 +16,17 @@ struct DlgJudge: AsyncParsableCommand {
 
     @OptionGroup var common: CommonOptions
 
-    @Flag(help: "Judge even when judge.mode is offline (the judge-only pass).")
+    @Flag(name: .customLong(StageCommand.Flag.offline), help: "Judge even when judge.mode is offline (the judge-only pass).")
     var offline = false
 
-    @Flag(help: "Judge again turns or dialogues that already have a judgement.")
+    @Flag(name: .customLong(StageCommand.Flag.force), help: "Judge again turns or dialogues that already have a judgement.")
     var force = false
 
     @Option(help: "Override judge.granularity: turn or conversation.")
     var granularity: String?
 
     func validate() throws {
-        if let g = granularity, !["turn", "conversation"].contains(g) {
+        if let g = granularity, JudgeGranularity(rawValue: g) == nil {
             throw ValidationError("\"--granularity\" must be turn or conversation")
         }
     }
@@ -34,7 +34,7 @@ struct DlgJudge: AsyncParsableCommand {
     func run() async throws {
         try await ToolMain.run("dlg-judge") {
             var settings = try common.settings()
-            if let g = granularity { settings.judge.granularity = g }
+            if let g = granularity.flatMap(JudgeGranularity.init) { settings.judge.granularity = g }
             let active = offline ? settings.judge.enabled || offline : settings.judge.online
             if !active {
                 // Judge off: pass everything through untouched.

@@ -31,9 +31,7 @@ struct DlgRun: AsyncParsableCommand {
     var judgeOnly = false
 
     func validate() throws {
-        if let id = runId, id.isEmpty || id.contains("/") || id.contains("..") {
-            throw ValidationError("\"--run-id\" must not be empty or contain \"/\" or \"..\"")
-        }
+        if let id = runId, let problem = SafeID.problem(id) { throw ValidationError("\"--run-id\" \(problem)") }
     }
 
     func run() async throws {
@@ -47,6 +45,8 @@ struct DlgRun: AsyncParsableCommand {
             }
             let dir = toolsDir ?? URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent().path
             let orchestrator = RunOrchestrator(settings: settings, configPath: common.config, toolsDir: dir)
+            let progress = RunProgressLine(tool: "dlg-run")
+            orchestrator.observer = progress
             if judgeOnly {
                 var judgeSettings = settings
                 judgeSettings.judge.enabled = true

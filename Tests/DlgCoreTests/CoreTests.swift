@@ -65,7 +65,7 @@ import DlgTestSupport
     @Test func traceNormalisation() {
         let t: JSONObject = ["thinking": "one step", "premises": [.obj(["id": "P1", "text": "t", "note": true])],
                              "retrieval_queries": .obj(["vector_db_search": ["en", "chain wear", "ab"]])]
-        let n = ReplyValidation.normalizeTrace(t, question: "q")
+        let n = ReasoningTrace.normalize(t, question: "q")
         #expect(n["thinking"] == [.obj(["text": "one step"])])
         #expect(n["premises"]?.arrayValue?.first?["assumption"] == "true")
         #expect(n["retrieval_queries"]?["vector_db_search"] == ["chain wear"])

@@ -17,7 +17,7 @@ import Testing
         let work = try WorkDir(copyExamples: false, label: "journal")
         let dir = work.path
         let path = dir + "/journal.jsonl"
-        let keep: (JSONObject) -> Bool = { Record.status($0) == "active" }
+        let keep: (JSONObject) -> Bool = { Record.status($0) == .active }
         do {
             let j = try RunJournal(path: path, keep: keep)
             try j.append(Self.record("c-0", "active", turns: 0))
@@ -37,7 +37,7 @@ import Testing
         let c0 = try j.record("c-0")
         #expect(c0["status"] == "completed" && Record.turns(c0).count == 2)
         let s0 = try #require(j.summaries["c-0"])
-        #expect(s0.turns == 2 && s0.scores == [7, 7] && s0.status == "completed")
+        #expect(s0.turns == 2 && s0.scores == [7, 7] && s0.status == .completed)
         // Appending after the cut keeps every line whole.
         try j.append(Self.record("c-1", "dropped", turns: 1))
         let text = try String(contentsOfFile: path, encoding: .utf8)
@@ -51,7 +51,7 @@ import Testing
         let work = try WorkDir(copyExamples: false, label: "journal")
         let dir = work.path
         let path = dir + "/journal.jsonl"
-        let keep: (JSONObject) -> Bool = { Record.status($0) == "active" }
+        let keep: (JSONObject) -> Bool = { Record.status($0) == .active }
         let j = try RunJournal(path: path, keep: keep)
         for id in ["c-0", "c-1", "c-2"] { try j.append(Self.record(id, "active", turns: 0)) }
         try j.append(Self.record("c-1", "active", turns: 1))
@@ -63,7 +63,7 @@ import Testing
         let lines = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n")
         let states = try lines.map { try #require((try JSONCodec.parse(String($0))).objectValue) }
         #expect(states.map(Record.id) == ["c-0", "c-1", "c-2"])
-        #expect(states.map(Record.status) == ["completed", "dropped", "active"])
+        #expect(states.map(Record.status) == [.completed, .dropped, .active])
         #expect(try j.record("c-0")["status"] == "completed", "read back through the new offsets")
         #expect(try j.record("c-1")["status"] == "dropped")
         try j.append(Self.record("c-2", "completed", turns: 2))

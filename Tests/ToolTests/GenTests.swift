@@ -16,7 +16,7 @@ import Testing
             var questions: [String] = []
             for (i, rec) in records.enumerated() {
                 let context = "record \(i): \(JSON.object(rec).serialized())"
-                #expect(rec["conversation_id"]?.stringValue == "gen-a-000\(i)", "\(context)")
+                #expect(rec["conversation_id"]?.stringValue == "gen-a-en-000\(i)", "\(context)")
                 #expect(rec["index"]?.intValue == i, "\(context)")
                 #expect(rec["status"]?.stringValue == "active", "\(context)")
                 #expect(rec["language"]?.stringValue == "en", "\(context)")

@@ -92,7 +92,7 @@ func checkFinishedRun(_ work: WorkDir, _ r: ToolResult, summary: JSONObject?, co
             let records = try JSONL.records(r.stdout)
             try #require(records.count == 4, "\(r)")
             #expect(records.map { $0["index"]?.intValue ?? -1 } == [0, 1, 2, 3], "\(r)")
-            #expect(records.map { $0["conversation_id"]?.stringValue ?? "" } == ["pipe-0000", "pipe-0001", "pipe-0002", "pipe-0003"], "\(r)")
+            #expect(records.map { $0["conversation_id"]?.stringValue ?? "" } == ["pipe-en-0000", "pipe-en-0001", "pipe-en-0002", "pipe-en-0003"], "\(r)")
             for rec in records {
                 #expect(rec["status"]?.stringValue != "dropped", "\(JSON.object(rec).serialized())")
                 #expect(rec["pending"] == nil, "\(JSON.object(rec).serialized())")
@@ -216,7 +216,7 @@ func checkFinishedRun(_ work: WorkDir, _ r: ToolResult, summary: JSONObject?, co
             #expect(judged.stderr.contains("judged \(before.count) finished dialogue(s)"), "\(judged)")
             let after = try work.records("outputs/run_state/jo/judged.jsonl")
             #expect(after.map(Record.id) == before.map(Record.id))
-            for rec in after where Record.status(rec) == "completed" {
+            for rec in after where Record.status(rec) == .completed {
                 for t in Record.turns(rec) {
                     checkVerdict(t["qa_judge"], allowed: Set(ConfigDefaultReasons.all), "judged.jsonl \(Record.id(rec))")
                 }

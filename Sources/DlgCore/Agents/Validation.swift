@@ -1,33 +1,9 @@
 import Foundation
 
-/// Why a dialogue left the run early; counted in the run summary.
-public enum DropReason: String, Sendable, Error {
-    case dedupExhausted = "dedup_exhausted"
-    case invalidOutput = "invalid_output"
-    case emptyQuestion = "empty_question"
-    case emptyAnswer = "empty_answer"
-    case echoedQuestion = "echoed_question"
-    case wrongLanguage = "wrong_language"
-    case llmUnavailable = "llm_unavailable"
-    case llmRejected = "llm_rejected"
-}
-
 /// Checks an agent's parsed reply and brings it into upstream's shape, or says why it cannot be used.
 public enum ReplyValidation {
     /// Upstream's normalisation: lowercase, whitespace collapsed.
     public static func normalize(_ text: String) -> String { Text.normalized(text) }
-
-    static func stringList(_ v: JSON?, limit: Int) -> [JSON] {
-        guard let a = v?.arrayValue else {
-            if let s = v?.stringValue, !s.isEmpty { return [.string(s)] }
-            return []
-        }
-        return a.prefix(limit).compactMap { item in
-            if let s = item.stringValue { return .string(s) }
-            if case .object(let o) = item, let t = o["text"]?.stringValue { return .string(t) }
-            return nil
-        }
-    }
 
     static func words(_ s: String) -> [String] {
         Text.words(s, ascii: { Text.isASCIILetter($0) || Text.isASCIIDigit($0) },
@@ -115,7 +91,7 @@ public enum ReplyValidation {
         }
         out["grounding_facts"] = .array(Array(facts.prefix(5)))
         out["coverage_target"] = .string(o["coverage_target"]?.stringValue ?? "")
-        out["notes_for_assistant"] = .array(stringList(o["notes_for_assistant"], limit: 5))
+        out["notes_for_assistant"] = .array(JSONLists.strings(o["notes_for_assistant"], limit: 5))
         return .success(out)
     }
 
@@ -131,61 +107,11 @@ public enum ReplyValidation {
         if LanguageCheck.isWrong(text, language: language) { return .failure(.wrongLanguage) }
         var out = JSONObject()
         out["assistant_message"] = .string(text)
-        out["reasoning_trace"] = .object(normalizeTrace(o["reasoning_trace"]?.objectValue ?? JSONObject(), question: question))
+        out["reasoning_trace"] = .object(ReasoningTrace.normalize(o["reasoning_trace"]?.objectValue ?? JSONObject(), question: question))
         out["did_web_search"] = .bool(o["did_web_search"]?.boolValue ?? false)
         return .success(out)
     }
 
-    /// Upstream's trace normalisation: string thinking becomes `[{text}]`, premises get `assumption`,
-    /// retrieval queries lose one-word language placeholders.
-    public static func normalizeTrace(_ t: JSONObject, question: String) -> JSONObject {
-        var out = JSONObject()
-        out["question"] = .string(t["question"]?.stringValue ?? question)
-        let placeholders: Set<String> = ["ar", "en", "fr", "english", "arabic", "french", "morocco", "gulf", "msa"]
-        func clean(_ v: JSON?) -> JSON {
-            .array(stringList(v, limit: 8).filter { q in
-                let s = q.stringValue!.trimmingCharacters(in: .whitespaces)
-                let oneWord = !s.contains(" ")
-                return !(oneWord && (placeholders.contains(s.lowercased()) || s.count <= 2))
-            })
-        }
-        let rq = t["retrieval_queries"]?.objectValue ?? JSONObject()
-        out["retrieval_queries"] = .obj(["vector_db_search": clean(rq["vector_db_search"]),
-                                         "web_search": clean(rq["web_search"])])
-        var evidence: [JSON] = []
-        for (i, e) in (t["evidence"]?.arrayValue ?? []).enumerated() {
-            guard let eo = e.objectValue else { continue }
-            evidence.append(.obj(["id": .string(eo["id"]?.stringValue ?? "E\(i + 1)"),
-                                  "cue": .string(eo["cue"]?.stringValue ?? ""),
-                                  "content": .string(eo["content"]?.stringValue ?? "")]))
-        }
-        out["evidence"] = .array(evidence)
-        var premises: [JSON] = []
-        for (i, p) in (t["premises"]?.arrayValue ?? []).enumerated() {
-            guard let po = p.objectValue else { continue }
-            var assumption = ""
-            for key in ["assumption", "note", "text_note"] {
-                if let v = po[key] {
-                    if let b = v.boolValue { assumption = b ? "true" : "false" } else { assumption = v.stringValue ?? "" }
-                    break
-                }
-            }
-            premises.append(.obj(["id": .string(po["id"]?.stringValue ?? "P\(i + 1)"),
-                                  "text": .string(po["text"]?.stringValue ?? ""),
-                                  "evidence_refs": .array(stringList(po["evidence_refs"], limit: 8)),
-                                  "assumption": .string(assumption)]))
-        }
-        out["premises"] = .array(premises)
-        if let s = t["thinking"]?.stringValue {
-            out["thinking"] = .array([.obj(["text": .string(s)])])
-        } else {
-            out["thinking"] = .array(stringList(t["thinking"], limit: 8).map { .obj(["text": $0]) })
-        }
-        let c = t["confidence"]?.stringValue ?? ""
-        out["confidence"] = .string(AgentSchemas.confidences.contains(c) ? c : "medium")
-        out["known_limits"] = .array(stringList(t["known_limits"], limit: 5))
-        return out
-    }
 
     /// A judge reply: score clamped to 0-10, reasons kept to the allowed set and unique.
     public static func judge(_ o: JSONObject, reasons allowed: [String]) -> Result<JSONObject, DropReason> {
@@ -199,7 +125,7 @@ public enum ReplyValidation {
         guard let s = score, s.isFinite else { return .failure(.invalidOutput) }
         let clamped = min(10, max(0, Int(s.rounded())))
         var reasons: [String] = []
-        for r in stringList(o["reasons"], limit: 10).compactMap({ $0.stringValue }) {
+        for r in JSONLists.strings(o["reasons"], limit: 10).compactMap({ $0.stringValue }) {
             let label = allowed.contains(r) ? r : (allowed.contains("other") ? "other" : "")
             if !label.isEmpty && !reasons.contains(label) { reasons.append(label) }
         }

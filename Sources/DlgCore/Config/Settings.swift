@@ -155,7 +155,7 @@ public struct CoverageSettings: Sendable {
 public struct JudgeSettings: Sendable {
     public var enabled: Bool
     public var mode: String
-    public var granularity: String
+    public var granularity: JudgeGranularity
     public var reasons: [String]
     /// Judge during generation: enabled and mode online.
     public var online: Bool { enabled && mode == "online" }
@@ -262,8 +262,8 @@ public struct Settings: Sendable {
             seedTopicsProbability: try r.double("run.seed_topics_probability", min: 0, max: 1),
             seedTopicsEnabled: try r.bool("run.seed_topics_enabled"),
             distributedEnabled: try r.bool("run.distributed.enabled"))
-        for id in [run.runID, run.resumeRunID] where id.contains("/") || id.contains("..") {
-            throw r.fail("run.run_id", .string(id), "an id without \"/\" or \"..\"")
+        for (key, id) in [("run.run_id", run.runID), ("run.resume_run_id", run.resumeRunID)] where !id.isEmpty {
+            if let problem = SafeID.problem(id) { throw r.fail(key, .string(id), "an id that names a folder (it \(problem))") }
         }
         let chunk = try r.int("retrieval.chunk_size", min: 50)
         let overlap = try r.int("retrieval.overlap", min: 0)
@@ -289,10 +289,10 @@ public struct Settings: Sendable {
         judge = JudgeSettings(
             enabled: try r.bool("judge.enabled"),
             mode: try r.choice("judge.mode", ["online", "offline"]),
-            granularity: try r.choice(
-                "judge.granularity", ["turn", "conversation"],
+            granularity: JudgeGranularity(rawValue: try r.choice(
+                "judge.granularity", JudgeGranularity.allCases.map(\.rawValue),
                 aliases: ["per_turn": "turn", "turns": "turn", "per_conversation": "conversation",
-                          "conv": "conversation", "conversation_level": "conversation"]),
+                          "conv": "conversation", "conversation_level": "conversation"]))!,
             reasons: reasons)
         var columns: [String: String] = [:]
         let known = ["messages", "messages_with_tools", "metadata", "user_reasoning", "assistant_reasoning", "judge"]

@@ -46,7 +46,7 @@ public struct Exporter {
         i["user_agent_used_name"] = .string(s.agent(.qaGenerator).usedName)
         i["assistant_agent_used_name"] = .string(s.agent(.kbResponder).usedName)
         i["judge_enabled"] = .bool(s.judge.online)
-        i["judge_granularity"] = .string(s.judge.granularity)
+        i["judge_granularity"] = .string(s.judge.granularity.rawValue)
         i["judge_reasons"] = JSON(s.judge.reasons)
         i["project_root"] = .string(s.projectRoot)
         i["config_dir"] = .string(s.projectRoot)
@@ -55,7 +55,7 @@ public struct Exporter {
         i["conversation_index"] = r["index"] ?? 0
         i["conversation_status"] = r["status"] ?? ""
         i["drop_reason"] = r["drop_reason"] ?? ""
-        if s.judge.granularity == "conversation" { i["conversation_judge"] = r["conversation_judge"] ?? .obj([:]) }
+        if s.judge.granularity == .conversation { i["conversation_judge"] = r["conversation_judge"] ?? .obj([:]) }
         return .object(i)
     }
 
@@ -67,7 +67,7 @@ public struct Exporter {
         }
         o["tool_events"] = .array((t["tool_events"]?.arrayValue ?? []).map { e in
             var e = e
-            if let r = e["result"] { e["result"] = KnowledgeBase.withRendered(r) }
+            if let r = e["result"] { e["result"] = ToolCallResult.withRendered(r) }
             return e
         })
         return .object(o)
@@ -97,7 +97,7 @@ public struct Exporter {
                 ]))
                 for e in events {
                     out.append(.obj(["role": "tool", "tool_call_id": e["id"] ?? "", "name": e["name"] ?? "",
-                                     "content": .string(KnowledgeBase.withRendered(e["result"] ?? .obj([:])).serialized())]))
+                                     "content": .string(ToolCallResult.withRendered(e["result"] ?? .obj([:])).serialized())]))
                 }
             }
             out.append(.obj(["role": "assistant", "content": t["assistant_message"] ?? "", "agent": "kb_responder"]))
@@ -130,7 +130,7 @@ public struct Exporter {
     static func assistantReasoning(_ turns: [JSON]) -> [JSON] {
         turns.map { t in
             let kb = t["kb_answer"] ?? .obj([:])
-            let trace = ReplyValidation.normalizeTrace(kb["reasoning_trace"]?.objectValue ?? JSONObject(),
+            let trace = ReasoningTrace.normalize(kb["reasoning_trace"]?.objectValue ?? JSONObject(),
                                                        question: t["user_message"]?.stringValue ?? "")
             return .obj(["turn_index": t["turn_index"] ?? 0, "assistant_message": t["assistant_message"] ?? "",
                          "reasoning_trace": .object(trace), "did_web_search": kb["did_web_search"] ?? false])
@@ -149,7 +149,7 @@ public struct Exporter {
         let maxDiff = diffs.max { (Self.difficultyRank[$0] ?? 0) < (Self.difficultyRank[$1] ?? 0) } ?? ""
         return .obj([
             "conversation_id": .string(Record.id(r)), "timestamp": .string(timestamp), "n_turns": .int(turns.count),
-            "language": .string(Record.language(r)), "judge_granularity": .string(settings.judge.granularity),
+            "language": .string(Record.language(r)), "judge_granularity": .string(settings.judge.granularity.rawValue),
             "personas": personas(r), "difficulty_sequence": JSON(diffs), "difficulty_max": .string(maxDiff),
             "intent_sequence": JSON(turns.map { $0["qa_generation"]?["intent"]?.stringValue ?? "" }),
             "coverage_targets": JSON(turns.map { $0["qa_generation"]?["coverage_target"]?.stringValue ?? "" }),
@@ -174,18 +174,18 @@ public struct Exporter {
         return .obj(["per_turn": .array(perTurn), "avg_score": avg, "conversation": r["conversation_judge"] ?? .obj([:])])
     }
 
+    /// The dialogue belongs in the judged file: it has a verdict, or the run judged online (a verdict
+    /// the judge could not give is then part of the data).
     func isJudged(_ r: JSONObject) -> Bool {
-        if let c = r["conversation_judge"]?.objectValue, !c.isEmpty, c["notes"]?.stringValue != "disabled" { return true }
-        if settings.judge.online { return true }
-        return Record.turns(r).contains { JudgeStage.isJudged($0["qa_judge"]) }
+        settings.judge.online || Judgement.hasAnyVerdict(r)
     }
 
-    static func turnRow(_ r: JSONObject, _ t: JSON, timestamp: String, granularity: String) -> JSON {
+    static func turnRow(_ r: JSONObject, _ t: JSON, timestamp: String, granularity: JudgeGranularity) -> JSON {
         let qa = t["qa_generation"] ?? .obj([:])
         let kb = t["kb_answer"] ?? .obj([:])
         let j = t["qa_judge"] ?? .obj([:])
         let cj = r["conversation_judge"] ?? .obj([:])
-        let trace = ReplyValidation.normalizeTrace(kb["reasoning_trace"]?.objectValue ?? JSONObject(),
+        let trace = ReasoningTrace.normalize(kb["reasoning_trace"]?.objectValue ?? JSONObject(),
                                                    question: t["user_message"]?.stringValue ?? "")
         return .obj([
             "conversation_id": .string(Record.id(r)), "timestamp": .string(timestamp), "turn_index": t["turn_index"] ?? 0,
@@ -194,7 +194,7 @@ public struct Exporter {
             "intent": qa["intent"] ?? "", "difficulty": qa["difficulty"] ?? "", "coverage_target": qa["coverage_target"] ?? "",
             "grounding_facts": qa["grounding_facts"] ?? [], "notes_for_assistant": qa["notes_for_assistant"] ?? [],
             "reasoning_trace": .object(trace), "did_web_search": kb["did_web_search"] ?? false,
-            "judge_granularity": .string(granularity), "judge_score": j["score"] ?? .null, "judge_reasons": j["reasons"] ?? [],
+            "judge_granularity": .string(granularity.rawValue), "judge_score": j["score"] ?? .null, "judge_reasons": j["reasons"] ?? [],
             "judge_notes": j["notes"] ?? .null, "judge_question_ok": j["question_ok"] ?? .null,
             "judge_answer_ok": j["answer_ok"] ?? .null, "conversation_judge_score": cj["score"] ?? .null,
             "conversation_judge_reasons": cj["reasons"] ?? [],
@@ -225,7 +225,7 @@ public struct Exporter {
                   "qa_output": t["qa_generation"] ?? .obj([:]), "kb_output": t["kb_answer"] ?? .obj([:]),
                   "qa_judge": t["qa_judge"] ?? .obj([:])])
         }
-        if settings.judge.enabled && settings.judge.granularity == "conversation" {
+        if settings.judge.enabled && settings.judge.granularity == .conversation {
             rawEntries.append(.obj(["conversation_judge_raw": r["conversation_judge_raw"] ?? .obj([:]),
                                     "conversation_judge": r["conversation_judge"] ?? .obj([:])]))
         }
@@ -326,7 +326,7 @@ public final class ExportSession {
 
     /// Adds one dialogue; anything but a completed one, or an id already added, is skipped.
     public func add(_ r: JSONObject) throws(DlgError) {
-        guard Record.status(r) == "completed" else { return }
+        guard Record.status(r) == .completed else { return }
         let id = Record.id(r)
         guard seen.insert(id).inserted else { return }
         // The dialogue's rows go straight to the files, which buffer their writes.
@@ -344,8 +344,8 @@ public final class ExportSession {
     public func add(from reader: LineReader, onBadLine: (Int, String) throws(DlgError) -> Void) throws(DlgError) -> Int {
         var records = 0
         while let line = try reader.next() {
-            if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { continue }
-            switch StageRunner.parseRecord(Array(line)) {
+            if RecordCheck.isBlank(line) { continue }
+            switch RecordCheck.parse(Array(line)) {
             case .success(let record):
                 try add(record)
                 records += 1

@@ -26,7 +26,7 @@ public enum HubExport {
         }
         let sourcePath = sourceName.hasPrefix("/") ? sourceName : (out as NSString).appendingPathComponent(sourceName)
         guard Files.exists(sourcePath) else {
-            throw DlgError(.noInput, "\(sourcePath): no dataset file to export; run dlg-run or dlg-export first (saving.hf_push.source_file)")
+            throw DlgError(.noInput, "\(sourcePath): no dataset file to export; run the generation or the export first (saving.hf_push.source_file)")
         }
         let fileName = (sourcePath as NSString).lastPathComponent
 
@@ -105,7 +105,7 @@ public enum HubExport {
         guard let entries = value?.arrayValue else { return value }
         return .array(entries.map { entry in
             guard var e = entry.objectValue, let trace = e["reasoning_trace"]?.objectValue else { return entry }
-            e["reasoning_trace"] = .object(ReplyValidation.normalizeTrace(trace, question: trace["question"]?.stringValue ?? ""))
+            e["reasoning_trace"] = .object(ReasoningTrace.normalize(trace, question: trace["question"]?.stringValue ?? ""))
             return .object(e)
         })
     }

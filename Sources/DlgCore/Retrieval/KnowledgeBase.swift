@@ -223,22 +223,13 @@ public final class KnowledgeBase: @unchecked Sendable {
     }
 
     /// The tool result upstream's vector_db_search returns. Records store it without `rendered`
-    /// (the passages a second time); `withRendered` adds it back for the model and the export.
+    /// (the passages a second time); `ToolCallResult.withRendered` adds it back for the model and the export.
     public static func toolResult(query: String, passages: [Passage]) -> JSON {
         let results = passages.map { p in
             JSON.obj(["source": .string(p.chunk.source), "chunk_index": .int(p.chunk.chunkIndex),
                       "content": .string(p.chunk.text)])
         }
         return .obj(["query": .string(query), "results": .array(results)])
-    }
-
-    /// Upstream's full tool result: `{query, results, rendered}`.
-    public static func withRendered(_ result: JSON) -> JSON {
-        guard var o = result.objectValue, o["rendered"] == nil, let results = o["results"]?.arrayValue else { return result }
-        o["rendered"] = .string(results.isEmpty
-            ? "Knowledge base is empty or no relevant passages were found."
-            : results.map { "[\($0["source"]?.stringValue ?? "")] \($0["content"]?.stringValue ?? "")" }.joined(separator: "\n"))
-        return .object(o)
     }
 }
 

@@ -45,25 +45,15 @@ public enum PDFText {
 
     /// One run of pdftotext; its pages (it ends each with a form feed).
     static func pages(_ tool: String, _ options: [String], _ path: String, _ name: String) throws(DlgError) -> [String] {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: tool)
-        process.arguments = options + ["-enc", "UTF-8", "-q", path, "-"]
-        let out = Pipe()
-        let err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        process.standardInput = FileHandle.nullDevice
-        do { try process.run() } catch {
-            throw DlgError(.unavailable, "\(name): cannot run \(tool): \(error)")
+        let run: (status: Int32, output: Data, errors: Data)
+        do { run = try Subprocess.capture([tool] + options + ["-enc", "UTF-8", "-q", path, "-"]) } catch {
+            throw DlgError(.unavailable, "\(name): cannot run \(tool): \(error.message)")
         }
-        // Read before waiting: a large PDF fills the pipe and pdftotext would block on it.
-        let text = out.fileHandleForReading.readDataToEndOfFile()
-        let problem = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            let why = String(decoding: problem, as: UTF8.self).split(separator: "\n").first.map(String.init) ?? "exit status \(process.terminationStatus)"
+        guard run.status == 0 else {
+            let why = String(decoding: run.errors, as: UTF8.self).split(separator: "\n").first.map(String.init) ?? "exit status \(run.status)"
             throw DlgError.data("\(name): pdftotext cannot read it: \(why)")
         }
+        let text = run.output
         var pages = String(decoding: text, as: UTF8.self).components(separatedBy: "\u{0C}")
         if pages.last?.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty == true { pages.removeLast() }
         return pages

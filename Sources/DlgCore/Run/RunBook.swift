@@ -12,7 +12,7 @@ final class RunBook {
     let base: String
     let journal: RunJournal
     let dropStreakLimit: Int
-    let personas: PersonaPool
+    let newDialogues: NewDialogues
     /// Completed dialogues still go round for their online conversation verdict.
     let judgeConversations: Bool
     private(set) var inFlight = 0
@@ -32,30 +32,25 @@ final class RunBook {
         self.dropStreakLimit = dropStreakLimit
         let (personas, warning) = PersonaPool.load(settings: settings)
         if let warning { log.warning("\(warning)") }
-        self.personas = personas
+        newDialogues = NewDialogues(settings: settings, personas: personas)
         maxRounds = settings.run.maxTurns * (settings.coverage.questionDedupRetries + 2) + 4
         // The journal holds the unfinished dialogues as records, the others as summaries.
-        let judgeConversations = settings.judge.online && settings.judge.granularity == "conversation"
+        let judgeConversations = settings.judge.online && settings.judge.granularity == .conversation
         self.judgeConversations = judgeConversations
         journal = try RunJournal(path: journalPath, keep: { Self.needsLoop($0, judgeConversations: judgeConversations) })
         for s in journal.allSummaries {
             nextSlot[s.language] = max(nextSlot[s.language] ?? 0, s.slot + 1)
-            if s.status == "completed" && journal.held[s.id] == nil { completedByLanguage[s.language, default: 0] += 1 }
-            if s.status == "dropped" { droppedCount += 1 }
+            if s.status == .completed && journal.held[s.id] == nil { completedByLanguage[s.language, default: 0] += 1 }
+            if s.status == .dropped { droppedCount += 1 }
         }
-    }
-
-    /// The id prefix of a language's dialogues: `<run_id>-<language>`.
-    func languageRun(_ lang: String) -> String {
-        "\(base)-\(String(lang.map { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" ? $0 : "_" }))"
     }
 
     /// Still has work: open, or completed but waiting for its online conversation verdict.
     static func needsLoop(_ r: JSONObject, judgeConversations: Bool) -> Bool {
         switch Record.status(r) {
-        case "active": return true
-        case "completed": return judgeConversations && !JudgeStage.isJudged(r["conversation_judge"])
-        default: return false
+        case .active: return true
+        case .completed: return judgeConversations && !Judgement.isVerdict(r["conversation_judge"])
+        case .dropped: return false
         }
     }
 
@@ -85,9 +80,7 @@ final class RunBook {
             }) else { break }
             let slot = nextSlot[lang] ?? 0
             nextSlot[lang] = slot + 1
-            let runID = languageRun(lang)
-            let r = Record.new(settings: settings, personas: personas, runID: runID, language: lang, index: slot,
-                               globalSlot: slot, seed: Record.runSeed(runID: runID, questionSeed: settings.run.questionSeed))
+            let r = newDialogues.make(run: base, language: lang, slot: slot)
             try journal.append(r)
             enter(r)
             out.append(r)
@@ -111,7 +104,7 @@ final class RunBook {
             enter(r)
             return (true, try admissions())
         }
-        if Record.status(r) == "completed" {
+        if Record.status(r) == .completed {
             completedByLanguage[lang, default: 0] += 1
             dropStreak[lang] = 0
         } else {
@@ -140,27 +133,13 @@ final class RunBook {
     var finishedSummaries: [DialogueSummary] {
         Self.sorted(journal.allSummaries.filter { journal.held[$0.id] == nil }, settings: settings)
     }
-    var completedSummaries: [DialogueSummary] { finishedSummaries.filter { $0.status == "completed" } }
+    var completedSummaries: [DialogueSummary] { finishedSummaries.filter { $0.status == .completed } }
 }
 
-/// dlg-run's progress line on stderr when it is a terminal.
-final class RunProgress {
-    let book: RunBook
-    private var lastPrint = Date.distantPast
-
-    init?(book: RunBook) {
-        guard StandardError.showsProgress else { return nil }
-        self.book = book
+extension RunBook {
+    /// Where the run stands, for the observer.
+    var snapshot: RunSnapshot {
+        RunSnapshot(completed: settings.run.targetLanguages.map { ($0, completedByLanguage[$0] ?? 0) },
+                    target: settings.run.totalSamples, dropped: droppedCount, inFlight: inFlight)
     }
-
-    func update() {
-        guard Date().timeIntervalSince(lastPrint) > 0.2 else { return }
-        lastPrint = Date()
-        let total = book.settings.run.totalSamples
-        let langs = book.settings.run.targetLanguages.map { "\($0) \(book.completedByLanguage[$0] ?? 0)/\(total)" }
-        let line = "\rdlg-run: \(langs.joined(separator: ", ")) completed, \(book.droppedCount) dropped, \(book.inFlight) in flight"
-        StandardError.redraw(line)
-    }
-
-    func end() { StandardError.clearLine() }
 }

@@ -10,7 +10,7 @@ public struct DialogueSummary: Sendable {
     public var language: String
     public var slot: Int
     public var index: JSON
-    public var status: String
+    public var status: RecordStatus
     public var dropReason: JSON
     public var turns: Int
     public var targetTurns: Int

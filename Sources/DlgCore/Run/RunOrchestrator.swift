@@ -22,13 +22,8 @@ public final class RunOrchestrator {
     private var interruptedBy: Int32?
     private var activeLoop: StageLoop?
 
-    public struct Totals: Sendable {
-        public var completed: [String: Int] = [:]
-        public var dropped: [String: Int] = [:]
-        public var turns = 0
-        public var judgeScores: [Double] = []
-        public var usage = TokenUsage()
-    }
+    /// Hears how the run goes (a progress line); nil for none.
+    public weak var observer: (any RunObserver)?
 
     public init(settings: Settings, configPath: String, toolsDir: String) {
         self.settings = settings
@@ -63,8 +58,7 @@ public final class RunOrchestrator {
 
     /// `run.resume_run_id`, else `run.run_id`, if either is set.
     var configuredRunID: String? {
-        if !settings.run.resumeRunID.isEmpty { return settings.run.resumeRunID }
-        return settings.run.runID.isEmpty ? nil : settings.run.runID
+        RunIDs.configured(resumeRunID: settings.run.resumeRunID, runID: settings.run.runID)
     }
 
     /// Checks every endpoint the run needs answers `/models`; names the one that does not (exit 69).
@@ -86,7 +80,7 @@ public final class RunOrchestrator {
     static let journalName = "journal.jsonl"
     static let finishedName = "finished.jsonl"
 
-    public func run(runID base: String) async throws(DlgError) -> Totals {
+    public func run(runID base: String) async throws(DlgError) -> RunTotals {
         let dir = (stateRoot as NSString).appendingPathComponent(base)
         try Files.makeDirectory(dir)
         Files.removeStaleTemporaries(in: dir)
@@ -114,20 +108,19 @@ public final class RunOrchestrator {
                 return interruptedBy != nil
             }
             if alreadyInterrupted { loop.terminate() }
-            let progress = RunProgress(book: book)
             loop.send(initial.map(Self.line))
-            let reader = LineReader(fd: loop.outputDescriptor, name: "dlg-judge output")
+            let reader = LineReader(fd: loop.outputDescriptor, name: "\(loop.names.last ?? "stage loop") output")
             do throws(DlgError) {
                 while let line = try reader.next() {
                     guard let r = (try? JSONCodec.parse(Array(line)))?.objectValue, RecordCheck.problem(r) == nil else {
-                        throw DlgError(.software, "dlg-judge wrote a line that is not a dialogue record: \(String(decoding: line.prefix(200), as: UTF8.self))")
+                        throw DlgError(.software, "\(loop.names.last ?? "the stage loop") wrote a line that is not a dialogue record: \(String(decoding: line.prefix(200), as: UTF8.self))")
                     }
                     var bytes = Array(line)
                     bytes.append(0x0A)
                     let (again, admitted) = try book.receive(r, line: bytes)
                     // A dialogue going round again is sent back as the bytes it came in.
                     loop.send((again ? [bytes] : []) + admitted.map(Self.line))
-                    progress?.update()
+                    observer?.runAdvanced(book.snapshot)
                     if book.isDone { loop.closeInput() }
                     // The dataset files are rewritten whole, so during the run only every 30 s.
                     if Date().timeIntervalSince(lastSave) > 30 {
@@ -141,7 +134,7 @@ public final class RunOrchestrator {
                 loop.terminate()
             }
             let statuses = loop.wait()
-            progress?.end()
+            observer?.runLoopEnded()
             interruption.withLock { activeLoop = nil }
             // A signal that came once every dialogue was finished stops nothing: the run ends normally.
             if let signal = interruption.withLock({ interruptedBy }), !book.isDone {
@@ -176,7 +169,7 @@ public final class RunOrchestrator {
         try book.journal.compact()
         _ = try exportCompleted(book)
         try stateWriter("completed")
-        return Self.totals(finished)
+        return RunTotals.of(finished)
     }
 
     /// The dataset files from the completed dialogues, read back one at a time from the journal.
@@ -186,11 +179,9 @@ public final class RunOrchestrator {
         return try session.finish()
     }
 
-    /// The four stages of the loop, each unordered (a record leaves a stage the moment it is done) and
-    /// with room for every dialogue in flight.
+    /// The four stages of the loop, each with room for every dialogue in flight.
     func stageCommands() -> [[String]] {
-        let shared = ["--config", configPath, "--unordered", "--concurrency", String(settings.run.batchSize)]
-        return ["dlg-gen", "dlg-dedup", "dlg-respond", "dlg-judge"].map { [tool($0)] + shared }
+        StageCommand.loop(config: configPath, inFlight: settings.run.batchSize).map { $0.arguments(toolsDir: toolsDir) }
     }
 
     static func line(_ r: JSONObject) -> [UInt8] {
@@ -201,130 +192,4 @@ public final class RunOrchestrator {
     }
 
 
-    static func totals(_ finished: [DialogueSummary]) -> Totals {
-        var totals = Totals()
-        for s in finished {
-            switch s.status {
-            case "completed":
-                totals.completed[s.language, default: 0] += 1
-                totals.turns += s.turns
-                totals.judgeScores += s.scores
-            case "dropped":
-                totals.dropped[s.dropReason.stringValue ?? "unknown", default: 0] += 1
-            default: break
-            }
-            totals.usage += s.usage
-        }
-        return totals
-    }
-
-    /// The judge-only pass: the run's finished dialogues through `dlg-judge --offline --force` into
-    /// `judged.jsonl` beside them, then the dataset files rewritten from the judged records.
-    public func judgeOnly(runID requested: String?) throws(DlgError) -> Int {
-        var id = requested ?? configuredRunID ?? ""
-        if id.isEmpty {
-            let last = (stateRoot as NSString).appendingPathComponent("last_run_id.txt")
-            id = ((try? Files.readText(last)) ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
-        }
-        guard !id.isEmpty else { throw DlgError(.noInput, "\(stateRoot): no run to judge; give --run-id or run first") }
-        let dir = (stateRoot as NSString).appendingPathComponent(id)
-        let finishedPath = (dir as NSString).appendingPathComponent(Self.finishedName)
-        let journalPath = (dir as NSString).appendingPathComponent(Self.journalName)
-        if !Files.exists(finishedPath) {
-            // An unfinished run: judge the dialogues it finished so far.
-            guard Files.exists(journalPath) else { throw DlgError(.noInput, "\(dir): no dialogues to judge") }
-            let journal = try RunJournal(path: journalPath, keep: { Record.status($0) == "active" })
-            let finished = RunBook.sorted(journal.allSummaries.filter { $0.status != "active" }, settings: settings)
-            guard !finished.isEmpty else { throw DlgError(.noInput, "\(dir): no finished dialogues to judge") }
-            try journal.writeLatest(finished.map(\.id), to: finishedPath)
-        }
-        let judged = (dir as NSString).appendingPathComponent("judged.jsonl")
-        try runTool([tool("dlg-judge"), "--config", configPath, "--offline", "--force"], input: finishedPath, output: judged)
-        // Streamed from the judged file: a run of any size is exported one dialogue at a time.
-        let fd = open(judged, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw DlgError.io("\(judged): cannot open") }
-        defer { close(fd) }
-        let session = try ExportSession(exporter: Exporter(settings: settings))
-        let count = try session.add(from: LineReader(fd: fd, name: judged)) { (number: Int, problem: String) throws(DlgError) in
-            throw DlgError.data("\(judged):\(number): not a dialogue record: \(problem)")
-        }
-        _ = try session.finish()
-        return count
-    }
-
-    static func stateEntry(_ s: DialogueSummary) -> JSON {
-        .obj([
-            "conversation_index": s.index, "conversation_id": .string(s.id), "language": .string(s.language),
-            "target_n_turns": .int(s.targetTurns), "status": .string(s.status), "drop_reason": s.dropReason,
-            "n_turns": .int(s.turns),
-        ])
-    }
-
-    func writeState(_ path: String, base: String, status: String, entries conversations: [JSON]) throws(DlgError) {
-        let state = JSON.obj([
-            "run_id": .string(base), "status": .string(status), "updated_at": .string(Timestamps.isoZ()),
-            "n_turns": .int(settings.run.maxTurns), "batch_size": .int(settings.run.batchSize),
-            "target_languages": JSON(settings.run.targetLanguages), "total_samples": .int(settings.run.totalSamples),
-            "conversations": .array(conversations),
-        ])
-        try Files.writeAtomically(state.pretty() + "\n", to: path)
-    }
-
-
-    func tool(_ name: String) -> String { (toolsDir as NSString).appendingPathComponent(name) }
-
-    /// Runs one tool from the file `input` into a temporary file renamed to `output` once it exits 0
-    /// (or 69: the records it could not reach the server for are written back unchanged, so the output
-    /// is still whole; the caller then stops with "unavailable").
-    func runTool(_ args: [String], input: String, output: String) throws(DlgError) {
-        let tmp = "\(output).tmp.\(getpid())"
-        guard FileManager.default.createFile(atPath: tmp, contents: nil),
-              let outHandle = FileHandle(forWritingAtPath: tmp) else {
-            throw DlgError.io("\(tmp): cannot create")
-        }
-        defer { try? outHandle.close() }
-        guard let inHandle = FileHandle(forReadingAtPath: input) else { throw DlgError.io("\(input): cannot open") }
-        defer { try? inHandle.close() }
-        let name = (args[0] as NSString).lastPathComponent
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: args[0])
-        p.arguments = Array(args.dropFirst())
-        p.standardInput = inHandle
-        p.standardOutput = outHandle
-        p.standardError = FileHandle.standardError
-        // Foundation's waitUntilExit polls a run loop that has no sources here and spins a CPU for as
-        // long as the tool runs; a termination handler and a group wait instead.
-        let exited = DispatchGroup()
-        exited.enter()
-        p.terminationHandler = { _ in exited.leave() }
-        do { try p.run() } catch { throw DlgError.io("cannot start \(name): \(error)") }
-        exited.wait()
-        let status = p.terminationStatus
-        guard status == 0 || status == DlgError.Code.unavailable.rawValue else {
-            unlink(tmp)
-            throw DlgError(DlgError.Code(rawValue: status) ?? .software, "\(name) exited with status \(status); \(input) is unchanged, run again")
-        }
-        outHandle.synchronizeFile()
-        if rename(tmp, output) != 0 { throw DlgError.io("\(output): rename failed") }
-        if status != 0 {
-            throw DlgError.unavailable("\(name): the LLM server became unavailable; what it judged is in \(output), run again to judge the rest")
-        }
-    }
-
-    /// The summary printed at the end and written to the run log.
-    public func summary(runID: String, totals: Totals) -> JSON {
-        let mean: JSON = totals.judgeScores.isEmpty ? .null
-            : .double((totals.judgeScores.reduce(0, +) / Double(totals.judgeScores.count) * 100).rounded() / 100)
-        var completed = JSONObject()
-        for (k, v) in totals.completed.sorted(by: { $0.key < $1.key }) { completed[k] = .int(v) }
-        var dropped = JSONObject()
-        for (k, v) in totals.dropped.sorted(by: { $0.key < $1.key }) { dropped[k] = .int(v) }
-        return .obj([
-            "run_id": .string(runID), "completed": .object(completed),
-            "dialogues": .int(totals.completed.values.reduce(0, +)), "turns": .int(totals.turns),
-            "dropped": .object(dropped), "mean_judge_score": mean, "tokens": totals.usage.json,
-            "wall_seconds": .double((Date().timeIntervalSince(started) * 10).rounded() / 10),
-            "output_dir": .string(settings.outputDir),
-        ])
-    }
 }

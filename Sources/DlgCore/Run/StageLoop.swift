@@ -10,48 +10,35 @@ import Glibc
 /// `inputClosed` and the input handle are touched only on the serial `writes` queue.
 final class StageLoop: @unchecked Sendable {
     let names: [String]
-    private let processes: [Process]
+    private let processes: [Subprocess]
     private let input: FileHandle
     private let output: FileHandle
     private let writes = DispatchQueue(label: "dlg.run.loop-input")
-    private let exited = DispatchGroup()
     private var inputClosed = false
 
     init(stages: [[String]]) throws(DlgError) {
-        names = stages.map { ($0[0] as NSString).lastPathComponent }
         var environment = ProcessInfo.processInfo.environment
         // dlg-run draws its own progress line; four stages drawing theirs over it would garble it.
         environment["DLG_PROGRESS"] = "0"
         let first = Pipe()
         let last = Pipe()
-        var processes: [Process] = []
+        var processes: [Subprocess] = []
         var previous: Any = first
         for (i, args) in stages.enumerated() {
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: args[0])
-            p.arguments = Array(args.dropFirst())
-            p.environment = environment
-            p.standardInput = previous
-            p.standardError = FileHandle.standardError
             let next = i == stages.count - 1 ? last : Pipe()
-            p.standardOutput = next
+            processes.append(Subprocess(args, environment: environment, standardInput: previous,
+                                        standardOutput: next, standardError: FileHandle.standardError))
             previous = next
-            processes.append(p)
         }
+        names = processes.map(\.name)
         self.processes = processes
         input = first.fileHandleForWriting
         output = last.fileHandleForReading
-        // Termination handlers and a group wait: Foundation's waitUntilExit polls a run loop with no
-        // sources here and spins a CPU for as long as the stages run.
-        for p in processes {
-            exited.enter()
-            p.terminationHandler = { [exited] _ in exited.leave() }
-        }
-        do {
-            for p in processes { try p.run() }
+        do throws(DlgError) {
+            for p in processes { try p.start() }
         } catch {
-            for p in processes where p.isRunning { p.terminate() }
-            throw DlgError.io("cannot start \(names.joined(separator: " | ")): \(error)")
+            for p in processes { p.terminate() }
+            throw DlgError.io("cannot start \(names.joined(separator: " | ")): \(error.message)")
         }
         // Only the stages keep the inner pipe ends: EOF then travels down the loop when dlg-run closes
         // the input.
@@ -94,13 +81,13 @@ final class StageLoop: @unchecked Sendable {
     /// Stops every stage (an error in dlg-run); what they held is in the journal already.
     func terminate() {
         closeInput()
-        for p in processes where p.isRunning { p.terminate() }
+        for p in processes { p.terminate() }
     }
 
     /// Waits for every stage to exit; their statuses in loop order.
     func wait() -> [Int32] {
-        exited.wait()
+        let statuses = processes.map { $0.wait() }
         writes.sync {}
-        return processes.map { $0.terminationStatus }
+        return statuses
     }
 }

@@ -9,8 +9,10 @@ public final class DedupStage: RecordStage, @unchecked Sendable {
     let log: Logger
     public private(set) var accepted = 0
     public private(set) var rejected = 0
-    /// Set when the store could not be read or written; the tool then exits 74.
+    /// Why the store could not be read or written (the last time), and how many records that left
+    /// pending; the tool then reports it and exits 74.
     public private(set) var storeError: String?
+    public private(set) var storeFailures = 0
 
     public init(store: DedupStore, log: Logger) {
         self.store = store
@@ -18,7 +20,7 @@ public final class DedupStage: RecordStage, @unchecked Sendable {
     }
 
     public func needsWork(_ r: JSONObject) -> Bool {
-        Record.status(r) == "active" && Record.pending(r)?["state"]?.stringValue == "generated"
+        Record.status(r) == .active && Record.pending(r)?["state"]?.stringValue == "generated"
     }
 
     public static func ledgerEntry(_ r: JSONObject, _ p: JSONObject) -> JSONObject {
@@ -57,8 +59,9 @@ public final class DedupStage: RecordStage, @unchecked Sendable {
             }
         } catch {
             // The store failing is not the record's fault: leave it pending for the next pass.
-            StandardError.write("dlg-dedup: error: \(error.message)")
             storeError = error.message
+            storeFailures += 1
+            log.error("dedup store: \(error.message)")
             return r
         }
         r["pending"] = .object(p)

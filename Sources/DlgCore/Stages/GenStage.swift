@@ -44,7 +44,7 @@ public final class GenStage: RecordStage, @unchecked Sendable {
     }
 
     public func needsWork(_ r: JSONObject) -> Bool {
-        guard Record.status(r) == "active" else { return false }
+        guard Record.status(r) == .active else { return false }
         if let p = Record.pending(r) { return p["state"]?.stringValue == "rejected" }
         return Record.turns(r).count < Record.targetTurns(r)
     }

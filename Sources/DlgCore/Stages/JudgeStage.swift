@@ -18,18 +18,13 @@ public final class JudgeStage: RecordStage, @unchecked Sendable {
         self.force = force
     }
 
-    static func isJudged(_ v: JSON?) -> Bool {
-        guard let o = v?.objectValue, !o.isEmpty else { return false }
-        return o["notes"]?.stringValue != "disabled"
-    }
-
     public func needsWork(_ r: JSONObject) -> Bool {
         let status = Record.status(r)
-        guard status != "dropped" else { return false }
-        if settings.judge.granularity == "conversation" {
-            return status == "completed" && (force || !Self.isJudged(r["conversation_judge"]))
+        guard status != .dropped else { return false }
+        if settings.judge.granularity == .conversation {
+            return status == .completed && (force || !Judgement.isVerdict(r["conversation_judge"]))
         }
-        return Record.turns(r).contains { force || !Self.isJudged($0["qa_judge"]) }
+        return Record.turns(r).contains { force || !Judgement.isVerdict($0["qa_judge"]) }
     }
 
     static func evidence(_ turn: JSON) -> [JSON] {
@@ -81,7 +76,7 @@ public final class JudgeStage: RecordStage, @unchecked Sendable {
         let userPersona = r["personas"]?["user"]?.stringValue ?? ""
         let assistantPersona = r["personas"]?["assistant"]?.stringValue ?? ""
         let schema = AgentSchemas.judge(reasons: reasons)
-        if settings.judge.granularity == "conversation" {
+        if settings.judge.granularity == .conversation {
             let turns = Record.turns(r)
             let compact = JSON.array(turns.map {
                 .obj(["turn_index": $0["turn_index"] ?? 0, "user_message": $0["user_message"] ?? "",
@@ -106,7 +101,7 @@ public final class JudgeStage: RecordStage, @unchecked Sendable {
             return r
         }
         var turns = Record.turns(r)
-        for i in turns.indices where force || !Self.isJudged(turns[i]["qa_judge"]) {
+        for i in turns.indices where force || !Judgement.isVerdict(turns[i]["qa_judge"]) {
             let turn = turns[i]
             var prior = r
             prior["turns"] = .array(Array(turns[..<i]))

@@ -20,7 +20,7 @@ public final class RespondStage: RecordStage, @unchecked Sendable {
     }
 
     public func needsWork(_ r: JSONObject) -> Bool {
-        Record.status(r) == "active" && Record.pending(r)?["state"]?.stringValue == "accepted"
+        Record.status(r) == .active && Record.pending(r)?["state"]?.stringValue == "accepted"
     }
 
     static let searchTool: JSON = .obj([
@@ -126,7 +126,7 @@ public final class RespondStage: RecordStage, @unchecked Sendable {
                         events.append(.obj(["id": .string(callID), "name": .string(name), "arguments": .object(args),
                                             "result": result]))
                         messages.append(.obj(["role": "tool", "tool_call_id": .string(callID), "name": .string(name),
-                                              "content": .string(KnowledgeBase.withRendered(result).serialized())]))
+                                              "content": .string(ToolCallResult.withRendered(result).serialized())]))
                     }
                     continue
                 }
@@ -189,7 +189,7 @@ public final class RespondStage: RecordStage, @unchecked Sendable {
         r["turns"] = .array(turns)
         r["pending"] = nil
         if turns.count >= Record.targetTurns(r) {
-            r["status"] = "completed"
+            r["status"] = .string(RecordStatus.completed.rawValue)
             r["completed_at"] = .string(Timestamps.isoUTC())
         }
         return r

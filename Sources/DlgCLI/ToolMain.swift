@@ -5,30 +5,6 @@ import Foundation
 import Glibc
 #endif
 
-/// Options every stage tool shares.
-public struct CommonOptions: ParsableArguments {
-    @Option(name: .shortAndLong, help: "The dlgforge config file (YAML); paths in it are relative to its folder.")
-    public var config: String = "config.yaml"
-
-    @Option(help: "Records worked on at once (default: run.batch_size, at least 64 for the LLM stages).")
-    public var concurrency: Int?
-
-    @Flag(help: "Stop at the first bad input line instead of reporting it and going on.")
-    public var strict = false
-
-    @Flag(help: "Write each record as soon as it is done instead of in input order (dlg-run's loop streams dialogues through the stages this way).")
-    public var unordered = false
-
-    public init() {}
-
-    public func validate() throws {
-        if let c = concurrency, c < 1 { throw ValidationError("\"--concurrency\" must be at least 1") }
-    }
-
-    /// Loads the config; errors become exit codes through `ToolMain`.
-    public func settings() throws -> Settings { try Settings.load(path: config) }
-}
-
 /// The wiring shared by every tool's `run()`: SIGPIPE ignored (a closed stdout ends the tool quietly),
 /// `DlgError` printed as `tool: error: message` and mapped to its sysexits status.
 public enum ToolMain {
@@ -60,7 +36,7 @@ public enum ToolMain {
     /// Runs a stage over stdin → stdout and returns the exit status: 65 when lines were bad.
     public static func runStage(_ tool: String, stage: some RecordStage, concurrency: Int, options: CommonOptions,
                                 client: LLMClient?, health: StageHealth? = nil) async throws -> (Int32, StageSummary) {
-        let progress = Progress(tool: tool) { [client] in
+        let reporter = StageReporter(tool: tool) { [client] in
             let u = client?.totalUsage ?? TokenUsage()
             return u.promptTokens + u.completionTokens
         }
@@ -68,9 +44,9 @@ public enum ToolMain {
         var stop: (@Sendable () -> Bool)? = nil
         if let health { stop = { health.unavailableCount > 0 } }
         let summary = try await StageRunner.run(stage, input: LineReader(), output: FDWriter(),
-                                                concurrency: concurrency, tool: tool, strict: options.strict,
-                                                mode: .init(ordered: !options.unordered, stop: stop), progress: progress)
-        progress?.end()
+                                                concurrency: concurrency, strict: options.strict,
+                                                mode: .init(ordered: !options.unordered, stop: stop), observer: reporter)
+        reporter.end()
         if let health, health.unavailableCount > 0 {
             StandardError.write("\(tool): error: \(health.unavailableCount) record(s) left unchanged, the LLM server is unavailable: \(health.lastDetail)")
             return (DlgError.Code.unavailable.rawValue, summary)

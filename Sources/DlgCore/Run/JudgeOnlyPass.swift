@@ -1,0 +1,68 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+extension RunOrchestrator {
+    /// The judge-only pass: the run's finished dialogues through `dlg-judge --offline --force` into
+    /// `judged.jsonl` beside them, then the dataset files rewritten from the judged records.
+    public func judgeOnly(runID requested: String?) throws(DlgError) -> Int {
+        var id = requested ?? configuredRunID ?? ""
+        if id.isEmpty {
+            let last = (stateRoot as NSString).appendingPathComponent("last_run_id.txt")
+            id = ((try? Files.readText(last)) ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        guard !id.isEmpty else { throw DlgError(.noInput, "\(stateRoot): no run to judge; give --run-id or run first") }
+        let dir = (stateRoot as NSString).appendingPathComponent(id)
+        let finishedPath = (dir as NSString).appendingPathComponent(Self.finishedName)
+        let journalPath = (dir as NSString).appendingPathComponent(Self.journalName)
+        if !Files.exists(finishedPath) {
+            // An unfinished run: judge the dialogues it finished so far.
+            guard Files.exists(journalPath) else { throw DlgError(.noInput, "\(dir): no dialogues to judge") }
+            let journal = try RunJournal(path: journalPath, keep: { Record.status($0) == .active })
+            let finished = RunBook.sorted(journal.allSummaries.filter { $0.status != .active }, settings: settings)
+            guard !finished.isEmpty else { throw DlgError(.noInput, "\(dir): no finished dialogues to judge") }
+            try journal.writeLatest(finished.map(\.id), to: finishedPath)
+        }
+        let judged = (dir as NSString).appendingPathComponent("judged.jsonl")
+        try runTool(StageCommand.judgeAgain(config: configPath).arguments(toolsDir: toolsDir), input: finishedPath, output: judged)
+        // Streamed from the judged file: a run of any size is exported one dialogue at a time.
+        let fd = open(judged, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw DlgError.io("\(judged): cannot open") }
+        defer { close(fd) }
+        let session = try ExportSession(exporter: Exporter(settings: settings))
+        let count = try session.add(from: LineReader(fd: fd, name: judged)) { (number: Int, problem: String) throws(DlgError) in
+            throw DlgError.data("\(judged):\(number): not a dialogue record: \(problem)")
+        }
+        _ = try session.finish()
+        return count
+    }
+
+    /// Runs one tool from the file `input` into a temporary file renamed to `output` once it exits 0
+    /// (or 69: the records it could not reach the server for are written back unchanged, so the output
+    /// is still whole; the caller then stops with "unavailable").
+    func runTool(_ args: [String], input: String, output: String) throws(DlgError) {
+        let tmp = "\(output).tmp.\(getpid())"
+        guard FileManager.default.createFile(atPath: tmp, contents: nil),
+              let outHandle = FileHandle(forWritingAtPath: tmp) else {
+            throw DlgError.io("\(tmp): cannot create")
+        }
+        defer { try? outHandle.close() }
+        guard let inHandle = FileHandle(forReadingAtPath: input) else { throw DlgError.io("\(input): cannot open") }
+        defer { try? inHandle.close() }
+        let child = Subprocess(args, standardInput: inHandle, standardOutput: outHandle,
+                               standardError: FileHandle.standardError)
+        let name = child.name
+        try child.start()
+        let status = child.wait()
+        guard status == 0 || status == DlgError.Code.unavailable.rawValue else {
+            unlink(tmp)
+            throw DlgError(DlgError.Code(rawValue: status) ?? .software, "\(name) exited with status \(status); \(input) is unchanged, run again")
+        }
+        outHandle.synchronizeFile()
+        if rename(tmp, output) != 0 { throw DlgError.io("\(output): rename failed") }
+        if status != 0 {
+            throw DlgError.unavailable("\(name): the LLM server became unavailable; what it judged is in \(output), run again to judge the rest")
+        }
+    }
+}
