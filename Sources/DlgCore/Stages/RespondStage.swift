@@ -8,6 +8,7 @@ public final class RespondStage: RecordStage, @unchecked Sendable {
     let settings: Settings
     let kb: KnowledgeBase
     let client: LLMClient
+    let caller: AgentCaller
     let log: Logger
     public let health = StageHealth()
     static let maxRounds = 8
@@ -16,6 +17,7 @@ public final class RespondStage: RecordStage, @unchecked Sendable {
         self.settings = settings
         self.kb = kb
         self.client = client
+        caller = AgentCaller(client: client)
         self.log = log
     }
 
@@ -81,85 +83,35 @@ public final class RespondStage: RecordStage, @unchecked Sendable {
                 turnIndex: turnIndex, targetTurns: Record.targetTurns(r), language: language, k: k,
                 passages: passagesText))]),
         ]
-        var usage = TokenUsage()
-        var failure: (DropReason, String) = (.invalidOutput, "")
-        var answer: JSONObject? = nil
-        var answerRaw: JSON = .obj([:])
-        attempts: for attempt in 1...3 {
-            var messages = start
-            if attempt > 1 {
-                messages.append(.obj(["role": "user", "content": .string("Note: a previous reply was rejected (\(failure.0.rawValue.replacingOccurrences(of: "_", with: " "))). Answer the question itself, in the JSON shape asked for.")]))
-            }
-            var events: [JSON] = []
-            var repaired = false
-            for round in 1...Self.maxRounds {
-                let reply: ChatReply
-                do {
-                    reply = try await client.chat(agent: agent, messages: messages,
-                                                  format: .json(name: "kb_responder", schema: AgentSchemas.kbAnswer),
-                                                  tools: useTools ? [Self.searchTool] : [],
-                                                  label: "conversation=\(id) turn=\(turnIndex) round=\(round)")
-                } catch where error.kind == .invalidReply {
-                    failure = (.invalidOutput, error.message)
-                    continue attempts
-                } catch {
-                    failure = (error.kind == .rejected ? .llmRejected : .llmUnavailable, error.message)
-                    break attempts
-                }
-                usage += reply.usage
-                if !reply.toolCalls.isEmpty {
-                    messages.append(.obj(["role": "assistant", "content": .string(reply.content),
-                                          "tool_calls": .array(reply.toolCalls)]))
-                    for call in reply.toolCalls {
-                        let callID = call["id"]?.stringValue ?? "call_\(round)"
-                        let name = call["function"]?["name"]?.stringValue ?? ""
-                        let argText = call["function"]?["arguments"]?.stringValue ?? "{}"
-                        let args = (try? JSONCodec.parse(argText))?.objectValue ?? JSONObject()
-                        let result: JSON
-                        if name == "vector_db_search" {
-                            let q = args["query"]?.stringValue ?? question
-                            let kk = max(1, min(20, args["k"]?.intValue ?? k))
-                            result = KnowledgeBase.toolResult(query: q, passages: await search(q, k: kk))
-                        } else {
-                            result = .obj(["error": .string("unknown tool \(name)")])
-                        }
-                        events.append(.obj(["id": .string(callID), "name": .string(name), "arguments": .object(args),
-                                            "result": result]))
-                        messages.append(.obj(["role": "tool", "tool_call_id": .string(callID), "name": .string(name),
-                                              "content": .string(ToolCallResult.withRendered(result).serialized())]))
-                    }
-                    continue
-                }
-                guard let object = ReplyJSON.extract(reply.content) else {
-                    if repaired { failure = (.invalidOutput, "reply is not a JSON object: " + AgentCaller.excerpt(reply.content)); continue attempts }
-                    repaired = true
-                    messages.append(.obj(["role": "assistant", "content": .string(String(reply.content.prefix(4000)))]))
-                    messages.append(.obj(["role": "user", "content": .string(AgentCaller.repairPrompt)]))
-                    continue
-                }
-                switch ReplyValidation.answer(object, question: question, language: language) {
-                case .success(var out):
-                    if object["did_web_search"] == nil { out["did_web_search"] = false }
-                    toolEvents.append(contentsOf: events)
-                    answer = out
-                    answerRaw = reply.raw
-                    break attempts
-                case .failure(let reason):
-                    failure = (reason, "reply failed validation (\(reason.rawValue)): " + AgentCaller.excerpt(reply.content))
-                    continue attempts
-                }
-            }
-            if answer == nil && failure.1.isEmpty { failure = (.invalidOutput, "no answer after \(Self.maxRounds) tool rounds") }
+        let tools = AgentTools(definitions: useTools ? [Self.searchTool] : [], maxRounds: Self.maxRounds,
+                               handle: { [self] name, args in
+            guard name == "vector_db_search" else { return .obj(["error": .string("unknown tool \(name)")]) }
+            let q = args["query"]?.stringValue ?? question
+            let kk = max(1, min(20, args["k"]?.intValue ?? k))
+            return KnowledgeBase.toolResult(query: q, passages: await search(q, k: kk))
+        }, render: { ToolCallResult.withRendered($0).serialized() })
+        let result = await caller.callJSON(
+            agent: agent, messages: start, schemaName: "kb_responder", schema: AgentSchemas.kbAnswer,
+            label: "conversation=\(id) turn=\(turnIndex)", tools: tools,
+            retryInstruction: "Answer the question itself, in the JSON shape asked for.") {
+            ReplyValidation.answer($0, question: question, language: language)
         }
-        if answer == nil && failure.0 == .llmUnavailable {
-            health.unavailable(failure.1)
+        let kbAnswer: JSONObject
+        let answerRaw: JSON
+        switch result {
+        case .success(let s):
+            Record.addUsage(&r, s.usage)
+            kbAnswer = s.output
+            answerRaw = s.raw
+            toolEvents.append(contentsOf: s.toolEvents)
+        case .failure(let f) where f.reason == .llmUnavailable:
+            health.unavailable(f.detail)
             return record
-        }
-        Record.addUsage(&r, usage)
-        guard let kbAnswer = answer else {
+        case .failure(let f):
+            Record.addUsage(&r, f.usage)
             r["pending"] = nil
-            Record.drop(&r, reason: failure.0, detail: "kb_responder: \(failure.1)")
-            log.warning("dropped reason=\(failure.0.rawValue) \(failure.1)", metadata: ["dlg_conversation_id": "\(id)", "dlg_turn_index": "\(turnIndex)"])
+            Record.drop(&r, reason: f.reason, detail: "kb_responder: \(f.detail)")
+            log.warning("dropped reason=\(f.reason.rawValue) \(f.detail)", metadata: ["dlg_conversation_id": "\(id)", "dlg_turn_index": "\(turnIndex)"])
             return r
         }
         let qa = p["qa_generation"]?.objectValue ?? JSONObject()

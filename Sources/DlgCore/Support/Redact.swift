@@ -1,0 +1,21 @@
+import Foundation
+
+/// Removes things that look like secrets from text that goes to logs or messages.
+public enum Redact {
+    public static func text(_ s: String) -> String {
+        var out = s
+        for prefix in ["sk-", "hf_", "Bearer "] {
+            while let r = out.range(of: prefix) {
+                var end = r.upperBound
+                while end < out.endIndex, !out[end].isWhitespace, out[end] != "\"" { end = out.index(after: end) }
+                out.replaceSubrange(r.lowerBound..<end, with: "[redacted]")
+            }
+        }
+        // postgresql://user:password@host → postgresql://user:***@host
+        if let scheme = out.range(of: "://"), let at = out[scheme.upperBound...].firstIndex(of: "@"),
+           let colon = out[scheme.upperBound..<at].firstIndex(of: ":") {
+            out.replaceSubrange(out.index(after: colon)..<at, with: "***")
+        }
+        return out
+    }
+}
