@@ -49,7 +49,7 @@ struct DlgExport: AsyncParsableCommand {
                 return 0
             }
             // Streamed: each record is exported as it is read, so a file of any size fits.
-            let session = try ExportSession(exporter: Exporter(settings: settings))
+            let session = try ExportSession(settings: settings)
             var bad = 0
             let readers: [LineReader] = files.isEmpty ? [LineReader()] : try files.map { path in
                 let fd = open(path, O_RDONLY | O_CLOEXEC)

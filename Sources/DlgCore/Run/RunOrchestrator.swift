@@ -168,13 +168,16 @@ public final class RunOrchestrator {
         // (a line per turn per dialogue) would otherwise stay on disk for good.
         try book.journal.compact()
         _ = try exportCompleted(book)
+        // Upstream's outputs always hold the ledger, even for a run that accepted no question here
+        // (every dialogue was finished before a resume).
+        if !Files.exists(settings.ledgerPath) { try Files.writeAtomically([], to: settings.ledgerPath) }
         try stateWriter("completed")
         return RunTotals.of(finished)
     }
 
     /// The dataset files from the completed dialogues, read back one at a time from the journal.
-    func exportCompleted(_ book: RunBook) throws(DlgError) -> Exporter.Summary {
-        let session = try ExportSession(exporter: Exporter(settings: settings))
+    func exportCompleted(_ book: RunBook) throws(DlgError) -> ExportSummary {
+        let session = try ExportSession(settings: settings)
         for s in book.completedSummaries { try session.add(try book.journal.record(s.id)) }
         return try session.finish()
     }

@@ -3,18 +3,27 @@ import Foundation
 import Glibc
 #endif
 
-/// dlg-export: projects completed dialogue records onto upstream's output files. Every file is
-/// rewritten whole through a temporary name, so exporting again (after a resume) never duplicates a line.
-public struct Exporter {
+/// The rows one completed dialogue record gives each of upstream's dataset files: a pure projection
+/// of the record (and the settings it was made with). `ExportSession` writes them.
+public struct DatasetRows {
     let settings: Settings
 
     public init(settings: Settings) { self.settings = settings }
 
-    public struct Summary: Sendable {
-        public var conversations = 0
-        public var turns = 0
-        public var judged = 0
-        public var files: [String] = []
+    /// One dialogue's rows.
+    public struct Rows {
+        /// synthetic_qa.jsonl
+        public var synthetic: JSON
+        /// turns.jsonl, one per turn
+        public var turns: [JSON]
+        /// conversations_sharegpt.jsonl
+        public var sharegpt: JSON
+        /// conversations_sharegpt_judged.jsonl, when the dialogue belongs there
+        public var judged: JSON?
+        /// conversations/<conversation_id>.json
+        public var conversation: JSON
+        /// conversations_index.jsonl, without `conversation_file` (where the session writes it)
+        public var index: JSONObject
     }
 
     static let difficultyRank = ["easy": 1, "medium": 2, "hard": 3]
@@ -201,16 +210,8 @@ public struct Exporter {
         ])
     }
 
-    /// Writes every dataset file from `records`; only completed dialogues are exported.
-    public func export(_ records: [JSONObject]) throws(DlgError) -> Summary {
-        let session = try ExportSession(exporter: self)
-        for r in records { try session.add(r) }
-        return try session.finish()
-    }
-
-    /// The rows one completed dialogue adds to each dataset file, and its own conversation file.
-    func rows(_ r: JSONObject, into files: inout ExportSession.Buffers, summary: inout Summary,
-              conversationsDir convDir: String) throws(DlgError) {
+    /// The rows of a completed dialogue.
+    public func rows(_ r: JSONObject) -> Rows {
         let cols = settings.saving.columns
         let id = Record.id(r)
         let turns = Record.turns(r)
@@ -233,7 +234,7 @@ public struct Exporter {
         let inputs = self.inputs(r)
         let last = turns.last ?? .obj([:])
         let seedQuestion = r["seed"]?["question"] ?? ""
-        JSON.obj([
+        let synthetic = JSON.obj([
             "conversation_id": .string(id), "timestamp": .string(timestamp), "question": seedQuestion,
             "inputs": inputs, "qa_generation_plan": last["qa_generation"] ?? .obj([:]),
             "kb_final_answer": last["kb_answer"] ?? .obj([:]), "qa_judge": last["qa_judge"] ?? .obj([:]),
@@ -241,12 +242,8 @@ public struct Exporter {
             "conversation_history": .array(hist), "messages": .array(msgs),
             "raw_result": last["kb_answer"] ?? .obj([:]), "raw_results": rawResults,
             "usage": r["usage"] ?? .obj([:]),
-        ]).write(into: &files.synthetic)
-        files.synthetic.append(0x0A)
-        for t in turns {
-            Self.turnRow(r, t, timestamp: timestamp, granularity: settings.judge.granularity).write(into: &files.turns)
-            files.turns.append(0x0A)
-        }
+        ])
+        let turnRows = turns.map { Self.turnRow(r, $0, timestamp: timestamp, granularity: settings.judge.granularity) }
         let shareMessages = JSON.array(turns.flatMap { t -> [JSON] in
             [.obj(["role": "user", "content": t["user_message"] ?? "", "agent": "qa_generator"]),
              .obj(["role": "assistant", "content": t["assistant_message"] ?? "", "agent": "kb_responder"])]
@@ -261,13 +258,11 @@ public struct Exporter {
         row[cols["metadata"]!] = meta
         row[cols["user_reasoning"]!] = userR
         row[cols["assistant_reasoning"]!] = asstR
-        JSON.object(row).write(into: &files.sharegpt)
-        files.sharegpt.append(0x0A)
+        let sharegpt = JSON.object(row)
+        var judged: JSON? = nil
         if isJudged(r) {
             row[cols["judge"]!] = judgeColumn(r)
-            JSON.object(row).write(into: &files.judged)
-            files.judged.append(0x0A)
-            summary.judged += 1
+            judged = .object(row)
         }
         let conversation = JSON.obj([
             "conversation_id": .string(id), "timestamp": .string(timestamp), "seed_question": seedQuestion,
@@ -277,93 +272,10 @@ public struct Exporter {
             "conversation_judge": r["conversation_judge"] ?? .obj([:]), "turns": .array(payloads),
             "conversation_history": .array(hist), "raw_results": rawResults,
         ])
-        let convPath = (convDir as NSString).appendingPathComponent("\(id).json")
-        // Rebuilt from the run state at will: atomic, without an fsync per file.
-        var text = conversation.prettyBytes()
-        text.append(0x0A)
-        try Files.writeAtomically(text, to: convPath, durable: false)
-        let relative = relativePath(convPath)
-        JSON.obj(["conversation_id": .string(id), "timestamp": .string(timestamp), "n_turns": .int(turns.count),
-                  "seed_question": seedQuestion, "language": .string(Record.language(r)),
-                  "conversation_file": .string(relative)]).write(into: &files.index)
-        files.index.append(0x0A)
-        summary.conversations += 1
-        summary.turns += turns.count
-    }
-
-    func relativePath(_ path: String) -> String {
-        let root = settings.projectRoot.hasSuffix("/") ? settings.projectRoot : settings.projectRoot + "/"
-        return path.hasPrefix(root) ? String(path.dropFirst(root.count)) : path
-    }
-}
-
-/// An export in progress: dialogues are added one at a time and their rows written through buffers
-/// into temporary files, renamed over the dataset files by `finish()`, so a run of any size is
-/// exported without holding it in memory and a reader never sees a half-written file.
-public final class ExportSession {
-    struct Buffers {
-        var synthetic: [UInt8] = [], turns: [UInt8] = [], sharegpt: [UInt8] = [], judged: [UInt8] = [], index: [UInt8] = []
-    }
-    static let names = ["synthetic_qa.jsonl", "turns.jsonl", "conversations_sharegpt.jsonl",
-                        "conversations_sharegpt_judged.jsonl", "conversations_index.jsonl"]
-    let exporter: Exporter
-    let convDir: String
-    private var summary = Exporter.Summary()
-    private var seen = Set<String>()
-    private var files: [AtomicFile] = []
-
-    public init(exporter: Exporter) throws(DlgError) {
-        self.exporter = exporter
-        let out = exporter.settings.outputDir
-        convDir = (out as NSString).appendingPathComponent("conversations")
-        try Files.makeDirectory(convDir)
-        Files.removeStaleTemporaries(in: out)
-        Files.removeStaleTemporaries(in: convDir)
-        // Each AtomicFile removes its temporary unless committed: an error on the way leaves the
-        // dataset files as they were.
-        for name in Self.names { files.append(try AtomicFile((out as NSString).appendingPathComponent(name))) }
-    }
-
-    /// Adds one dialogue; anything but a completed one, or an id already added, is skipped.
-    public func add(_ r: JSONObject) throws(DlgError) {
-        guard Record.status(r) == .completed else { return }
-        let id = Record.id(r)
-        guard seen.insert(id).inserted else { return }
-        // The dialogue's rows go straight to the files, which buffer their writes.
-        var rows = Buffers()
-        try exporter.rows(r, into: &rows, summary: &summary, conversationsDir: convDir)
-        for (file, bytes) in zip(files, [rows.synthetic, rows.turns, rows.sharegpt, rows.judged, rows.index]) where !bytes.isEmpty {
-            try file.write(bytes)
-        }
-    }
-
-    /// Adds every record of a JSONL file or stream. `onBadLine` hears about a line that is not a
-    /// dialogue record (line number, what is wrong) and decides, by throwing or not, whether to go on.
-    /// Returns how many records were read.
-    @discardableResult
-    public func add(from reader: LineReader, onBadLine: (Int, String) throws(DlgError) -> Void) throws(DlgError) -> Int {
-        var records = 0
-        while let line = try reader.next() {
-            if RecordCheck.isBlank(line) { continue }
-            switch RecordCheck.parse(Array(line)) {
-            case .success(let record):
-                try add(record)
-                records += 1
-            case .failure(let problem): try onBadLine(reader.lineNumber, problem.description)
-            }
-        }
-        return records
-    }
-
-    /// Puts every file in place.
-    public func finish() throws(DlgError) -> Exporter.Summary {
-        for file in files {
-            try file.commit()
-            summary.files.append(file.path)
-        }
-        files = []
-        let ledger = exporter.settings.ledgerPath
-        if !Files.exists(ledger) { try Files.writeAtomically([], to: ledger) }
-        return summary
+        let index: JSONObject = ["conversation_id": .string(id), "timestamp": .string(timestamp),
+                                 "n_turns": .int(turns.count), "seed_question": seedQuestion,
+                                 "language": .string(Record.language(r))]
+        return Rows(synthetic: synthetic, turns: turnRows, sharegpt: sharegpt, judged: judged,
+                    conversation: conversation, index: index)
     }
 }
