@@ -8,7 +8,7 @@ public enum AgentSchemas {
     public static let intents = ["clarify", "how_to", "troubleshoot", "compare", "edge_case", "example_request",
                                  "decision_support", "constraints"]
     public static let difficulties = ["easy", "medium", "hard"]
-    public static let confidences = ["low", "medium", "high"]
+    public static let confidences = ReasoningTrace.confidences
 
     static func str(_ max: Int, min: Int = 0) -> JSON {
         .obj(["type": "string", "minLength": .int(min), "maxLength": .int(max)])

@@ -5,10 +5,7 @@ public enum ReplyValidation {
     /// Upstream's normalisation: lowercase, whitespace collapsed.
     public static func normalize(_ text: String) -> String { Text.normalized(text) }
 
-    static func words(_ s: String) -> [String] {
-        Text.words(s, ascii: { Text.isASCIILetter($0) || Text.isASCIIDigit($0) },
-                   unicode: { $0.isLetter || $0.isNumber })
-    }
+    static func words(_ s: String) -> [String] { Text.lettersAndDigits(s) }
 
     /// The answer is the question again, maybe reworded a little: nearly all its words come from the
     /// question and it is not much longer.

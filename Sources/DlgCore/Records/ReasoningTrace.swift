@@ -19,6 +19,9 @@ public enum JSONLists {
 /// The kb_answer's `reasoning_trace` in upstream's shape. Part of the record: stages write it, the export
 /// and the Hub folder read it back.
 public enum ReasoningTrace {
+    /// Upstream's confidence levels; anything else reads as medium.
+    public static let confidences = ["low", "medium", "high"]
+
     /// Upstream's trace normalisation: string thinking becomes `[{text}]`, premises get `assumption`,
     /// retrieval queries lose one-word language placeholders.
     public static func normalize(_ t: JSONObject, question: String) -> JSONObject {
@@ -65,7 +68,7 @@ public enum ReasoningTrace {
             out["thinking"] = .array(JSONLists.strings(t["thinking"], limit: 8).map { .obj(["text": $0]) })
         }
         let c = t["confidence"]?.stringValue ?? ""
-        out["confidence"] = .string(AgentSchemas.confidences.contains(c) ? c : "medium")
+        out["confidence"] = .string(confidences.contains(c) ? c : "medium")
         out["known_limits"] = .array(JSONLists.strings(t["known_limits"], limit: 5))
         return out
     }

@@ -256,7 +256,7 @@ struct BM25 {
         "does", "can", "i", "you", "my", "your", "we", "le", "la", "les", "de", "des", "et", "un", "une", "du"]
 
     static func tokenize(_ text: String) -> [String] {
-        ReplyValidation.words(text).filter { !stopwords.contains($0) }
+        Text.lettersAndDigits(text).filter { !stopwords.contains($0) }
     }
 
     func scores(_ query: String) -> [Double] {

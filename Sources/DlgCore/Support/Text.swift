@@ -107,4 +107,9 @@ public enum Text {
         }
         return false
     }
+
+    /// The runs of letters and digits in `s`, lowercased (for word overlap and BM25).
+    public static func lettersAndDigits(_ s: String) -> [String] {
+        words(s, ascii: { isASCIILetter($0) || isASCIIDigit($0) }, unicode: { $0.isLetter || $0.isNumber })
+    }
 }

@@ -65,7 +65,7 @@ public final class FileDedupStore: DedupStore {
         }
         for line in bytes.split(separator: 0x0A) where !line.isEmpty {
             guard let v = try? JSONCodec.parse(Array(line)), let q = v["question"]?.stringValue else { continue }
-            let norm = ReplyValidation.normalize(q)
+            let norm = Text.normalized(q)
             let cid = v["conversation_id"]?.stringValue ?? ""
             let key = cid.isEmpty ? "ledger#\(norm)" : "\(cid)#\(v["turn_index"]?.intValue ?? 0)"
             remember(key: key, norm: norm)
@@ -86,7 +86,7 @@ public final class FileDedupStore: DedupStore {
         var decisions: [Bool] = []
         var out: [UInt8] = []
         for c in candidates {
-            let norm = ReplyValidation.normalize(c.question)
+            let norm = Text.normalized(c.question)
             if norm.isEmpty { decisions.append(false); continue }
             if questionOf[c.key] == norm && acceptedBy[norm] == c.key { decisions.append(true); continue }
             if acceptedBy[norm] != nil { decisions.append(false); continue }
