@@ -14,6 +14,7 @@ LLM_PORT ?= 8080
 LLM_THREADS ?= 1
 DEMO_CONFIG ?= examples/demo.yaml
 BENCH_ARGS ?=
+TEST_ARGS ?=
 
 BIN := .build/$(CONFIGURATION)
 # Release tools link the Swift runtime and Foundation statically: each process then starts without
@@ -30,6 +31,7 @@ help: ## Show the verbs and the variables you may set.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | awk -F'\t' '{printf "  %-10s %s\n", $$1, $$2}'
 	@echo "variables: CONFIG=$(CONFIG) CONFIGURATION=$(CONFIGURATION) RUN_ID=$(RUN_ID) LLM_PORT=$(LLM_PORT)"
 	@echo "           LLM_THREADS=$(LLM_THREADS) DEMO_CONFIG=$(DEMO_CONFIG) SWIFT=$(SWIFT) PYTHON=$(PYTHON) BENCH_ARGS=$(BENCH_ARGS)"
+	@echo "           TEST_ARGS=$(TEST_ARGS) (passed to swift test, e.g. TEST_ARGS='--filter RunTests')"
 
 deps: ## Install the Debian -dev packages the build needs, when missing.
 	@scripts/ensure-deps.sh
@@ -37,9 +39,8 @@ deps: ## Install the Debian -dev packages the build needs, when missing.
 build: deps ## Build every tool (CONFIGURATION=debug|release).
 	$(SWIFT) build -c $(CONFIGURATION) $(BUILD_FLAGS)
 
-test: deps ## Build and run the whole test suite.
-	$(SWIFT) build
-	$(SWIFT) test
+test: deps ## The whole suite; starts (and stops) the local LLM and the services its tests need.
+	@scripts/test.sh $(TEST_ARGS)
 
 run: build ## Generate a dataset: make run CONFIG=path/to/config.yaml [RUN_ID=id to resume].
 	$(BIN)/dlg-run --config $(CONFIG) $(RUN_ID_ARG)

@@ -10,7 +10,7 @@ import Testing
     static let url = ProcessInfo.processInfo.environment["DLG_REAL_LLM_URL"]
     static let model = ProcessInfo.processInfo.environment["DLG_REAL_LLM_MODEL"] ?? "smollm2"
 
-    @Test(.enabled(if: url != nil, "DLG_REAL_LLM_URL is not set"), .timeLimit(.minutes(20)))
+    @Test(.enabled(if: url != nil, "DLG_REAL_LLM_URL is not set: `make test` starts the local CPU LLM and sets it (or `make llm-up` and set it yourself)"), .timeLimit(.minutes(20)))
     func aRealModelProducesAJudgedDataset() async throws {
         let url = try #require(Self.url)
         let work = try WorkDir(label: "real-llm")

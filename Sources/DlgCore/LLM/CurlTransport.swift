@@ -52,7 +52,7 @@ public final class CurlTransport: @unchecked Sendable {
         wakeFD = eventfd(0, Int32(EFD_CLOEXEC | EFD_NONBLOCK))
         // Without them no request could ever complete: stop loudly rather than hang.
         guard epollFD >= 0, wakeFD >= 0 else {
-            fatalError("dlg-http: cannot create the event descriptors: \(String(cString: strerror(errno)))")
+            fatalError("the HTTP event thread cannot create its event descriptors: \(String(cString: strerror(errno)))")
         }
         events = .allocate(capacity: 1)
         events.initialize(to: dlg_curl_events(epoll_fd: epollFD, timer_ms: -1, timer_changed: 0))

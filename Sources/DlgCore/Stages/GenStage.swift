@@ -151,14 +151,8 @@ public final class GenStage: RecordStage, @unchecked Sendable {
             p["qa_agent_used_name"] = .string(agent.usedName)
             if settings.saving.rawCompletions { p["qa_raw"] = s.raw }
             r["pending"] = .object(p)
-        case .failure(let f) where f.reason == .llmUnavailable:
-            health.unavailable(f.detail)
-            return record
         case .failure(let f):
-            Record.addUsage(&r, f.usage)
-            r["pending"] = nil
-            Record.drop(&r, reason: f.reason, detail: "qa_generator: \(f.detail)")
-            log.warning("dropped reason=\(f.reason.rawValue) \(f.detail)", metadata: ["dlg_conversation_id": "\(id)", "dlg_turn_index": "\(turnIndex)"])
+            return FailedAgentCall.outcome(f, record: r, agent: .qaGenerator, turnIndex: turnIndex, health: health, log: log) ?? record
         }
         return r
     }

@@ -104,15 +104,8 @@ public final class RespondStage: RecordStage, @unchecked Sendable {
             kbAnswer = s.output
             answerRaw = s.raw
             toolEvents.append(contentsOf: s.toolEvents)
-        case .failure(let f) where f.reason == .llmUnavailable:
-            health.unavailable(f.detail)
-            return record
         case .failure(let f):
-            Record.addUsage(&r, f.usage)
-            r["pending"] = nil
-            Record.drop(&r, reason: f.reason, detail: "kb_responder: \(f.detail)")
-            log.warning("dropped reason=\(f.reason.rawValue) \(f.detail)", metadata: ["dlg_conversation_id": "\(id)", "dlg_turn_index": "\(turnIndex)"])
-            return r
+            return FailedAgentCall.outcome(f, record: r, agent: .kbResponder, turnIndex: turnIndex, health: health, log: log) ?? record
         }
         let qa = p["qa_generation"]?.objectValue ?? JSONObject()
         var turn = JSONObject()
