@@ -158,7 +158,9 @@ public enum ConfigLoader {
     static let openMappings: Set<String> = ["llm.extra", "llm.agents", "retrieval.embedding_model_kwargs",
         "retrieval.embedding_tokenizer_kwargs", "retrieval.embedding_encode_kwargs", "saving.output_columns"]
     /// Keys upstream reads that the defaults do not list.
-    static let extraKnown: Set<String> = ["run.target_language", "saving.hf_push.clean_remote"]
+    static let extraKnown: Set<String> = ["run.target_language", "saving.hf_push.clean_remote",
+        // Ours: token prices (Pricing), read as given, without defaults.
+        "llm.price"]
 
     static func collectUnknown(_ user: JSON, defaults: JSON, path: String, into out: inout [String]) {
         guard case .object(let u) = user, case .object(let d) = defaults else { return }

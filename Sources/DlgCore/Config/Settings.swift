@@ -179,6 +179,8 @@ public struct Settings: Sendable {
     public var coverage: CoverageSettings
     public var judge: JudgeSettings
     public var saving: SavingSettings
+    /// Token prices for the cost shown in the progress line and the summary (ours).
+    public var pricing: Pricing
     public var personasEnabled: Bool
     public var personasPath: String
     public var webSearchEnabled: Bool
@@ -313,6 +315,7 @@ public struct Settings: Sendable {
                                 hfPush: tree.value(at: "saving.hf_push") ?? .null,
                                 rawCompletions: try r.bool("saving.raw_completions"))
         if saving.outputDir.isEmpty { throw r.fail("saving.output_dir", .string(""), "a folder path") }
+        pricing = try Pricing.read(r)
         personasEnabled = try r.bool("personas.enabled")
         personasPath = try r.string("personas.path")
         webSearchEnabled = try r.bool("tools.web_search_enabled")

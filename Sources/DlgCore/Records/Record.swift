@@ -39,9 +39,15 @@ public enum Record {
         if !detail.isEmpty { r["drop_detail"] = .string(String(detail.prefix(300))) }
     }
 
-    public static func addUsage(_ r: inout JSONObject, _ u: TokenUsage) {
+    /// Adds tokens an agent spent on this dialogue: to the total, and to `usage.by_agent` (what a price
+    /// per agent needs).
+    public static func addUsage(_ r: inout JSONObject, _ u: TokenUsage, agent: String) {
         var total = TokenUsage(json: r["usage"])
         total += u
-        r["usage"] = total.json
+        var byAgent = r["usage"]?["by_agent"]?.objectValue ?? JSONObject()
+        byAgent[agent] = (TokenUsage(json: byAgent[agent]) + u).json
+        guard case .object(var usage) = total.json else { return }
+        usage["by_agent"] = .object(byAgent)
+        r["usage"] = .object(usage)
     }
 }

@@ -18,4 +18,19 @@ public struct TokenUsage: Sendable, Equatable {
         completionTokens = json?["completion_tokens"]?.intValue ?? 0
         requests = json?["requests"]?.intValue ?? 0
     }
+
+    public static func + (a: TokenUsage, b: TokenUsage) -> TokenUsage { var c = a; c += b; return c }
+    public static func - (a: TokenUsage, b: TokenUsage) -> TokenUsage {
+        var c = a
+        c.promptTokens -= b.promptTokens; c.completionTokens -= b.completionTokens; c.requests -= b.requests
+        return c
+    }
+    public var totalTokens: Int { promptTokens + completionTokens }
+
+    /// A record's tokens per agent (`usage.by_agent`, ours), by agent name.
+    public static func byAgent(_ json: JSON?) -> [String: TokenUsage] {
+        var out: [String: TokenUsage] = [:]
+        for (agent, u) in json?["by_agent"]?.objectValue?.pairs ?? [] { out[agent] = TokenUsage(json: u) }
+        return out
+    }
 }

@@ -19,6 +19,10 @@ final class RunBook {
     private var inFlightByLanguage: [String: Int] = [:]
     private(set) var completedByLanguage: [String: Int] = [:]
     private(set) var droppedCount = 0
+    private(set) var droppedByReason: [String: Int] = [:]
+    /// Tokens of every dialogue's latest state, per agent (kept current as states come back).
+    private(set) var usageByAgent: [String: TokenUsage] = [:]
+    let started = Date()
     private var nextSlot: [String: Int] = [:]
     private var dropStreak: [String: Int] = [:]
     /// Rounds of the loop per dialogue in this process; a dialogue that keeps coming back unfinished
@@ -41,7 +45,11 @@ final class RunBook {
         for s in journal.allSummaries {
             nextSlot[s.language] = max(nextSlot[s.language] ?? 0, s.slot + 1)
             if s.status == .completed && journal.held[s.id] == nil { completedByLanguage[s.language, default: 0] += 1 }
-            if s.status == .dropped { droppedCount += 1 }
+            if s.status == .dropped {
+                droppedCount += 1
+                droppedByReason[s.dropReason.stringValue ?? "unknown", default: 0] += 1
+            }
+            for (agent, u) in s.usageByAgent { usageByAgent[agent, default: TokenUsage()] += u }
         }
     }
 
@@ -91,7 +99,11 @@ final class RunBook {
     /// A dialogue came out of the loop: journal it, then say whether it goes round again and which new
     /// dialogues enter the loop.
     func receive(_ r: JSONObject, line: [UInt8]) throws(DlgError) -> (again: Bool, admitted: [JSONObject]) {
+        let before = journal.summaries[Record.id(r)]?.usageByAgent ?? [:]
         try journal.append(r, line: line)
+        for (agent, u) in TokenUsage.byAgent(r["usage"]) {
+            usageByAgent[agent, default: TokenUsage()] += u - (before[agent] ?? TokenUsage())
+        }
         let lang = Record.language(r)
         inFlight -= 1
         inFlightByLanguage[lang, default: 1] -= 1
@@ -109,6 +121,7 @@ final class RunBook {
             dropStreak[lang] = 0
         } else {
             droppedCount += 1
+            droppedByReason[r["drop_reason"]?.stringValue ?? "unknown", default: 0] += 1
             dropStreak[lang, default: 0] += 1
             if dropStreak[lang]! >= dropStreakLimit {
                 let recent = finishedSummaries.filter { $0.language == lang }.suffix(dropStreakLimit)
@@ -140,6 +153,7 @@ extension RunBook {
     /// Where the run stands, for the observer.
     var snapshot: RunSnapshot {
         RunSnapshot(completed: settings.run.targetLanguages.map { ($0, completedByLanguage[$0] ?? 0) },
-                    target: settings.run.totalSamples, dropped: droppedCount, inFlight: inFlight)
+                    target: settings.run.totalSamples, dropped: droppedCount, droppedByReason: droppedByReason,
+                    inFlight: inFlight, usageByAgent: usageByAgent, elapsed: Date().timeIntervalSince(started))
     }
 }

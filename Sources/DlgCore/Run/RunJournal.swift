@@ -16,6 +16,7 @@ public struct DialogueSummary: Sendable {
     public var targetTurns: Int
     public var scores: [Double]
     public var usage: TokenUsage
+    public var usageByAgent: [String: TokenUsage]
     var offset: Int
     var length: Int
 
@@ -32,6 +33,7 @@ public struct DialogueSummary: Sendable {
         scores = t.compactMap { $0["qa_judge"]?["score"]?.doubleValue }
         if let s = r["conversation_judge"]?["score"]?.doubleValue { scores.append(s) }
         usage = TokenUsage(json: r["usage"])
+        usageByAgent = TokenUsage.byAgent(r["usage"])
         self.offset = offset
         self.length = length
     }

@@ -7,7 +7,28 @@ public struct RunSnapshot: Sendable {
     /// Dialogues wanted per language (`run.total_samples`).
     public var target: Int
     public var dropped: Int
+    /// Dropped dialogues per reason.
+    public var droppedByReason: [String: Int]
     public var inFlight: Int
+    /// Tokens every dialogue of the run has spent so far (finished or not), per agent.
+    public var usageByAgent: [String: TokenUsage]
+    /// Seconds since this process started the run.
+    public var elapsed: Double
+
+    public var completedTotal: Int { completed.reduce(0) { $0 + $1.count } }
+    public var targetTotal: Int { target * completed.count }
+    public var usage: TokenUsage { usageByAgent.values.reduce(TokenUsage(), +) }
+
+    /// The most frequent drop reason, if any dialogue was dropped.
+    public var topDropReason: String? {
+        droppedByReason.max { ($0.value, $1.key) < ($1.value, $0.key) }?.key
+    }
+
+    /// One plain line (for the log when no terminal shows the progress line).
+    public var plainText: String {
+        let langs = completed.map { "\($0.language) \($0.count)/\(target)" }.joined(separator: ", ")
+        return "progress: \(langs) completed, \(dropped) dropped, \(inFlight) in flight, \(usage.totalTokens) tokens, \(Int(elapsed)) s"
+    }
 }
 
 /// Hears how a run goes, as it goes: the core reports, the tool decides what a person sees.

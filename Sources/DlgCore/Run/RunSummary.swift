@@ -7,6 +7,7 @@ public struct RunTotals: Sendable {
     public var turns = 0
     public var judgeScores: [Double] = []
     public var usage = TokenUsage()
+    public var usageByAgent: [String: TokenUsage] = [:]
 
     /// The totals of the finished dialogues.
     static func of(_ finished: [DialogueSummary]) -> RunTotals {
@@ -22,6 +23,7 @@ public struct RunTotals: Sendable {
             case .active: break
             }
             totals.usage += s.usage
+            for (agent, u) in s.usageByAgent { totals.usageByAgent[agent, default: TokenUsage()] += u }
         }
         return totals
     }

@@ -129,7 +129,7 @@ public final class GenStage: RecordStage, @unchecked Sendable {
         }
         switch result {
         case .success(let s):
-            Record.addUsage(&r, s.usage)
+            Record.addUsage(&r, s.usage, agent: AgentName.qaGenerator.rawValue)
             var qa = s.output
             let topicIDs = snippets.map { $0.id }
             if !topicIDs.contains(qa["coverage_target"]?.stringValue ?? ""), let first = topicIDs.first {

@@ -50,13 +50,13 @@ public final class JudgeStage: RecordStage, @unchecked Sendable {
                  record r: inout JSONObject) -> JSONObject? {
         switch result {
         case .success(let s):
-            Record.addUsage(&r, s.usage)
+            Record.addUsage(&r, s.usage, agent: AgentName.qaJudge.rawValue)
             return s.output
         case .failure(let f) where f.reason == .llmUnavailable:
             health.unavailable(f.detail)
             return nil
         case .failure(let f):
-            Record.addUsage(&r, f.usage)
+            Record.addUsage(&r, f.usage, agent: AgentName.qaJudge.rawValue)
             return Self.failed(conversation)
         }
     }

@@ -59,7 +59,7 @@ enum FailedAgentCall {
             return nil
         }
         var r = record
-        Record.addUsage(&r, f.usage)
+        Record.addUsage(&r, f.usage, agent: agent.rawValue)
         r["pending"] = nil
         Record.drop(&r, reason: f.reason, detail: "\(agent.rawValue): \(f.detail)")
         log.warning("dropped reason=\(f.reason.rawValue) \(f.detail)", metadata: [

@@ -100,7 +100,7 @@ public final class RespondStage: RecordStage, @unchecked Sendable {
         let answerRaw: JSON
         switch result {
         case .success(let s):
-            Record.addUsage(&r, s.usage)
+            Record.addUsage(&r, s.usage, agent: AgentName.kbResponder.rawValue)
             kbAnswer = s.output
             answerRaw = s.raw
             toolEvents.append(contentsOf: s.toolEvents)
