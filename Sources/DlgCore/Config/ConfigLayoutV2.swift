@@ -236,7 +236,7 @@ enum ConfigLayoutV2 {
         mutating func noEffectWarning() {
             var named: [String] = []
             for old in ConfigLayoutV2.noEffect where get(old) != nil {
-                named.append("\(written[old] ?? old) (\(at(old)))")
+                named.append("\(written[old] ?? old)" + (lines[old].map { " (line \($0))" } ?? ""))
             }
             if !named.isEmpty {
                 warnings.append("\(file): accepted without effect here (no local sentence-transformers model or reranker; retrieval is BM25, with embeddings from the endpoint when tools.retrieval.embeddings.model / retrieval.embedding_model is set): " + named.joined(separator: ", "))
