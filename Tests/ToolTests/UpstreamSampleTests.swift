@@ -86,4 +86,27 @@ import Testing
             #expect(bad.status == 78 && bad.stderr.contains("LLM_ASSISTANT_API_KEY_ENV names GEMINI_API_KEY"), "\(bad)")
         }
     }
+
+    /// Replies as some servers send them: content as a list of text parts, tool-call arguments as a JSON
+    /// object. The run completes and the tool calls keep their arguments.
+    @Test func partsContentAndObjectArgumentsRunToACompleteDataset() async throws {
+        let work = try smallProject(label: "reply-shapes", total: 3, batch: 3)
+        try await withMock(["--seed", "153", "--content-parts", "--object-arguments"]) { mock in
+            let (r, summary) = try await runDlgRun(work, mock, runID: "shapes")
+            try #require(r.status == 0, "\(r)")
+            try checkFinishedRun(work, r, summary: summary, completed: ["en": 3])
+            let stats = try await mock.stats()
+            #expect((stats["tool_calls"]?.intValue ?? 0) > 0, "\(stats.serialized())")
+            var events = 0
+            for rec in try work.records("outputs/synthetic_qa.jsonl") {
+                for turn in rec["turns"]?.arrayValue ?? [] {
+                    for e in turn["tool_events"]?.arrayValue ?? [] where e["name"] == "vector_db_search" {
+                        events += 1
+                        #expect(nonEmptyString(e["arguments"]?["query"]), "\(e.serialized())")
+                    }
+                }
+            }
+            #expect(events > 0, "no vector_db_search call reached the dataset")
+        }
+    }
 }

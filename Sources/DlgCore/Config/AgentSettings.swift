@@ -15,6 +15,8 @@ public struct Endpoint: Sendable, Equatable {
     public var maxInFlight: Int
     public var timeout: Double?
     public var model: String
+    /// From `llm.routing.endpoints` (the servers vllm_attach needs), not the agent's own base_url.
+    public var routed = false
 }
 
 /// An agent's LLM settings after upstream's resolution order:
@@ -181,9 +183,10 @@ public struct AgentSettings: Sendable {
                 let maxInFlight = o["max_in_flight"]?.intValue ?? 64
                 let t = o["timeout_s"]?.doubleValue ?? o["timeout"]?.doubleValue
                 endpoints.append(Endpoint(
-                    name: o["name"]?.stringValue ?? "endpoint-\(i)", baseURL: try checkURL(url, "\(routingPath)[\(i)].base_url", r),
+                    name: o["name"]?.stringValue ?? "endpoint-\(i)",
+                    baseURL: withAPIPath(try checkURL(url, "\(routingPath)[\(i)].base_url", r)),
                     apiKey: key, weight: max(weight, 1e-6), maxInFlight: maxInFlight, timeout: t,
-                    model: o["model"]?.stringValue ?? ""))
+                    model: o["model"]?.stringValue ?? "", routed: true))
             }
         }
         // The provider's endpoint matters only when no routed endpoints replace it.
@@ -201,6 +204,13 @@ public struct AgentSettings: Sendable {
     static func envValue(_ name: String, _ env: [String: String]) -> String? {
         guard let v = env[name], !v.isEmpty else { return nil }
         return v
+    }
+
+    /// A routed server given as `http://host:port` (upstream's sample writes them so) serves the API
+    /// under /v1: upstream's health check adds it, and so do we, for the check and for the calls.
+    static func withAPIPath(_ url: String) -> String {
+        guard let scheme = url.range(of: "://") else { return url }
+        return url[scheme.upperBound...].contains("/") ? url : url + "/v1"
     }
 
     static func checkURL(_ url: String, _ path: String, _ r: ConfigReader) throws(DlgError) -> String {

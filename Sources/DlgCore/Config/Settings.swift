@@ -330,6 +330,9 @@ public struct Settings: Sendable {
         let a = agent(name)
         let base = "llm.agents.\(name.rawValue)"
         if let why = a.unusable { throw DlgError.config(why) }
+        if backend == "vllm_attach", !a.endpoints.contains(where: \.routed) {
+            throw DlgError.config("\(tree.location(of: "llm.backend")): llm.backend (llm.mode) vllm_attach needs llm.routing.endpoints, the vLLM servers to attach to (none for \(name.rawValue)); list them there, or use llm.backend: openai (llm.mode: api) with a base_url")
+        }
         if a.model.isEmpty && a.endpoints.allSatisfy({ $0.model.isEmpty }) {
             throw DlgError.config("\(tree.file): \(base).model: no model for \(name.rawValue); set \(base).model, llm.model, LLM_MODEL or OPENAI_MODEL")
         }
