@@ -36,6 +36,17 @@ let userMessage: [ChatMessage] = [.obj(["role": "user", "content": "Say ok as JS
         }
     }
 
+    @Test func explicitBaseURLSendsTheModelAsWrittenWhateverTheProvider() async throws {
+        try await withMockServer { mock in
+            for provider in ["openai", "lm_studio", ""] {
+                let s = try ConfigFile("llm:\n  agents:\n    user: {provider: \"\(provider)\", model: openai/gpt-oss-20b, base_url: \"\(mock.baseURL)\", api_key: EMPTY}\n").settings()
+                try s.requireAgent(.qaGenerator)
+                let reply = try await LLMClient(logsDir: nil).chat(agent: s.agent(.qaGenerator), messages: userMessage, format: .text)
+                #expect(reply.model == "openai/gpt-oss-20b", "provider \(provider): sent \(reply.model)")
+            }
+        }
+    }
+
     @Test func routedEndpointWithoutAPIPathIsCheckedAndCalledUnderV1() async throws {
         try await withMockServer { mock in
             let s = try ConfigFile("llm:\n  backend: vllm_attach\n  model: m\n  routing:\n    endpoints:\n      - {name: node1, base_url: \"\(root(mock))\"}\n").settings()
