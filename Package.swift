@@ -62,5 +62,7 @@ let package = Package(
         ]),
         .testTarget(name: "ToolTests", dependencies: ["DlgCore", "DlgTestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "DlgMockTests", dependencies: ["DlgMock"]),
+        // One test per behaviour upstream dlgforge's own tests pin, and the compatibility items (issue 15).
+        .testTarget(name: "ConformanceTests", dependencies: ["DlgCore", "DlgTestSupport"]),
     ]
 )

@@ -83,6 +83,11 @@ public struct MockOptions: Sendable, Equatable {
     /// Whether the `seed` parameter is accepted (else HTTP 400, as from a provider that rejects fields it
     /// does not know). Default true.
     public var seedSupport = true
+    /// Whether reply `content` is sent as a list of text parts (`[{"type":"text","text":...}, ...]`, the
+    /// text split in two) instead of a string, as some gateways send it. Default false.
+    public var contentParts = false
+    /// Whether tool-call `arguments` are sent as a JSON object instead of a JSON string. Default false.
+    public var objectArguments = false
     /// `Retry-After` seconds sent with injected 429 replies. Default 1.
     public var retryAfterSeconds = 1
     /// Number of event loop threads. Default 1.

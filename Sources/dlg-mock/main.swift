@@ -56,6 +56,12 @@ struct DlgMockCommand: AsyncParsableCommand {
     @Flag(inversion: .prefixedNo, help: "Whether the seed parameter is accepted (otherwise HTTP 400, like a provider that rejects fields it does not know).")
     var seedSupport = true
 
+    @Flag(help: "Send reply content as a list of text parts (split in two) instead of a string, as some gateways do.")
+    var contentParts = false
+
+    @Flag(help: "Send tool-call arguments as a JSON object instead of a JSON string.")
+    var objectArguments = false
+
     @Option(help: "Number of event loop threads.")
     var threads = 1
 
@@ -134,6 +140,8 @@ struct DlgMockCommand: AsyncParsableCommand {
         options.toolCalls = toolCalls
         options.jsonSchemaSupport = jsonSchemaSupport
         options.seedSupport = seedSupport
+        options.contentParts = contentParts
+        options.objectArguments = objectArguments
         options.jsonObjectSupport = jsonObjectSupport
         options.threads = threads
         options.retryAfterSeconds = retryAfter

@@ -40,6 +40,9 @@ struct DlgRun: AsyncParsableCommand {
             for key in settings.tree.unknownKeys {
                 StandardError.write("dlg-run: warning: \(key): unknown config key, ignored")
             }
+            for warning in settings.tree.warnings {
+                StandardError.write("dlg-run: warning: \(warning)")
+            }
             for missing in settings.notYetSupported {
                 StandardError.write("dlg-run: warning: \(missing)")
             }

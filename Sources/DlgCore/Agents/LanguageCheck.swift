@@ -18,7 +18,8 @@ public enum LanguageCheck {
 
     /// True when `text` is clearly not in `language` (a code such as en, fr, ar; others are not checked).
     public static func isWrong(_ text: String, language: String) -> Bool {
-        let lang = String(language.lowercased().prefix(2))
+        // Upstream's names (`morocco`, `english`) as well as codes; a language we do not know passes.
+        guard let lang = LanguageNames.checkCode(language) else { return false }
         if let range = scripts[lang] {
             let letters = text.unicodeScalars.filter { $0.properties.isAlphabetic }
             guard letters.count >= 8 else { return false }

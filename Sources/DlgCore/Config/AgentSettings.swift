@@ -15,6 +15,8 @@ public struct Endpoint: Sendable, Equatable {
     public var maxInFlight: Int
     public var timeout: Double?
     public var model: String
+    /// From `llm.routing.endpoints` (the servers vllm_attach needs), not the agent's own base_url.
+    public var routed = false
 }
 
 /// An agent's LLM settings after upstream's resolution order:
@@ -34,6 +36,9 @@ public struct AgentSettings: Sendable {
     /// The `seed` sent with the next request; set per call by the stages (`RequestSeed`), not read from
     /// the config. `llm.extra.seed` (or the agent's) wins over it, and `seed: null` there sends none.
     public var requestSeed: Int? = nil
+    /// Why this agent cannot be called (an unknown provider, a key mapping naming an empty variable);
+    /// reported by `Settings.requireAgent` only when a stage needs the agent.
+    public var unusable: String? = nil
 
     /// Upstream's "agent used name": `provider/model` when the model has no "/".
     public var usedName: String {
@@ -56,8 +61,11 @@ public struct AgentSettings: Sendable {
             return "llm.\(key)"
         }
         let prefix = "LLM_" + agent.rawValue.uppercased() + "_"
+        let rolePrefix = "LLM_" + agent.role.uppercased() + "_"
+        // The agent's name first (upstream's order), then the newer layout's role name, then LLM_<KEY>.
         func env(_ key: String) -> String? {
             if let v = envValue(prefix + key, environment) { return v }
+            if let v = envValue(rolePrefix + key, environment) { return v }
             return envValue("LLM_" + key, environment)
         }
         func envNumber(_ key: String) throws(DlgError) -> Double? {
@@ -79,7 +87,11 @@ public struct AgentSettings: Sendable {
         var apiKey = try r.string(path("api_key"))
         if let e = env("API_KEY") { apiKey = e }
         var apiKeyEnv = try r.string(path("api_key_env"))
-        if let e = env("API_KEY_ENV") { apiKeyEnv = e }
+        // The key mapping variables: the role's name wins over the agent's (upstream's newer rule).
+        var mappingVariable: String? = nil
+        for name in [rolePrefix + "API_KEY_ENV", prefix + "API_KEY_ENV", "LLM_API_KEY_ENV"] {
+            if let v = envValue(name, environment) { apiKeyEnv = v; mappingVariable = name; break }
+        }
         var temperature = try r.optionalDouble(path("temperature"))
         if let e = try envNumber("TEMPERATURE") { temperature = e }
         var maxTokens = try r.optionalInt(path("max_tokens"), min: 1)
@@ -93,8 +105,43 @@ public struct AgentSettings: Sendable {
         if let t = temperature, t < 0 || t > 2 { throw r.fail(path("temperature"), .double(t), "a number from 0 to 2") }
         if let t = timeout, t <= 0 { throw r.fail(path("timeout"), .double(t), "a positive number of seconds") }
 
-        if apiKey.isEmpty, !apiKeyEnv.isEmpty { apiKey = envValue(apiKeyEnv, environment) ?? "" }
-        if apiKey.isEmpty { apiKey = envValue("OPENAI_API_KEY", environment) ?? "" }
+        var unusable: String? = nil
+        if apiKey.isEmpty, !apiKeyEnv.isEmpty {
+            apiKey = envValue(apiKeyEnv, environment) ?? ""
+            if apiKey.isEmpty, let mappingVariable {
+                // Named, never shown: the value would be the secret.
+                unusable = "environment variable \(mappingVariable) names \(apiKeyEnv), which is empty or unset; set \(apiKeyEnv) to \(agent.rawValue)'s API key"
+            }
+        }
+        // A key the user gave for this agent (not the OPENAI_API_KEY fallback): routed endpoints without
+        // their own key use it.
+        let agentKey = apiKey
+        var providerProblem: String? = nil
+        // Providers by name: only when no base_url is given.
+        var hosted: Provider? = nil
+        if baseURL.isEmpty {
+            let openAIBase = envValue("OPENAI_BASE_URL", environment)
+            switch Providers.choose(provider: provider, model: model) {
+            case .none:
+                break
+            case .known(let p, let sent):
+                if p.name == "openai", openAIBase != nil { break }
+                guard let url = p.baseURL else {
+                    providerProblem = "\(r.tree.location(of: path("provider"))): \(path("provider")): provider \(p.name) has no fixed endpoint; set \(agentPath).base_url (or \(rolePrefix)BASE_URL) to its OpenAI-compatible URL"
+                    break
+                }
+                baseURL = url; model = sent; hosted = p
+                if apiKey.isEmpty {
+                    apiKey = p.keyVariables.lazy.compactMap { envValue($0, environment) }.first ?? ""
+                    if apiKey.isEmpty {
+                        providerProblem = "no API key for \(agent.rawValue) (provider \(p.name)): set \(p.keyVariables[0]), or \(rolePrefix)API_KEY_ENV to the variable holding it"
+                    }
+                }
+            case .unknown(let name):
+                providerProblem = "\(r.tree.location(of: path("provider"))): \(path("provider")): unknown provider \"\(name)\"; set \(agentPath).base_url (or \(rolePrefix)BASE_URL) to its OpenAI-compatible URL, or use one of " + Providers.table.map(\.name).joined(separator: ", ")
+            }
+        }
+        if apiKey.isEmpty, hosted == nil || hosted?.name == "openai" { apiKey = envValue("OPENAI_API_KEY", environment) ?? "" }
         if baseURL.isEmpty { baseURL = envValue("OPENAI_BASE_URL", environment) ?? "" }
         if model.isEmpty { model = envValue("LLM_MODEL", environment) ?? envValue("OPENAI_MODEL", environment) ?? "" }
         if apiKey.isEmpty, !baseURL.isEmpty { apiKey = "EMPTY" }
@@ -129,16 +176,21 @@ public struct AgentSettings: Sendable {
                 }
                 var key = o["api_key"]?.stringValue ?? ""
                 if key.isEmpty, let ke = o["api_key_env"]?.stringValue, !ke.isEmpty { key = envValue(ke, environment) ?? "" }
-                if key.isEmpty { key = "EMPTY" }
+                // Without a key of its own, an endpoint uses the agent's (a fleet sharing one key); "EMPTY"
+                // (upstream's placeholder) only when the agent has none either.
+                if key.isEmpty { key = agentKey.isEmpty ? "EMPTY" : agentKey }
                 let weight = o["weight"]?.doubleValue ?? 1
                 let maxInFlight = o["max_in_flight"]?.intValue ?? 64
                 let t = o["timeout_s"]?.doubleValue ?? o["timeout"]?.doubleValue
                 endpoints.append(Endpoint(
-                    name: o["name"]?.stringValue ?? "endpoint-\(i)", baseURL: try checkURL(url, "\(routingPath)[\(i)].base_url", r),
+                    name: o["name"]?.stringValue ?? "endpoint-\(i)",
+                    baseURL: withAPIPath(try checkURL(url, "\(routingPath)[\(i)].base_url", r)),
                     apiKey: key, weight: max(weight, 1e-6), maxInFlight: maxInFlight, timeout: t,
-                    model: o["model"]?.stringValue ?? ""))
+                    model: o["model"]?.stringValue ?? "", routed: true))
             }
         }
+        // The provider's endpoint matters only when no routed endpoints replace it.
+        if endpoints.isEmpty, unusable == nil { unusable = providerProblem }
         if endpoints.isEmpty, !baseURL.isEmpty {
             endpoints.append(Endpoint(name: "default", baseURL: try checkURL(baseURL, path("base_url"), r),
                                       apiKey: apiKey, weight: 1, maxInFlight: 0, timeout: nil, model: ""))
@@ -146,12 +198,19 @@ public struct AgentSettings: Sendable {
         return AgentSettings(
             agent: agent, backend: backend, provider: provider, model: model, temperature: temperature,
             maxTokens: maxTokens, topP: topP, timeout: timeout ?? 120, maxRetries: maxRetries ?? 4, extra: extra,
-            endpoints: endpoints)
+            endpoints: endpoints, unusable: unusable)
     }
 
     static func envValue(_ name: String, _ env: [String: String]) -> String? {
         guard let v = env[name], !v.isEmpty else { return nil }
         return v
+    }
+
+    /// A routed server given as `http://host:port` (upstream's sample writes them so) serves the API
+    /// under /v1: upstream's health check adds it, and so do we, for the check and for the calls.
+    static func withAPIPath(_ url: String) -> String {
+        guard let scheme = url.range(of: "://") else { return url }
+        return url[scheme.upperBound...].contains("/") ? url : url + "/v1"
     }
 
     static func checkURL(_ url: String, _ path: String, _ r: ConfigReader) throws(DlgError) -> String {

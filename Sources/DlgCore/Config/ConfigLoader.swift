@@ -19,6 +19,9 @@ public struct ConfigTree: Sendable {
     /// Keys of the user's file that no version of the config defines (`file:line: key`), for a warning:
     /// upstream ignores them silently, and a misspelt key is otherwise easy to miss.
     public var unknownKeys: [String] = []
+    /// Other messages for the user about the file (`file:line: ...`): an older key that a newer one
+    /// overrides, keys accepted without effect here. The core does not print them; dlg-run does.
+    public var warnings: [String] = []
 
     /// Where a key came from, e.g. `config.yaml:12` or `environment BATCH_SIZE`.
     public func location(of path: String) -> String {
@@ -60,7 +63,7 @@ public enum ConfigLoader {
         }
         let text = try Files.readText(path)
         var lines: [String: Int] = [:]
-        let user: JSON
+        var user: JSON
         do {
             if let node = try Yams.compose(yaml: text) {
                 user = try convert(node, path: "", lines: &lines, file: path)
@@ -77,6 +80,9 @@ public enum ConfigLoader {
         guard case .object = user else {
             throw DlgError.config("\(path):1: the config must be a mapping of sections (run, llm, ...), found \(user.typeName)")
         }
+        // Upstream's newer layout (run.turns, llm.mode, llm.agents.user, tools.retrieval, ...) onto ours.
+        let layout = try ConfigLayoutV2.normalize(user, lines: &lines, file: path)
+        user = layout.tree
         var merged = deepMerge(ConfigDefaults.tree, user)
         // Legacy single-language key.
         if let legacy = merged["run"]?["target_language"], user["run"]?["target_languages"] == nil {
@@ -89,7 +95,8 @@ public enum ConfigLoader {
                               environment: env)
         var unknown: [String] = []
         collectUnknown(user, defaults: ConfigDefaults.tree, path: "", into: &unknown)
-        tree.unknownKeys = unknown.map { "\(tree.location(of: $0)): \($0)" }
+        tree.unknownKeys = (unknown + layout.unknown).map { "\(tree.location(of: $0)): \($0)" }
+        tree.warnings = layout.warnings
         return tree
     }
 

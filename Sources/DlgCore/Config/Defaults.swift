@@ -107,6 +107,7 @@ enum ConfigDefaults {
         ("TARGET_LANGUAGE", "run.target_languages", .list), ("TARGET_LANGUAGES", "run.target_languages", .list),
         ("DISTRIBUTED_ENABLED", "run.distributed.enabled", .bool),
         ("DISTRIBUTED_EXECUTOR", "run.distributed.executor", .string),
+        ("DISTRIBUTED_BACKEND", "run.distributed.executor", .string),
         ("DISTRIBUTED_SPAWN_COORDINATOR", "run.distributed.spawn.coordinator", .bool),
         ("DISTRIBUTED_SPAWN_WORKERS", "run.distributed.spawn.workers", .bool),
         ("RAY_ADDRESS", "ray.address", .string), ("RAY_AUTO_START_LOCAL", "ray.auto_start_local", .bool),
@@ -131,6 +132,7 @@ enum ConfigDefaults {
         ("DOC_COVERAGE_FRACTION", "coverage.doc_coverage_fraction", .double),
         ("QUESTION_DEDUP_RETRIES", "coverage.question_dedup_retries", .int),
         ("ENABLE_WEB_TOOLS", "tools.web_search_enabled", .bool),
+        ("SERPER_NUM_RESULTS", "tools.serper_num_results", .int), ("SERPER_TIMEOUT", "tools.serper_timeout", .double),
         ("JUDGE_MODE", "judge.mode", .string), ("JUDGE_GRANULARITY", "judge.granularity", .string),
         ("JUDGE_ENABLED", "judge.enabled", .bool), ("OUTPUT_DIR", "saving.output_dir", .string),
         ("HF_PUSH_ENABLED", "saving.hf_push.enabled", .bool),
@@ -146,7 +148,9 @@ enum ConfigDefaults {
         ("HF_PUSH_STATS_FILE", "saving.hf_push.stats_file", .string),
         ("HF_PUSH_GENERATE_PLOTS", "saving.hf_push.generate_plots", .bool),
         ("HF_PUSH_PLOTS_DIR", "saving.hf_push.plots_dir", .string),
-        ("LLM_BACKEND", "llm.backend", .string), ("LLM_ROUTING_STRATEGY", "llm.routing.strategy", .string),
+        // LLM_MODE is the newer layout's name (api | vllm_attach | vllm_managed); it wins over LLM_BACKEND.
+        ("LLM_BACKEND", "llm.backend", .string), ("LLM_MODE", "llm.backend", .string),
+        ("LLM_ROUTING_STRATEGY", "llm.routing.strategy", .string),
         ("LLM_ROUTING_ENDPOINTS_JSON", "llm.routing.endpoints", .jsonList),
         ("FALLBACK_EMBEDDING_MODEL", "models.fallback_embedding_model", .string),
     ]

@@ -319,7 +319,7 @@ public struct Settings: Sendable {
         personasEnabled = try r.bool("personas.enabled")
         personasPath = try r.string("personas.path")
         webSearchEnabled = try r.bool("tools.web_search_enabled")
-        backend = try r.choice("llm.backend", ["openai", "vllm_attach", "vllm_managed"])
+        backend = try r.choice("llm.backend", ["openai", "vllm_attach", "vllm_managed"], aliases: ["api": "openai"])
         var agents: [AgentName: AgentSettings] = [:]
         for agent in AgentName.allCases { agents[agent] = try AgentSettings.resolve(agent, reader: r) }
         self.agents = agents
@@ -332,6 +332,10 @@ public struct Settings: Sendable {
     public func requireAgent(_ name: AgentName) throws(DlgError) {
         let a = agent(name)
         let base = "llm.agents.\(name.rawValue)"
+        if let why = a.unusable { throw DlgError.config(why) }
+        if backend == "vllm_attach", !a.endpoints.contains(where: \.routed) {
+            throw DlgError.config("\(tree.location(of: "llm.backend")): llm.backend (llm.mode) vllm_attach needs llm.routing.endpoints, the vLLM servers to attach to (none for \(name.rawValue)); list them there, or use llm.backend: openai (llm.mode: api) with a base_url")
+        }
         if a.model.isEmpty && a.endpoints.allSatisfy({ $0.model.isEmpty }) {
             throw DlgError.config("\(tree.file): \(base).model: no model for \(name.rawValue); set \(base).model, llm.model, LLM_MODEL or OPENAI_MODEL")
         }

@@ -13,9 +13,7 @@ enum DatasetCard {
           data_files:
           - split: train
             path: \(dataFile)
-        language:
-        \((langs.isEmpty ? ["en"] : langs).map { "- \($0)" }.joined(separator: "\n"))
-        task_categories:
+        \(languageBlock(langs))task_categories:
         - question-answering
         tags:
         - synthetic
@@ -56,6 +54,15 @@ enum DatasetCard {
             card += "\n## Plots\n\n" + plots.map { "![\(($0 as NSString).lastPathComponent)](\($0))\n" }.joined(separator: "\n")
         }
         return card
+    }
+
+    /// The front matter's `language:` list in ISO 639 codes the Hub accepts (`morocco` is `ary`);
+    /// names without a code are left out, and with none the key is left out.
+    static func languageBlock(_ names: [String]) -> String {
+        var codes: [String] = []
+        for n in names { if let c = LanguageNames.isoCode(n), !codes.contains(c) { codes.append(c) } }
+        if codes.isEmpty { return "" }
+        return "language:\n" + codes.map { "- \($0)" }.joined(separator: "\n") + "\n"
     }
 
     static func show(_ v: JSON?) -> String {

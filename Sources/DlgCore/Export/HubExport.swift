@@ -47,7 +47,7 @@ public enum HubExport {
                 guard var row = (try? JSONCodec.parse(Array(line)))?.objectValue else {
                     throw DlgError.data("\(sourcePath):\(reader.lineNumber): not a JSON object")
                 }
-                row[reasoning] = Self.normalizedReasoning(row[reasoning])
+                row[reasoning] = HubSanitize.reasoning(row[reasoning])
                 var bytes: [UInt8] = []
                 JSON.object(row).write(into: &bytes)
                 bytes.append(0x0A)
@@ -81,7 +81,7 @@ public enum HubExport {
                 }
             }
             let card = DatasetCard.render(repoID: hub["repo_id"]?.stringValue ?? "", dataFile: fileName,
-                                          records: stats.records, stats: statsFile == nil ? nil : computed,
+                                          records: stats.records, stats: computed,
                                           statsFile: statsFile, plots: plots, languages: stats.languageNames)
             try Files.writeAtomically(card, to: (staging as NSString).appendingPathComponent("README.md"))
             try? FileManager.default.removeItem(atPath: exportDir)
@@ -98,15 +98,5 @@ public enum HubExport {
     static func nonEmpty(_ path: String) -> Bool {
         var st = stat()
         return stat(path, &st) == 0 && st.st_size > 0
-    }
-
-    /// Premises as upstream's export writes them: `{id, text, evidence_refs, assumption}`.
-    static func normalizedReasoning(_ value: JSON?) -> JSON? {
-        guard let entries = value?.arrayValue else { return value }
-        return .array(entries.map { entry in
-            guard var e = entry.objectValue, let trace = e["reasoning_trace"]?.objectValue else { return entry }
-            e["reasoning_trace"] = .object(ReasoningTrace.normalize(trace, question: trace["question"]?.stringValue ?? ""))
-            return .object(e)
-        })
     }
 }

@@ -7,7 +7,8 @@ public typealias ChatMessage = JSON
 public struct ChatReply: Sendable {
     /// The assistant message object (`role`, `content`, maybe `tool_calls`).
     public var message: JSON
-    public var content: String { message["content"]?.stringValue ?? "" }
+    /// The reply's text; a list of text parts is joined (`ReplyContent`).
+    public var content: String { ReplyContent.text(message["content"]) }
     public var toolCalls: [JSON] { message["tool_calls"]?.arrayValue ?? [] }
     public var finishReason: String
     public var usage: TokenUsage

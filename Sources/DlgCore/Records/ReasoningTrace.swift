@@ -27,7 +27,7 @@ public enum ReasoningTrace {
     public static func normalize(_ t: JSONObject, question: String) -> JSONObject {
         var out = JSONObject()
         out["question"] = .string(t["question"]?.stringValue ?? question)
-        let placeholders: Set<String> = ["ar", "en", "fr", "english", "arabic", "french", "morocco", "gulf", "msa"]
+        let placeholders = LanguageNames.placeholders
         func clean(_ v: JSON?) -> JSON {
             .array(JSONLists.strings(v, limit: 8).filter { q in
                 let s = q.stringValue!.trimmingCharacters(in: .whitespaces)

@@ -21,8 +21,42 @@ struct AgentReplies {
         "Can you explain how this works?",
     ]
 
-    /// The prompt asks for French (`language "fr"`): answer in French so language checks pass.
-    var french: Bool { (request.last("system") ?? "").contains("language \"fr\"") }
+    /// The target language the system prompt names (`language "fr"`), lowercased.
+    var targetLanguage: String {
+        let system = request.last("system") ?? ""
+        guard let start = system.range(of: "language \"") else { return "" }
+        let rest = system[start.upperBound...]
+        return String(rest[..<(rest.firstIndex(of: "\"") ?? rest.endIndex)]).lowercased()
+    }
+
+    /// The prompt asks for French (`fr`, or upstream's name): answer in French so language checks pass.
+    var french: Bool { ["fr", "french", "france"].contains(targetLanguage) }
+
+    /// The prompt asks for Arabic or one of upstream's Arabic varieties (`morocco`, `msa`, `gulf`, ...).
+    var arabic: Bool {
+        ["ar", "arabic", "msa", "morocco", "moroccan", "gulf", "levantine", "egypt", "egyptian", "saudi", "uae",
+         "iraqi", "tunisian", "algerian"].contains(targetLanguage)
+    }
+
+    static let duplicatePoolArabic = ["ما فائدة هذا النظام؟", "كيف أبدأ باستخدام هذا؟", "هل يمكنك شرح طريقة عمله؟"]
+
+    static let templatesArabic: [(String, String, String)] = [
+        ("كيف يعمل ", " مع ", ""),
+        ("ما الفرق بين ", " و", ""),
+        ("لماذا يتوقف ", " عن العمل عندما أغير ", ""),
+        ("هل يناسب ", " احتياجات ", ""),
+        ("هل يمكنك أن تعطيني مثالا على استخدام ", " مع ", ""),
+        ("ماذا يحدث لـ", " إذا لم يكن ", " متاحا"),
+    ]
+
+    func detailArabic() -> String {
+        switch draw.index(20, 4) {
+        case 0: return " لفريق من \(draw.int(21, in: 2...2000)) شخصا في بيئة الإنتاج لدينا"
+        case 1: return " مع حوالي \(draw.int(21, in: 1...20000)) جيجابايت من البيانات في نظامنا الحالي"
+        case 2: return " عندما يكون \(draw.int(21, in: 2...50000)) مستخدما نشطين في الوقت نفسه"
+        default: return " بعد \(draw.int(21, in: 1...3650)) يوما من التشغيل الفعلي في الشركة"
+        }
+    }
 
     static let duplicatePoolFrench = [
         "À quoi sert ce système ?",
@@ -140,7 +174,14 @@ struct AgentReplies {
         }
         let intentIndex = draw.index(3, AgentReplies.intents.count)
         let question: String
-        if french {
+        if arabic {
+            if draw.unit(4) < duplicateRate {
+                question = draw.pick(5, AgentReplies.duplicatePoolArabic)
+            } else {
+                let (p1, p2, p3) = draw.pick(6, AgentReplies.templatesArabic)
+                question = p1 + first + p2 + second + p3 + detailArabic() + "؟"
+            }
+        } else if french {
             if draw.unit(4) < duplicateRate {
                 question = draw.pick(5, AgentReplies.duplicatePoolFrench)
             } else {
@@ -231,7 +272,12 @@ struct AgentReplies {
             "",
         ])
         var answer = opening + middle + closing
-        if french {
+        if arabic {
+            answer = "وفقا لقاعدة المعرفة، يتم التعامل مع \(topic) من خلال الإعدادات القياسية المعروفة. "
+                + draw.pick(33, ["بالنسبة إلى \(other)، طبق نفس الطريقة ثم تحقق من النتيجة بعد ذلك.",
+                                 "إذا كان \(other) معنيا، فتحقق أولا من الإعدادات المرتبطة به في النظام.",
+                                 "في حالتك، يتبع \(other) القيم الافتراضية ما لم تقم بتغييرها من قبل."])
+        } else if french {
             answer = (toolMessage != nil
                 ? draw.pick(32, ["D'après la base de connaissances, ", "La documentation indique : ", "Selon les notes retrouvées, "]) + "« \(evidenceText) ». "
                 : "En général, \(topic) se règle avec les paramètres standard. ")

@@ -298,14 +298,27 @@ final class MockEngine: @unchecked Sendable {
         w.raw(",\"model\":")
         w.string(request.model ?? options.model)
         w.raw(",\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":")
-        if let content { w.string(content) } else { w.raw("null") }
+        if let content, options.contentParts {
+            // Two parts, split at a character boundary: the client has to join them.
+            let cut = content.index(content.startIndex, offsetBy: content.count / 2)
+            w.raw("[{\"type\":\"text\",\"text\":")
+            w.string(String(content[..<cut]))
+            w.raw("},{\"type\":\"text\",\"text\":")
+            w.string(String(content[cut...]))
+            w.raw("}]")
+        } else if let content {
+            w.string(content)
+        } else {
+            w.raw("null")
+        }
         if let toolCall {
             w.raw(",\"tool_calls\":[{\"id\":")
             w.string(toolCall.id)
             w.raw(",\"type\":\"function\",\"function\":{\"name\":")
             w.string(toolCall.name)
             w.raw(",\"arguments\":")
-            w.string(toolCall.arguments)
+            // The arguments are JSON text already: as an object, or (the usual form) as a string.
+            if options.objectArguments { w.raw(toolCall.arguments) } else { w.string(toolCall.arguments) }
             w.raw("}}]},\"logprobs\":null,\"finish_reason\":\"tool_calls\"}]")
         } else {
             w.raw("},\"logprobs\":null,\"finish_reason\":\"stop\"}]")
