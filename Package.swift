@@ -58,7 +58,7 @@ let package = Package(
         // Tests
         .target(name: "DlgTestSupport", dependencies: ["DlgCore"], path: "Sources/DlgTestSupport"),
         .testTarget(name: "DlgCoreTests", dependencies: [
-            "DlgCore", "DlgTestSupport", .product(name: "Logging", package: "swift-log"),
+            "DlgCore", "DlgTestSupport", "DlgMock", .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "ToolTests", dependencies: ["DlgCore", "DlgTestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "DlgMockTests", dependencies: ["DlgMock"]),
