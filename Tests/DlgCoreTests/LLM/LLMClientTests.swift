@@ -105,7 +105,7 @@ import Testing
     @Test func anUnreachablePortIsUnavailableQuickly() async throws {
         let refused = try RefusedPort()
         let client = LLMClient(logsDir: nil)
-        let agent = testAgent(baseURL: refused.baseURL, apiKey: "sk-unreachable-secret", maxRetries: 0)
+        let agent = testAgent(baseURL: refused.baseURL, apiKey: "sk-unreachable-secret", maxRetries: 0, timeout: 60)
         let started = Date()
         do {
             _ = try await client.chat(agent: agent, messages: responderMessages("q?"), format: Self.format)
@@ -114,7 +114,8 @@ import Testing
             #expect(error.kind == .unavailable, "\(error)")
             #expect(!error.message.contains("sk-unreachable-secret"))
         }
-        #expect(Date().timeIntervalSince(started) < 3)
+        // Refused, not timed out: well under the 60 s timeout (loose: the suite shares 2 busy cores).
+        #expect(Date().timeIntervalSince(started) < 30)
         #expect(await client.checkModels(agent.endpoints[0], timeout: 2) != nil)
         #expect(client.totalUsage.requests == 0)
     }

@@ -57,7 +57,7 @@ final class StopAfter: @unchecked Sendable {
     }
 
     @Test func unorderedLetsAFinishedRecordOvertake() async throws {
-        let files = try StageFiles([recordLine("slow", ["delay_ms": 400]), recordLine("fast"), recordLine("also-fast", ["delay_ms": 20])])
+        let files = try StageFiles([recordLine("slow", ["delay_ms": 800]), recordLine("fast"), recordLine("also-fast", ["delay_ms": 20])])
         let summary = try await StageRunner.run(DelayStage(), input: files.input, output: files.output, concurrency: 3,
                                                 strict: false, mode: .init(ordered: false))
         #expect(try files.outputIDs() == ["fast", "also-fast", "slow"])
