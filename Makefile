@@ -15,6 +15,9 @@ LLM_THREADS ?= 1
 DEMO_CONFIG ?= examples/demo.yaml
 BENCH_ARGS ?=
 TEST_ARGS ?=
+PREFIX ?= /usr/local
+DESTDIR ?=
+INSTALL_CONFIGURATION ?= release
 
 BIN := .build/$(CONFIGURATION)
 # Release tools link the Swift runtime and Foundation statically: each process then starts without
@@ -24,7 +27,7 @@ BUILD_FLAGS := $(if $(filter release,$(CONFIGURATION)),$(RELEASE_FLAGS),)
 VENV := .venv
 RUN_ID_ARG := $(if $(RUN_ID),--run-id $(RUN_ID),)
 
-.PHONY: help deps build test run judge export demo llm-up llm-down bench clean
+.PHONY: help deps build test run judge export demo llm-up llm-down bench clean install uninstall
 
 help: ## Show the verbs and the variables you may set.
 	@echo "make VERB [VAR=value]"
@@ -32,6 +35,7 @@ help: ## Show the verbs and the variables you may set.
 	@echo "variables: CONFIG=$(CONFIG) CONFIGURATION=$(CONFIGURATION) RUN_ID=$(RUN_ID) LLM_PORT=$(LLM_PORT)"
 	@echo "           LLM_THREADS=$(LLM_THREADS) DEMO_CONFIG=$(DEMO_CONFIG) SWIFT=$(SWIFT) PYTHON=$(PYTHON) BENCH_ARGS=$(BENCH_ARGS)"
 	@echo "           TEST_ARGS=$(TEST_ARGS) (passed to swift test, e.g. TEST_ARGS='--filter RunTests')"
+	@echo "           PREFIX=$(PREFIX) DESTDIR=$(DESTDIR) INSTALL_CONFIGURATION=$(INSTALL_CONFIGURATION) (make install)"
 
 deps: ## Install the Debian -dev packages the build needs, when missing.
 	@scripts/ensure-deps.sh
@@ -60,6 +64,13 @@ llm-down: ## Stop the local CPU LLM server.
 bench: deps ## Benchmarks against the mock server; prints ratios (release build).
 	$(SWIFT) build -c release $(RELEASE_FLAGS)
 	scripts/bench.sh $(BENCH_ARGS)
+
+install: deps ## Install the tools, man pages and shell completions under $(DESTDIR)$(PREFIX).
+	$(SWIFT) build -c $(INSTALL_CONFIGURATION) $(if $(filter release,$(INSTALL_CONFIGURATION)),$(RELEASE_FLAGS),)
+	@scripts/install.sh install .build/$(INSTALL_CONFIGURATION) "$(PREFIX)" "$(DESTDIR)"
+
+uninstall: ## Remove exactly what make install wrote under $(DESTDIR)$(PREFIX).
+	@scripts/install.sh uninstall "$(PREFIX)" "$(DESTDIR)"
 
 clean: ## Remove build products.
 	rm -rf .build

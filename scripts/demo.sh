@@ -18,18 +18,6 @@ trap stop EXIT
 
 run_id="demo-$(date +%Y%m%d-%H%M%S)"
 echo "dlgforge: generating with SmolLM2-135M on the CPU (config $config, run $run_id); this takes about a minute" >&2
-summary=$(LLM_PORT=$port "$bin/dlg-run" --config "$config" --run-id "$run_id")
-echo "$summary" | python3 -c '
-import json, sys
-s = json.loads(sys.stdin.read())
-dropped = ", ".join(f"{n} {why}" for why, n in s["dropped"].items()) or "none"
-print()
-print(f"dataset:      {s['"'"'output_dir'"'"']}/conversations_sharegpt_judged.jsonl (and turns.jsonl, conversations/)")
-print(f"dialogues:    {s['"'"'dialogues'"'"']} completed  {s['"'"'completed'"'"']}")
-print(f"turns:        {s['"'"'turns'"'"']}")
-print(f"dropped:      {dropped}")
-print(f"judge score:  {s['"'"'mean_judge_score'"'"']} (mean, 0-10)")
-t = s["tokens"]
-print(f"tokens:       {t['"'"'prompt_tokens'"'"']} prompt + {t['"'"'completion_tokens'"'"']} completion in {t['"'"'requests'"'"']} requests")
-print(f"wall time:    {s['"'"'wall_seconds'"'"']} s")
-'
+# On a terminal dlg-run ends with a summary for people (where the dataset is, dialogues, turns, dropped
+# and why, judge score, tokens, wall time); in a pipe, with its one-line JSON summary.
+LLM_PORT=$port "$bin/dlg-run" --config "$config" --run-id "$run_id"

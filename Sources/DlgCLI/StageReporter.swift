@@ -38,24 +38,3 @@ public final class StageReporter: StageObserver, @unchecked Sendable {
     /// Clears the progress line, if one was drawn.
     public func end() { if drawsProgress { StandardError.clearLine() } }
 }
-
-/// dlg-run's progress line on stderr when it is a terminal: completed per language, dropped, in flight.
-public final class RunProgressLine: RunObserver {
-    private let tool: String
-    private var lastDraw = Date.distantPast
-
-    /// Nil unless stderr is a terminal and `DLG_PROGRESS` is not 0.
-    public init?(tool: String) {
-        guard StandardError.showsProgress else { return nil }
-        self.tool = tool
-    }
-
-    public func runAdvanced(_ s: RunSnapshot) {
-        guard Date().timeIntervalSince(lastDraw) > 0.2 else { return }
-        lastDraw = Date()
-        let langs = s.completed.map { "\($0.language) \($0.count)/\(s.target)" }
-        StandardError.redraw("\r\(tool): \(langs.joined(separator: ", ")) completed, \(s.dropped) dropped, \(s.inFlight) in flight")
-    }
-
-    public func runLoopEnded() { StandardError.clearLine() }
-}

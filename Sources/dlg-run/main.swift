@@ -16,7 +16,8 @@ struct DlgRun: AsyncParsableCommand {
         exporter. Every state a dialogue reaches is appended to \
         <output_dir>/run_state/<run_id>/journal.jsonl; running again with the same run id (run.run_id, \
         run.resume_run_id or --run-id) resumes each dialogue where it was. stdout: a one-line JSON \
-        summary of the run.
+        summary of the run, or on a terminal a short summary for people (--json forces the JSON). \
+        stderr: on a terminal, a progress line (DLG_PROGRESS=0 turns it off).
         """)
 
     @OptionGroup var common: CommonOptions
@@ -29,6 +30,9 @@ struct DlgRun: AsyncParsableCommand {
 
     @Flag(help: "Judge the finished dialogues of the run again (judge-only pass) and rewrite the dataset files.")
     var judgeOnly = false
+
+    @Flag(help: "Print the one-line JSON summary even when stdout is a terminal (it always is the summary in a pipe).")
+    var json = false
 
     func validate() throws {
         if let id = runId, let problem = SafeID.problem(id) { throw ValidationError("\"--run-id\" \(problem)") }
@@ -48,7 +52,7 @@ struct DlgRun: AsyncParsableCommand {
             }
             let dir = toolsDir ?? URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent().path
             let orchestrator = RunOrchestrator(settings: settings, configPath: common.config, toolsDir: dir)
-            let progress = RunProgressLine(tool: "dlg-run")
+            let progress = RunProgressLine(tool: "dlg-run", pricing: settings.pricing)
             orchestrator.observer = progress
             if judgeOnly {
                 var judgeSettings = settings
@@ -76,7 +80,11 @@ struct DlgRun: AsyncParsableCommand {
             let summary = orchestrator.summary(runID: id, totals: totals)
             DlgLog.logger("dlg.run", logsDir: settings.logsDir, file: "run.log").info("run summary \(summary.serialized())")
             let out = FDWriter()
-            try out.write(summary.serialized() + "\n")
+            if json || isatty(1) != 1 {
+                try out.write(summary.serialized() + "\n")
+            } else {
+                try out.write(RunSummaryText.render(summary: summary, totals: totals, settings: settings))
+            }
             try out.flush()
             return 0
         }

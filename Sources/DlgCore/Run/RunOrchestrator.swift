@@ -124,6 +124,8 @@ public final class RunOrchestrator {
                     if book.isDone { loop.closeInput() }
                     // The dataset files are rewritten whole, so during the run only every 30 s.
                     if Date().timeIntervalSince(lastSave) > 30 {
+                        // Where the run stands, for whoever watches the log instead of a terminal.
+                        log.info("\(book.snapshot.plainText)")
                         _ = try exportCompleted(book)
                         try stateWriter("in_progress")
                         lastSave = Date()

@@ -30,6 +30,13 @@ public final class Subprocess: @unchecked Sendable {
 
     /// Starts the program; a program that cannot be started is `unavailable` (69).
     public func start() throws(DlgError) {
+        // A child inherits the calling thread's signal mask, and the threads of Swift's concurrency pool
+        // and of dispatch run with SIGTERM and SIGINT blocked: a child started from one would ignore
+        // `terminate()`. Spawn with an empty mask; the thread gets its own back at once.
+        var empty = sigset_t(), previous = sigset_t()
+        sigemptyset(&empty)
+        pthread_sigmask(SIG_SETMASK, &empty, &previous)
+        defer { pthread_sigmask(SIG_SETMASK, &previous, nil) }
         do { try process.run() } catch {
             exited.leave()
             throw DlgError.unavailable("cannot start \(name): \(error.localizedDescription)")

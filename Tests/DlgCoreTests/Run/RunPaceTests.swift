@@ -32,4 +32,19 @@ import Testing
         #expect(RunPace.projectedCost(costSoFar: 2, completed: 4, target: 2) == 2, "never below what was spent")
         #expect(RunPace.projectedCost(costSoFar: 0.3, completed: 0, target: 5) == nil)
     }
+
+    /// A run that completes one dialogue every 3 s (20 a minute) with 100 to go has 300 s left.
+    @Test func aRunOfKnownPaceGetsTheRightETA() throws {
+        var pace = RunPace(window: 120)
+        var t = 1_000.0
+        for done in 0...60 {
+            pace.record(completed: done, at: t)
+            t += 3
+        }
+        let now = t - 3
+        let rate = try #require(pace.perMinute(at: now))
+        #expect(abs(rate - 20) / 20 < 0.1, "rate \(rate)")
+        let eta = try #require(pace.eta(remaining: 100, at: now))
+        #expect(abs(eta - 300) / 300 < 0.1, "eta \(eta)")
+    }
 }

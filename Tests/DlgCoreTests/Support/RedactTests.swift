@@ -23,15 +23,10 @@ import Testing
         }
     }
 
-    /// Known bug, reported to the lead: the "sk-" prefix is matched inside words, so "task-based" becomes
-    /// "ta[redacted] plan" in logged reply bodies. Nothing leaks (it redacts too much, not too little).
-    /// When Redact only matches "sk-" at the start of a token, this known issue stops reproducing and the
-    /// test fails: then drop `withKnownIssue`.
+    /// Regression: "sk-" was matched inside words ("task-based" became "ta[redacted]").
     @Test func wordsContainingSkDashAreUntouched() {
-        withKnownIssue("Redact.text matches sk- inside words") {
-            for s in ["risk-free ask-me", "a task-based plan", "desk-top"] {
-                #expect(Redact.text(s) == s, "\(s)")
-            }
+        for s in ["risk-free ask-me", "a task-based plan", "desk-top"] {
+            #expect(Redact.text(s) == s, "\(s)")
         }
     }
 }

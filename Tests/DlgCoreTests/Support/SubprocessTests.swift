@@ -49,12 +49,8 @@ import Testing
         #expect(String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self) == "got hello\n")
     }
 
-    /// Known bug, reported to the lead: a child spawned from a Swift concurrency or dispatch thread
-    /// inherits that thread's signal mask (SIGTERM and SIGINT blocked: /proc/<pid>/status showed
-    /// SigBlk fffffffe3bfbea27), because Foundation's Process does not reset it, so `terminate()` does
-    /// nothing and the child runs to its end. Clearing the mask with pthread_sigmask around
-    /// `process.run()` fixes it (checked: the child then ends with 143 in 10 ms). When fixed, this
-    /// known issue stops reproducing and the test fails: then drop `withKnownIssue`.
+    /// Regression: a child spawned from a Swift concurrency or dispatch thread inherited that thread's
+    /// signal mask (SIGTERM and SIGINT blocked), so `terminate()` did nothing and the child ran to its end.
     @Test func terminateEndsARunningChild() throws {
         let out = Pipe()
         let child = Subprocess(["/bin/sh", "-c", "echo ready; exec sleep 2"], standardOutput: out)
@@ -64,8 +60,6 @@ import Testing
         #expect(child.isRunning)
         child.terminate()
         let status = child.wait()
-        withKnownIssue("Subprocess children inherit a blocked SIGTERM") {
-            #expect(status == 128 + 15)
-        }
+        #expect(status == 128 + 15)
     }
 }

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# make install / make uninstall: the tools, a man page each, and bash, zsh and fish completions, where
+# each shell looks for them under PREFIX (DESTDIR prepended, for packaging).
+#   install.sh install BIN_DIR PREFIX [DESTDIR]
+#   install.sh uninstall PREFIX [DESTDIR]      removes exactly the files install writes
+set -euo pipefail
+cd "$(dirname "$0")/.."
+TOOLS=(dlg-gen dlg-dedup dlg-respond dlg-judge dlg-export dlg-run)
+
+files_of() { # the files install writes for TOOL, relative to PREFIX
+  local t=$1
+  echo "bin/$t"
+  echo "share/man/man1/$t.1"
+  echo "share/bash-completion/completions/$t"
+  echo "share/zsh/site-functions/_$t"
+  echo "share/fish/vendor_completions.d/$t.fish"
+}
+
+verb=${1:-}
+case "$verb" in
+  install)
+    bin=$2; prefix=$3; dest=${4:-}
+    root="$dest$prefix"
+    for t in "${TOOLS[@]}"; do
+      [ -x "$bin/$t" ] || { echo "install: $bin/$t is missing; build first (make build)" >&2; exit 66; }
+    done
+    echo "install: tools, man pages and bash/zsh/fish completions into $root" >&2
+    mkdir -p "$root/bin" "$root/share/man/man1" "$root/share/bash-completion/completions" \
+             "$root/share/zsh/site-functions" "$root/share/fish/vendor_completions.d"
+    for t in "${TOOLS[@]}"; do
+      install -m 0755 "$bin/$t" "$root/bin/$t"
+      python3 scripts/manpage.py "$bin/$t" > "$root/share/man/man1/$t.1"
+      "$bin/$t" --generate-completion-script bash > "$root/share/bash-completion/completions/$t"
+      "$bin/$t" --generate-completion-script zsh > "$root/share/zsh/site-functions/_$t"
+      "$bin/$t" --generate-completion-script fish > "$root/share/fish/vendor_completions.d/$t.fish"
+      chmod 0644 "$root/share/man/man1/$t.1" "$root/share/bash-completion/completions/$t" \
+                 "$root/share/zsh/site-functions/_$t" "$root/share/fish/vendor_completions.d/$t.fish"
+    done
+    # dlg-run starts the stage tools from its own folder, so the installed run uses the installed stages.
+    echo "install: done; try: $prefix/bin/dlg-run --help (and man dlg-run)" >&2
+    ;;
+  uninstall)
+    prefix=$2; dest=${3:-}
+    root="$dest$prefix"
+    for t in "${TOOLS[@]}"; do
+      while read -r f; do rm -f "$root/$f"; done < <(files_of "$t")
+    done
+    # Remove the folders install made, only when they are now empty.
+    for d in share/fish/vendor_completions.d share/fish share/zsh/site-functions share/zsh \
+             share/bash-completion/completions share/bash-completion share/man/man1 share/man share bin; do
+      rmdir "$root/$d" 2>/dev/null || true
+    done
+    echo "uninstall: removed the dlgforge tools, man pages and completions from $root" >&2
+    ;;
+  *) echo "usage: install.sh install BIN_DIR PREFIX [DESTDIR] | uninstall PREFIX [DESTDIR]" >&2; exit 64 ;;
+esac
