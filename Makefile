@@ -18,6 +18,8 @@ TEST_ARGS ?=
 PREFIX ?= /usr/local
 DESTDIR ?=
 INSTALL_CONFIGURATION ?= release
+FUZZ_INPUTS ?= 1000000
+FUZZ_SEED ?= 1
 
 BIN := .build/$(CONFIGURATION)
 # Release tools link the Swift runtime and Foundation statically: each process then starts without
@@ -27,7 +29,7 @@ BUILD_FLAGS := $(if $(filter release,$(CONFIGURATION)),$(RELEASE_FLAGS),)
 VENV := .venv
 RUN_ID_ARG := $(if $(RUN_ID),--run-id $(RUN_ID),)
 
-.PHONY: help deps build test run judge export demo llm-up llm-down bench clean install uninstall
+.PHONY: help deps build test run judge export demo llm-up llm-down bench clean install uninstall fuzz
 
 help: ## Show the verbs and the variables you may set.
 	@echo "make VERB [VAR=value]"
@@ -36,6 +38,7 @@ help: ## Show the verbs and the variables you may set.
 	@echo "           LLM_THREADS=$(LLM_THREADS) DEMO_CONFIG=$(DEMO_CONFIG) SWIFT=$(SWIFT) PYTHON=$(PYTHON) BENCH_ARGS=$(BENCH_ARGS)"
 	@echo "           TEST_ARGS=$(TEST_ARGS) (passed to swift test, e.g. TEST_ARGS='--filter RunTests')"
 	@echo "           PREFIX=$(PREFIX) DESTDIR=$(DESTDIR) INSTALL_CONFIGURATION=$(INSTALL_CONFIGURATION) (make install)"
+	@echo "           FUZZ_INPUTS=$(FUZZ_INPUTS) FUZZ_SEED=$(FUZZ_SEED) (make fuzz)"
 
 deps: ## Install the Debian -dev packages the build needs, when missing.
 	@scripts/ensure-deps.sh
@@ -64,6 +67,10 @@ llm-down: ## Stop the local CPU LLM server.
 bench: deps ## Benchmarks against the mock server; prints ratios (release build).
 	$(SWIFT) build -c release $(RELEASE_FLAGS)
 	scripts/bench.sh $(BENCH_ARGS)
+
+fuzz: deps ## Fuzz the record reader, the config loader and the LLM reply parser, $(FUZZ_INPUTS) inputs each.
+	$(SWIFT) build -c release --product dlg-fuzz
+	.build/release/dlg-fuzz --inputs $(FUZZ_INPUTS) --seed $(FUZZ_SEED)
 
 install: deps ## Install the tools, man pages and shell completions under $(DESTDIR)$(PREFIX).
 	$(SWIFT) build -c $(INSTALL_CONFIGURATION) $(if $(filter release,$(INSTALL_CONFIGURATION)),$(RELEASE_FLAGS),)

@@ -13,6 +13,7 @@ let package = Package(
         .executable(name: "dlg-export", targets: ["dlg-export"]),
         .executable(name: "dlg-run", targets: ["dlg-run"]),
         .executable(name: "dlg-mock", targets: ["dlg-mock"]),
+        .executable(name: "dlg-fuzz", targets: ["dlg-fuzz"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -53,6 +54,11 @@ let package = Package(
         ]),
         .executableTarget(name: "dlg-mock", dependencies: [
             "DlgMock", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        // The fuzzer of the parsers (make fuzz; a short run in make test).
+        .executableTarget(name: "dlg-fuzz", dependencies: [
+            "DlgCore", "DlgTestSupport", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
         // Tests

@@ -61,7 +61,7 @@ public struct AgentCaller: Sendable {
     }
 
     /// Tool arguments as servers send them: a JSON string (the API's shape) or an object.
-    static func arguments(_ call: JSON) -> JSONObject {
+    public static func arguments(_ call: JSON) -> JSONObject {
         let raw = call["function"]?["arguments"]
         if let o = raw?.objectValue { return o }
         return (raw?.stringValue).flatMap { try? JSONCodec.parse($0) }?.objectValue ?? JSONObject()

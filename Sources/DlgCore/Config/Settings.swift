@@ -18,7 +18,7 @@ struct ConfigReader {
         var result: Int?
         switch v {
         case .int(let i)?: result = i
-        case .double(let d)? where d.rounded() == d: result = Int(d)
+        case .double(let d)?: result = Int(exactly: d)
         case .string(let s)?: result = Int(s.trimmingCharacters(in: .whitespaces))
         default: result = nil
         }

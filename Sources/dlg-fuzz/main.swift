@@ -1,0 +1,112 @@
+import ArgumentParser
+import DlgCore
+import DlgTestSupport
+import Foundation
+
+/// Throws seeded, mutated inputs at the parsers of what others write: JSONL records (RecordCheck), the
+/// config loader (YAML, .env-free: Settings.load), and the LLM reply path (a chat completion body through
+/// JSON, content parts, the JSON object in the text, and each agent's validation). A crash ends the
+/// process; a hang is stopped by a watchdog (exit 70); every input must be accepted or rejected cleanly.
+@main
+struct DlgFuzz: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "dlg-fuzz",
+        abstract: "Fuzz the record reader, the config loader and the LLM reply parser (make fuzz; a short run in make test).",
+        discussion: "Prints one line per target: inputs, seconds, how many were accepted. Exit 0: no crash, no hang.")
+
+    @Option(help: "Which parsers: records, config, reply, or all.")
+    var target = "all"
+
+    @Option(help: "Inputs per target.")
+    var inputs = 1_000_000
+
+    @Option(help: "Seed of the input generator (the same seed gives the same inputs).")
+    var seed: UInt64 = 1
+
+    func validate() throws {
+        guard ["records", "config", "reply", "all"].contains(target) else {
+            throw ValidationError("\"--target\" must be records, config, reply or all")
+        }
+        if inputs < 1 { throw ValidationError("\"--inputs\" must be at least 1") }
+    }
+
+    func run() throws {
+        let wanted = target == "all" ? ["records", "reply", "config"] : [target]
+        for name in wanted {
+            var accepted = 0
+            let result: (inputs: Int, seconds: Double)
+            switch name {
+            case "records":
+                result = fuzz(name: name, seed: seed, count: inputs, mutator: Corpus.records) { bytes in
+                    if case .success = RecordCheck.parse(bytes) { accepted += 1 }
+                }
+            case "reply":
+                result = fuzz(name: name, seed: seed, count: inputs, mutator: Corpus.replies) { bytes in
+                    if Corpus.reply(bytes) { accepted += 1 }
+                }
+            default:
+                let dir = FileManager.default.temporaryDirectory.appendingPathComponent("dlg-fuzz-\(getpid())")
+                try? FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+                defer { try? FileManager.default.removeItem(at: dir) }
+                let path = dir.appendingPathComponent("config.yaml").path
+                result = fuzz(name: name, seed: seed, count: inputs, mutator: Corpus.configs) { bytes in
+                    FileManager.default.createFile(atPath: path, contents: Data(bytes))
+                    do {
+                        _ = try Settings.load(path: path, environment: [:])
+                        accepted += 1
+                    } catch let error as DlgError {
+                        // A rejection must be a config or data error that says where, never a crash.
+                        let kinds: [DlgError.Code] = [.config, .data, .io, .noInput]
+                        precondition(kinds.contains(error.code), "unexpected error kind \(error.code): \(error.message)")
+                    } catch {
+                        preconditionFailure("the config loader threw something else than DlgError: \(error)")
+                    }
+                }
+            }
+            print("\(name): \(result.inputs) inputs in \(String(format: "%.1f", result.seconds)) s, \(accepted) accepted, no crash, no hang")
+        }
+    }
+}
+
+/// Seeds for each target: real shapes from the project's fixtures and examples, and the tokens that break
+/// parsers (escapes, surrogates, huge numbers, deep nesting).
+enum Corpus {
+    static let tokens = ["\\u0000", "\\ud800", "\\udfff\\ud800", "1e999999", "-0", "9999999999999999999999",
+                         "null", "true", "\"", "\\\"", "{}", "[]", "\"turns\":", "\"status\":\"active\"",
+                         "${HOME}", "${UNSET:-x}", "&anchor", "*anchor", "!!binary", "---", "? ", "- ", ":\n  ",
+                         "\u{FEFF}", "\u{202E}", "؟", "```json", "<|im_end|>"]
+
+    static let records = Mutator(corpus: [
+        #"{"conversation_id":"r-en-0000","run_id":"r-en","index":0,"slot":0,"language":"en","target_turns":2,"status":"active","personas":{"user":"u","assistant":"a"},"seed":{"topic":"","question":""},"turns":[],"created_at":"2026-01-01T00:00:00"}"#,
+        #"{"conversation_id":"c1","status":"active","target_turns":3,"turns":[{"turn_index":1,"user_message":"How?","assistant_message":"Like so.","qa_judge":{"score":7}}],"pending":{"user_message":"Why?","state":"generated","turn_index":2}}"#,
+        #"{"conversation_id":"c2","status":"completed","target_turns":1,"turns":[],"usage":{"prompt_tokens":1,"by_agent":{"qa_judge":{"prompt_tokens":1}}}}"#,
+    ], tokens: tokens)
+
+    static let replies = Mutator(corpus: [
+        #"{"choices":[{"message":{"role":"assistant","content":"{\"user_message\":\"How do I oil a chain?\",\"intent\":\"clarify\",\"difficulty\":\"easy\",\"grounding_facts\":[{\"fact\":\"x\",\"source_descriptor\":\"y\"}],\"coverage_target\":\"t\",\"notes_for_assistant\":[\"n\"]}"},"finish_reason":"stop"}],"usage":{"prompt_tokens":10,"completion_tokens":5}}"#,
+        #"{"choices":[{"message":{"role":"assistant","content":[{"type":"text","text":"{\"assistant_message\":\"Clean it, then oil it lightly.\",\"reasoning_trace\":{\"evidence\":[{\"id\":\"E1\"}],\"premises\":[{\"id\":\"P1\",\"note\":true}],\"thinking\":\"step\"}}"}]}}]}"#,
+        #"{"choices":[{"message":{"content":"Sure! ```json\n{\"score\": 8, \"reasons\": [\"other\"], \"notes\": \"ok\", \"question_ok\": true, \"answer_ok\": true}\n```"}}]}"#,
+        #"{"choices":[{"message":{"content":null,"tool_calls":[{"id":"c1","type":"function","function":{"name":"vector_db_search","arguments":{"query":"chain"}}}]}}]}"#,
+    ], tokens: tokens)
+
+    static let configs = Mutator(corpus: [
+        "run:\n  batch_size: 4\n  total_samples: 2\n  target_languages: [en, fr]\n  min_turns: 1\n  max_turns: 3\nllm:\n  base_url: http://127.0.0.1:9/v1\n  model: m\n  agents:\n    qa_judge:\n      temperature: 0.1\njudge:\n  enabled: true\n  granularity: conversation\nsaving:\n  output_dir: outputs\n",
+        "run:\n  turns:\n    mode: range\n    min: 2\n    max: 5\n  data:\n    seeding:\n      question: q\nllm:\n  mode: api\n  agents:\n    user: {model: openai/gpt-5.2}\n    assistant: {provider: gemini, model: gemini/x}\ntools:\n  retrieval:\n    top_k: 3\n",
+        "store:\n  backend: postgres\n  postgres:\n    dsn: ${POSTGRES_DSN}\nretrieval:\n  chunk_size: 400\n  overlap: 50\nllm:\n  price: {prompt_per_million: 1, completion_per_million: 2}\n",
+    ], tokens: tokens)
+
+    /// The reply path of every agent; true when some agent's validation accepted it.
+    static func reply(_ bytes: [UInt8]) -> Bool {
+        guard let body = try? JSONCodec.parse(bytes), let message = body["choices"]?.arrayValue?.first?["message"] else {
+            return false
+        }
+        let content = ReplyContent.text(message["content"])
+        for call in message["tool_calls"]?.arrayValue ?? [] { _ = AgentCaller.arguments(call) }
+        guard let object = ReplyJSON.extract(content) else { return false }
+        var ok = false
+        if case .success = ReplyValidation.question(object, snippets: ["a passage about chains"], language: "en") { ok = true }
+        if case .success = ReplyValidation.answer(object, question: "How do I oil a chain?", language: "en") { ok = true }
+        if case .success = ReplyValidation.judge(object, reasons: ["other", "hallucination"]) { ok = true }
+        return ok
+    }
+}
