@@ -46,9 +46,12 @@ public final class PostgresStore: @unchecked Sendable {
             conversation_id text NOT NULL,
             turn_index integer NOT NULL,
             entry text NOT NULL,
-            seq bigserial,
+            batch bigint NOT NULL,
+            ord integer NOT NULL,
             PRIMARY KEY (run_id, question_norm));
+        CREATE SEQUENCE IF NOT EXISTS dlgforge_batches;
         CREATE INDEX IF NOT EXISTS dlgforge_questions_turn ON dlgforge_questions (run_id, conversation_id, turn_index);
+        CREATE INDEX IF NOT EXISTS dlgforge_questions_ledger ON dlgforge_questions (run_id, batch, ord);
         CREATE TABLE IF NOT EXISTS dlgforge_journal (
             run_id text NOT NULL,
             conversation_id text NOT NULL,
@@ -87,14 +90,16 @@ public final class PostgresStore: @unchecked Sendable {
     /// paging, so a large run is never held whole).
     public func forEachLedgerEntry(runID: String, pageSize: Int = 5000,
                                    _ body: (String) throws(DlgError) -> Void) throws(DlgError) {
-        var after = 0
+        var after = (batch: 0, ord: 0)
         while true {
             let page = try db.query("""
-                SELECT seq, entry FROM dlgforge_questions WHERE run_id = $1 AND seq > $2 ORDER BY seq LIMIT $3
-                """, [.text(runID), .int(after), .int(pageSize)])
-            for row in page.rows { try body(row[1] ?? "") }
-            guard page.count == pageSize, let last = page.rows.last?[0].flatMap({ Int($0) }) else { return }
-            after = last
+                SELECT batch, ord, entry FROM dlgforge_questions
+                WHERE run_id = $1 AND (batch, ord) > ($2::bigint, $3::int) ORDER BY batch, ord LIMIT $4
+                """, [.text(runID), .int(after.batch), .int(after.ord), .int(pageSize)])
+            for row in page.rows { try body(row[2] ?? "") }
+            guard page.count == pageSize, let last = page.rows.last,
+                  let b = last[0].flatMap({ Int($0) }), let o = last[1].flatMap({ Int($0) }) else { return }
+            after = (b, o)
         }
     }
 
@@ -129,7 +134,8 @@ public final class PostgresDedupStore: DedupStore {
     }
 
     /// Inserts the batch in one statement. Rows go in sorted by question so two processes never
-    /// wait on each other's rows in opposite orders (no deadlock); `ord` is the batch position.
+    /// wait on each other's rows in opposite orders (no deadlock); the ledger order is kept apart,
+    /// as (batch, ord): one number per statement, then the slot within the batch.
     /// Accepted: the rows inserted now, plus the rows already there for the same question and the
     /// same conversation turn (the statement's snapshot predates its own inserts, so none counts
     /// twice). A turn accepted with a new question frees its old one, as the file store does.
@@ -137,9 +143,11 @@ public final class PostgresDedupStore: DedupStore {
         WITH input AS (
             SELECT t.norm, t.cid, t.turn, t.entry, t.ord
             FROM unnest($2::text[], $3::text[], $4::int[], $5::text[]) WITH ORDINALITY AS t(norm, cid, turn, entry, ord)
+        ), batch AS (
+            SELECT nextval('dlgforge_batches') AS id
         ), ins AS (
-            INSERT INTO dlgforge_questions (run_id, question_norm, conversation_id, turn_index, entry)
-            SELECT $1, norm, cid, turn, entry FROM input ORDER BY norm
+            INSERT INTO dlgforge_questions (run_id, question_norm, conversation_id, turn_index, entry, batch, ord)
+            SELECT $1, norm, cid, turn, entry, batch.id, ord FROM input, batch ORDER BY norm
             ON CONFLICT (run_id, question_norm) DO NOTHING
             RETURNING question_norm, conversation_id, turn_index
         ), freed AS (
