@@ -59,6 +59,7 @@ public final class PostgresStore: @unchecked Sendable {
             record text NOT NULL,
             updated_at timestamptz NOT NULL DEFAULT now(),
             PRIMARY KEY (run_id, conversation_id));
+        CREATE INDEX IF NOT EXISTS dlgforge_journal_order ON dlgforge_journal (run_id, first_seen);
         INSERT INTO dlgforge_schema_version (version) VALUES (1) ON CONFLICT DO NOTHING;
         """
 
