@@ -18,6 +18,7 @@ TEST_ARGS ?=
 PREFIX ?= /usr/local
 DESTDIR ?=
 INSTALL_CONFIGURATION ?= release
+PG_PORT ?= 54329
 
 BIN := .build/$(CONFIGURATION)
 # Release tools link the Swift runtime and Foundation statically: each process then starts without
@@ -27,7 +28,7 @@ BUILD_FLAGS := $(if $(filter release,$(CONFIGURATION)),$(RELEASE_FLAGS),)
 VENV := .venv
 RUN_ID_ARG := $(if $(RUN_ID),--run-id $(RUN_ID),)
 
-.PHONY: help deps build test run judge export demo llm-up llm-down bench clean install uninstall
+.PHONY: help deps build test run judge export demo llm-up llm-down bench clean install uninstall pg-up pg-down
 
 help: ## Show the verbs and the variables you may set.
 	@echo "make VERB [VAR=value]"
@@ -36,6 +37,7 @@ help: ## Show the verbs and the variables you may set.
 	@echo "           LLM_THREADS=$(LLM_THREADS) DEMO_CONFIG=$(DEMO_CONFIG) SWIFT=$(SWIFT) PYTHON=$(PYTHON) BENCH_ARGS=$(BENCH_ARGS)"
 	@echo "           TEST_ARGS=$(TEST_ARGS) (passed to swift test, e.g. TEST_ARGS='--filter RunTests')"
 	@echo "           PREFIX=$(PREFIX) DESTDIR=$(DESTDIR) INSTALL_CONFIGURATION=$(INSTALL_CONFIGURATION) (make install)"
+	@echo "           PG_PORT=$(PG_PORT) (make pg-up)"
 
 deps: ## Install the Debian -dev packages the build needs, when missing.
 	@scripts/ensure-deps.sh
@@ -60,6 +62,12 @@ llm-up: ## Start the local CPU LLM server on 127.0.0.1:$(LLM_PORT) (installs it 
 
 llm-down: ## Stop the local CPU LLM server.
 	@scripts/llm-server.sh down "$(LLM_PORT)"
+
+pg-up: ## Start a local PostgreSQL on 127.0.0.1:$(PG_PORT) (data in .dlgforge/pg; installs it once) and print its DSN.
+	@PG_PORT=$(PG_PORT) scripts/pg.sh up
+
+pg-down: ## Stop the local PostgreSQL.
+	@PG_PORT=$(PG_PORT) scripts/pg.sh down
 
 bench: deps ## Benchmarks against the mock server; prints ratios (release build).
 	$(SWIFT) build -c release $(RELEASE_FLAGS)
