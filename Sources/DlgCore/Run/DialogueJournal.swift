@@ -22,6 +22,8 @@ public protocol DialogueJournal: AnyObject {
     func writeLatest(_ ids: [String], to target: String) throws(DlgError) -> [(offset: Int, length: Int)]
     /// Drops superseded states, where the journal keeps any.
     func compact() throws(DlgError)
+    /// Waits until every state appended so far is stored (the file journal writes at once).
+    func flush() throws(DlgError)
 }
 
 extension DialogueJournal {
@@ -29,4 +31,6 @@ extension DialogueJournal {
     public var allSummaries: [DialogueSummary] { order.compactMap { summaries[$0] } }
 }
 
-extension RunJournal: DialogueJournal {}
+extension RunJournal: DialogueJournal {
+    public func flush() throws(DlgError) {}
+}

@@ -97,6 +97,7 @@ public final class RunOrchestrator {
                                store: store, dropStreakLimit: dropStreakLimit, log: log)
         log.info("run \(base) \(book.journal.lines > 0 ? "resumed" : "started"): languages=\(settings.run.targetLanguages) total_samples=\(settings.run.totalSamples) batch_size=\(settings.run.batchSize)")
         let stateWriter = { [self] (status: String) throws(DlgError) in
+            try book.journal.flush()
             try writeState(statePath, base: base, status: status, entries: book.allSummaries.map(Self.stateEntry))
         }
         var lastSave = Date()

@@ -12,37 +12,41 @@ public enum PGValue: Sendable {
     case intArray([Int])
     case null
 
-    /// The text libpq sends. PostgreSQL text cannot hold NUL, so a value with one is refused (65)
-    /// rather than cut short at it.
-    func encoded() throws(DlgError) -> String? {
+    /// The text libpq sends, NUL-terminated (nil: SQL NULL). PostgreSQL text cannot hold NUL, so a
+    /// value with one is refused (65) rather than cut short at it.
+    func encoded() throws(DlgError) -> [UInt8]? {
+        var out: [UInt8] = []
         switch self {
         case .null: return nil
-        case .int(let i): return String(i)
+        case .int(let i): out = Array(String(i).utf8)
         case .text(let s):
-            try Self.checkNUL(s)
-            return s
-        case .intArray(let a): return "{" + a.map(String.init).joined(separator: ",") + "}"
-        case .textArray(let a):
-            var out = "{"
-            out.reserveCapacity(a.reduce(2) { $0 + $1.utf8.count + 3 })
-            for (i, s) in a.enumerated() {
-                try Self.checkNUL(s)
-                if i > 0 { out += "," }
-                // Every element quoted, so NULL, empty strings, braces, commas and spaces stay text.
-                out += "\""
-                for ch in s.unicodeScalars {
-                    if ch == "\"" || ch == "\\" { out.unicodeScalars.append("\\") }
-                    out.unicodeScalars.append(ch)
-                }
-                out += "\""
+            out.reserveCapacity(s.utf8.count + 1)
+            for b in s.utf8 {
+                if b == 0 { throw Self.nulError }
+                out.append(b)
             }
-            return out + "}"
+        case .intArray(let a): out = Array(("{" + a.map(String.init).joined(separator: ",") + "}").utf8)
+        case .textArray(let a):
+            out.reserveCapacity(a.reduce(2) { $0 + $1.utf8.count + 3 })
+            out.append(0x7B)  // {
+            for (i, s) in a.enumerated() {
+                if i > 0 { out.append(0x2C) }
+                // Every element quoted, so NULL, empty strings, braces, commas and spaces stay text.
+                out.append(0x22)
+                for b in s.utf8 {
+                    if b == 0 { throw Self.nulError }
+                    if b == 0x22 || b == 0x5C { out.append(0x5C) }
+                    out.append(b)
+                }
+                out.append(0x22)
+            }
+            out.append(0x7D)  // }
         }
+        out.append(0)
+        return out
     }
 
-    static func checkNUL(_ s: String) throws(DlgError) {
-        if s.utf8.contains(0) { throw DlgError.data("a text value contains a NUL character, which PostgreSQL text cannot store") }
-    }
+    static let nulError = DlgError.data("a text value contains a NUL character, which PostgreSQL text cannot store")
 }
 
 /// The rows of a result, as text (NULL is nil).
@@ -116,7 +120,7 @@ public final class PGConnection: @unchecked Sendable {
     /// Runs one statement with its parameters ($1, $2, ...).
     @discardableResult
     public func query(_ sql: String, _ params: [PGValue] = []) throws(DlgError) -> PGRows {
-        var values: [String?] = []
+        var values: [[UInt8]?] = []
         values.reserveCapacity(params.count)
         for p in params { values.append(try p.encoded()) }
         lock.lock()
@@ -273,14 +277,18 @@ public final class PGConnection: @unchecked Sendable {
         }
     }
 
-    private func execute(_ sql: String, _ values: [String?]) -> Outcome {
+    private func execute(_ sql: String, _ values: [[UInt8]?]) -> Outcome {
         if values.isEmpty { return outcome(PQexecParams(conn, sql, 0, nil, nil, nil, nil, 0)) }
-        let cStrings: [UnsafeMutablePointer<CChar>?] = values.map { $0.map { strdup($0) } ?? nil }
-        defer { cStrings.forEach { free($0) } }
-        let res = cStrings.withUnsafeBufferPointer { buf in
-            buf.baseAddress!.withMemoryRebound(to: UnsafePointer<CChar>?.self, capacity: buf.count) { p in
-                PQexecParams(conn, sql, Int32(values.count), nil, p, nil, nil, 0)
+        // The encoded values are NUL-terminated already: point libpq at them, no copies.
+        func withPointers(_ i: Int, _ acc: [UnsafePointer<CChar>?], _ body: ([UnsafePointer<CChar>?]) -> OpaquePointer?) -> OpaquePointer? {
+            if i == values.count { return body(acc) }
+            guard let v = values[i] else { return withPointers(i + 1, acc + [nil], body) }
+            return v.withUnsafeBufferPointer { buf in
+                buf.baseAddress!.withMemoryRebound(to: CChar.self, capacity: buf.count) { withPointers(i + 1, acc + [$0], body) }
             }
+        }
+        let res = withPointers(0, []) { pointers in
+            pointers.withUnsafeBufferPointer { p in PQexecParams(conn, sql, Int32(values.count), nil, p.baseAddress, nil, nil, 0) }
         }
         return outcome(res)
     }

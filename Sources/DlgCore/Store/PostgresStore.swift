@@ -51,7 +51,6 @@ public final class PostgresStore: @unchecked Sendable {
             PRIMARY KEY (run_id, question_norm));
         CREATE SEQUENCE IF NOT EXISTS dlgforge_batches;
         CREATE INDEX IF NOT EXISTS dlgforge_questions_turn ON dlgforge_questions (run_id, conversation_id, turn_index);
-        CREATE INDEX IF NOT EXISTS dlgforge_questions_ledger ON dlgforge_questions (run_id, batch, ord);
         CREATE TABLE IF NOT EXISTS dlgforge_journal (
             run_id text NOT NULL,
             conversation_id text NOT NULL,
