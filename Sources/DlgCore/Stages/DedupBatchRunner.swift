@@ -6,6 +6,22 @@ import Foundation
 /// per `maxBatch` records instead of one per record (a database round trip each would cap dedup at
 /// a few thousand questions a second). Output order is input order.
 public enum DedupBatchRunner {
+    struct PendingBatch: @unchecked Sendable {
+        var out: [[UInt8]?]
+        var records: [JSONObject]
+        var places: [Int]
+    }
+
+    /// The first error of the writing step (a closed stdout, a failed write).
+    final class WriteFailure: @unchecked Sendable {
+        private let lock = NSLock()
+        private var stored: (any Error)?
+        var error: (any Error)? {
+            get { lock.withLock { stored } }
+            set { lock.withLock { stored = newValue } }
+        }
+    }
+
     /// Lines handed from the reader thread to the loop, with backpressure.
     final class Queue: @unchecked Sendable {
         let cond = NSCondition()
@@ -71,7 +87,16 @@ public enum DedupBatchRunner {
         reader.start()
         defer { queue.stop() }
 
+        // Two steps overlap: this thread parses batch N+1 while the writer decides batch N with the
+        // store (one round trip) and writes it, so the database's time and ours add up less.
+        let writer = DispatchQueue(label: "dlg.dedup.decide")
+        let slots = DispatchSemaphore(value: 1)
+        let failed = WriteFailure()
         var summary = StageSummary()
+        func finishWrites() throws {
+            writer.sync {}
+            if let e = failed.error { throw e }
+        }
         while let batch = queue.take(maxBatch) {
             var out: [[UInt8]?] = []          // nil: decided by the store, filled below
             var records: [JSONObject] = []
@@ -84,7 +109,10 @@ public enum DedupBatchRunner {
                 case .failure(let problem):
                     summary.badLines += 1
                     onBadLine("\(input.name):\(line.number): \(problem)")
-                    if strict { throw DlgError.data("\(input.name):\(line.number): \(problem)") }
+                    if strict {
+                        try finishWrites()
+                        throw DlgError.data("\(input.name):\(line.number): \(problem)")
+                    }
                     out.append([])
                 case .success(let record):
                     if stage.needsWork(record) {
@@ -97,15 +125,27 @@ public enum DedupBatchRunner {
                     }
                 }
             }
-            for (place, record) in zip(places, stage.processBatch(records)) {
-                var bytes: [UInt8] = []
-                JSON.object(record).write(into: &bytes)
-                bytes.append(0x0A)
-                out[place] = bytes
+            slots.wait()
+            if let e = failed.error { slots.signal(); throw e }
+            let job = PendingBatch(out: out, records: records, places: places)
+            writer.async {
+                defer { slots.signal() }
+                var out = job.out
+                for (place, record) in zip(job.places, stage.processBatch(job.records)) {
+                    var bytes: [UInt8] = []
+                    JSON.object(record).write(into: &bytes)
+                    bytes.append(0x0A)
+                    out[place] = bytes
+                }
+                do {
+                    for bytes in out where !(bytes?.isEmpty ?? true) { try output.write(bytes!) }
+                    try output.flush()
+                } catch {
+                    failed.error = failed.error ?? error
+                }
             }
-            for bytes in out where !(bytes?.isEmpty ?? true) { try output.write(bytes!) }
-            try output.flush()
         }
+        try finishWrites()
         if let failure = queue.cond.withLock({ queue.failure }) { throw failure }
         return summary
     }
