@@ -280,18 +280,18 @@ def dedup_bench(size_mb):
 
 def bench_postgres():
     """The DSN for the store benchmarks and a function that stops what was started here: DLG_PG_DSN
-    when set, else the test server of scripts/test-services.sh (started, and stopped at the end)."""
+    when set, else the test server of scripts/services/postgres.sh (started, and stopped at the end)."""
     if os.environ.get("DLG_PG_DSN"):
         return os.environ["DLG_PG_DSN"], lambda: None
     services = os.path.join(ROOT, "scripts", "test-services.sh")
     was_up = subprocess.run([os.path.join(ROOT, "scripts", "pg.sh"), "status"], capture_output=True,
                             env=dict(os.environ, PG_PORT=os.environ.get("TEST_PG_PORT", "54339"),
                                      PG_DIR=os.environ.get("TEST_PG_DIR", ".dlgforge/pg-test"))).returncode == 0
-    out = subprocess.run([services, "pg-up"], capture_output=True, text=True)
+    out = subprocess.run([services, "up"], capture_output=True, text=True)
     m = re.search(r"DLG_PG_DSN=(\S+)", out.stdout)
     if out.returncode != 0 or not m:
         return None, lambda: None
-    stop = (lambda: None) if was_up else (lambda: subprocess.run([services, "pg-down"], capture_output=True))
+    stop = (lambda: None) if was_up else (lambda: subprocess.run([services, "down"], capture_output=True))
     return m.group(1), stop
 
 
@@ -400,7 +400,7 @@ def main():
     dedup_bench(20 if args.quick else 100)
     dsn, stop = bench_postgres()
     if dsn is None:
-        print("store: no PostgreSQL (set DLG_PG_DSN or let scripts/test-services.sh pg-up start one): skipped")
+        print("store: no PostgreSQL (set DLG_PG_DSN or let scripts/services/postgres.sh up start one): skipped")
         return
     try:
         print("dlg-dedup through the store, questions/s:")

@@ -1,20 +1,15 @@
 import Foundation
 
-/// The PostgreSQL server the store tests use, named by the environment: `DLG_PG_DSN` (its DSN) and
-/// `DLG_PG_RESTART` (a shell command that restarts it). `scripts/test-services.sh pg-up` starts one
-/// and prints both; without them the tests that need a server are skipped with `howTo`.
+/// The PostgreSQL server the store tests use, named by `DLG_PG_DSN`. `scripts/services/postgres.sh up`
+/// (run by `make test`) starts one and prints it; without it the tests that need a server are skipped
+/// with `howTo`. Tests that restart or stop a server start one of their own.
 public enum PostgresTestServer {
     public static let dsn: String? = {
         let v = ProcessInfo.processInfo.environment["DLG_PG_DSN"] ?? ""
         return v.isEmpty ? nil : v
     }()
-    public static let restartCommand: String? = {
-        let v = ProcessInfo.processInfo.environment["DLG_PG_RESTART"] ?? ""
-        return v.isEmpty ? nil : v
-    }()
     public static var available: Bool { dsn != nil }
-    public static let howTo = "DLG_PG_DSN is not set: run `eval \"$(scripts/test-services.sh pg-up)\"` first (or make test)"
-    public static let restartHowTo = "DLG_PG_RESTART is not set: run `eval \"$(scripts/test-services.sh pg-up)\"` first (or make test)"
+    public static let howTo = "DLG_PG_DSN is not set: run `eval \"$(scripts/services/postgres.sh up)\"` first (or make test)"
 
     /// A run id no other test uses.
     public static func freshRunID(_ label: String) -> String {
