@@ -36,7 +36,7 @@ public enum StoredRuns {
     /// Writes the dataset files from the completed dialogues of run `runID` as the run does at its
     /// end: from the database's journal (and its coverage ledger) with `store.backend: postgres`, else
     /// from `<output_dir>/run_state/<run_id>/journal.jsonl`.
-    public static func export(settings: Settings, runID: String) throws(DlgError) -> Exporter.Summary {
+    public static func export(settings: Settings, runID: String) throws(DlgError) -> ExportSummary {
         let journal: any DialogueJournal
         let pg = try StoreFactory.postgres(settings)
         if let pg {
@@ -50,7 +50,7 @@ public enum StoredRuns {
             journal = try RunJournal(path: path, keep: { _ in false })
         }
         let completed = RunBook.sorted(journal.allSummaries.filter { $0.status == .completed }, settings: settings)
-        let session = try ExportSession(exporter: Exporter(settings: settings))
+        let session = try ExportSession(settings: settings)
         for s in completed { try session.add(try journal.record(s.id)) }
         if let pg { try pg.writeLedger(runID: runID, to: settings.ledgerPath) }
         return try session.finish()
