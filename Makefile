@@ -20,6 +20,7 @@ DESTDIR ?=
 INSTALL_CONFIGURATION ?= release
 FUZZ_INPUTS ?= 1000000
 FUZZ_SEED ?= 1
+PG_PORT ?= 54329
 
 BIN := .build/$(CONFIGURATION)
 # Release tools link the Swift runtime and Foundation statically: each process then starts without
@@ -29,7 +30,7 @@ BUILD_FLAGS := $(if $(filter release,$(CONFIGURATION)),$(RELEASE_FLAGS),)
 VENV := .venv
 RUN_ID_ARG := $(if $(RUN_ID),--run-id $(RUN_ID),)
 
-.PHONY: help deps build test run judge export demo llm-up llm-down bench clean install uninstall fuzz
+.PHONY: help deps build test run judge export demo llm-up llm-down bench clean install uninstall fuzz pg-up pg-down
 
 help: ## Show the verbs and the variables you may set.
 	@echo "make VERB [VAR=value]"
@@ -39,6 +40,7 @@ help: ## Show the verbs and the variables you may set.
 	@echo "           TEST_ARGS=$(TEST_ARGS) (passed to swift test, e.g. TEST_ARGS='--filter RunTests')"
 	@echo "           PREFIX=$(PREFIX) DESTDIR=$(DESTDIR) INSTALL_CONFIGURATION=$(INSTALL_CONFIGURATION) (make install)"
 	@echo "           FUZZ_INPUTS=$(FUZZ_INPUTS) FUZZ_SEED=$(FUZZ_SEED) (make fuzz)"
+	@echo "           PG_PORT=$(PG_PORT) (make pg-up)"
 
 deps: ## Install the Debian -dev packages the build needs, when missing.
 	@scripts/ensure-deps.sh
@@ -63,6 +65,12 @@ llm-up: ## Start the local CPU LLM server on 127.0.0.1:$(LLM_PORT) (installs it 
 
 llm-down: ## Stop the local CPU LLM server.
 	@scripts/llm-server.sh down "$(LLM_PORT)"
+
+pg-up: ## Start a local PostgreSQL on 127.0.0.1:$(PG_PORT) (data in .dlgforge/pg; installs it once) and print its DSN.
+	@PG_PORT=$(PG_PORT) scripts/pg.sh up
+
+pg-down: ## Stop the local PostgreSQL.
+	@PG_PORT=$(PG_PORT) scripts/pg.sh down
 
 bench: deps ## Benchmarks against the mock server; prints ratios (release build).
 	$(SWIFT) build -c release $(RELEASE_FLAGS)

@@ -25,8 +25,9 @@ let package = Package(
         // Core Library: records, JSON/JSONL, config, LLM client, retrieval, stages. No CLI.
         .systemLibrary(name: "CJansson", pkgConfig: "jansson", providers: [.apt(["libjansson-dev"])]),
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
         .target(name: "DlgCore", dependencies: [
-            "CJansson", "CCurl", "Yams", .product(name: "Logging", package: "swift-log"),
+            "CJansson", "CCurl", "CLibPQ", "Yams", .product(name: "Logging", package: "swift-log"),
         ]),
 
         // CLI support: option groups, error to exit code, stdout handling.

@@ -5,7 +5,9 @@
    over the span from the first request sent to the last reply;
 2. CPU per request for a whole run (every stage process) at zero latency, 256 in flight;
 3. start-up time of `--help` per tool, and resident memory per stage at 256 in flight;
-4. dlg-dedup pass-through of a 100 MB records file beside `jq -c .`.
+4. dlg-dedup pass-through of a 100 MB records file beside `jq -c .`;
+5. dlg-dedup questions/s through PostgreSQL beside the file store, 1 and 4 processes, and the run's
+   request rate at 256 in flight with the PostgreSQL store beside the file store.
 Nothing here asserts a time: it prints figures and ratios.
 """
 import argparse
@@ -64,11 +66,11 @@ def children_cpu():
     return r.ru_utime + r.ru_stime
 
 
-def run_generation(d, url):
-    env = dict(os.environ, BENCH_URL=url)
+def run_generation(d, url, run_id="bench", extra_env=None):
+    env = dict(os.environ, BENCH_URL=url, **(extra_env or {}))
     cpu0 = children_cpu()
     t0 = time.monotonic()
-    out = subprocess.run([os.path.join(BIN, "dlg-run"), "--config", os.path.join(d, "config.yaml"), "--run-id", "bench"],
+    out = subprocess.run([os.path.join(BIN, "dlg-run"), "--config", os.path.join(d, "config.yaml"), "--run-id", run_id],
                          env=env, capture_output=True, text=True)
     wall = time.monotonic() - t0
     cpu = children_cpu() - cpu0
@@ -111,7 +113,7 @@ def process_cpu(pid):
 MOCK_CPU = []  # (CPU seconds, requests) of the mock in each measured run, for its own figure
 
 
-def generation_against_mock(inflight, latency_ms, rounds=2):
+def generation_against_mock(inflight, latency_ms, rounds=2, run_id="bench", extra_env=None):
     """A run of `rounds` x `inflight` dialogues, `inflight` at a time, against a fresh mock warmed up by
     one burst; the mock and the work dirs are removed."""
     mock, url = start_mock("--latency-ms", str(latency_ms))
@@ -119,7 +121,7 @@ def generation_against_mock(inflight, latency_ms, rounds=2):
     try:
         warm_up(url, inflight)
         before = process_cpu(mock.pid)
-        result = run_generation(d, url)
+        result = run_generation(d, url, run_id, extra_env)
         MOCK_CPU.append((process_cpu(mock.pid) - before, result[4]))
         return result
     finally:
@@ -276,14 +278,110 @@ def dedup_bench(size_mb):
     shutil.rmtree(d, ignore_errors=True)
 
 
+def bench_postgres():
+    """The DSN for the store benchmarks and a function that stops what was started here: DLG_PG_DSN
+    when set, else the test server of scripts/services/postgres.sh (started, and stopped at the end)."""
+    if os.environ.get("DLG_PG_DSN"):
+        return os.environ["DLG_PG_DSN"], lambda: None
+    services = os.path.join(ROOT, "scripts", "test-services.sh")
+    was_up = subprocess.run([os.path.join(ROOT, "scripts", "pg.sh"), "status"], capture_output=True,
+                            env=dict(os.environ, PG_PORT=os.environ.get("TEST_PG_PORT", "54339"),
+                                     PG_DIR=os.environ.get("TEST_PG_DIR", ".dlgforge/pg-test"))).returncode == 0
+    out = subprocess.run([services, "up"], capture_output=True, text=True)
+    m = re.search(r"DLG_PG_DSN=(\S+)", out.stdout)
+    if out.returncode != 0 or not m:
+        return None, lambda: None
+    stop = (lambda: None) if was_up else (lambda: subprocess.run([services, "down"], capture_output=True))
+    return m.group(1), stop
+
+
+def dedup_store_bench(dsn, total=40000, repeats=0.3):
+    """`total` pending questions, `repeats` of them repeats of others (other case and spacing), dealt
+    round-robin to 1 or 4 concurrent dlg-dedup processes; questions/s over the wall time of all of
+    them, file store vs PostgreSQL (one round trip per batch; across processes the first to commit wins)."""
+    import random
+    rng = random.Random(7)
+    distinct = [f"How does step {i} of the bench proofing work?" for i in range(int(total * (1 - repeats)))]
+    questions = distinct + ["  " + rng.choice(distinct).upper() for _ in range(total - len(distinct))]
+    rng.shuffle(questions)
+    lines = [json.dumps({"conversation_id": f"b-{i}", "status": "active", "language": "en", "turns": [],
+                         "target_turns": 2, "pending": {"user_message": q, "state": "generated", "turn_index": 1}},
+                        separators=(",", ":")) + "\n" for i, q in enumerate(questions)]
+    rates = {}
+    for store in ("file", "postgres"):
+        for procs in (1, 4):
+            d = tempfile.mkdtemp(prefix="dlg-bench-store-")
+            try:
+                with open(os.path.join(d, "config.yaml"), "w") as f:
+                    f.write(f"store:\n  backend: {store}\n")
+                parts = []
+                for p in range(procs):
+                    path = os.path.join(d, f"part{p}.jsonl")
+                    with open(path, "w") as f:
+                        f.writelines(lines[p::procs])
+                    parts.append(path)
+                run_id = f"bench-{store}-{procs}-{os.getpid()}-{int(time.time())}"
+                env = dict(os.environ, POSTGRES_DSN=dsn or "", STORE_BACKEND=store)
+                cmd = [os.path.join(BIN, "dlg-dedup"), "--config", os.path.join(d, "config.yaml"), "--run-id", run_id]
+                cpu0 = children_cpu()
+                t0 = time.monotonic()
+                running = [subprocess.Popen(cmd, stdin=open(p), stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+                           for p in parts]
+                outs = [r.communicate() for r in running]
+                wall = time.monotonic() - t0
+                cpu = children_cpu() - cpu0
+                if any(r.returncode != 0 for r in running):
+                    print(f"  {store} x{procs}: dlg-dedup failed: {outs[0][1].decode()[-500:]}")
+                    continue
+                accepted = sum(o[0].count(b'"state":"accepted"') for o in outs)
+                rates[(store, procs)] = total / wall
+                ok = "ok" if accepted == len(distinct) else f"WRONG: {accepted} accepted"
+                print(f"  {store:<8} {procs} process(es): {total} questions in {wall:5.2f} s -> {total / wall:9,.0f} questions/s "
+                      f"({accepted} accepted of {len(distinct)} distinct: {ok}); dlg-dedup CPU {cpu / total * 1e6:.1f} us per question")
+            finally:
+                shutil.rmtree(d, ignore_errors=True)
+    for procs in (1, 4):
+        if ("file", procs) in rates and ("postgres", procs) in rates:
+            print(f"  {procs} process(es): postgres / file = {rates[('postgres', procs)] / rates[('file', procs)]:.2f} "
+                  f"(target: postgres >= 20,000 questions/s)")
+
+
+def store_rate_bench(dsn, inflight=256, latency_ms=200, runs=3):
+    """The run's request rate with the journal and dedup in PostgreSQL beside the file store, runs
+    interleaved so both see the same machine; the medians' ratio is the figure (target within 5%)."""
+    ideal = inflight / (latency_ms / 1000)
+    ratios = {"file": [], "postgres": []}
+    for i in range(runs):
+        for store in ("file", "postgres"):
+            extra = {"POSTGRES_DSN": dsn, "STORE_BACKEND": "postgres"} if store == "postgres" else {"STORE_BACKEND": "file"}
+            run_id = f"bench-rate-{os.getpid()}-{int(time.time())}-{i}"
+            summary, wall, cpu, span, n = generation_against_mock(inflight, latency_ms, run_id=run_id, extra_env=extra)
+            rate = n / span if span > 0 else 0
+            ratios[store].append(rate / ideal)
+            print(f"  {store:<8} {inflight} in flight: {n} requests in {span:.2f} s -> {rate:7.1f} req/s; ratio to ideal {rate / ideal:.3f}")
+    f, p = statistics.median(ratios["file"]), statistics.median(ratios["postgres"])
+    print(f"  median ratio to ideal: file {f:.3f}, postgres {p:.3f}; postgres / file = {p / f:.3f} (target >= 0.95)")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="smaller sizes")
+    ap.add_argument("--only-store", action="store_true", help="only the store benchmarks (section 5)")
     args = ap.parse_args()
     for t in TOOLS:
         if not os.path.exists(os.path.join(BIN, t)):
             sys.exit(f"bench: {BIN}/{t} missing; run `swift build -c release` first")
     print("dlgforge benchmarks (release build; mock server = dlg-mock)")
+    if args.only_store:
+        dsn, stop = bench_postgres()
+        try:
+            print("dlg-dedup through the store, questions/s:")
+            dedup_store_bench(dsn, 10000 if args.quick else 40000)
+            print("request rate with the PostgreSQL store vs the file store:")
+            store_rate_bench(dsn, runs=1 if args.quick else 3)
+        finally:
+            stop()
+        return
     print("request rate vs ideal (2 turns, per-turn judge, 2 x in-flight dialogues):")
     for n in (64, 256):
         rate_bench(n, 200)
@@ -300,6 +398,17 @@ def main():
     rss_bench(256)
     print("dlg-dedup pass-through vs jq:")
     dedup_bench(20 if args.quick else 100)
+    dsn, stop = bench_postgres()
+    if dsn is None:
+        print("store: no PostgreSQL (set DLG_PG_DSN or let scripts/services/postgres.sh up start one): skipped")
+        return
+    try:
+        print("dlg-dedup through the store, questions/s:")
+        dedup_store_bench(dsn, 10000 if args.quick else 40000)
+        print("request rate with the PostgreSQL store vs the file store:")
+        store_rate_bench(dsn, runs=1 if args.quick else 3)
+    finally:
+        stop()
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ set -euo pipefail
 need=()
 pkg-config --exists jansson 2>/dev/null || need+=(libjansson-dev)
 pkg-config --exists libcurl 2>/dev/null || need+=(libcurl4-openssl-dev)
+pkg-config --exists libpq 2>/dev/null || need+=(libpq-dev)
 command -v pkg-config >/dev/null || need+=(pkg-config)
 # Not linked: pdftotext reads PDFs in knowledge/ (and the tests' PDF fixture).
 command -v pdftotext >/dev/null || need+=(poppler-utils)

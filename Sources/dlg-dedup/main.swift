@@ -10,29 +10,42 @@ struct DlgDedup: AsyncParsableCommand {
         discussion: """
         stdin: dialogue records (JSONL). stdout: the same records in the same order; each pending question is \
         marked accepted or rejected. Accepted questions are committed to the store, the run's \
-        coverage_ledger.jsonl, so dedup holds across passes, waves and processes. A question already accepted \
-        for the same conversation and turn is accepted again (reruns are idempotent).
+        coverage_ledger.jsonl, or the database with store.backend: postgres and a DSN, so dedup holds across \
+        passes, waves and processes. A question already accepted for the same conversation and turn is \
+        accepted again (reruns are idempotent).
         """)
 
     @OptionGroup var common: CommonOptions
 
-    @Option(help: "The dedup store file (default: <saving.output_dir>/coverage_ledger.jsonl).")
+    @Option(help: "The dedup store file (default: <saving.output_dir>/coverage_ledger.jsonl, or the database with store.backend: postgres and a DSN).")
     var ledger: String?
+
+    @Option(help: "The run whose questions the database store checks against (default: run.resume_run_id, then run.run_id; the file store needs none).")
+    var runID: String?
 
     func run() async throws {
         try await ToolMain.run("dlg-dedup") {
             let settings = try common.settings()
-            let store = try FileDedupStore(path: ledger ?? settings.ledgerPath)
+            let store = try StoreFactory.dedupStore(settings, ledger: ledger, runID: runID)
             let log = DlgLog.logger("dlg.dedup", logsDir: settings.logsDir, file: "run.log")
             let stage = DedupStage(store: store, log: log)
-            let (status, _) = try await ToolMain.runStage("dlg-dedup", stage: stage, concurrency: 1,
-                                                          options: common, client: nil)
-            // Records whose question could not be decided were passed on pending; say so in the status.
-            if let problem = stage.storeError {
-                StandardError.write("dlg-dedup: error: \(problem) (\(stage.storeFailures) record(s) passed on undecided)")
-                return DlgError.Code.io.rawValue
+            // In batches: one store round trip decides every record read meanwhile, in input order.
+            let summary = try DedupBatchRunner.run(stage, input: LineReader(), output: FDWriter(), strict: common.strict) {
+                StandardError.write("dlg-dedup: error: \($0)")
             }
-            return status
+            if let pg = store as? PostgresDedupStore, pg.store.db.reconnects > 0 {
+                log.notice("postgres at \(pg.store.db.location): connection lost and re-established \(pg.store.db.reconnects) time(s); statements were run again")
+            }
+            // Records whose question could not be decided were passed on pending; say so in the status.
+            if let failure = stage.storeFailure {
+                StandardError.write("dlg-dedup: error: \(failure.message) (\(stage.storeFailures) record(s) passed on undecided)")
+                return failure.code == .unavailable ? failure.code.rawValue : DlgError.Code.io.rawValue
+            }
+            if summary.badLines > 0 {
+                StandardError.write("dlg-dedup: \(summary.badLines) bad input line(s) skipped")
+                return DlgError.Code.data.rawValue
+            }
+            return 0
         }
     }
 }

@@ -30,8 +30,13 @@ struct DlgExport: AsyncParsableCommand {
     @Flag(inversion: .prefixedNo, help: "With --hub: copy run_state/ into the export (default: saving.hf_push.include_run_state).")
     var includeRunState: Bool?
 
+    @Option(help: "Export this run straight from the store: the database with store.backend: postgres (also writes coverage_ledger.jsonl from it), else run_state/<id>/journal.jsonl.")
+    var runID: String?
+
     func validate() throws {
         if hub && !files.isEmpty { throw ValidationError("\"--hub\" reads the dataset file in saving.output_dir, not record files") }
+        if runID != nil && (hub || !files.isEmpty) { throw ValidationError("\"--run-id\" reads the run from the store, not from files or --hub") }
+        if let id = runID, let problem = SafeID.problem(id) { throw ValidationError("\"--run-id\" \(problem)") }
         if !hub && includeRunState != nil { throw ValidationError("\"--include-run-state\" goes with \"--hub\"") }
     }
 
@@ -45,6 +50,14 @@ struct DlgExport: AsyncParsableCommand {
                     "export_dir": .string(done.exportDir), "source_file": .string(done.sourceFile), "records": .int(done.records),
                     "stats_file": done.statsFile.map { .string($0) } ?? .null, "plots": JSON(done.plots),
                 ]).serialized() + "\n")
+                try out.flush()
+                return 0
+            }
+            if let runID {
+                let summary = try StoredRuns.export(settings: settings, runID: runID)
+                let out = FDWriter()
+                try out.write(JSON.obj(["conversations": .int(summary.conversations), "turns": .int(summary.turns),
+                                        "judged": .int(summary.judged), "output_dir": .string(settings.outputDir)]).serialized() + "\n")
                 try out.flush()
                 return 0
             }

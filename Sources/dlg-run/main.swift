@@ -34,13 +34,23 @@ struct DlgRun: AsyncParsableCommand {
     @Flag(help: "Print the one-line JSON summary even when stdout is a terminal (it always is the summary in a pipe).")
     var json = false
 
+    @Flag(help: "List the runs the store holds (the database with store.backend: postgres, else run_state/), one JSON object a line, and exit.")
+    var listRuns = false
+
     func validate() throws {
+        if listRuns && judgeOnly { throw ValidationError("\"--list-runs\" and \"--judge-only\" do not go together") }
         if let id = runId, let problem = SafeID.problem(id) { throw ValidationError("\"--run-id\" \(problem)") }
     }
 
     func run() async throws {
         try await ToolMain.run("dlg-run") {
             let settings = try common.settings()
+            if listRuns {
+                let out = FDWriter()
+                for run in try StoredRuns.list(settings: settings) { try out.write(JSON.object(run).serialized() + "\n") }
+                try out.flush()
+                return 0
+            }
             for key in settings.tree.unknownKeys {
                 StandardError.write("dlg-run: warning: \(key): unknown config key, ignored")
             }
@@ -65,7 +75,7 @@ struct DlgRun: AsyncParsableCommand {
             _ = try await KnowledgeBase.open(settings: settings, client: nil)
             try await orchestrator.preflight(client: LLMClient(logsDir: settings.logsDir))
             let id = runId ?? orchestrator.runID()
-            StandardError.write("dlg-run: run \(id): \(settings.run.targetLanguages.count) language(s) x \(settings.run.totalSamples) dialogues, batch \(settings.run.batchSize); checkpoint \(settings.outputDir)/run_state/\(id)/journal.jsonl")
+            StandardError.write("dlg-run: run \(id): \(settings.run.targetLanguages.count) language(s) x \(settings.run.totalSamples) dialogues, batch \(settings.run.batchSize); checkpoint \(settings.store.usesPostgres ? "in postgres (store.backend)" : "\(settings.outputDir)/run_state/\(id)/journal.jsonl")")
             // SIGINT/SIGTERM stop the stages and save the run state instead of leaving orphans behind
             // (the stages put the default actions back for themselves).
             let interrupts = [SIGINT, SIGTERM].map { number -> DispatchSourceSignal in

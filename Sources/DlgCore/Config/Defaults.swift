@@ -29,6 +29,7 @@ enum ConfigDefaults {
                 "backend": "postgres",
                 "postgres": .obj([
                     "dsn": "", "min_pool_size": 5, "max_pool_size": 30, "statement_timeout_ms": 30000,
+                    "reconnect_timeout_s": 30,  // ours: how long a lost connection is retried
                 ]),
             ]),
             "models": .obj([

@@ -185,6 +185,8 @@ public struct Settings: Sendable {
     public var personasPath: String
     public var webSearchEnabled: Bool
     public var backend: String
+    /// Where the run's shared state lives (Store/StoreSettings.swift).
+    public var store: StoreSettings
 
     /// What the config asks for that this version does not do yet, one sentence each, so a run says
     /// so instead of quietly doing less (the keys themselves are valid upstream keys).
@@ -320,6 +322,7 @@ public struct Settings: Sendable {
         personasPath = try r.string("personas.path")
         webSearchEnabled = try r.bool("tools.web_search_enabled")
         backend = try r.choice("llm.backend", ["openai", "vllm_attach", "vllm_managed"], aliases: ["api": "openai"])
+        store = try StoreSettings.read(r, distributed: run.distributedEnabled)
         var agents: [AgentName: AgentSettings] = [:]
         for agent in AgentName.allCases { agents[agent] = try AgentSettings.resolve(agent, reader: r) }
         self.agents = agents

@@ -10,7 +10,7 @@ import Glibc
 final class RunBook {
     let settings: Settings
     let base: String
-    let journal: RunJournal
+    let journal: any DialogueJournal
     let dropStreakLimit: Int
     let newDialogues: NewDialogues
     /// Completed dialogues still go round for their online conversation verdict.
@@ -30,7 +30,9 @@ final class RunBook {
     private var rounds: [String: Int] = [:]
     private let maxRounds: Int
 
-    init(settings: Settings, base: String, journalPath: String, dropStreakLimit: Int, log: Logger) throws(DlgError) {
+    /// The journal is the file at `journalPath`, or the database's rows for the run when `store` is given.
+    init(settings: Settings, base: String, journalPath: String, store: PostgresStore? = nil, dropStreakLimit: Int,
+         log: Logger) throws(DlgError) {
         self.settings = settings
         self.base = base
         self.dropStreakLimit = dropStreakLimit
@@ -41,7 +43,12 @@ final class RunBook {
         // The journal holds the unfinished dialogues as records, the others as summaries.
         let judgeConversations = settings.judge.online && settings.judge.granularity == .conversation
         self.judgeConversations = judgeConversations
-        journal = try RunJournal(path: journalPath, keep: { Self.needsLoop($0, judgeConversations: judgeConversations) })
+        let keep: (JSONObject) -> Bool = { Self.needsLoop($0, judgeConversations: judgeConversations) }
+        if let store {
+            journal = try PostgresJournal(store: store, runID: base, keep: keep)
+        } else {
+            journal = try RunJournal(path: journalPath, keep: keep)
+        }
         for s in journal.allSummaries {
             nextSlot[s.language] = max(nextSlot[s.language] ?? 0, s.slot + 1)
             if s.status == .completed && journal.held[s.id] == nil { completedByLanguage[s.language, default: 0] += 1 }

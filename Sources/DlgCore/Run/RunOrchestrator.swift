@@ -91,18 +91,20 @@ public final class RunOrchestrator {
             throw DlgError.config("\(configPath): run.batch_size: \(settings.run.batchSize) does not match the saved run \(base) (batch_size \(b)); use the same batch size to resume, or a new run id")
         }
         try Files.writeAtomically(base + "\n", to: (stateRoot as NSString).appendingPathComponent("last_run_id.txt"))
+        let store = try openStore()
         let book = try RunBook(settings: settings, base: base,
                                journalPath: (dir as NSString).appendingPathComponent(Self.journalName),
-                               dropStreakLimit: dropStreakLimit, log: log)
+                               store: store, dropStreakLimit: dropStreakLimit, log: log)
         log.info("run \(base) \(book.journal.lines > 0 ? "resumed" : "started"): languages=\(settings.run.targetLanguages) total_samples=\(settings.run.totalSamples) batch_size=\(settings.run.batchSize)")
         let stateWriter = { [self] (status: String) throws(DlgError) in
+            try book.journal.flush()
             try writeState(statePath, base: base, status: status, entries: book.allSummaries.map(Self.stateEntry))
         }
         var lastSave = Date()
         var failure: DlgError?
         let initial = try book.resumable() + book.admissions()
         if !initial.isEmpty {
-            let loop = try StageLoop(stages: stageCommands())
+            let loop = try StageLoop(stages: stageCommands(runID: store == nil ? nil : base))
             let alreadyInterrupted = interruption.withLock { () -> Bool in
                 activeLoop = loop
                 return interruptedBy != nil
@@ -169,6 +171,8 @@ public final class RunOrchestrator {
         // A finished run needs one state per dialogue to resume or re-judge from; the superseded ones
         // (a line per turn per dialogue) would otherwise stay on disk for good.
         try book.journal.compact()
+        // The database's accepted questions become the run's coverage_ledger.jsonl, as the file store's.
+        if let store { try store.writeLedger(runID: base, to: settings.ledgerPath) }
         _ = try exportCompleted(book)
         // Upstream's outputs always hold the ledger, even for a run that accepted no question here
         // (every dialogue was finished before a resume).
@@ -184,9 +188,14 @@ public final class RunOrchestrator {
         return try session.finish()
     }
 
-    /// The four stages of the loop, each with room for every dialogue in flight.
-    func stageCommands() -> [[String]] {
-        StageCommand.loop(config: configPath, inFlight: settings.run.batchSize).map { $0.arguments(toolsDir: toolsDir) }
+    /// The four stages of the loop, each with room for every dialogue in flight; dlg-dedup is told the
+    /// run id when the store is the database.
+    func stageCommands(runID: String? = nil) -> [[String]] {
+        StageCommand.loop(config: configPath, inFlight: settings.run.batchSize).map { command in
+            var c = command
+            if c.tool == .dedup { c.runID = runID }
+            return c.arguments(toolsDir: toolsDir)
+        }
     }
 
     static func line(_ r: JSONObject) -> [UInt8] {

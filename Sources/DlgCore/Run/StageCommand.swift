@@ -22,6 +22,8 @@ public struct StageCommand: Sendable, Equatable {
         public static let offline = "offline"
         /// dlg-judge: judge again what already has a verdict.
         public static let force = "force"
+        /// dlg-dedup: the run a database store keys its rows by.
+        public static let runID = "run-id"
     }
 
     public var tool: Tool
@@ -33,6 +35,8 @@ public struct StageCommand: Sendable, Equatable {
     public var offline = false
     /// dlg-judge only.
     public var force = false
+    /// dlg-dedup only, with a database store.
+    public var runID: String?
 
     public init(_ tool: Tool, config: String, concurrency: Int? = nil, unordered: Bool = false,
                 strict: Bool = false, offline: Bool = false, force: Bool = false) {
@@ -53,6 +57,7 @@ public struct StageCommand: Sendable, Equatable {
         if strict { args.append("--\(Flag.strict)") }
         if offline { args.append("--\(Flag.offline)") }
         if force { args.append("--\(Flag.force)") }
+        if let runID { args += ["--\(Flag.runID)", runID] }
         return args
     }
 

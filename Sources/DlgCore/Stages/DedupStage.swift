@@ -10,8 +10,9 @@ public final class DedupStage: RecordStage, @unchecked Sendable {
     public private(set) var accepted = 0
     public private(set) var rejected = 0
     /// Why the store could not be read or written (the last time), and how many records that left
-    /// pending; the tool then reports it and exits 74.
+    /// pending; the tool then reports it and exits 74 (69 for a database that stayed down).
     public private(set) var storeError: String?
+    public private(set) var storeFailure: DlgError?
     public private(set) var storeFailures = 0
 
     public init(store: DedupStore, log: Logger) {
@@ -43,28 +44,48 @@ public final class DedupStage: RecordStage, @unchecked Sendable {
     }
 
     /// Runs synchronously: the runner gives this stage a concurrency of 1, so input order is slot order.
-    public func process(_ record: JSONObject) async -> JSONObject {
-        var r = record
-        guard var p = Record.pending(r) else { return r }
-        let candidate = DedupCandidate(conversationID: Record.id(r), turnIndex: p["turn_index"]?.intValue ?? 0,
-                                       question: p["user_message"]?.stringValue ?? "",
-                                       ledgerEntry: Self.ledgerEntry(r, p))
+    public func process(_ record: JSONObject) async -> JSONObject { processBatch([record])[0] }
+
+    /// Decides a batch in one store call; the lowest slot wins within it. When the store fails, the
+    /// records are left pending (not the records' fault) and later batches are not tried again (a
+    /// database that stayed down has already been waited for).
+    public func processBatch(_ records: [JSONObject]) -> [JSONObject] {
+        var places: [Int] = []
+        var candidates: [DedupCandidate] = []
+        for (i, r) in records.enumerated() {
+            guard let p = Record.pending(r) else { continue }
+            places.append(i)
+            candidates.append(DedupCandidate(conversationID: Record.id(r), turnIndex: p["turn_index"]?.intValue ?? 0,
+                                             question: p["user_message"]?.stringValue ?? "",
+                                             ledgerEntry: Self.ledgerEntry(r, p)))
+        }
+        if candidates.isEmpty { return records }
+        if storeFailure != nil {
+            storeFailures += candidates.count
+            return records
+        }
+        let decisions: [Bool]
         do {
-            let ok = try store.filterAndCommit([candidate])[0]
+            decisions = try store.filterAndCommit(candidates)
+        } catch {
+            storeFailure = error
+            storeError = error.message
+            storeFailures += candidates.count
+            log.error("dedup store: \(error.message)")
+            return records
+        }
+        var out = records
+        for (k, i) in places.enumerated() {
+            var p = Record.pending(out[i])!
+            let ok = decisions[k]
             p["state"] = ok ? "accepted" : "rejected"
             if ok { accepted += 1 } else {
                 rejected += 1
                 log.info("duplicate question attempt=\(p["attempt"]?.intValue ?? 1)", metadata: [
-                    "dlg_conversation_id": "\(candidate.conversationID)", "dlg_turn_index": "\(candidate.turnIndex)"])
+                    "dlg_conversation_id": "\(candidates[k].conversationID)", "dlg_turn_index": "\(candidates[k].turnIndex)"])
             }
-        } catch {
-            // The store failing is not the record's fault: leave it pending for the next pass.
-            storeError = error.message
-            storeFailures += 1
-            log.error("dedup store: \(error.message)")
-            return r
+            out[i]["pending"] = .object(p)
         }
-        r["pending"] = .object(p)
-        return r
+        return out
     }
 }

@@ -1,0 +1,199 @@
+import Foundation
+
+/// The run journal in PostgreSQL: one row per (run_id, conversation_id) holding the dialogue's
+/// latest record, upserted at every state, so a killed run resumes from the database (on this
+/// machine or any other that reaches it) exactly as from the journal file. Dialogues that `keep`
+/// selects stay in memory; the others are summaries, read back by id when needed.
+///
+/// States are written behind the run by one thread, every state seen since the last write in one
+/// round trip, so dlg-run's loop never waits on the database (one round trip per state cost 30% of
+/// the request rate at 256 in flight). A SIGKILL can lose the states of the last round trip; the
+/// resumed run redoes those steps from the state before, which dedup's idempotent re-accept makes
+/// safe. Reads (`record`, `writeLatest`) and `flush` wait for the writes before them.
+public final class PostgresJournal: DialogueJournal {
+    public let store: PostgresStore
+    public let runID: String
+    private let keep: (JSONObject) -> Bool
+    public private(set) var summaries: [String: DialogueSummary] = [:]
+    public private(set) var order: [String] = []
+    public private(set) var held: [String: JSONObject] = [:]
+    public private(set) var lines = 0
+    private let writer: JournalWriter
+
+    /// Opens the run's journal, reading every dialogue's latest state in first-seen order.
+    public init(store: PostgresStore, runID: String, keep: @escaping (JSONObject) -> Bool) throws(DlgError) {
+        self.store = store
+        self.runID = runID
+        self.keep = keep
+        writer = JournalWriter(store: store, runID: runID)
+        try store.registerRun(runID)
+        try store.forEachJournalRecord(runID: runID) { (id: String, text: String) throws(DlgError) in
+            guard let r = (try? JSONCodec.parse(text))?.objectValue, Record.id(r) == id else {
+                throw DlgError.data("postgres at \(store.db.location): journal row \(runID)/\(id) is not a dialogue record")
+            }
+            remember(r)
+        }
+    }
+
+    private func remember(_ r: JSONObject) {
+        let summary = DialogueSummary(r, offset: 0, length: 0)
+        if summaries.updateValue(summary, forKey: summary.id) == nil { order.append(summary.id) }
+        held[summary.id] = keep(r) ? r : nil
+        lines += 1
+    }
+
+    deinit { writer.stop() }
+
+    public func append(_ r: JSONObject) throws(DlgError) {
+        try writer.enqueue(Record.id(r), JSON.object(r).serialized())
+        remember(r)
+    }
+
+    public func append(_ r: JSONObject, line: [UInt8]) throws(DlgError) {
+        try writer.enqueue(Record.id(r), String(decoding: line.last == 0x0A ? line.dropLast() : line[...], as: UTF8.self))
+        remember(r)
+    }
+
+    /// Waits until every state appended so far is in the database.
+    public func flush() throws(DlgError) { try writer.flush() }
+
+    public func record(_ id: String) throws(DlgError) -> JSONObject {
+        if let r = held[id] { return r }
+        try flush()
+        let rows = try store.db.query("SELECT record FROM dlgforge_journal WHERE run_id = $1 AND conversation_id = $2",
+                                      [.text(runID), .text(id)])
+        guard rows.count == 1, let text = rows[0, 0], let r = (try? JSONCodec.parse(text))?.objectValue else {
+            throw DlgError.io("postgres at \(store.db.location): the state of \(runID)/\(id) does not read back as a record")
+        }
+        return r
+    }
+
+    /// Fetched a thousand ids per round trip.
+    @discardableResult
+    public func writeLatest(_ ids: [String], to target: String) throws(DlgError) -> [(offset: Int, length: Int)] {
+        try flush()
+        let file = try AtomicFile(target)
+        var placed: [(offset: Int, length: Int)] = []
+        var offset = 0
+        var start = 0
+        while start < ids.count {
+            let chunk = Array(ids[start..<min(ids.count, start + 1000)])
+            start += chunk.count
+            let rows = try store.db.query("""
+                SELECT conversation_id, record FROM dlgforge_journal WHERE run_id = $1 AND conversation_id = ANY($2::text[])
+                """, [.text(runID), .textArray(chunk)])
+            var byID: [String: String] = [:]
+            for row in rows.rows { byID[row[0] ?? ""] = row[1] }
+            for id in chunk {
+                guard let text = byID[id] else { throw DlgError.io("postgres at \(store.db.location): no journal row for \(runID)/\(id)") }
+                let bytes = Array(text.utf8) + [0x0A]
+                try file.write(bytes)
+                placed.append((offset, bytes.count))
+                offset += bytes.count
+            }
+        }
+        try file.commit()
+        return placed
+    }
+
+    /// Nothing to drop: the table keeps only the latest state of each dialogue.
+    public func compact() throws(DlgError) {
+        try flush()
+        lines = order.count
+    }
+}
+
+/// The journal's write-behind thread: appended states queue here and go to the database together,
+/// the latest state of each dialogue once per round trip, in the order they were first seen.
+final class JournalWriter: @unchecked Sendable {
+    private let store: PostgresStore
+    private let runID: String
+    private let cond = NSCondition()
+    private var queue: [(id: String, text: String)] = []
+    private var writing = false
+    private var failure: DlgError?
+    private var stopped = false
+    /// Appends wait beyond this many queued states (the database fell behind).
+    private let limit = 20_000
+
+    static let upsertSQL = """
+        INSERT INTO dlgforge_journal (run_id, conversation_id, record)
+        SELECT $1, t.cid, t.rec FROM unnest($2::text[], $3::text[]) WITH ORDINALITY AS t(cid, rec, ord) ORDER BY t.ord
+        ON CONFLICT (run_id, conversation_id) DO UPDATE SET record = EXCLUDED.record, updated_at = now()
+        """
+
+    init(store: PostgresStore, runID: String) {
+        self.store = store
+        self.runID = runID
+        let thread = Thread { [weak self] in self?.loop() }
+        thread.stackSize = 1 << 20
+        thread.start()
+    }
+
+    func enqueue(_ id: String, _ text: String) throws(DlgError) {
+        cond.lock()
+        defer { cond.unlock() }
+        while queue.count >= limit && failure == nil && !stopped { cond.wait() }
+        if let failure { throw failure }
+        queue.append((id, text))
+        cond.broadcast()
+    }
+
+    func flush() throws(DlgError) {
+        cond.lock()
+        defer { cond.unlock() }
+        while (!queue.isEmpty || writing) && failure == nil && !stopped { cond.wait() }
+        if let failure { throw failure }
+    }
+
+    func stop() { cond.withLock { stopped = true; cond.broadcast() } }
+
+    private func loop() {
+        while true {
+            cond.lock()
+            while queue.isEmpty && !stopped { cond.wait() }
+            if queue.isEmpty || failure != nil { cond.unlock(); return }
+            let batch = queue
+            queue.removeAll(keepingCapacity: true)
+            writing = true
+            cond.unlock()
+            // The latest state of each dialogue, at the place it was first seen in the batch.
+            var place: [String: Int] = [:]
+            var ids: [String] = [], texts: [String] = []
+            for (id, text) in batch {
+                if let i = place[id] { texts[i] = text; continue }
+                place[id] = ids.count
+                ids.append(id)
+                texts.append(text)
+            }
+            var error: DlgError?
+            do throws(DlgError) {
+                try store.db.query(Self.upsertSQL, [.text(runID), .textArray(ids), .textArray(texts)])
+            } catch let e {
+                error = e
+            }
+            cond.withLock {
+                writing = false
+                if let error { failure = error }
+                cond.broadcast()
+            }
+        }
+    }
+}
+
+extension PostgresStore {
+    /// The run's journal rows (conversation id, latest record) in first-seen order, a page at a time.
+    public func forEachJournalRecord(runID: String, pageSize: Int = 2000,
+                                     _ body: (String, String) throws(DlgError) -> Void) throws(DlgError) {
+        var after = 0
+        while true {
+            let page = try db.query("""
+                SELECT first_seen, conversation_id, record FROM dlgforge_journal
+                WHERE run_id = $1 AND first_seen > $2 ORDER BY first_seen LIMIT $3
+                """, [.text(runID), .int(after), .int(pageSize)])
+            for row in page.rows { try body(row[1] ?? "", row[2] ?? "") }
+            guard page.count == pageSize, let last = page.rows.last?[0].flatMap({ Int($0) }) else { return }
+            after = last
+        }
+    }
+}
