@@ -163,6 +163,10 @@ import FoundationNetworking
 
     @Test func latencyIsScheduledNotSlept() async throws {
         try await withMockServer(mockOptions { $0.latencyMs = 300 }) { client, _ in
+            // What one request costs here, now (the machine may be busy): four, one after another.
+            let serialStart = ContinuousClock.now
+            for i in 0..<4 { #expect(try await client.chat(judgeRequest("qa_judge", extra: "s\(i)")).status == 200) }
+            let perRequest = (ContinuousClock.now - serialStart) / 4
             let start = ContinuousClock.now
             try await withThrowingTaskGroup(of: Int.self) { group in
                 for i in 0..<40 {
@@ -172,20 +176,27 @@ import FoundationNetworking
             }
             let elapsed = ContinuousClock.now - start
             #expect(elapsed >= .milliseconds(290))
-            // 40 requests slept one after another would take 12 s; scheduled, they overlap. The bound is
-            // loose on purpose: this checks overlap, not speed, on a busy machine.
-            #expect(elapsed < .milliseconds(9000))
+            // Slept one after another, 40 requests would take 40 times one request; scheduled, they
+            // overlap. Measured against this machine's own pace, so a busy machine does not fail it.
+            #expect(elapsed < perRequest * 20, "40 requests in \(elapsed), one alone \(perRequest)")
         }
     }
 
     @Test func exponentialLatencyAveragesTheMean() async throws {
+        // The same 20 sequential requests without latency first: what the machine itself adds.
+        var baseline = Duration.zero
+        try await withMockServer(mockOptions { $0.latencyMs = 0 }) { client, _ in
+            let start = ContinuousClock.now
+            for i in 0..<20 { _ = try await client.chat(judgeRequest("qa_judge", extra: "\(i)")) }
+            baseline = ContinuousClock.now - start
+        }
         try await withMockServer(mockOptions { $0.latencyMs = 20; $0.latencyDistribution = .exponential }) { client, _ in
             let start = ContinuousClock.now
             for i in 0..<20 { _ = try await client.chat(judgeRequest("qa_judge", extra: "\(i)")) }
-            let elapsed = ContinuousClock.now - start
-            // Mean 20 ms over 20 sequential requests: well above zero, far below a second each.
-            #expect(elapsed > .milliseconds(100))
-            #expect(elapsed < .milliseconds(20000))
+            let added = ContinuousClock.now - start - baseline
+            // Mean 20 ms over 20 requests: about 0.4 s added; well above zero, far below a second each.
+            #expect(added > .milliseconds(100), "latency added \(added) over \(baseline)")
+            #expect(added < .milliseconds(20 * 1000 / 2), "latency added \(added) over \(baseline)")
         }
     }
 }

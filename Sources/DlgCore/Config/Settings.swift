@@ -185,7 +185,7 @@ public struct Settings: Sendable {
     public var personasPath: String
     public var webSearchEnabled: Bool
     public var backend: String
-    /// Where the run's shared state lives (Store/StoreSettings.swift).
+    /// Where the run's shared state lives (Config/StoreSettings.swift).
     public var store: StoreSettings
 
     /// What the config asks for that this version does not do yet, one sentence each, so a run says

@@ -168,7 +168,7 @@ public final class PostgresDedupStore: DedupStore {
         var sentFrom: [Int] = []                   // position in the statement -> candidate
         var sameTurn: [(candidate: Int, sent: Int)] = []
         for (i, c) in candidates.enumerated() {
-            let norm = ReplyValidation.normalize(c.question)
+            let norm = Text.normalized(c.question)
             if norm.isEmpty { continue }
             if let j = firstOf[norm] {
                 // A later slot asking the same question loses, unless it is the same conversation turn.
