@@ -1,0 +1,64 @@
+// A bad day: 20% of the mock's answers are faults of every kind it can make (429 with Retry-After, 500,
+// requests held past llm.timeout, connections closed without an answer, replies that are not JSON, JSON
+// cut short, missing fields, wrong types) over a 200-dialogue run. The run completes; every dialogue is
+// completed or dropped with a specific reason; the dataset holds exactly the completed ones; retries
+// stay bounded. Prints the count per fault kind.
+
+import DlgCore
+import DlgTestSupport
+import Foundation
+import Testing
+
+@Suite("a bad day") struct FaultMixTests {
+    static let faults: [(String, String)] = [
+        ("--fault-429", "0.03"), ("--fault-500", "0.03"), ("--fault-timeout", "0.02"), ("--fault-drop", "0.03"),
+        ("--fault-malformed", "0.03"), ("--fault-truncated", "0.02"), ("--fault-missing-fields", "0.02"),
+        ("--fault-wrong-types", "0.02"),
+    ]
+
+    @Test(.timeLimit(.minutes(10)))
+    func aRunThroughTwentyPercentFaultsOfEveryKindEndsWithEveryDialogueAccountedFor() async throws {
+        let work = try smallProject(label: "fault-mix", total: 200, batch: 64)
+        defer { work.cleanup() }
+        try work.setConfig("run.max_turns", "2")
+        try work.setConfig("llm.timeout", "2")
+        try work.setConfig("llm.max_retries", "4")
+        let options = ["--seed", "11", "--retry-after", "0"] + Self.faults.flatMap { [$0.0, $0.1] }
+        try await withMock(options) { mock in
+            let (r, summary) = try await runDlgRun(work, mock, runID: "bad-day", timeout: .seconds(540))
+            try #require(r.status == 0, "\(r)")
+            let s = try #require(summary, "\(r)")
+            #expect(s["completed"]?["en"]?.intValue == 200, "\(r)")
+            let stats = try await mock.stats()
+            print("fault mix over a 200-dialogue run: mock stats \(stats.serialized())")
+            let requests = stats["chat_completions"]?.intValue ?? stats["requests"]?.intValue ?? 0
+            let tokens = s["tokens"]?["requests"]?.intValue ?? 0
+            // Bounded: at most every attempt of every call retried (max_retries + 1 per call), with calls
+            // per dialogue bounded by its turns, regenerations and repairs.
+            #expect(requests > 0 && requests < 200 * 2 * 3 * 5 * 3, "requests \(requests), answered \(tokens)")
+        }
+        let finished = try finalCheckpoints(work, runID: "bad-day")
+        let known = Set(["dedup_exhausted", "invalid_output", "empty_question", "empty_answer", "echoed_question",
+                         "wrong_language", "llm_unavailable", "llm_rejected"])
+        var dropped: [String: Int] = [:]
+        for d in finished {
+            let status = Record.status(d)
+            #expect(status != .active, "\(Record.id(d)) is still active")
+            if status == .dropped {
+                let reason = d["drop_reason"]?.stringValue ?? ""
+                #expect(known.contains(reason), "\(Record.id(d)) dropped without a known reason: \(reason)")
+                dropped[reason, default: 0] += 1
+            }
+        }
+        print("fault mix: \(finished.count) finished dialogues, dropped per reason \(dropped)")
+        // No silent rows: the dataset holds exactly the completed dialogues, each once.
+        let completed = Set(finished.filter { Record.status($0) == .completed }.map(Record.id))
+        let index = try work.records("outputs/conversations_index.jsonl").compactMap { $0["conversation_id"]?.stringValue }
+        #expect(Set(index) == completed && index.count == completed.count, "index \(index.count), completed \(completed.count)")
+        for t in try work.records("outputs/turns.jsonl") {
+            #expect(completed.contains(t["conversation_id"]?.stringValue ?? ""), "a turn of a dialogue that is not completed")
+            let answer = t["assistant_message"]?.stringValue ?? ""
+            #expect(!answer.isEmpty, "an empty answer in the dataset")
+        }
+    }
+}
