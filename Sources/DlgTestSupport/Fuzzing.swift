@@ -3,20 +3,14 @@
 // ordinary build, is reproducible from its seed, and reports the first input that crashed by the seed and
 // index that made it (the crash itself ends the process: that is the failure a test sees).
 
+import DlgCore
 import Foundation
 
-/// SplitMix64: the same seed gives the same inputs on every machine.
-public struct FuzzRandom {
-    private var state: UInt64
-    public init(seed: UInt64) { state = seed }
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    public mutating func below(_ n: Int) -> Int { n <= 1 ? 0 : Int(next() % UInt64(n)) }
+/// The core's seeded generator (SplitMix64): the same seed gives the same inputs on every machine.
+public typealias FuzzRandom = SeededRandom
+
+extension SeededRandom {
+    mutating func below(_ n: Int) -> Int { n <= 1 ? 0 : Int(next() % UInt64(n)) }
 }
 
 /// Mutations of a corpus: byte flips, inserted interesting bytes and tokens, deletions, duplicated and
