@@ -69,8 +69,10 @@ struct DlgExport: AsyncParsableCommand {
                 guard fd >= 0 else { throw DlgError(.noInput, "\(path): cannot open") }
                 return LineReader(fd: fd, name: path)
             }
+            let progress = WorkProgressLine(tool: "dlg-export")
+            defer { progress?.ended() }
             for reader in readers {
-                try session.add(from: reader) { (number: Int, problem: String) throws(DlgError) in
+                try session.add(from: reader, observer: progress) { (number: Int, problem: String) throws(DlgError) in
                     bad += 1
                     StandardError.write("dlg-export: error: \(reader.name):\(number): \(problem)")
                     if common.strict { throw DlgError.data("\(reader.name):\(number): bad record") }

@@ -68,7 +68,7 @@ struct DlgGen: AsyncParsableCommand {
             }
             try settings.requireAgent(.qaGenerator)
             let client = LLMClient(logsDir: settings.logsDir)
-            let kb = try await KnowledgeBase.open(settings: settings, client: client)
+            let kb = try await KnowledgeBase.open(settings: settings, client: client, observer: WorkProgressLine(tool: "dlg-gen"))
             let log = DlgLog.logger("dlg.gen", logsDir: settings.logsDir, file: "run.log")
             let stage = GenStage(settings: settings, kb: kb, caller: AgentCaller(client: client), log: log)
             let concurrency = common.concurrency ?? max(64, settings.run.batchSize)

@@ -21,7 +21,7 @@ struct DlgRespond: AsyncParsableCommand {
             let settings = try common.settings()
             try settings.requireAgent(.kbResponder)
             let client = LLMClient(logsDir: settings.logsDir)
-            let kb = try await KnowledgeBase.open(settings: settings, client: client)
+            let kb = try await KnowledgeBase.open(settings: settings, client: client, observer: WorkProgressLine(tool: "dlg-respond"))
             let log = DlgLog.logger("dlg.respond", logsDir: settings.logsDir, file: "run.log")
             let stage = RespondStage(settings: settings, kb: kb, client: client, log: log)
             let (status, _) = try await ToolMain.runStage(

@@ -72,7 +72,7 @@ struct DlgRun: AsyncParsableCommand {
                 StandardError.write("dlg-run: judged \(judged) finished dialogue(s); dataset files rewritten in \(settings.outputDir)")
                 return 0
             }
-            _ = try await KnowledgeBase.open(settings: settings, client: nil)
+            _ = try await KnowledgeBase.open(settings: settings, client: nil, observer: WorkProgressLine(tool: "dlg-run"))
             try await orchestrator.preflight(client: LLMClient(logsDir: settings.logsDir))
             let id = runId ?? orchestrator.runID()
             StandardError.write("dlg-run: run \(id): \(settings.run.targetLanguages.count) language(s) x \(settings.run.totalSamples) dialogues, batch \(settings.run.batchSize); checkpoint \(settings.store.usesPostgres ? "in postgres (store.backend)" : "\(settings.outputDir)/run_state/\(id)/journal.jsonl")")

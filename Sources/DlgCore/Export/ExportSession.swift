@@ -88,9 +88,11 @@ public final class ExportSession {
     /// dialogue record (line number, what is wrong) and decides, by throwing or not, whether to go on.
     /// Returns how many records were read.
     @discardableResult
-    public func add(from reader: LineReader, onBadLine: (Int, String) throws(DlgError) -> Void) throws(DlgError) -> Int {
+    public func add(from reader: LineReader, observer: (any WorkObserver)? = nil,
+                    onBadLine: (Int, String) throws(DlgError) -> Void) throws(DlgError) -> Int {
         var records = 0
         while let line = try reader.next() {
+            observer?.advanced(records, of: nil, "records read")
             if RecordCheck.isBlank(line) { continue }
             switch RecordCheck.parse(Array(line)) {
             case .success(let record):

@@ -66,7 +66,10 @@ public final class KnowledgeBase: @unchecked Sendable {
     }
 
     /// Loads the persisted index when its fingerprint matches, else builds and persists it.
-    public static func open(settings: Settings, client: LLMClient? = nil) async throws(DlgError) -> KnowledgeBase {
+    /// `observer` hears the files read and the chunks embedded while the index is built.
+    public static func open(settings: Settings, client: LLMClient? = nil,
+                            observer: (any WorkObserver)? = nil) async throws(DlgError) -> KnowledgeBase {
+        defer { observer?.ended() }
         let dir = settings.knowledgeDir
         guard Files.isDirectory(dir) else {
             throw DlgError(.noInput, "\(dir): knowledge folder not found; put .txt, .md or .pdf files under knowledge/ beside the config")
@@ -103,12 +106,13 @@ public final class KnowledgeBase: @unchecked Sendable {
             let kb = KnowledgeBase(chunks: chunks, embeddingModel: r.embeddingModel, rebuilt: false)
             if !r.embeddingModel.isEmpty {
                 if let v = try? loadVectors(vectorsPath), v.count == chunks.count { kb.vectors = v }
-                else if let client { try await kb.embedAll(settings: settings, client: client, path: vectorsPath) }
+                else if let client { try await kb.embedAll(settings: settings, client: client, path: vectorsPath, observer: observer) }
             }
             return kb
         }
         var chunks: [Chunk] = []
-        for f in files {
+        for (i, f) in files.enumerated() {
+            observer?.advanced(i, of: files.count, "files indexed")
             let path = (dir as NSString).appendingPathComponent(f)
             let text = (f as NSString).pathExtension.lowercased() == "pdf"
                 ? try PDFText.extract(path, shownAs: path) : try Files.readText(path)
@@ -119,7 +123,7 @@ public final class KnowledgeBase: @unchecked Sendable {
         try Files.writeAtomically(inventory, to: inventoryPath)
         let kb = KnowledgeBase(chunks: chunks, embeddingModel: r.embeddingModel, rebuilt: true)
         if !r.embeddingModel.isEmpty, let client {
-            try await kb.embedAll(settings: settings, client: client, path: vectorsPath)
+            try await kb.embedAll(settings: settings, client: client, path: vectorsPath, observer: observer)
         } else {
             try? FileManager.default.removeItem(atPath: vectorsPath)
         }
@@ -148,7 +152,8 @@ public final class KnowledgeBase: @unchecked Sendable {
         }
     }
 
-    private func embedAll(settings: Settings, client: LLMClient, path: String) async throws(DlgError) {
+    private func embedAll(settings: Settings, client: LLMClient, path: String,
+                          observer: (any WorkObserver)?) async throws(DlgError) {
         let agent = settings.agent(.kbResponder)
         guard let endpoint = agent.endpoints.first else {
             throw DlgError.config("retrieval.embedding_model is set but no llm endpoint serves /v1/embeddings")
@@ -157,6 +162,7 @@ public final class KnowledgeBase: @unchecked Sendable {
         let batch = 32
         var i = 0
         while i < chunks.count {
+            observer?.advanced(i, of: chunks.count, "chunks embedded")
             let texts = chunks[i..<min(i + batch, chunks.count)].map { $0.text }
             do {
                 out.append(contentsOf: try await client.embed(endpoint: endpoint, model: embeddingModel, texts: Array(texts)))
