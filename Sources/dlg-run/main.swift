@@ -89,6 +89,13 @@ struct DlgRun: AsyncParsableCommand {
             let totals = try await orchestrator.run(runID: id)
             let summary = orchestrator.summary(runID: id, totals: totals)
             DlgLog.logger("dlg.run", logsDir: settings.logsDir, file: "run.log").info("run summary \(summary.serialized())")
+            // The run's page (dlg-export --report); the dataset is whole without it, so a failure only warns.
+            do throws(DlgError) {
+                let report = try RunReport.build(settings: settings, runID: id)
+                StandardError.write("dlg-run: report: \(report.path)")
+            } catch {
+                StandardError.write("dlg-run: warning: report.html not written: \(error.message)")
+            }
             let out = FDWriter()
             if json || isatty(1) != 1 {
                 try out.write(summary.serialized() + "\n")

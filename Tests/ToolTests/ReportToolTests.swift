@@ -76,6 +76,7 @@ func rowIDs(_ dom: String) -> [String] {
         try await withMock(["--seed", "42", "--fault-empty", "0.4"]) { mock in
             let (r, _) = try await runDlgRun(work, mock, runID: "example")
             try #require(r.status == 0, "\(r)")
+            #expect(r.stderr.contains("dlg-run: report: \(work.file("outputs/report.html").path)"), "\(r)")
         }
         let e = try await stage("dlg-export", work, nil, ["--report"])
         try #require(e.status == 0, "\(e)")

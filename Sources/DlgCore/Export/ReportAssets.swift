@@ -169,6 +169,7 @@ enum ReportAssets {
       }
 
       function run() {
+        var started = performance.now();
         var byId = function (id) { return document.getElementById(id); };
         var read = function (id) { return JSON.parse(byId(id).textContent); };
         var D = read('dlg-dialogues'), PASSAGES = read('dlg-passages'), PERSONAS = read('dlg-personas'), S = read('dlg-summary');
@@ -353,6 +354,7 @@ enum ReportAssets {
         }
 
         function apply(fromControl) {
+          var t0 = performance.now();
           shown = D.filter(matches).sort(compare);
           document.body.setAttribute('data-shown', String(shown.length));
           byId('count').textContent = fmt(shown.length) + ' of ' + fmt(D.length) + ' dialogues';
@@ -363,6 +365,7 @@ enum ReportAssets {
           if (fromControl) writeQuery();
           if (!selected && shown.length) select(shown[0].id, false);
           else if (selected) drawDetail(selected);
+          document.body.setAttribute('data-apply-ms', String(Math.round(performance.now() - t0)));
         }
 
         // ---- The list: only the rows on screen, and OVERSCAN more on each side, are in the page ----
@@ -388,7 +391,7 @@ enum ReportAssets {
             class: 'row' + (selected === d.id ? ' sel' : ''), style: 'top:' + (i * ROW) + 'px', 'data-id': d.id, role: 'link',
             onclick: function () { go(d.id); }
           }, [
-            h('div', { class: 'l1' }, [h('span', { class: 'id', text: d.id }), d.status === 'completed' ? scoreBadge(d.score) : null]),
+            h('div', { class: 'l1' }, [h('span', { class: 'id', text: d.id }), d.status === 'completed' || d.score !== null ? scoreBadge(d.score) : null]),
             h('div', { class: 'chips' }, chips),
             h('div', { class: 'l3', text: first || '' })
           ]);
@@ -542,6 +545,7 @@ enum ReportAssets {
         apply(false);
         if (selected) select(selected, true);
         document.body.setAttribute('data-total', String(D.length));
+        document.body.setAttribute('data-render-ms', String(Math.round(performance.now() - started)));
         document.body.setAttribute('data-ready', '1');
       }
     })();
