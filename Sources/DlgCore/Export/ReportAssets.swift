@@ -546,6 +546,8 @@ enum ReportAssets {
         if (selected) select(selected, true);
         document.body.setAttribute('data-total', String(D.length));
         document.body.setAttribute('data-render-ms', String(Math.round(performance.now() - started)));
+        // Since the navigation started: loading and parsing the file, then the script.
+        document.body.setAttribute('data-ready-ms', String(Math.round(performance.now())));
         document.body.setAttribute('data-ready', '1');
       }
     })();
