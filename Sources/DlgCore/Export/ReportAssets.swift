@@ -393,7 +393,7 @@ enum ReportAssets {
           }, [
             h('div', { class: 'l1' }, [h('span', { class: 'id', text: d.id }), d.status === 'completed' || d.score !== null ? scoreBadge(d.score) : null]),
             h('div', { class: 'chips' }, chips),
-            h('div', { class: 'l3', text: first || '' })
+            h('div', { class: 'l3', text: first || (d.n ? '' : 'no turn reached') })
           ]);
         }
 

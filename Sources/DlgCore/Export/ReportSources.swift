@@ -64,7 +64,14 @@ public enum RunReport {
             info.wallSeconds = span
             info.wallSource = "logs/llm.log, first request to last reply"
         }
+        info.source = relative(info.source, to: settings.projectRoot)
         return try builder.finish(info)
+    }
+
+    /// `path` relative to the project's folder when it is under it (the page names its source).
+    static func relative(_ path: String, to root: String) -> String {
+        let prefix = root.hasSuffix("/") ? root : root + "/"
+        return path.hasPrefix(prefix) ? String(path.dropFirst(prefix.count)) : path
     }
 
     /// The run's id and state folder: `requested`, else `run.resume_run_id` / `run.run_id`, else
