@@ -102,6 +102,7 @@ enum ReportAssets {
     .row .l1 { display: flex; align-items: center; gap: 6px; }
     .row .id { font: 600 12.5px ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
     .row .l1 .score { margin-left: auto; }
+    .row .chips { flex-wrap: nowrap; overflow: hidden; }
     .row .l3 { color: var(--muted); font-size: 12.5px; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
     .chips { display: flex; flex-wrap: wrap; gap: 4px; }
     .chip { display: inline-block; background: var(--chip); color: #374151; border-radius: 10px; padding: 0 7px; font-size: 11.5px; line-height: 18px; white-space: nowrap; }
