@@ -122,6 +122,16 @@ func rowIDs(_ dom: String) -> [String] {
             #expect(dropped.stdout.contains("dropped: \(reason)"), "a dropped row shows its reason")
         }
 
+        // The text search, from the query string too: a question finds its dialogue.
+        let target = try #require(records.first { !Record.turns($0).isEmpty })
+        let question = Record.turns(target)[0]["user_message"]?.stringValue ?? ""
+        let words = question.trimmingCharacters(in: .whitespaces)
+        let query = words.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? words
+        let searched = try await Chromium.load(url + "?q=" + query, "--dump-dom", work: work)
+        let found = rowIDs(searched.stdout)
+        #expect(found.contains(Record.id(target)), "searching \"\(words)\" found \(found)")
+        #expect(found.count < ids.count, "searching \"\(words)\" hid nothing: \(found.count) rows")
+
         // A dialogue's own link opens it.
         let last = try #require(ids.last)
         let linked = try await Chromium.load(url + "#" + last, "--dump-dom", work: work)
