@@ -9,7 +9,9 @@ import Testing
 /// Headless Chromium, when installed (`DLG_CHROMIUM` names another binary).
 enum Chromium {
     static let binary: String? = {
-        if let named = ProcessInfo.processInfo.environment["DLG_CHROMIUM"], !named.isEmpty { return named }
+        if let named = ProcessInfo.processInfo.environment["DLG_CHROMIUM"], !named.isEmpty {
+            return FileManager.default.isExecutableFile(atPath: named) ? named : nil
+        }
         let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
         for dir in path.split(separator: ":") + ["/usr/bin"] {
             for name in ["chromium", "chromium-browser"] where FileManager.default.isExecutableFile(atPath: "\(dir)/\(name)") {
