@@ -7,7 +7,9 @@
 3. start-up time of `--help` per tool, and resident memory per stage at 256 in flight;
 4. dlg-dedup pass-through of a 100 MB records file beside `jq -c .`;
 5. dlg-dedup questions/s through PostgreSQL beside the file store, 1 and 4 processes, and the run's
-   request rate at 256 in flight with the PostgreSQL store beside the file store.
+   request rate at 256 in flight with the PostgreSQL store beside the file store;
+6. report.html for 10,000 synthetic dialogues: build time and size beside the dataset export of the same
+   records, and (with chromium) the page's load, render and search times beside a blank page's.
 Nothing here asserts a time: it prints figures and ratios.
 """
 import argparse
@@ -363,10 +365,115 @@ def store_rate_bench(dsn, inflight=256, latency_ms=200, runs=3):
     print(f"  median ratio to ideal: file {f:.3f}, postgres {p:.3f}; postgres / file = {p / f:.3f} (target >= 0.95)")
 
 
+def synthetic_records(path, n):
+    """n finished dialogue records shaped like a run's (1-3 turns, evidence, premises, 2 tool calls of 3
+    passages from a 60-chunk knowledge base, a verdict per turn); one in 12 dropped."""
+    import random
+    rnd = random.Random(12)
+    words = ("compost starter flour water chain brake pad layer hydration temperature feeding schedule pile "
+             "carbon nitrogen wear grooves lubricant cassette week refrigerator sourdough bicycle garden").split()
+    text = lambda k: " ".join(rnd.choice(words) for _ in range(k)).capitalize()
+    chunks = [{"source": f"doc{c % 6}.md", "chunk_index": c // 6, "content": text(110) + "."} for c in range(60)]
+    reasons = ["irrelevant", "incorrect", "hallucinated", "weak_grounding", "vague", "incomplete", "unsafe", "other"]
+    with open(path, "w") as f:
+        for i in range(n):
+            lang = "en" if i % 2 == 0 else "fr"
+            dropped = i % 12 == 11
+            target = rnd.randint(1, 3)
+            turns = []
+            for t in range(1, (target if not dropped else max(0, target - 1)) + 1):
+                q = text(18) + "?"
+                a = text(45) + "."
+                events = [{"id": f"call-{t}-{k}", "name": "vector_db_search", "arguments": {"query": text(6), "k": 3},
+                           "result": {"query": "q", "results": rnd.sample(chunks, 3)}} for k in range(2)]
+                score = rnd.randint(2, 10)
+                turns.append({
+                    "turn_index": t, "user_message": q, "assistant_message": a,
+                    "qa_generation": {"user_message": q, "intent": "how_to", "difficulty": "medium",
+                                      "grounding_facts": [], "coverage_target": "x", "notes_for_assistant": []},
+                    "kb_answer": {"assistant_message": a, "did_web_search": False, "reasoning_trace": {
+                        "question": q, "retrieval_queries": {"vector_db_search": [text(5)], "web_search": []},
+                        "evidence": [{"id": "E1", "cue": "KB", "content": text(25)}],
+                        "premises": [{"id": "P1", "text": text(14), "evidence_refs": ["E1"], "assumption": ""}],
+                        "thinking": [], "confidence": "high", "known_limits": []}},
+                    "qa_judge": {"score": score, "reasons": [] if score >= 8 else rnd.sample(reasons, 2),
+                                 "notes": text(10), "question_ok": True, "answer_ok": score >= 5},
+                    "seed_topic": "", "seed_question": "", "question_mode": "fresh", "source_path": "doc0.md",
+                    "attempt": 1, "tool_events": events})
+            r = {"conversation_id": f"bench-{lang}-{i // 2:05d}", "run_id": f"bench-{lang}", "index": i // 2, "slot": i // 2,
+                 "language": lang, "target_turns": target, "status": "dropped" if dropped else "completed",
+                 "personas": {"user": "Busy parent | practical", "assistant": "Concise expert | brief",
+                              "user_id": "busy_parent", "assistant_id": "concise_expert"},
+                 "seed": {"topic": "", "question": ""}, "turns": turns,
+                 "created_at": "2026-12-01T09:00:00.000000+00:00",
+                 "usage": {"prompt_tokens": 4000, "completion_tokens": 300, "total_tokens": 4300, "requests": 7}}
+            if dropped:
+                r["drop_reason"] = "empty_answer"
+            else:
+                r["completed_at"] = "2026-12-01T09:00:01.000000+00:00"
+            f.write(json.dumps(r, ensure_ascii=False) + "\n")
+
+
+def timed_child(cmd, env):
+    """Wall seconds and peak resident MB of one command (its own rusage, not the other children's)."""
+    t0 = time.monotonic()
+    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, env=env)
+    _, status, ru = os.wait4(p.pid, 0)
+    if status != 0:
+        sys.exit(f"bench: {cmd[0]} failed with status {status}")
+    return time.monotonic() - t0, ru.ru_maxrss / 1024
+
+
+def report_bench(n):
+    d = workdir(1, 1)
+    records = os.path.join(d, "records.jsonl")
+    synthetic_records(records, n)
+    cfg = os.path.join(d, "config.yaml")
+    env = dict(os.environ, BENCH_URL="http://127.0.0.1:9/v1")
+    export_s, export_mb = min(timed_child([os.path.join(BIN, "dlg-export"), "--config", cfg, records], env) for _ in range(2))
+    report_s, report_mb = min(timed_child([os.path.join(BIN, "dlg-export"), "--config", cfg, "--report", records], env)
+                              for _ in range(2))
+    page = os.path.join(d, "outputs", "report.html")
+    size, src = os.path.getsize(page), os.path.getsize(records)
+    print(f"  {n} dialogues ({src / 1e6:.0f} MB of records): report.html built in {report_s:.2f} s "
+          f"({report_s / export_s:.2f}x the dataset export's {export_s:.2f} s), peak {report_mb:.0f} MB resident "
+          f"(export {export_mb:.0f} MB); {size / 1e6:.1f} MB, {size / src:.2f} of the records")
+    chromium = shutil.which("chromium")
+    if not chromium:
+        print("  chromium not installed (apt-get install chromium): page timings skipped")
+        shutil.rmtree(d, ignore_errors=True)
+        return
+    blank = os.path.join(d, "blank.html")
+    with open(blank, "w") as f:
+        f.write("<!doctype html><html><body data-ready=1></body></html>")
+
+    def load(url):
+        prof = tempfile.mkdtemp(prefix="dlg-bench-chromium-", dir=d)
+        t0 = time.monotonic()
+        out = subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", f"--user-data-dir={prof}",
+                              "--window-size=1280,900", "--dump-dom", url], capture_output=True, text=True,
+                             env=dict(os.environ, HOME=d), timeout=300)
+        dt = time.monotonic() - t0
+        attrs = dict(re.findall(r' data-([a-z-]+)="([^"]*)"', out.stdout.split("<body", 1)[-1].split(">", 1)[0]))
+        rows = out.stdout.count('class="row')
+        return dt, attrs, rows
+
+    blank_s = min(load("file://" + blank)[0] for _ in range(2))
+    page_s, attrs, rows = min((load("file://" + page) for _ in range(2)), key=lambda x: x[0])
+    search_s, sattrs, _ = load("file://" + page + "?q=" + "zzz-nothing")
+    print(f"  chromium --dump-dom: {page_s:.2f} s for the page, {blank_s:.2f} s for a blank page "
+          f"(+{page_s - blank_s:.2f} s, with the dump of the DOM); usable {attrs.get('ready-ms', '?')} ms after the "
+          f"navigation started, of which the script's parse and first render {attrs.get('render-ms', '?')} ms, "
+          f"{rows} of {attrs.get('total', '?')} rows in the DOM; a text search over all: {sattrs.get('apply-ms', '?')} ms")
+    shutil.rmtree(d, ignore_errors=True)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="smaller sizes")
     ap.add_argument("--only-store", action="store_true", help="only the store benchmarks (section 5)")
+    ap.add_argument("--report-only", action="store_true", help="only the report.html figures")
+    ap.add_argument("--report-dialogues", type=int, default=10_000, help="dialogues in the report bench")
     args = ap.parse_args()
     for t in TOOLS:
         if not os.path.exists(os.path.join(BIN, t)):
@@ -381,6 +488,10 @@ def main():
             store_rate_bench(dsn, runs=1 if args.quick else 3)
         finally:
             stop()
+        return
+    if args.report_only:
+        print("report.html:")
+        report_bench(args.report_dialogues)
         return
     print("request rate vs ideal (2 turns, per-turn judge, 2 x in-flight dialogues):")
     for n in (64, 256):
@@ -398,6 +509,8 @@ def main():
     rss_bench(256)
     print("dlg-dedup pass-through vs jq:")
     dedup_bench(20 if args.quick else 100)
+    print("report.html:")
+    report_bench(args.report_dialogues)
     dsn, stop = bench_postgres()
     if dsn is None:
         print("store: no PostgreSQL (set DLG_PG_DSN or let scripts/services/postgres.sh up start one): skipped")

@@ -8,6 +8,8 @@ pkg-config --exists libpq 2>/dev/null || need+=(libpq-dev)
 command -v pkg-config >/dev/null || need+=(pkg-config)
 # Not linked: pdftotext reads PDFs in knowledge/ (and the tests' PDF fixture).
 command -v pdftotext >/dev/null || need+=(poppler-utils)
+# Not linked: the report test opens report.html in headless Chromium.
+command -v chromium >/dev/null || need+=(chromium)
 if ((${#need[@]})); then
   echo "dlgforge: installing Debian packages: ${need[*]}" >&2
   if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi

@@ -42,6 +42,17 @@ struct DlgRun: AsyncParsableCommand {
         if let id = runId, let problem = SafeID.problem(id) { throw ValidationError("\"--run-id\" \(problem)") }
     }
 
+    /// The run's page (dlg-export --report) and its path on stderr; the dataset is whole without it, so
+    /// a failure only warns.
+    func writeReport(_ settings: Settings, runID: String?) {
+        do throws(DlgError) {
+            let report = try RunReport.build(settings: settings, runID: runID)
+            StandardError.write("dlg-run: report: \(report.path)")
+        } catch {
+            StandardError.write("dlg-run: warning: report.html not written: \(error.message)")
+        }
+    }
+
     func run() async throws {
         try await ToolMain.run("dlg-run") {
             let settings = try common.settings()
@@ -70,6 +81,7 @@ struct DlgRun: AsyncParsableCommand {
                 try judgeSettings.requireAgent(.qaJudge)
                 let judged = try orchestrator.judgeOnly(runID: runId)
                 StandardError.write("dlg-run: judged \(judged) finished dialogue(s); dataset files rewritten in \(settings.outputDir)")
+                writeReport(settings, runID: runId)
                 return 0
             }
             _ = try await KnowledgeBase.open(settings: settings, client: nil, observer: WorkProgressLine(tool: "dlg-run"))
@@ -89,6 +101,7 @@ struct DlgRun: AsyncParsableCommand {
             let totals = try await orchestrator.run(runID: id)
             let summary = orchestrator.summary(runID: id, totals: totals)
             DlgLog.logger("dlg.run", logsDir: settings.logsDir, file: "run.log").info("run summary \(summary.serialized())")
+            writeReport(settings, runID: id)
             let out = FDWriter()
             if json || isatty(1) != 1 {
                 try out.write(summary.serialized() + "\n")

@@ -75,6 +75,7 @@ enum ConfigDefaults {
             "saving": .obj([
                 "output_dir": "outputs",
                 "raw_completions": false,
+                "filters": .obj(["min_judge_score": .null, "exclude_reasons": .array([]), "min_turns": 0]),
                 "output_columns": .obj([
                     "messages": "messages", "messages_with_tools": "messages_with_tools",
                     "metadata": "metadata", "user_reasoning": "user_reasoning",

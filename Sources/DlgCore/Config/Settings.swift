@@ -181,6 +181,8 @@ public struct Settings: Sendable {
     public var saving: SavingSettings
     /// Token prices for the cost shown in the progress line and the summary (ours).
     public var pricing: Pricing
+    /// `saving.filters.*` (ours): what goes into the filtered dataset file.
+    public var filters: QualityFilters
     public var personasEnabled: Bool
     public var personasPath: String
     public var webSearchEnabled: Bool
@@ -318,6 +320,7 @@ public struct Settings: Sendable {
                                 rawCompletions: try r.bool("saving.raw_completions"))
         if saving.outputDir.isEmpty { throw r.fail("saving.output_dir", .string(""), "a folder path") }
         pricing = try Pricing.read(r)
+        filters = try QualityFilters(reader: r, allowedReasons: judge.reasons)
         personasEnabled = try r.bool("personas.enabled")
         personasPath = try r.string("personas.path")
         webSearchEnabled = try r.bool("tools.web_search_enabled")

@@ -29,7 +29,7 @@ enum DatasetCard {
         ## Contents
 
         - `\(dataFile)`: \(records) conversation(s), one JSON object per line (`messages` with `role`/`content`, \
-        `messages_with_tools`, `metadata`, `user_reasoning`, `assistant_reasoning`\(dataFile.contains("judged") ? ", `judge`" : "")).
+        `messages_with_tools`, `metadata`, `user_reasoning`, `assistant_reasoning`\(dataFile.contains("judged") || dataFile.contains("filtered") ? ", `judge`" : "")).
 
         """
         if let statsFile { card += "- `\(statsFile)`: dataset statistics.\n" }

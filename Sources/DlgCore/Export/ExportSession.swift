@@ -9,6 +9,8 @@ public struct ExportSummary: Sendable {
     public var turns = 0
     public var judged = 0
     public var files: [String] = []
+    /// What `saving.filters` kept and removed; nil when no filter is set.
+    public var filtered: QualityFilters.Tally?
 }
 
 /// An export in progress: dialogues are added one at a time and their rows written through buffers
@@ -17,6 +19,7 @@ public struct ExportSummary: Sendable {
 public final class ExportSession {
     struct Buffers {
         var synthetic: [UInt8] = [], turns: [UInt8] = [], sharegpt: [UInt8] = [], judged: [UInt8] = [], index: [UInt8] = []
+        var filtered: [UInt8] = []
     }
     static let names = ["synthetic_qa.jsonl", "turns.jsonl", "conversations_sharegpt.jsonl",
                         "conversations_sharegpt_judged.jsonl", "conversations_index.jsonl"]
@@ -38,6 +41,14 @@ public final class ExportSession {
         // Each AtomicFile removes its temporary unless committed: an error on the way leaves the
         // dataset files as they were.
         for name in Self.names { files.append(try AtomicFile((out as NSString).appendingPathComponent(name))) }
+        // The filtered file exists only while a filter is set: an old one would pass for current.
+        let filtered = (out as NSString).appendingPathComponent(QualityFilters.fileName)
+        if settings.filters.isActive {
+            files.append(try AtomicFile(filtered))
+            summary.filtered = QualityFilters.Tally()
+        } else {
+            unlink(filtered)
+        }
     }
 
     /// Adds one dialogue; anything but a completed one, or an id already added, is skipped.
@@ -61,6 +72,17 @@ public final class ExportSession {
             buffers.judged.append(0x0A)
             summary.judged += 1
         }
+        if settings.filters.isActive {
+            // The dialogues that pass, with the judged file's columns.
+            let failed = settings.filters.failing(r)
+            summary.filtered?.count(failed)
+            if failed == nil {
+                var row = rows.judged ?? rows.sharegpt
+                if rows.judged == nil { row[settings.saving.columns["judge"] ?? "judge"] = self.rows.judgeColumn(r) }
+                row.write(into: &buffers.filtered)
+                buffers.filtered.append(0x0A)
+            }
+        }
         let convPath = (convDir as NSString).appendingPathComponent("\(id).json")
         // Rebuilt from the run state at will: atomic, without an fsync per file.
         var text = rows.conversation.prettyBytes()
@@ -72,7 +94,8 @@ public final class ExportSession {
         buffers.index.append(0x0A)
         summary.conversations += 1
         summary.turns += rows.turns.count
-        for (file, bytes) in zip(files, [buffers.synthetic, buffers.turns, buffers.sharegpt, buffers.judged, buffers.index])
+        for (file, bytes) in zip(files, [buffers.synthetic, buffers.turns, buffers.sharegpt, buffers.judged, buffers.index,
+                                         buffers.filtered])
         where !bytes.isEmpty {
             try file.write(bytes)
         }

@@ -1,8 +1,9 @@
 import Foundation
 
-/// Upstream's hand-drawn SVG horizontal bar chart (its geometry and colours).
+/// Upstream's hand-drawn SVG horizontal bar chart (its geometry and colours). `barArea` is the
+/// longest bar's length (upstream's 700; report.html draws narrower charts).
 enum SVGBarChart {
-    static func render(title: String, bars: [(String, Int)]) -> String {
+    static func render(title: String, bars: [(String, Int)], barArea area: Int = 700) -> String {
         let maxValue = bars.map(\.1).max() ?? 0
         guard !bars.isEmpty, maxValue > 0 else {
             return """
@@ -16,8 +17,8 @@ enum SVGBarChart {
         }
         let longest = bars.map { $0.0.count }.max() ?? 0
         let left = min(360, max(140, longest * 7 + 24))
-        let top = 64, row = 28, area = 700
-        let width = left + 840
+        let top = 64, row = 28
+        let width = left + area + 140
         let height = top + row * bars.count + 36
         var svg = """
         <svg xmlns="http://www.w3.org/2000/svg" width="\(width)" height="\(height)" viewBox="0 0 \(width) \(height)">
