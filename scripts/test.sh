@@ -8,6 +8,7 @@
 # for it. Arguments go to `swift test` (e.g. --filter RunTests).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+scripts/ensure-deps.sh test
 
 stops=()
 cleanup() {
