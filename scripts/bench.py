@@ -115,10 +115,10 @@ def process_cpu(pid):
 MOCK_CPU = []  # (CPU seconds, requests) of the mock in each measured run, for its own figure
 
 
-def generation_against_mock(inflight, latency_ms, rounds=2, run_id="bench", extra_env=None):
+def generation_against_mock(inflight, latency_ms, rounds=2, run_id="bench", extra_env=None, mock_args=()):
     """A run of `rounds` x `inflight` dialogues, `inflight` at a time, against a fresh mock warmed up by
     one burst; the mock and the work dirs are removed."""
-    mock, url = start_mock("--latency-ms", str(latency_ms))
+    mock, url = start_mock("--latency-ms", str(latency_ms), *mock_args)
     d = workdir(inflight, inflight * rounds)
     try:
         warm_up(url, inflight)
@@ -143,12 +143,12 @@ def mock_bench():
           f"{n / cpu:,.0f} requests/s on one core (target >= 5,000; it runs on one event-loop thread)")
 
 
-def rate_bench(inflight, latency_ms, rounds=2, runs=3):
+def rate_bench(inflight, latency_ms, rounds=2, runs=3, mock_args=()):
     """`runs` runs, each printed; the median is the figure (one run varies by +-1.5% on this machine)."""
     ideal = inflight / (latency_ms / 1000)
     ratios = []
     for _ in range(runs):
-        summary, wall, cpu, span, n = generation_against_mock(inflight, latency_ms, rounds)
+        summary, wall, cpu, span, n = generation_against_mock(inflight, latency_ms, rounds, mock_args=mock_args)
         rate = n / span if span > 0 else 0
         ratios.append(rate / ideal)
         print(f"  {inflight:>3} in flight, {latency_ms} ms: {n} requests in {span:.2f} s -> {rate:7.1f} req/s; "
@@ -501,6 +501,9 @@ def main():
     rate_bench(256, 200, rounds=4, runs=1)
     print("the mock alone:")
     mock_bench()
+    print("request rate vs ideal with 4 KB kb_responder replies (dlg-mock --reply-bytes 4096):")
+    for n in (64, 256):
+        rate_bench(n, 200, runs=1 if args.quick else 3, mock_args=("--reply-bytes", "4096"))
     print("CPU per request, whole run:")
     cpu_bench(256)
     print("start-up:")

@@ -76,6 +76,9 @@ public struct MockOptions: Sendable, Equatable {
     public var duplicateRate: Double = 0
     /// Whether the kb_responder first asks for a `vector_db_search` tool call. Default true.
     public var toolCalls = true
+    /// kb_responder replies grow to about this many bytes (more evidence items), as a long answer with
+    /// its evidence and reasoning can be; 0 keeps the usual short replies.
+    public var replyBytes = 0
     /// Whether `response_format` type `json_schema` is accepted (else HTTP 400). Default true.
     public var jsonSchemaSupport = true
     /// Whether `response_format` type `json_object` is accepted (else HTTP 400). Default true.
@@ -103,6 +106,7 @@ public struct MockOptions: Sendable, Equatable {
         var problems: [String] = []
         if !(0...65535).contains(port) { problems.append("port \(port) is not in 0...65535") }
         if threads < 1 { problems.append("threads must be at least 1, got \(threads)") }
+        if replyBytes < 0 || replyBytes > 10_000_000 { problems.append("replyBytes must be in 0...10000000, got \(replyBytes)") }
         if !(latencyMs >= 0) { problems.append("latencyMs must not be negative") }
         if !(latencyJitterMs >= 0) { problems.append("latencyJitterMs must not be negative") }
         if retryAfterSeconds < 0 { problems.append("retryAfterSeconds must not be negative") }

@@ -47,6 +47,9 @@ struct DlgMockCommand: AsyncParsableCommand {
     @Flag(inversion: .prefixedNo, help: "Whether the kb_responder first asks for a vector_db_search tool call when the request offers that tool.")
     var toolCalls = true
 
+    @Option(help: "Grow kb_responder replies to about this many bytes with more evidence items (0: the usual short replies).")
+    var replyBytes = 0
+
     @Flag(inversion: .prefixedNo, help: "Whether response_format type json_schema is accepted (otherwise HTTP 400).")
     var jsonSchemaSupport = true
 
@@ -138,6 +141,7 @@ struct DlgMockCommand: AsyncParsableCommand {
         options.latencyDistribution = latencyDistribution ?? (latencyJitterMs > 0 ? .uniform : .fixed)
         options.duplicateRate = duplicateRate
         options.toolCalls = toolCalls
+        options.replyBytes = replyBytes
         options.jsonSchemaSupport = jsonSchemaSupport
         options.seedSupport = seedSupport
         options.contentParts = contentParts

@@ -13,6 +13,7 @@ struct AgentReplies {
     let draw: Draw
     let duplicateRate: Double
     let toolCalls: Bool
+    var replyBytes = 0
 
     /// Generic questions that the duplicate-rate draw returns; they collide across dialogues.
     static let duplicatePool = [
@@ -294,7 +295,7 @@ struct AgentReplies {
                     ("vector_db_search", .array(toolMessage != nil ? [.string(query)] : [])),
                     ("web_search", .array([])),
                 ])),
-                ("evidence", .array([.object([("id", .string("E1")), ("cue", .string(cue)), ("content", .string(evidenceText))])])),
+                ("evidence", .array(evidence(cue: cue, first: evidenceText))),
                 ("premises", .array([.object([
                     ("id", .string("P1")),
                     ("text", .string("The evidence addresses \(topic).")),
@@ -306,6 +307,21 @@ struct AgentReplies {
             ])),
             ("did_web_search", .bool(false)),
         ]))
+    }
+
+    /// E1 from the retrieved passage; with `replyBytes`, more items restating it until the reply is about
+    /// that long (each ~200 bytes of JSON).
+    func evidence(cue: String, first: String) -> [JSONValue] {
+        var items: [JSONValue] = [.object([("id", .string("E1")), ("cue", .string(cue)), ("content", .string(first))])]
+        var size = 600 + first.utf8.count
+        var n = 2
+        while size < replyBytes {
+            let content = "Supporting detail \(n): \(first)"
+            items.append(.object([("id", .string("E\(n)")), ("cue", .string(cue)), ("content", .string(content))]))
+            size += content.utf8.count + cue.utf8.count + 40
+            n += 1
+        }
+        return items
     }
 
     // MARK: judges

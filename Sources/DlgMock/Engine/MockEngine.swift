@@ -192,7 +192,8 @@ final class MockEngine: @unchecked Sendable {
 
         let hash = request.contentHash(seed: options.seed)
         let draw = Draw(base: hash)
-        let replies = AgentReplies(request: request, draw: draw, duplicateRate: options.duplicateRate, toolCalls: options.toolCalls)
+        var replies = AgentReplies(request: request, draw: draw, duplicateRate: options.duplicateRate, toolCalls: options.toolCalls)
+        replies.replyBytes = options.replyBytes
         let reply = replies.reply(for: agent)
         if draws.transport == .malformed {
             // Chatty prose around a cut-off object: not JSON at all.
