@@ -19,21 +19,33 @@ public final class LineReader: @unchecked Sendable {
     public private(set) var lineNumber = 0
     /// The name used in messages: "stdin" or a path.
     public let name: String
+    /// A longer line is refused (`data`, naming the line) instead of growing the process without bound.
+    public let maxLineBytes: Int
+    /// Where the search for the next newline goes on: bytes before it hold none.
+    private var scanned = 0
 
-    public init(fd: Int32 = 0, name: String = "stdin") {
+    /// 512 MiB by default: far beyond any dialogue record (a finished 16-turn one is about 100 KB).
+    public init(fd: Int32 = 0, name: String = "stdin", maxLineBytes: Int = 512 << 20) {
         self.fd = fd
         self.name = name
+        self.maxLineBytes = maxLineBytes
         buffer.reserveCapacity(1 << 18)
     }
 
     /// The next line without its newline, or nil at end of input.
     public func next() throws(DlgError) -> ArraySlice<UInt8>? {
         while true {
-            if let nl = buffer[start...].firstIndex(of: 0x0A) {
+            // Only the bytes read since the last search: a long line is scanned once, not once per read.
+            if let nl = buffer[max(start, scanned)...].firstIndex(of: 0x0A) {
                 let line = buffer[start..<nl]
                 start = nl + 1
+                scanned = start
                 lineNumber += 1
                 return line
+            }
+            scanned = buffer.count
+            if buffer.count - start > maxLineBytes {
+                throw DlgError.data("\(name):\(lineNumber + 1): a line longer than \(maxLineBytes >> 20) MiB; a dialogue record is far smaller, so this is not one")
             }
             if eof {
                 if start < buffer.count {
@@ -46,6 +58,7 @@ public final class LineReader: @unchecked Sendable {
             }
             if start > 0 && start >= buffer.count / 2 {
                 buffer.removeSubrange(0..<start)
+                scanned -= start
                 start = 0
             }
             var got = 0
