@@ -152,7 +152,7 @@ import Testing
     @Test func anInterruptedRunStopsItsStagesAndResumes() async throws {
         let work = try WorkDir(label: "resume-sigint")
         try Self.configure(work)
-        try await withMock(["--seed", "52", "--latency-ms", "100"]) { mock in
+        try await withMock(["--seed", "52", "--latency-ms", "300"]) { mock in
             let args = ["--config", work.configPath, "--run-id", Self.runID]
             for signal in [SIGINT, SIGTERM] {
                 let run = try startTool("dlg-run", args: args, env: mock.env, cwd: work.url)
