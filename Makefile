@@ -30,7 +30,7 @@ BUILD_FLAGS := $(if $(filter release,$(CONFIGURATION)),$(RELEASE_FLAGS),)
 VENV := .venv
 RUN_ID_ARG := $(if $(RUN_ID),--run-id $(RUN_ID),)
 
-.PHONY: help deps build test run judge export report demo llm-up llm-down bench clean install uninstall fuzz pg-up pg-down
+.PHONY: help deps build test run judge export report demo llm-up llm-down bench clean install uninstall fuzz test-asan pg-up pg-down
 
 help: ## Show the verbs and the variables you may set.
 	@echo "make VERB [VAR=value]"
@@ -78,6 +78,9 @@ pg-down: ## Stop the local PostgreSQL.
 bench: deps ## Benchmarks against the mock server; prints ratios (release build).
 	$(SWIFT) build -c release $(RELEASE_FLAGS)
 	scripts/bench.sh $(BENCH_ARGS)
+
+test-asan: deps ## The whole suite once more, built with AddressSanitizer (own build folder .build-asan).
+	@ASAN_BUILD=1 scripts/test.sh $(TEST_ARGS)
 
 fuzz: deps ## Fuzz the record reader, the config loader and the LLM reply parser, $(FUZZ_INPUTS) inputs each.
 	$(SWIFT) build -c release --product dlg-fuzz

@@ -50,5 +50,14 @@ for svc in scripts/services/*.sh; do
   eval "$exports"
 done
 
-swift build
-swift test "$@"
+if [ "${ASAN_BUILD:-0}" = 1 ]; then
+  # make test-asan: every target built with AddressSanitizer in a build folder of its own; the tools the
+  # tests run are the sanitized ones (DLG_BIN_DIR), and any report fails the run.
+  export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0:abort_on_error=1}
+  swift build --scratch-path .build-asan --sanitize=address
+  export DLG_BIN_DIR="$PWD/.build-asan/debug"
+  swift test --scratch-path .build-asan --sanitize=address "$@"
+else
+  swift build
+  swift test "$@"
+fi
