@@ -160,7 +160,10 @@ public enum ToolEnvironment {
     public static func make(_ extra: [String: String] = [:]) -> [String: String] {
         let parent = ProcessInfo.processInfo.environment
         var env: [String: String] = ["LANG": "C.UTF-8", "PATH": parent["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"]
-        for key in ["HOME", "TMPDIR", "LD_LIBRARY_PATH"] { if let v = parent[key] { env[key] = v } }
+        // The sanitizer settings of make test-asan reach the tools it runs.
+        for key in ["HOME", "TMPDIR", "LD_LIBRARY_PATH", "ASAN_OPTIONS", "LSAN_OPTIONS", "UBSAN_OPTIONS"] {
+            if let v = parent[key] { env[key] = v }
+        }
         for (k, v) in extra { env[k] = v }
         return env
     }
