@@ -21,7 +21,9 @@ import Testing
         let work = try smallProject(label: "fault-mix", total: 200, batch: 64)
         defer { work.cleanup() }
         try work.setConfig("run.max_turns", "2")
-        try work.setConfig("llm.timeout", "2")
+        // Held requests cost the client llm.timeout each; 5 s leaves a slow (sanitized, loaded) machine
+        // room for the requests that are not held.
+        try work.setConfig("llm.timeout", "5")
         try work.setConfig("llm.max_retries", "4")
         let options = ["--seed", "11", "--retry-after", "0"] + Self.faults.flatMap { [$0.0, $0.1] }
         try await withMock(options) { mock in

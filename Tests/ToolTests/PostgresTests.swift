@@ -183,7 +183,11 @@ final class PrivatePostgres: @unchecked Sendable {
         try work.write("in.jsonl", JSONL.text(pendingRecords(questions, prefix: "d")))
         let dedup = try ToolPaths.binary("dlg-dedup")
         let script = """
-            { head -n 200 in.jsonl; sleep 1; '\(pg.script)' down >&2; tail -n +201 in.jsonl; } \
+            { head -n 200 in.jsonl
+              # The server goes down once the first 200 are decided (out.jsonl has them), however slow the
+              # machine (a fixed sleep lost the race under AddressSanitizer); 30 s at most.
+              for i in $(seq 300); do [ "$(wc -l < out.jsonl 2>/dev/null || echo 0)" -ge 200 ] && break; sleep 0.1; done
+              '\(pg.script)' down >&2; tail -n +201 in.jsonl; } \
             | '\(dedup)' --config config.yaml --run-id down > out.jsonl
             """
         var env = pg.env
