@@ -31,6 +31,31 @@ extension DialogueJournal {
     public var allSummaries: [DialogueSummary] { order.compactMap { summaries[$0] } }
 }
 
+/// Writes JSONL lines to `target` through a temporary name (fsynced, renamed) and says where each
+/// landed: what both journals' `writeLatest` do once they have the lines.
+struct PlacedLines {
+    private let file: AtomicFile
+    private(set) var placed: [(offset: Int, length: Int)] = []
+    private var offset = 0
+
+    init(_ target: String, expected: Int) throws(DlgError) {
+        file = try AtomicFile(target)
+        placed.reserveCapacity(expected)
+    }
+
+    /// One line, its newline included.
+    mutating func write(_ bytes: [UInt8]) throws(DlgError) {
+        try file.write(bytes)
+        placed.append((offset, bytes.count))
+        offset += bytes.count
+    }
+
+    func commit() throws(DlgError) -> [(offset: Int, length: Int)] {
+        try file.commit()
+        return placed
+    }
+}
+
 extension RunJournal: DialogueJournal {
     public func flush() throws(DlgError) {}
 }

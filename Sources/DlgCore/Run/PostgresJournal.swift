@@ -72,9 +72,7 @@ public final class PostgresJournal: DialogueJournal {
     @discardableResult
     public func writeLatest(_ ids: [String], to target: String) throws(DlgError) -> [(offset: Int, length: Int)] {
         try flush()
-        let file = try AtomicFile(target)
-        var placed: [(offset: Int, length: Int)] = []
-        var offset = 0
+        var out = try PlacedLines(target, expected: ids.count)
         var start = 0
         while start < ids.count {
             let chunk = Array(ids[start..<min(ids.count, start + 1000)])
@@ -86,14 +84,10 @@ public final class PostgresJournal: DialogueJournal {
             for row in rows.rows { byID[row[0] ?? ""] = row[1] }
             for id in chunk {
                 guard let text = byID[id] else { throw DlgError.io("postgres at \(store.db.location): no journal row for \(runID)/\(id)") }
-                let bytes = Array(text.utf8) + [0x0A]
-                try file.write(bytes)
-                placed.append((offset, bytes.count))
-                offset += bytes.count
+                try out.write(Array(text.utf8) + [0x0A])
             }
         }
-        try file.commit()
-        return placed
+        return try out.commit()
     }
 
     /// Nothing to drop: the table keeps only the latest state of each dialogue.

@@ -146,18 +146,9 @@ public final class RunJournal {
     /// returns each line's offset and length in the new file.
     @discardableResult
     public func writeLatest(_ ids: [String], to target: String) throws(DlgError) -> [(offset: Int, length: Int)] {
-        let file = try AtomicFile(target)
-        var placed: [(offset: Int, length: Int)] = []
-        placed.reserveCapacity(ids.count)
-        var offset = 0
-        for id in ids {
-            let bytes = try line(id)
-            try file.write(bytes)
-            placed.append((offset, bytes.count))
-            offset += bytes.count
-        }
-        try file.commit()
-        return placed
+        var out = try PlacedLines(target, expected: ids.count)
+        for id in ids { try out.write(try line(id)) }
+        return try out.commit()
     }
 
     /// Rewrites the journal with only the latest line of each dialogue, in first-seen order: the
