@@ -152,6 +152,10 @@ import Testing
     @Test func anInterruptedRunStopsItsStagesAndResumes() async throws {
         let work = try WorkDir(label: "resume-sigint")
         try Self.configure(work)
+        // Enough dialogues that the second interrupt lands well before the end (with 3 per language the
+        // resumed run could finish between the checkpoint seen and the signal).
+        try work.setConfig("run.total_samples", "8")
+        try work.setConfig("run.batch_size", "4")
         try await withMock(["--seed", "52", "--latency-ms", "300"]) { mock in
             let args = ["--config", work.configPath, "--run-id", Self.runID]
             for signal in [SIGINT, SIGTERM] {
@@ -176,7 +180,7 @@ import Testing
             }
             let (resumed, summary) = try await runDlgRun(work, mock, runID: Self.runID)
             try #require(resumed.status == 0, "\(resumed)")
-            try checkFinishedRun(work, resumed, summary: summary, completed: ["en": 3, "fr": 3])
+            try checkFinishedRun(work, resumed, summary: summary, completed: ["en": 8, "fr": 8])
         }
     }
 
