@@ -12,6 +12,7 @@ let package = Package(
         .executable(name: "dlg-judge", targets: ["dlg-judge"]),
         .executable(name: "dlg-export", targets: ["dlg-export"]),
         .executable(name: "dlg-run", targets: ["dlg-run"]),
+        .executable(name: "dlg-cluster", targets: ["dlg-cluster"]),
         .executable(name: "dlg-mock", targets: ["dlg-mock"]),
         .executable(name: "dlg-fuzz", targets: ["dlg-fuzz"]),
     ],
@@ -53,6 +54,7 @@ let package = Package(
         .executableTarget(name: "dlg-run", dependencies: [
             "DlgCLI", "DlgCore", .product(name: "Logging", package: "swift-log"),
         ]),
+        .executableTarget(name: "dlg-cluster", dependencies: ["DlgCLI", "DlgCore"]),
         .executableTarget(name: "dlg-mock", dependencies: [
             "DlgMock", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),

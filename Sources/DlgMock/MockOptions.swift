@@ -95,6 +95,9 @@ public struct MockOptions: Sendable, Equatable {
     public var retryAfterSeconds = 1
     /// Number of event loop threads. Default 1.
     public var threads = 1
+    /// When set, `/v1/*` answers 401 unless the request has `Authorization: Bearer <apiKey>` (as
+    /// `vllm serve --api-key`); `/health` and `/stats` stay open. Default nil.
+    public var apiKey: String?
     /// Injected fault rates. Default none.
     public var faults = MockFaults()
 

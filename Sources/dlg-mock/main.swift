@@ -104,6 +104,9 @@ struct DlgMockCommand: AsyncParsableCommand {
     @Option(help: "Rate (0-1) of chat replies whose answer text is a fixed German sentence.")
     var faultWrongLanguage: Double = 0
 
+    @Option(help: "Require 'Authorization: Bearer KEY' on /v1/* (401 otherwise), as 'vllm serve --api-key'; /health stays open. Also read from VLLM_API_KEY when not given.")
+    var apiKey: String?
+
     private var rates: [(flag: String, rate: Double)] {
         [("--duplicate-rate", duplicateRate), ("--fault-429", fault429), ("--fault-500", fault500),
          ("--fault-timeout", faultTimeout), ("--fault-drop", faultDrop), ("--fault-malformed", faultMalformed),
@@ -140,6 +143,7 @@ struct DlgMockCommand: AsyncParsableCommand {
         options.latencyJitterMs = latencyJitterMs
         options.latencyDistribution = latencyDistribution ?? (latencyJitterMs > 0 ? .uniform : .fixed)
         options.duplicateRate = duplicateRate
+        options.apiKey = apiKey ?? ProcessInfo.processInfo.environment["VLLM_API_KEY"].flatMap { $0.isEmpty ? nil : $0 }
         options.toolCalls = toolCalls
         options.replyBytes = replyBytes
         options.jsonSchemaSupport = jsonSchemaSupport

@@ -37,7 +37,15 @@ struct DlgRun: AsyncParsableCommand {
     @Flag(help: "List the runs the store holds (the database with store.backend: postgres, else run_state/), one JSON object a line, and exit.")
     var listRuns = false
 
+    @Option(help: "Do one shard of the run, I/N: every language's slots I, I+N, I+2N, ..., its share of run.total_samples and run.batch_size (needs store.backend: postgres; the dataset is then built by dlg-export --run-id). What dlg-cluster run starts on each Ray task.")
+    var shard: String?
+
     func validate() throws {
+        if let shard {
+            do { _ = try RunShard(parsing: shard) } catch { throw ValidationError("\"--shard\" \(error.message)") }
+            if runId == nil { throw ValidationError("\"--shard\" needs \"--run-id\" (every shard of a run uses the same id)") }
+            if judgeOnly || listRuns { throw ValidationError("\"--shard\" goes with neither \"--judge-only\" nor \"--list-runs\"") }
+        }
         if listRuns && judgeOnly { throw ValidationError("\"--list-runs\" and \"--judge-only\" do not go together") }
         if let id = runId, let problem = SafeID.problem(id) { throw ValidationError("\"--run-id\" \(problem)") }
     }
@@ -75,6 +83,7 @@ struct DlgRun: AsyncParsableCommand {
             let orchestrator = RunOrchestrator(settings: settings, configPath: common.config, toolsDir: dir)
             let progress = RunProgressLine(tool: "dlg-run", pricing: settings.pricing)
             orchestrator.observer = progress
+            orchestrator.shard = try shard.map { (text: String) throws(DlgError) in try RunShard(parsing: text) }
             if judgeOnly {
                 var judgeSettings = settings
                 judgeSettings.judge.enabled = true

@@ -55,9 +55,11 @@ struct MockClient {
         session = URLSession(configuration: configuration)
     }
 
-    func send(_ method: String, _ path: String, body: Data? = nil, timeout: TimeInterval? = nil) async throws -> HTTPReply {
+    func send(_ method: String, _ path: String, body: Data? = nil, timeout: TimeInterval? = nil,
+              headers: [String: String] = [:]) async throws -> HTTPReply {
         var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)\(path)")!)
         request.httpMethod = method
+        for (name, value) in headers { request.setValue(value, forHTTPHeaderField: name) }
         if let timeout { request.timeoutInterval = timeout }
         if let body {
             request.httpBody = body

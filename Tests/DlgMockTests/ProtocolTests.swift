@@ -14,6 +14,22 @@ import Testing
         }
     }
 
+    @Test func apiKeyGuardsV1ButNotHealth() async throws {
+        try await withMockServer(mockOptions { $0.apiKey = "k-123" }) { client, _ in
+            let health = try await client.get("/health")
+            let bare = try await client.get("/v1/models")
+            let wrong = try await client.send("GET", "/v1/models", headers: ["Authorization": "Bearer wrong"])
+            let right = try await client.send("GET", "/v1/models", headers: ["Authorization": "Bearer k-123"])
+            #expect(health.status == 200 && bare.status == 401 && wrong.status == 401 && right.status == 200)
+            #expect(!bare.text.contains("k-123"))
+        }
+        try await withMockServer { client, _ in
+            let open = try await client.get("/v1/models")
+            let health = try await client.get("/health")
+            #expect(open.status == 200 && health.status == 200)
+        }
+    }
+
     @Test func unknownPathIs404AndWrongMethodIs405() async throws {
         try await withMockServer { client, _ in
             let missing = try await client.get("/v2/nothing")

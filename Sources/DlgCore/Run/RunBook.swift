@@ -29,11 +29,19 @@ final class RunBook {
     /// is a bug, not a reason to spend tokens forever.
     private var rounds: [String: Int] = [:]
     private let maxRounds: Int
+    /// The part of the run this process does (`dlg-run --shard`); nil for all of it.
+    let shard: RunShard?
+    /// Dialogues to complete per language, and in flight at most: the run's, or the shard's share.
+    let quota: Int
+    let batchSize: Int
 
     /// The journal is the file at `journalPath`, or the database's rows for the run when `store` is given.
     init(settings: Settings, base: String, journalPath: String, store: PostgresStore? = nil, dropStreakLimit: Int,
-         log: Logger) throws(DlgError) {
+         shard: RunShard? = nil, log: Logger) throws(DlgError) {
         self.settings = settings
+        self.shard = shard
+        quota = shard?.share(of: settings.run.totalSamples) ?? settings.run.totalSamples
+        batchSize = shard?.batch(of: settings.run.batchSize) ?? settings.run.batchSize
         self.base = base
         self.dropStreakLimit = dropStreakLimit
         let (personas, warning) = PersonaPool.load(settings: settings)
@@ -49,7 +57,7 @@ final class RunBook {
         } else {
             journal = try RunJournal(path: journalPath, keep: keep)
         }
-        for s in journal.allSummaries {
+        for s in journal.allSummaries where shard?.owns(slot: s.slot) ?? true {
             nextSlot[s.language] = max(nextSlot[s.language] ?? 0, s.slot + 1)
             if s.status == .completed && journal.held[s.id] == nil { completedByLanguage[s.language, default: 0] += 1 }
             if s.status == .dropped {
@@ -80,7 +88,7 @@ final class RunBook {
 
     /// The journal's unfinished dialogues, to go round the loop again (a resumed run).
     func resumable() -> [JSONObject] {
-        let open = journal.order.compactMap { journal.held[$0] }
+        let open = journal.order.compactMap { journal.held[$0] }.filter { shard?.owns(slot: $0["slot"]?.intValue ?? $0["index"]?.intValue ?? 0) ?? true }
         for r in open { enter(r) }
         return open
     }
@@ -89,11 +97,11 @@ final class RunBook {
     /// run.total_samples (counting the ones in flight) gets them, so languages overlap at their edge.
     func admissions() throws(DlgError) -> [JSONObject] {
         var out: [JSONObject] = []
-        while inFlight < settings.run.batchSize {
+        while inFlight < batchSize {
             guard let lang = settings.run.targetLanguages.first(where: {
-                (completedByLanguage[$0] ?? 0) + (inFlightByLanguage[$0] ?? 0) < settings.run.totalSamples
+                (completedByLanguage[$0] ?? 0) + (inFlightByLanguage[$0] ?? 0) < quota
             }) else { break }
-            let slot = nextSlot[lang] ?? 0
+            let slot = shard?.slot(atOrAfter: nextSlot[lang] ?? 0) ?? nextSlot[lang] ?? 0
             nextSlot[lang] = slot + 1
             let r = newDialogues.make(run: base, language: lang, slot: slot)
             try journal.append(r)
@@ -149,9 +157,11 @@ final class RunBook {
         }
     }
 
-    var allSummaries: [DialogueSummary] { Self.sorted(journal.allSummaries, settings: settings) }
+    /// The dialogues of this process's part of the run.
+    var ownSummaries: [DialogueSummary] { journal.allSummaries.filter { shard?.owns(slot: $0.slot) ?? true } }
+    var allSummaries: [DialogueSummary] { Self.sorted(ownSummaries, settings: settings) }
     var finishedSummaries: [DialogueSummary] {
-        Self.sorted(journal.allSummaries.filter { journal.held[$0.id] == nil }, settings: settings)
+        Self.sorted(ownSummaries.filter { journal.held[$0.id] == nil }, settings: settings)
     }
     var completedSummaries: [DialogueSummary] { finishedSummaries.filter { $0.status == .completed } }
 }
@@ -160,7 +170,7 @@ extension RunBook {
     /// Where the run stands, for the observer.
     var snapshot: RunSnapshot {
         RunSnapshot(completed: settings.run.targetLanguages.map { ($0, completedByLanguage[$0] ?? 0) },
-                    target: settings.run.totalSamples, dropped: droppedCount, droppedByReason: droppedByReason,
+                    target: quota, dropped: droppedCount, droppedByReason: droppedByReason,
                     inFlight: inFlight, usageByAgent: usageByAgent, elapsed: Date().timeIntervalSince(started))
     }
 }

@@ -25,6 +25,11 @@ public final class RunOrchestrator {
     /// Hears how the run goes (a progress line); nil for none.
     public weak var observer: (any RunObserver)?
 
+    /// The part of the run this process does (`dlg-run --shard I/N`); nil for the whole run. A shard
+    /// needs the PostgreSQL store and leaves the run's files (dataset, ledger, run state) to
+    /// `dlg-export --run-id`, which `dlg-cluster run` calls once every shard is done.
+    public var shard: RunShard?
+
     public init(settings: Settings, configPath: String, toolsDir: String) {
         self.settings = settings
         self.configPath = configPath
@@ -86,18 +91,24 @@ public final class RunOrchestrator {
         Files.removeStaleTemporaries(in: dir)
         Files.removeStaleTemporaries(in: stateRoot)
         let statePath = (stateRoot as NSString).appendingPathComponent("\(base).json")
-        if let previous = try? JSONCodec.parse(Files.read(statePath)),
+        if let shard, !settings.store.usesPostgres {
+            throw DlgError.config("\(configPath): store.backend: shard \(shard.description) needs store.backend: postgres (the shards share its dedup, ledger and journal)")
+        }
+        if shard == nil, let previous = try? JSONCodec.parse(Files.read(statePath)),
            let b = previous["batch_size"]?.intValue, b != settings.run.batchSize {
             throw DlgError.config("\(configPath): run.batch_size: \(settings.run.batchSize) does not match the saved run \(base) (batch_size \(b)); use the same batch size to resume, or a new run id")
         }
-        try Files.writeAtomically(base + "\n", to: (stateRoot as NSString).appendingPathComponent("last_run_id.txt"))
+        if shard == nil {
+            try Files.writeAtomically(base + "\n", to: (stateRoot as NSString).appendingPathComponent("last_run_id.txt"))
+        }
         let store = try openStore()
         let book = try RunBook(settings: settings, base: base,
                                journalPath: (dir as NSString).appendingPathComponent(Self.journalName),
-                               store: store, dropStreakLimit: dropStreakLimit, log: log)
+                               store: store, dropStreakLimit: dropStreakLimit, shard: shard, log: log)
         log.info("run \(base) \(book.journal.lines > 0 ? "resumed" : "started"): languages=\(settings.run.targetLanguages) total_samples=\(settings.run.totalSamples) batch_size=\(settings.run.batchSize)")
         let stateWriter = { [self] (status: String) throws(DlgError) in
             try book.journal.flush()
+            if shard != nil { return }
             try writeState(statePath, base: base, status: status, entries: book.allSummaries.map(Self.stateEntry))
         }
         var lastSave = Date()
@@ -128,7 +139,7 @@ public final class RunOrchestrator {
                     if Date().timeIntervalSince(lastSave) > 30 {
                         // Where the run stands, for whoever watches the log instead of a terminal.
                         log.info("\(book.snapshot.plainText)")
-                        _ = try exportCompleted(book)
+                        if shard == nil { _ = try exportCompleted(book) }
                         try stateWriter("in_progress")
                         lastSave = Date()
                     }
@@ -167,6 +178,11 @@ public final class RunOrchestrator {
             }
         }
         let finished = book.finishedSummaries
+        if shard != nil {
+            // The run's files are written once, from the database, when every shard is done.
+            try book.journal.flush()
+            return RunTotals.of(finished)
+        }
         try book.journal.writeLatest(finished.map(\.id), to: (dir as NSString).appendingPathComponent(Self.finishedName))
         // A finished run needs one state per dialogue to resume or re-judge from; the superseded ones
         // (a line per turn per dialogue) would otherwise stay on disk for good.

@@ -50,11 +50,17 @@ final class MockEngine: @unchecked Sendable {
     }
 
     /// Routes one request. `path` may carry a query string.
-    func handle(method: String, path: Substring, body: UnsafeRawBufferPointer) -> MockOutcome {
+    func handle(method: String, path: Substring, body: UnsafeRawBufferPointer, authorization: String? = nil) -> MockOutcome {
         var route = path
         if let query = route.firstIndex(of: "?") { route = route[..<query] }
         if route.count > 1, route.hasSuffix("/") { route = route.dropLast() }
+        if let key = options.apiKey, route.hasPrefix("/v1/"), authorization != "Bearer \(key)" {
+            count { $0.requests += 1 }
+            return .respond(errorResponse(401, "invalid or missing api key", type: "invalid_request_error"), delayNanoseconds: 0)
+        }
         switch (route, method) {
+        case ("/health", "GET"):
+            return .respond(MockResponse(status: 200, body: []), delayNanoseconds: 0)
         case ("/v1/chat/completions", "POST"):
             return chatCompletion(body)
         case ("/v1/embeddings", "POST"):

@@ -63,9 +63,9 @@ final class MockHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
             context.eventLoop.assumeIsolated().execute {
                 let outcome: MockOutcome
                 if let body {
-                    outcome = body.withUnsafeReadableBytes { self.engine.handle(method: method, path: head.uri[...], body: $0) }
+                    outcome = body.withUnsafeReadableBytes { self.engine.handle(method: method, path: head.uri[...], body: $0, authorization: head.headers.first(name: "authorization")) }
                 } else {
-                    outcome = self.engine.handle(method: method, path: head.uri[...], body: UnsafeRawBufferPointer(start: nil, count: 0))
+                    outcome = self.engine.handle(method: method, path: head.uri[...], body: UnsafeRawBufferPointer(start: nil, count: 0), authorization: head.headers.first(name: "authorization"))
                 }
                 switch outcome {
                 case .respond(let response, let delay):

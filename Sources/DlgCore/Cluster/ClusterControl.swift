@@ -1,0 +1,232 @@
+import Foundation
+
+/// `dlg-cluster`'s work: bring Ray and PostgreSQL up (or attach to them), run a run as Ray tasks one
+/// per shard (scripts/cluster_driver.py), build the dataset from the database, and stop exactly what
+/// was started. The Ray and PostgreSQL life cycles are the project's scripts (scripts/ray-local.sh,
+/// scripts/pg.sh), the same ones `make test` and `make pg-up` use. Prints nothing: each step returns
+/// lines for the tool to show (no secret in them) and errors as `DlgError`.
+public struct ClusterControl {
+    public let settings: Settings
+    public let cluster: ClusterSettings
+    public let configPath: String
+    /// The repository (its scripts/ and .venv/).
+    public let root: String
+    /// Where the state file and the local Ray and PostgreSQL data go.
+    public let stateDir: String
+    /// Folder of the dlg-* binaries every node reaches (all nodes share this machine's paths here).
+    public let toolsDir: String
+    /// Port of a local Ray head `up` starts, and of a local PostgreSQL.
+    public var localRayPort = 6390
+    public var localPGPort = 54349
+    public var localRayWorkers = 2
+
+    public init(settings: Settings, configPath: String, root: String, stateDir: String, toolsDir: String) throws(DlgError) {
+        self.settings = settings
+        cluster = try ClusterSettings(settings: settings)
+        self.configPath = configPath
+        self.root = root
+        self.stateDir = stateDir
+        self.toolsDir = toolsDir
+    }
+
+    var python: String { (root as NSString).appendingPathComponent(".venv/bin/python") }
+    func script(_ name: String) -> String { (root as NSString).appendingPathComponent("scripts/\(name)") }
+    var logPath: String { (stateDir as NSString).appendingPathComponent("cluster.log") }
+
+    /// Runs a program with extra environment; stdout returned, stderr appended to cluster.log.
+    func call(_ args: [String], env: [String: String] = [:]) throws(DlgError) -> (status: Int32, output: String) {
+        try Files.makeDirectory(stateDir)
+        if !FileManager.default.fileExists(atPath: logPath) { FileManager.default.createFile(atPath: logPath, contents: nil) }
+        guard let log = FileHandle(forWritingAtPath: logPath) else { throw DlgError.io("\(logPath): cannot open for writing") }
+        defer { try? log.close() }
+        log.seekToEndOfFile()
+        var environment = ProcessInfo.processInfo.environment
+        for (k, v) in env { environment[k] = v }
+        let out = Pipe()
+        let child = Subprocess(args, environment: environment, standardInput: FileHandle.nullDevice,
+                               standardOutput: out, standardError: log)
+        try child.start()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        return (child.wait(), String(decoding: data, as: UTF8.self))
+    }
+
+    func tailOfLog(_ n: Int = 5) -> String {
+        let text = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
+        return Redact.text(text.split(separator: "\n").suffix(n).joined(separator: " | "))
+    }
+
+    // MARK: up
+
+    /// Brings the cluster up; on a failure stops what it had started, then throws.
+    public func up() throws(DlgError) -> [String] {
+        if let old = try ClusterState.load(dir: stateDir) {
+            throw DlgError(.usage, "a cluster is already up (state in \(ClusterState.path(dir: stateDir)), created \(old.created)); run dlg-cluster down first")
+        }
+        var lines: [String] = []
+        var state = ClusterState(rayAddress: cluster.rayAddress, dsn: cluster.dsn, backend: cluster.backend)
+        do throws(DlgError) {
+            // Ray
+            if cluster.rayAddress == "auto" {
+                guard cluster.autoStartLocal else {
+                    throw DlgError.unavailable("ray.address is auto, RAY_ADDRESS is not set and ray.auto_start_local is false: no Ray cluster to use; set ray.address or ray.auto_start_local: true")
+                }
+                let dir = (stateDir as NSString).appendingPathComponent("ray")
+                state.rayStartedDir = dir
+                state.rayPort = localRayPort
+                try state.save(dir: stateDir)
+                let r = try call([script("ray-local.sh"), "up"], env: rayScriptEnv(dir: dir, port: localRayPort))
+                guard r.status == 0 else { throw DlgError.unavailable("starting the local Ray cluster failed (status \(r.status)): \(tailOfLog())") }
+                state.rayAddress = "127.0.0.1:\(localRayPort)"
+                state.rayTokenPath = (dir as NSString).appendingPathComponent("auth_token")
+                lines.append("ray: started a head and \(localRayWorkers) worker node(s) on 127.0.0.1:\(localRayPort) (data \(dir))")
+            } else {
+                if let p = ProcessInfo.processInfo.environment["RAY_AUTH_TOKEN_PATH"] { state.rayTokenPath = p }
+                lines.append("ray: using the cluster at \(cluster.rayAddress)")
+            }
+            try state.save(dir: stateDir)
+            let nodes = try rayStatus(state)
+            lines.append("ray: \(nodes) node(s) alive")
+            // PostgreSQL
+            if cluster.dsn.isEmpty {
+                let dir = (stateDir as NSString).appendingPathComponent("pg")
+                state.pgStartedDir = dir
+                state.pgPort = localPGPort
+                try state.save(dir: stateDir)
+                let r = try call([script("pg.sh"), "up"], env: ["PG_DIR": dir, "PG_PORT": String(localPGPort)])
+                guard r.status == 0 else { throw DlgError.unavailable("starting the local PostgreSQL failed (status \(r.status)): \(tailOfLog())") }
+                state.dsn = r.output.trimmingCharacters(in: .whitespacesAndNewlines)
+                lines.append("postgres: started on 127.0.0.1:\(localPGPort) (data \(dir))")
+            } else {
+                lines.append("postgres: using store.postgres.dsn (\(Redact.text(cluster.dsn)))")
+            }
+            try state.save(dir: stateDir)
+            // LLM endpoints
+            switch cluster.backend {
+            case "vllm_managed":
+                throw DlgError.config("\(settings.tree.location(of: "llm.backend")): llm.backend: vllm_managed is not supported by dlg-cluster yet; start vLLM yourself and use vllm_attach with llm.routing.endpoints")
+            case "vllm_attach":
+                lines.append("llm: vllm_attach: endpoints are checked when the run starts")
+            default:
+                lines.append("llm: \(cluster.backend): nothing to start")
+            }
+        } catch {
+            _ = try? down(state: state)
+            throw error
+        }
+        return lines
+    }
+
+    func rayScriptEnv(dir: String, port: Int) -> [String: String] {
+        ["RAY_DIR": dir, "RAY_PORT": String(port), "RAY_WORKERS": String(localRayWorkers)]
+    }
+
+    /// The nodes alive, through the driver (which connects as any Ray client does).
+    func rayStatus(_ state: ClusterState) throws(DlgError) -> Int {
+        let r = try call([python, script("cluster_driver.py"), "status"], env: state.rayEnvironment)
+        for line in r.output.split(separator: "\n") {
+            if let o = (try? JSONCodec.parse(String(line)))?.objectValue, o["component"]?.stringValue == "ray" {
+                return o["nodes_alive"]?.intValue ?? 0
+            }
+        }
+        throw DlgError.unavailable("ray at \(state.rayAddress) does not answer (status \(r.status)): \(tailOfLog())")
+    }
+
+    // MARK: status
+
+    public func status() throws(DlgError) -> [String] {
+        guard let state = try ClusterState.load(dir: stateDir) else { return ["cluster: not up (no \(ClusterState.path(dir: stateDir)))"] }
+        var lines: [String] = []
+        if let nodes = try? rayStatus(state) {
+            lines.append("ray: healthy, \(nodes) node(s) alive at \(state.rayAddress)")
+        } else {
+            lines.append("ray: NOT healthy at \(state.rayAddress)")
+        }
+        if let dir = state.pgStartedDir {
+            let r = try call([script("pg.sh"), "status"], env: ["PG_DIR": dir, "PG_PORT": String(state.pgPort ?? localPGPort)])
+            lines.append("postgres: \(r.status == 0 ? "healthy" : "NOT healthy") on 127.0.0.1:\(state.pgPort ?? localPGPort)")
+        } else {
+            lines.append("postgres: \(Redact.text(state.dsn)) (not started by dlg-cluster)")
+        }
+        return lines
+    }
+
+    // MARK: down
+
+    public func down() throws(DlgError) -> [String] {
+        guard let state = try ClusterState.load(dir: stateDir) else { return ["cluster: nothing to stop"] }
+        return try down(state: state)
+    }
+
+    func down(state: ClusterState) throws(DlgError) -> [String] {
+        var lines: [String] = []
+        var failures: [String] = []
+        if let dir = state.pgStartedDir {
+            let r = try call([script("pg.sh"), "down"], env: ["PG_DIR": dir, "PG_PORT": String(state.pgPort ?? localPGPort)])
+            if r.status == 0 { lines.append("postgres: stopped") } else { failures.append("postgres (status \(r.status))") }
+        }
+        if let dir = state.rayStartedDir {
+            let r = try call([script("ray-local.sh"), "down"], env: rayScriptEnv(dir: dir, port: state.rayPort ?? localRayPort))
+            if r.status == 0 { lines.append("ray: stopped") } else { failures.append("ray (status \(r.status))") }
+        }
+        guard failures.isEmpty else {
+            throw DlgError.unavailable("could not stop \(failures.joined(separator: ", ")): \(tailOfLog()); the state file stays for another dlg-cluster down")
+        }
+        ClusterState.remove(dir: stateDir)
+        if lines.isEmpty { lines.append("cluster: nothing started by dlg-cluster to stop") }
+        return lines
+    }
+
+    // MARK: run
+
+    /// One shard's result as the driver reports it.
+    public struct ShardResult: Sendable {
+        public let shard: Int
+        public let nodeID: String
+        public let seconds: Double
+    }
+
+    public struct RunResult: Sendable {
+        public let runID: String
+        public let shards: [ShardResult]
+        public let failedShards: Int
+        public let exportSummary: String
+    }
+
+    /// The run split in shards, one Ray task each, then the dataset from the database.
+    public func run(runID: String, shards requested: Int?) throws(DlgError) -> RunResult {
+        guard let state = try ClusterState.load(dir: stateDir) else {
+            throw DlgError.unavailable("no cluster is up (no \(ClusterState.path(dir: stateDir))); run dlg-cluster up -c \(configPath) first")
+        }
+        var shards = requested ?? cluster.shards
+        if shards == 0 { shards = max(1, 2 * (try rayStatus(state))) }
+        var env = state.rayEnvironment
+        env["POSTGRES_DSN"] = state.dsn
+        env["STORE_BACKEND"] = "postgres"
+        let config = (configPath as NSString).isAbsolutePath ? configPath : (FileManager.default.currentDirectoryPath as NSString).appendingPathComponent(configPath)
+        let r = try call([python, script("cluster_driver.py"), "run", "--shards", String(shards), "--run-id", runID,
+                          "--config", config, "--bin", toolsDir, "--cwd", FileManager.default.currentDirectoryPath,
+                          "--max-retries", String(cluster.maxRetries), "--num-cpus", String(cluster.numCPUs)], env: env)
+        var results: [ShardResult] = []
+        var failed = 0
+        for line in r.output.split(separator: "\n") {
+            guard let o = (try? JSONCodec.parse(String(line)))?.objectValue else { continue }
+            switch o["event"]?.stringValue {
+            case "shard_done":
+                results.append(ShardResult(shard: o["shard"]?.intValue ?? -1, nodeID: o["node_id"]?.stringValue ?? "",
+                                           seconds: o["seconds"]?.doubleValue ?? 0))
+            case "shard_failed": failed += 1
+            default: break
+            }
+        }
+        if r.status != 0 || failed > 0 || results.count != shards {
+            throw DlgError(.tempFail, "\(failed) of \(shards) shard(s) failed after \(cluster.maxRetries) retries (driver status \(r.status)): \(tailOfLog()); every dialogue is in the database: run again with --run-id \(runID) to resume")
+        }
+        let export = try call([(toolsDir as NSString).appendingPathComponent("dlg-export"), "--config", config, "--run-id", runID],
+                              env: ["POSTGRES_DSN": state.dsn, "STORE_BACKEND": "postgres"])
+        guard export.status == 0 else {
+            throw DlgError(DlgError.Code(rawValue: export.status) ?? .software, "dlg-export --run-id \(runID) failed with status \(export.status): \(tailOfLog())")
+        }
+        return RunResult(runID: runID, shards: results.sorted { $0.shard < $1.shard }, failedShards: failed,
+                         exportSummary: export.output.trimmingCharacters(in: .whitespacesAndNewlines))
+    }
+}

@@ -1,0 +1,124 @@
+import ArgumentParser
+import DlgCLI
+import DlgCore
+import Foundation
+
+/// Options every subcommand shares: the config, where the cluster's state lives, where the repo is.
+struct ClusterOptions: ParsableArguments {
+    @Option(name: [.customShort("c"), .customLong("config")], help: "The dlgforge config file (YAML).")
+    var config: String = "config.yaml"
+
+    @Option(help: "Folder of the cluster's state file and of the Ray and PostgreSQL it starts (default: .dlgforge/cluster under the current folder, or DLG_CLUSTER_DIR).")
+    var stateDir: String?
+
+    @Option(help: "The dlgforge checkout holding scripts/ and .venv/ (default: the first folder above this tool's that has scripts/cluster_driver.py).")
+    var root: String?
+
+    var toolsDir: String { URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent().path }
+
+    func control() throws -> ClusterControl {
+        let settings = try Settings.load(path: config)
+        let cwd = FileManager.default.currentDirectoryPath
+        let dir = stateDir ?? ProcessInfo.processInfo.environment["DLG_CLUSTER_DIR"] ?? (cwd as NSString).appendingPathComponent(".dlgforge/cluster")
+        // The first folder above this tool's holding scripts/cluster_driver.py (.build/<triple>/debug).
+        var repo = root ?? ""
+        if repo.isEmpty {
+            var dir = URL(fileURLWithPath: toolsDir)
+            while dir.path != "/" {
+                dir = dir.deletingLastPathComponent()
+                if FileManager.default.fileExists(atPath: dir.appendingPathComponent("scripts/cluster_driver.py").path) { repo = dir.path; break }
+            }
+            if repo.isEmpty { throw DlgError(.usage, "no dlgforge checkout (scripts/cluster_driver.py) above \(toolsDir); give --root") }
+        }
+        return try ClusterControl(settings: settings, configPath: config, root: repo, stateDir: dir, toolsDir: toolsDir)
+    }
+}
+
+func say(_ lines: [String]) throws {
+    let out = FDWriter()
+    for l in lines { try out.write("dlg-cluster: \(l)\n") }
+    try out.flush()
+}
+
+@main
+struct DlgCluster: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "dlg-cluster",
+        abstract: "Bring Ray and PostgreSQL up with one command, run a run as sharded Ray tasks, and stop what was started.",
+        discussion: """
+        up: Ray per ray.address (auto with ray.auto_start_local: a head and 2 worker nodes on 127.0.0.1), \
+        PostgreSQL per store.postgres.dsn (none: a local server as make pg-up); writes the state file. \
+        run: the run split into run.distributed.shards shards (default two per Ray node), each a Ray task \
+        running dlg-run --shard I/N against the database, retried by Ray; then dlg-export --run-id. \
+        status: each component, healthy or not. down: stops exactly what up started; safe twice.
+        """,
+        subcommands: [Up.self, Status.self, Run.self, Down.self])
+
+    struct Up: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Start (or attach to) Ray and PostgreSQL; write the state file.")
+        @OptionGroup var options: ClusterOptions
+        func run() async throws {
+            try await ToolMain.run("dlg-cluster") {
+                try say(try options.control().up())
+                return 0
+            }
+        }
+    }
+
+    struct Status: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Each component, healthy or not, with its address.")
+        @OptionGroup var options: ClusterOptions
+        func run() async throws {
+            try await ToolMain.run("dlg-cluster") {
+                try say(try options.control().status())
+                return 0
+            }
+        }
+    }
+
+    struct Down: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Stop exactly what up started (safe to run twice).")
+        @OptionGroup var options: ClusterOptions
+        func run() async throws {
+            try await ToolMain.run("dlg-cluster") {
+                try say(try options.control().down())
+                return 0
+            }
+        }
+    }
+
+    struct Run: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Run the config's run as Ray tasks, one per shard, then build the dataset from the database.",
+            discussion: "stdout: one JSON line: the run id, each shard's node id and seconds, and dlg-export's summary.")
+        @OptionGroup var options: ClusterOptions
+        @Option(help: "Run id to start or resume (default: run.resume_run_id, run.run_id, or a new one).")
+        var runId: String?
+        @Option(help: "Shards (default: run.distributed.shards, else two per Ray node alive).")
+        var shards: Int?
+
+        func validate() throws {
+            if let s = shards, s < 1 { throw ValidationError("\"--shards\" must be at least 1") }
+            if let id = runId, let problem = SafeID.problem(id) { throw ValidationError("\"--run-id\" \(problem)") }
+        }
+
+        func run() async throws {
+            try await ToolMain.run("dlg-cluster") {
+                let control = try options.control()
+                let id = runId ?? RunIDs.configured(resumeRunID: control.settings.run.resumeRunID, runID: control.settings.run.runID) ?? RunIDs.random()
+                StandardError.write("dlg-cluster: run \(id): starting the shards")
+                let result = try control.run(runID: id, shards: shards)
+                let shardsJSON: [JSON] = result.shards.map {
+                    .object(["shard": .int($0.shard), "node_id": .string($0.nodeID), "seconds": .double($0.seconds)])
+                }
+                var summary: JSONObject = ["run_id": .string(result.runID), "shards": .array(shardsJSON),
+                                           "nodes": .int(Set(result.shards.map(\.nodeID)).count)]
+                if let export = try? JSONCodec.parse(result.exportSummary) { summary["export"] = export }
+                let out = FDWriter()
+                try out.write(JSON.object(summary).serialized() + "\n")
+                try out.flush()
+                return 0
+            }
+        }
+    }
+}

@@ -1,0 +1,94 @@
+// dlg-cluster on the test Ray cluster (a head and 2 worker nodes on this machine, DLG_RAY_ADDRESS) and
+// the test PostgreSQL (DLG_PG_DSN): a run split in 4 shards, each a Ray task running dlg-run --shard,
+// gives a single-machine run's counts with no duplicate question; a shard killed mid-run is retried by
+// Ray and resumes from the database's journal.
+
+import DlgCore
+import DlgTestSupport
+import Foundation
+import Testing
+
+@Suite("dlg-cluster", .serialized) struct ClusterTests {
+    static let needs = Comment(rawValue: RayTestCluster.howTo + "; " + PostgresTestServer.howTo)
+    static var available: Bool { RayTestCluster.available && PostgresTestServer.available }
+
+    static func configure(_ work: WorkDir) throws {
+        try work.setConfig("run.target_languages", "[en, fr]")
+        try work.setConfig("run.total_samples", "16")
+        try work.setConfig("run.batch_size", "8")
+        try work.setConfig("run.max_turns", "2")
+    }
+
+    static func clusterEnv(_ work: WorkDir, _ mock: MockServerProcess, dsn: String) -> [String: String] {
+        var env = mock.env
+        for (k, v) in RayTestCluster.env { env[k] = v }
+        env["POSTGRES_DSN"] = dsn
+        env["DLG_CLUSTER_DIR"] = work.file(".cluster").path
+        return env
+    }
+
+    static func cluster(_ work: WorkDir, _ verb: String, _ args: [String] = [], env: [String: String]) async throws -> ToolResult {
+        try await runTool("dlg-cluster", args: [verb, "--config", work.configPath] + args, env: env, cwd: work.url,
+                          timeout: .seconds(400))
+    }
+
+    /// Conversations per language in the dataset, and the questions of its turns.
+    static func dataset(_ work: WorkDir) throws -> (perLanguage: [String: Int], questions: [String], ids: [String]) {
+        var per: [String: Int] = [:]
+        let index = try work.records("outputs/conversations_index.jsonl")
+        for line in index { per[line["language"]?.stringValue ?? "?", default: 0] += 1 }
+        let turns = try work.records("outputs/turns.jsonl")
+        return (per, turns.map { JSONL.normalized($0["user_message"]?.stringValue ?? "") },
+                index.compactMap { $0["conversation_id"]?.stringValue })
+    }
+
+    /// No process of this test's project left: none has its config on its command line.
+    static func leftovers(_ work: WorkDir) throws -> String {
+        let r = try Subprocess.capture(["/usr/bin/pgrep", "-af", work.configPath])
+        return String(decoding: r.output, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    @Test(.enabled(if: available, needs), .timeLimit(.minutes(8)))
+    func fourShardsOnThreeNodesGiveTheSingleMachineCounts() async throws {
+        let dsn = try #require(PostgresTestServer.dsn)
+        let runID = PostgresTestServer.freshRunID("cluster")
+        let reference = try WorkDir(label: "cluster-ref")
+        let work = try WorkDir(label: "cluster-run")
+        try Self.configure(reference)
+        try Self.configure(work)
+        try await withMock(["--seed", "7", "--duplicate-rate", "0.3", "--latency-ms", "20"]) { mock in
+            let (ref, _) = try await runDlgRun(reference, mock, runID: runID)
+            try #require(ref.status == 0, "\(ref)")
+            let env = Self.clusterEnv(work, mock, dsn: dsn)
+            let up = try await Self.cluster(work, "up", env: env)
+            try #require(up.status == 0, "\(up)")
+            #expect(up.stdout.contains("ray: using the cluster at \(RayTestCluster.address ?? "")") && up.stdout.contains("3 node(s) alive"), "\(up)")
+            #expect(!up.stdout.contains(dsn) && !up.stderr.contains(dsn), "the DSN is never shown")
+            let run = try await Self.cluster(work, "run", ["--run-id", runID, "--shards", "4"], env: env)
+            try #require(run.status == 0, "\(run)")
+            let summary = try JSONL.object(run.stdout)
+            let shards = summary["shards"]?.arrayValue ?? []
+            #expect(shards.count == 4, "\(run)")
+            let nodes = Set(shards.compactMap { $0["node_id"]?.stringValue })
+            #expect(nodes.count > 1, "the shards ran on \(nodes.count) node(s): \(run.stdout)")
+            let want = try Self.dataset(reference)
+            let got = try Self.dataset(work)
+            #expect(got.perLanguage == want.perLanguage && got.perLanguage == ["en": 16, "fr": 16], "\(got.perLanguage) vs \(want.perLanguage)")
+            #expect(JSONL.duplicates(got.ids).isEmpty)
+            #expect(JSONL.duplicates(got.questions).isEmpty, "questions twice: \(JSONL.duplicates(got.questions))")
+            // PostgreSQL holds each accepted question of the run once.
+            let db = try PGConnection(dsn: dsn)
+            let stored = try db.query("SELECT count(*), count(DISTINCT question_norm) FROM dlgforge_questions WHERE run_id = $1", [.text(runID)])
+            #expect(stored[0, 0] == stored[0, 1] && Int(stored[0, 0] ?? "") ?? 0 >= got.questions.count, "stored \(stored[0, 0] ?? "?") distinct \(stored[0, 1] ?? "?") turns \(got.questions.count)")
+            let status = try await Self.cluster(work, "status", env: env)
+            #expect(status.status == 0 && status.stdout.contains("ray: healthy"), "\(status)")
+            for _ in 0..<2 {
+                let down = try await Self.cluster(work, "down", env: env)
+                #expect(down.status == 0, "\(down)")
+            }
+            #expect(!work.exists(".cluster/state.json"))
+            let left = try Self.leftovers(work)
+            #expect(left.isEmpty, "processes left: \(left)")
+        }
+    }
+}
