@@ -19,16 +19,28 @@ cpus=${RAY_NODE_CPUS:-2}
 mkdir -p "$dir"
 dir=$(cd "$dir" && pwd)
 pids=$dir/pids
+# Ray's temp dirs: under .dlgforge when the path is short enough, else under /tmp (linked from $dir/tmp):
+# a Unix socket path holds at most 107 bytes and Ray puts session_<date>_<pid>/sockets/plasma_store
+# (about 70) below it.
+if [ ${#dir} -le 30 ]; then
+  tmp=$dir
+else
+  tmp=/tmp/dlgray-$(printf '%s' "$dir" | md5sum | cut -c1-10)
+  mkdir -p "$tmp"
+  ln -sfn "$tmp" "$dir/tmp"
+fi
 token=$dir/auth_token
 ray=$root/.venv/bin/ray
 
 export RAY_USAGE_STATS_ENABLED=0
+# Only the head gets RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0 (below); a client's setting must not reach the other nodes.
+unset RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER
 export RAY_AUTH_MODE=token
 export RAY_AUTH_TOKEN_PATH=$token
 
 ours() {  # the PIDs of every process whose temp dir is one of ours
   local p
-  for p in $(pgrep -f -- "$dir/n" 2>/dev/null || true); do echo "$p"; done
+  for p in $(pgrep -f -- "$tmp/n" 2>/dev/null || true); do echo "$p"; done
 }
 
 case "${1:-}" in
@@ -42,11 +54,11 @@ case "${1:-}" in
       : >"$pids"
       keep_loopback='import sys, ray._private.services as s; s.resolve_ip_for_localhost = lambda h: h; from ray.scripts.scripts import main; sys.argv[0] = "ray"; sys.exit(main())'
       common=(--node-ip-address 127.0.0.1 --disable-usage-stats --num-cpus "$cpus")
-      echo "dlgforge: starting a Ray head on 127.0.0.1:$port and $workers worker node(s) (temp dirs in $dir)" >&2
+      echo "dlgforge: starting a Ray head on 127.0.0.1:$port and $workers worker node(s) (temp dirs in $tmp)" >&2
       # The head: RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0, without which Ray 2.60 binds the machine's other
       # address even with --node-ip-address 127.0.0.1. Not for the other nodes: with it `ray start
       # --address` refuses to join ("multi-node clusters are not supported").
-      if ! RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0 "$ray" start --head --port "$port" --include-dashboard=false --temp-dir "$dir/n0" \
+      if ! RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0 "$ray" start --head --port "$port" --include-dashboard=false --temp-dir "$tmp/n0" \
           --resources '{"dlg_node_0": 1}' "${common[@]}" >"$dir/start-0.log" 2>&1; then
         tail -20 "$dir/start-0.log" >&2; "$0" down; exit 69
       fi
@@ -54,7 +66,7 @@ case "${1:-}" in
         # Ray rewrites a loopback --address to the machine's other address before it connects
         # (services.resolve_ip_for_localhost) while the head listens on 127.0.0.1 only: the CLI is run
         # with that one rewrite turned off.
-        if ! "$root/.venv/bin/python" -c "$keep_loopback" start --address "127.0.0.1:$port" --temp-dir "$dir/n$i" \
+        if ! "$root/.venv/bin/python" -c "$keep_loopback" start --address "127.0.0.1:$port" --temp-dir "$tmp/n$i" \
             --resources "{\"dlg_node_$i\": 1}" "${common[@]}" >"$dir/start-$i.log" 2>&1; then
           tail -20 "$dir/start-$i.log" >&2; "$0" down; exit 69
         fi

@@ -30,7 +30,11 @@ struct ClusterOptions: ParsableArguments {
             }
             if repo.isEmpty { throw DlgError(.usage, "no dlgforge checkout (scripts/cluster_driver.py) above \(toolsDir); give --root") }
         }
-        return try ClusterControl(settings: settings, configPath: config, root: repo, stateDir: dir, toolsDir: toolsDir)
+        var control = try ClusterControl(settings: settings, configPath: config, root: repo, stateDir: dir, toolsDir: toolsDir)
+        let env = ProcessInfo.processInfo.environment
+        if let p = env["DLG_CLUSTER_RAY_PORT"].flatMap(Int.init) { control.localRayPort = p }
+        if let p = env["DLG_CLUSTER_PG_PORT"].flatMap(Int.init) { control.localPGPort = p }
+        return control
     }
 }
 

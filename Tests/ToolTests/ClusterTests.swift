@@ -91,4 +91,60 @@ import Testing
             #expect(left.isEmpty, "processes left: \(left)")
         }
     }
+
+    @Test(.enabled(if: available, needs), .timeLimit(.minutes(8)))
+    func aShardKilledMidRunIsRetriedAndNothingIsLostOrDoubled() async throws {
+        let dsn = try #require(PostgresTestServer.dsn)
+        let runID = PostgresTestServer.freshRunID("cluster-kill")
+        let work = try WorkDir(label: "cluster-kill")
+        try Self.configure(work)
+        try await withMock(["--seed", "9", "--duplicate-rate", "0.3", "--latency-ms", "150"]) { mock in
+            let env = Self.clusterEnv(work, mock, dsn: dsn)
+            let up = try await Self.cluster(work, "up", env: env)
+            try #require(up.status == 0, "\(up)")
+            let run = try startTool("dlg-cluster", args: ["run", "--config", work.configPath, "--run-id", runID, "--shards", "4"],
+                                    env: env, cwd: work.url)
+            // Shard 1's dlg-run, killed once it has journaled some dialogues of the run.
+            let pidFile = "logs/shard-\(runID)-1.pid"
+            let db = try PGConnection(dsn: dsn)
+            let deadline = ContinuousClock.now + .seconds(120)
+            while (!work.exists(pidFile) || PostgresRunTests.journalRows(db, runID) < 6) && run.isRunning && ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            let pid = try #require(Int32(try work.read(pidFile).split(separator: "\n").first ?? ""), "no shard pid")
+            #expect(kill(pid, SIGKILL) == 0, "shard 1 (pid \(pid)) had already finished")
+            let r = try await run.finish(timeout: .seconds(300))
+            try #require(r.status == 0, "\(r)")
+            let attempts = try work.read(pidFile).split(separator: "\n").count
+            #expect(attempts >= 2, "shard 1 ran \(attempts) time(s): Ray did not retry it")
+            let got = try Self.dataset(work)
+            #expect(got.perLanguage == ["en": 16, "fr": 16], "\(got.perLanguage)")
+            #expect(JSONL.duplicates(got.ids).isEmpty && JSONL.duplicates(got.questions).isEmpty)
+            let down = try await Self.cluster(work, "down", env: env)
+            #expect(down.status == 0, "\(down)")
+        }
+    }
+
+    @Test(.enabled(if: available, needs), .timeLimit(.minutes(5)))
+    func aFailedUpStopsTheRayItStarted() async throws {
+        let work = try WorkDir(label: "cluster-failed-up")
+        try Self.configure(work)
+        // PostgreSQL cannot start: its data folder is taken by a file. Ray (auto, started locally) was up by then.
+        try work.write(".cluster/pg", "not a folder")
+        var env = RayTestCluster.env
+        env["RAY_ADDRESS"] = nil
+        env["DLG_CLUSTER_DIR"] = work.file(".cluster").path
+        env["DLG_CLUSTER_RAY_PORT"] = "6393"
+        let up = try await Self.cluster(work, "up", env: env)
+        #expect(up.status == 69, "\(up)")
+        #expect(up.stderr.contains("PostgreSQL"), "\(up)")
+        // Ray's temp dirs are under /tmp when the work folder's path is long (scripts/ray-local.sh).
+        let tmp = (try? FileManager.default.destinationOfSymbolicLink(atPath: work.file(".cluster/ray/tmp").path)) ?? work.file(".cluster/ray").path
+        let r = try Subprocess.capture(["/usr/bin/pgrep", "-af", tmp + "/n"])
+        let left = String(decoding: r.output, as: UTF8.self)
+        #expect(left.isEmpty, "left running after a failed up: \(left)")
+        #expect(!work.exists(".cluster/state.json"))
+        let down = try await Self.cluster(work, "down", env: env)
+        #expect(down.status == 0 && down.stdout.contains("nothing to stop"), "\(down)")
+    }
 }

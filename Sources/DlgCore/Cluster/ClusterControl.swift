@@ -89,11 +89,15 @@ public struct ClusterControl {
             // PostgreSQL
             if cluster.dsn.isEmpty {
                 let dir = (stateDir as NSString).appendingPathComponent("pg")
+                let pgEnv = ["PG_DIR": dir, "PG_PORT": String(localPGPort)]
+                let r = try call([script("pg.sh"), "up"], env: pgEnv)
+                guard r.status == 0 else {
+                    // pg.sh stops on its first error; a server it did start is stopped here.
+                    _ = try? call([script("pg.sh"), "down"], env: pgEnv)
+                    throw DlgError.unavailable("starting the local PostgreSQL failed (status \(r.status)): \(tailOfLog())")
+                }
                 state.pgStartedDir = dir
                 state.pgPort = localPGPort
-                try state.save(dir: stateDir)
-                let r = try call([script("pg.sh"), "up"], env: ["PG_DIR": dir, "PG_PORT": String(localPGPort)])
-                guard r.status == 0 else { throw DlgError.unavailable("starting the local PostgreSQL failed (status \(r.status)): \(tailOfLog())") }
                 state.dsn = r.output.trimmingCharacters(in: .whitespacesAndNewlines)
                 lines.append("postgres: started on 127.0.0.1:\(localPGPort) (data \(dir))")
             } else {
