@@ -47,6 +47,14 @@ def run_shard(index, count, run_id, config, bindir, cwd, env):
     full_env = dict(os.environ)
     full_env.update(env)
     full_env["DLG_PROGRESS"] = "0"
+    # Managed vLLM replicas: only those answering /health now (a replica that died is out of routing
+    # for this attempt; the attempt before it exited 69 with every dialogue in the journal).
+    if "LLM_ROUTING_ENDPOINTS_JSON" in env:
+        endpoints = json.loads(env["LLM_ROUTING_ENDPOINTS_JSON"])
+        alive = [e for e in endpoints if healthy(e["base_url"].rstrip("/").removesuffix("/v1") + "/health")]
+        if not alive:
+            raise subprocess.CalledProcessError(69, ["vllm replicas"], b"no vLLM replica answers /health")
+        full_env["LLM_ROUTING_ENDPOINTS_JSON"] = json.dumps(alive)
     cmd = [os.path.join(bindir, "dlg-run"), "--config", config, "--run-id", run_id,
            "--shard", f"{index}/{count}", "--json"]
     # The shard's PID, for whoever wants to kill it mid-run (the tests).
@@ -72,7 +80,7 @@ def run_shard(index, count, run_id, config, bindir, cwd, env):
 
 def cmd_run(a):
     connect()
-    env = {k: v for k, v in os.environ.items() if k.startswith(("DLG_", "POSTGRES_", "DLGFORGE_", "OPENAI_", "STORE_"))}
+    env = {k: v for k, v in os.environ.items() if k.startswith(("DLG_", "POSTGRES_", "DLGFORGE_", "OPENAI_", "STORE_", "LLM_"))}
     refs = [run_shard.options(max_retries=a.max_retries, retry_exceptions=[subprocess.CalledProcessError],
                               num_cpus=a.num_cpus, scheduling_strategy="SPREAD")
             .remote(i, a.shards, a.run_id, a.config, a.bin, a.cwd, env) for i in range(a.shards)]
@@ -93,8 +101,9 @@ class VLLMReplica:
     def __init__(self):
         self.proc = None
 
-    def start(self, argv, log_path, key):
+    def start(self, argv, log_path, key, extra_env):
         env = dict(os.environ)
+        env.update(extra_env)
         if key:
             env["VLLM_API_KEY"] = key
         os.makedirs(os.path.dirname(log_path), exist_ok=True)
@@ -149,7 +158,8 @@ def cmd_vllm_up(a):
         port = a.port_start + i
         argv = [a.vllm, "serve", a.model, "--host", a.host, "--port", str(port),
                 "--served-model-name", a.served_name] + list(a.extra_arg or [])
-        info = ray.get(actor.start.remote(argv, os.path.join(a.log_dir, f"vllm-{i}.log"), key))
+        extra_env = {k: v for k, v in os.environ.items() if k.startswith(("DLG_STANDIN_", "DLG_MOCK_", "CUDA_", "HF_", "VLLM_"))}
+        info = ray.get(actor.start.remote(argv, os.path.join(a.log_dir, f"vllm-{i}.log"), key, extra_env))
         if "error" in info:
             emit({"event": "replica_failed", "replica": i, "error": info["error"]})
             return 69

@@ -36,7 +36,7 @@ public struct ClusterControl {
     /// Runs a program with extra environment; stdout returned, stderr appended to cluster.log.
     func call(_ args: [String], env: [String: String] = [:]) throws(DlgError) -> (status: Int32, output: String) {
         try Files.makeDirectory(stateDir)
-        if !FileManager.default.fileExists(atPath: logPath) { FileManager.default.createFile(atPath: logPath, contents: nil) }
+        if !FileManager.default.fileExists(atPath: logPath) { _ = FileManager.default.createFile(atPath: logPath, contents: nil) }
         guard let log = FileHandle(forWritingAtPath: logPath) else { throw DlgError.io("\(logPath): cannot open for writing") }
         defer { try? log.close() }
         log.seekToEndOfFile()
@@ -107,7 +107,8 @@ public struct ClusterControl {
             // LLM endpoints
             switch cluster.backend {
             case "vllm_managed":
-                throw DlgError.config("\(settings.tree.location(of: "llm.backend")): llm.backend: vllm_managed is not supported by dlg-cluster yet; start vLLM yourself and use vllm_attach with llm.routing.endpoints")
+                lines += try startVLLM(&state)
+                try state.save(dir: stateDir)
             case "vllm_attach":
                 lines.append("llm: vllm_attach: endpoints are checked when the run starts")
             default:
@@ -118,6 +119,49 @@ public struct ClusterControl {
             throw error
         }
         return lines
+    }
+
+    var keyPath: String { (stateDir as NSString).appendingPathComponent("vllm_key") }
+
+    /// `llm.vllm.replicas` `vllm serve` processes, each in a detached Ray actor with
+    /// `num_gpus_per_replica` GPUs, on ports from `port_start`, with a key made for this cluster.
+    func startVLLM(_ state: inout ClusterState) throws(DlgError) -> [String] {
+        let v = cluster.vllm
+        var bytes = [UInt8](repeating: 0, count: 24)
+        for i in bytes.indices { bytes[i] = UInt8.random(in: 0...255) }
+        let key = "dlg-" + bytes.map { String(format: "%02x", $0) }.joined()
+        _ = FileManager.default.createFile(atPath: keyPath, contents: Data(key.utf8), attributes: [.posixPermissions: 0o600])
+        state.vllmManaged = true
+        try state.save(dir: stateDir)
+        var env = state.rayEnvironment
+        env["DLG_CLUSTER_VLLM_KEY"] = key
+        let logs = (settings.logsDir as NSString).isAbsolutePath ? settings.logsDir
+            : (FileManager.default.currentDirectoryPath as NSString).appendingPathComponent(settings.logsDir)
+        // `vllm` as this process's PATH finds it (Ray's workers have the PATH of their node's start).
+        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
+        guard let vllm = path.split(separator: ":").map({ "\($0)/vllm" }).first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
+            throw DlgError.unavailable("llm.backend: vllm_managed: no vllm executable on PATH; install vLLM (pip install vllm) on every GPU node")
+        }
+        var args = [python, script("cluster_driver.py"), "vllm-up", "--vllm", vllm, "--replicas", String(v.replicas),
+                    "--num-gpus", String(v.numGPUsPerReplica), "--port-start", String(v.portStart), "--host", v.host,
+                    "--model", v.model, "--served-name", v.servedModelName, "--log-dir", logs,
+                    "--health-timeout", String(v.healthTimeoutS)]
+        for f in v.flags { args += ["--extra-arg=\(f)"] }
+        let r = try call(args, env: env)
+        var urls: [String] = []
+        var problems: [String] = []
+        for line in r.output.split(separator: "\n") {
+            guard let o = (try? JSONCodec.parse(String(line)))?.objectValue else { continue }
+            if o["event"]?.stringValue == "replica_started", let u = o["base_url"]?.stringValue { urls.append(u) }
+            if o["event"]?.stringValue == "replica_failed" {
+                problems.append("vLLM replica \(o["replica"]?.intValue ?? -1): \(o["error"]?.stringValue ?? "failed")")
+            }
+        }
+        guard r.status == 0, problems.isEmpty, urls.count == v.replicas else {
+            throw DlgError.unavailable("starting vLLM failed: \(problems.isEmpty ? tailOfLog() : problems.joined(separator: "; "))")
+        }
+        state.vllmEndpoints = urls
+        return urls.enumerated().map { "vllm: replica \($0.offset) healthy at \($0.element) (log \(logs)/vllm-\($0.offset).log)" }
     }
 
     func rayScriptEnv(dir: String, port: Int) -> [String: String] {
@@ -140,11 +184,18 @@ public struct ClusterControl {
     public func status() throws(DlgError) -> [String] {
         guard let state = try ClusterState.load(dir: stateDir) else { return ["cluster: not up (no \(ClusterState.path(dir: stateDir)))"] }
         var lines: [String] = []
-        if let nodes = try? rayStatus(state) {
-            lines.append("ray: healthy, \(nodes) node(s) alive at \(state.rayAddress)")
-        } else {
-            lines.append("ray: NOT healthy at \(state.rayAddress)")
+        let r = try call([python, script("cluster_driver.py"), "status"], env: state.rayEnvironment)
+        var rayOK = false
+        for line in r.output.split(separator: "\n") {
+            guard let o = (try? JSONCodec.parse(String(line)))?.objectValue, let c = o["component"]?.stringValue else { continue }
+            if c == "ray" {
+                rayOK = true
+                lines.append("ray: healthy, \(o["nodes_alive"]?.intValue ?? 0) node(s) alive at \(state.rayAddress)")
+            } else if let i = Int(c.dropFirst(5)), let urls = state.vllmEndpoints, i < urls.count {
+                lines.append("vllm-\(i): \(o["healthy"]?.boolValue == true ? "healthy" : "NOT healthy (died)") at \(urls[i])")
+            }
         }
+        if !rayOK { lines.append("ray: NOT healthy at \(state.rayAddress)") }
         if let dir = state.pgStartedDir {
             let r = try call([script("pg.sh"), "status"], env: ["PG_DIR": dir, "PG_PORT": String(state.pgPort ?? localPGPort)])
             lines.append("postgres: \(r.status == 0 ? "healthy" : "NOT healthy") on 127.0.0.1:\(state.pgPort ?? localPGPort)")
@@ -164,6 +215,11 @@ public struct ClusterControl {
     func down(state: ClusterState) throws(DlgError) -> [String] {
         var lines: [String] = []
         var failures: [String] = []
+        if state.vllmManaged == true {
+            let r = try call([python, script("cluster_driver.py"), "vllm-down"], env: state.rayEnvironment)
+            if r.status == 0 { lines.append("vllm: replicas stopped") } else { failures.append("vllm replicas (status \(r.status))") }
+            try? FileManager.default.removeItem(atPath: keyPath)
+        }
         if let dir = state.pgStartedDir {
             let r = try call([script("pg.sh"), "down"], env: ["PG_DIR": dir, "PG_PORT": String(state.pgPort ?? localPGPort)])
             if r.status == 0 { lines.append("postgres: stopped") } else { failures.append("postgres (status \(r.status))") }
@@ -206,6 +262,17 @@ public struct ClusterControl {
         var env = state.rayEnvironment
         env["POSTGRES_DSN"] = state.dsn
         env["STORE_BACKEND"] = "postgres"
+        if let urls = state.vllmEndpoints, !urls.isEmpty {
+            // The replicas are the run's endpoints, with the cluster's key (read from its file here,
+            // handed on in the environment, never in a command line or a message).
+            let key = (try? String(contentsOfFile: keyPath, encoding: .utf8)) ?? ""
+            env["DLG_CLUSTER_VLLM_KEY"] = key
+            let list: [JSON] = urls.map { .object(["base_url": .string($0), "api_key_env": .string("DLG_CLUSTER_VLLM_KEY"),
+                                                    "model": .string(cluster.vllm.servedModelName)]) }
+            env["LLM_ROUTING_ENDPOINTS_JSON"] = JSON.array(list).serialized()
+            env["LLM_MODE"] = "vllm_attach"
+            env["LLM_BACKEND"] = "vllm_attach"
+        }
         let config = (configPath as NSString).isAbsolutePath ? configPath : (FileManager.default.currentDirectoryPath as NSString).appendingPathComponent(configPath)
         let r = try call([python, script("cluster_driver.py"), "run", "--shards", String(shards), "--run-id", runID,
                           "--config", config, "--bin", toolsDir, "--cwd", FileManager.default.currentDirectoryPath,

@@ -16,6 +16,20 @@ public struct ClusterSettings: Sendable {
     public var numCPUs: Double
     public var dsn: String
     public var backend: String
+    /// `llm.vllm.*` for `vllm_managed`.
+    public var vllm: VLLMSettings
+
+    public struct VLLMSettings: Sendable {
+        public var model = "", servedModelName = "", host = "127.0.0.1"
+        public var replicas = 1, portStart = 18000, tensorParallelSize = 1, maxNumSeqs = 256
+        public var numGPUsPerReplica = 1.0, gpuMemoryUtilization = 0.9, healthTimeoutS = 180.0
+        public var autoStopOnExit = true
+        /// The `vllm serve` flags of upstream (the key is not among them: it goes by VLLM_API_KEY).
+        public var flags: [String] {
+            ["--tensor-parallel-size", String(tensorParallelSize), "--gpu-memory-utilization", String(gpuMemoryUtilization),
+             "--max-num-seqs", String(maxNumSeqs)]
+        }
+    }
 
     public init(settings: Settings) throws(DlgError) {
         let tree = settings.tree
@@ -35,5 +49,24 @@ public struct ClusterSettings: Sendable {
         }
         dsn = settings.store.dsn
         backend = settings.backend
+        var v = VLLMSettings()
+        v.model = str("llm.vllm.model", str("llm.model", ""))
+        v.servedModelName = str("llm.vllm.served_model_name", v.model)
+        // 0.0.0.0 is upstream's default, taken as "not said": our replicas listen on 127.0.0.1.
+        let host = str("llm.vllm.host", "127.0.0.1")
+        v.host = host == "0.0.0.0" ? "127.0.0.1" : host
+        v.replicas = tree.value(at: "llm.vllm.replicas")?.intValue ?? 1
+        v.portStart = tree.value(at: "llm.vllm.port_start")?.intValue ?? 18000
+        v.tensorParallelSize = tree.value(at: "llm.vllm.tensor_parallel_size")?.intValue ?? 1
+        v.maxNumSeqs = tree.value(at: "llm.vllm.max_num_seqs")?.intValue ?? 256
+        v.numGPUsPerReplica = tree.value(at: "llm.vllm.num_gpus_per_replica")?.doubleValue ?? 1
+        v.gpuMemoryUtilization = tree.value(at: "llm.vllm.gpu_memory_utilization")?.doubleValue ?? 0.9
+        v.healthTimeoutS = tree.value(at: "llm.vllm.health_timeout_s")?.doubleValue ?? 180
+        v.autoStopOnExit = tree.value(at: "llm.vllm.auto_stop_on_exit")?.boolValue ?? true
+        if backend == "vllm_managed" {
+            guard v.replicas >= 1 else { throw DlgError.config("\(tree.location(of: "llm.vllm.replicas")): llm.vllm.replicas: expected 1 or more, got \(v.replicas)") }
+            guard !v.model.isEmpty else { throw DlgError.config("\(tree.location(of: "llm.vllm.model")): llm.vllm.model: vllm_managed needs the model to serve") }
+        }
+        vllm = v
     }
 }

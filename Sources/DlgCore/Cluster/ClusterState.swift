@@ -15,6 +15,10 @@ public struct ClusterState: Codable, Sendable, Equatable {
     public var pgPort: Int?
     public var backend: String
     public var created: String
+    /// Set once `up` asked Ray for vLLM replicas (detached actors named dlgforge-vllm-<i>).
+    public var vllmManaged: Bool?
+    /// The replicas' OpenAI base URLs (their key is in <dir>/vllm_key, mode 0600, never printed).
+    public var vllmEndpoints: [String]?
 
     public init(rayAddress: String, dsn: String, backend: String) {
         self.rayAddress = rayAddress
@@ -42,7 +46,7 @@ public struct ClusterState: Codable, Sendable, Equatable {
             let enc = JSONEncoder()
             enc.outputFormatting = [.prettyPrinted, .sortedKeys]
             let data = try enc.encode(self)
-            FileManager.default.createFile(atPath: p, contents: nil, attributes: [.posixPermissions: 0o600])
+            _ = FileManager.default.createFile(atPath: p, contents: nil, attributes: [.posixPermissions: 0o600])
             try data.write(to: URL(fileURLWithPath: p))
             chmod(p, 0o600)
         } catch {
