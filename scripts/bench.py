@@ -26,8 +26,8 @@ import time
 from datetime import datetime
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BIN = os.path.join(ROOT, ".build", "release")
-TOOLS = ["dlg-gen", "dlg-dedup", "dlg-respond", "dlg-judge", "dlg-export", "dlg-run", "dlg-mock"]
+BIN = os.environ.get("DLG_BENCH_BIN") or os.path.join(ROOT, ".build", "release")  # DLG_BENCH_BIN: another build (figures then say so)
+TOOLS = ["dlg-gen", "dlg-dedup", "dlg-respond", "dlg-judge", "dlg-export", "dlg-run", "dlg-mock", "dlg-cluster"]
 
 
 def start_mock(*args):
@@ -365,6 +365,81 @@ def store_rate_bench(dsn, inflight=256, latency_ms=200, runs=3):
     print(f"  median ratio to ideal: file {f:.3f}, postgres {p:.3f}; postgres / file = {p / f:.3f} (target >= 0.95)")
 
 
+def llm_span(d):
+    """Requests answered and the span from the first sent to the last answered, from logs/llm.log."""
+    starts, ends = [], []
+    with open(os.path.join(d, "logs", "llm.log")) as f:
+        for line in f:
+            m = re.search(r" status=200 ms=(\d+) ", line)
+            if m:
+                end = datetime.strptime(line[:23], "%Y-%m-%d %H:%M:%S,%f").timestamp()
+                ends.append(end)
+                starts.append(end - int(m.group(1)) / 1000)
+    return len(ends), (max(ends) - min(starts) if ends else 0)
+
+
+def cluster_bench(dsn, inflight=64, latency_ms=200, rounds=2):
+    """The request rate of a run through dlg-cluster (Ray tasks running dlg-run --shard) with 1 and 2
+    shards against the same run without Ray (dlg-run, PostgreSQL store), same total in flight, at
+    `latency_ms`; and how long `dlg-cluster up` and `down` take, attaching to a running Ray and starting
+    a local one (a head and 2 nodes)."""
+    ray_env, stop_ray = {}, (lambda: None)
+    if os.environ.get("DLG_RAY_ADDRESS"):
+        ray_env = {k: v for k, v in os.environ.items() if k.startswith("RAY_")}
+    else:
+        svc = os.path.join(ROOT, "scripts", "services", "ray.sh")
+        out = subprocess.run([svc, "up"], capture_output=True, text=True)
+        if out.returncode != 0:
+            print(f"  no Ray cluster (scripts/services/ray.sh up failed: {out.stderr[-300:]}): skipped")
+            return
+        ray_env = dict(re.findall(r"export (RAY_[A-Z_]+)=(\S+)", out.stdout))
+        stop_ray = lambda: subprocess.run([svc, "down"], capture_output=True)
+    cluster = os.path.join(BIN, "dlg-cluster")
+    mock, url = start_mock("--latency-ms", str(latency_ms))
+    d = workdir(inflight, inflight * rounds)
+    try:
+        warm_up(url, inflight)
+        base_env = dict(os.environ, BENCH_URL=url, POSTGRES_DSN=dsn, STORE_BACKEND="postgres", DLG_PROGRESS="0",
+                        DLG_CLUSTER_DIR=os.path.join(d, ".cluster"))
+        for k in [k for k in base_env if k.startswith("RAY_")]:
+            del base_env[k]
+        env = dict(base_env, **ray_env)
+        cfg = os.path.join(d, "config.yaml")
+
+        def timed(cmd, e):
+            t0 = time.monotonic()
+            out = subprocess.run(cmd, env=e, capture_output=True, text=True, cwd=d)
+            if out.returncode != 0:
+                raise RuntimeError(f"{' '.join(cmd[:2])} failed ({out.returncode}): {out.stderr[-800:]}")
+            return time.monotonic() - t0
+
+        rates = {}
+        for label, shards in (("dlg-run", 0), ("1 shard", 1), ("2 shards", 2)):
+            if os.path.exists(os.path.join(d, "logs", "llm.log")):
+                os.remove(os.path.join(d, "logs", "llm.log"))
+            run_id = f"bench-cluster-{os.getpid()}-{shards}"
+            if shards == 0:
+                wall = timed([os.path.join(BIN, "dlg-run"), "--config", cfg, "--run-id", run_id], env)
+            else:
+                if shards == 1:
+                    print(f"  dlg-cluster up (attach to Ray at {env.get('RAY_ADDRESS')}, DSN given): {timed([cluster, 'up', '-c', cfg], env):.2f} s")
+                wall = timed([cluster, "run", "-c", cfg, "--run-id", run_id, "--shards", str(shards)], env)
+            n, span = llm_span(d)
+            rates[label] = n / span if span else 0
+            print(f"  {label:<9} {inflight} in flight: {n} requests in {span:.2f} s (wall {wall:.2f} s) -> {rates[label]:7.1f} req/s; "
+                  f"vs dlg-run {rates[label] / rates['dlg-run']:.3f}")
+        print(f"  dlg-cluster down (attached: nothing to stop): {timed([cluster, 'down', '-c', cfg], env):.2f} s")
+        local_env = dict(base_env, DLG_CLUSTER_RAY_PORT="6395", DLG_CLUSTER_DIR=os.path.join(d, ".c2"))
+        print(f"  dlg-cluster up (starts a local head and 2 nodes): {timed([cluster, 'up', '-c', cfg], local_env):.2f} s")
+        print(f"  dlg-cluster down (stops them): {timed([cluster, 'down', '-c', cfg], local_env):.2f} s")
+    except RuntimeError as e:
+        print(f"  cluster bench failed: {e}")
+    finally:
+        mock.terminate(); mock.wait()
+        stop_ray()
+        shutil.rmtree(d, ignore_errors=True)
+
+
 def synthetic_records(path, n):
     """n finished dialogue records shaped like a run's (1-3 turns, evidence, premises, 2 tool calls of 3
     passages from a 60-chunk knowledge base, a verdict per turn); one in 12 dropped."""
@@ -473,12 +548,13 @@ def main():
     ap.add_argument("--quick", action="store_true", help="smaller sizes")
     ap.add_argument("--only-store", action="store_true", help="only the store benchmarks (section 5)")
     ap.add_argument("--report-only", action="store_true", help="only the report.html figures")
+    ap.add_argument("--only-cluster", action="store_true", help="only the dlg-cluster figures (Ray from scripts/ray.sh)")
     ap.add_argument("--report-dialogues", type=int, default=10_000, help="dialogues in the report bench")
     args = ap.parse_args()
     for t in TOOLS:
         if not os.path.exists(os.path.join(BIN, t)):
             sys.exit(f"bench: {BIN}/{t} missing; run `swift build -c release` first")
-    print("dlgforge benchmarks (release build; mock server = dlg-mock)")
+    print(f"dlgforge benchmarks ({'release build' if BIN.endswith('release') else 'build in ' + BIN}; mock server = dlg-mock)")
     if args.only_store:
         dsn, stop = bench_postgres()
         try:
@@ -486,6 +562,14 @@ def main():
             dedup_store_bench(dsn, 10000 if args.quick else 40000)
             print("request rate with the PostgreSQL store vs the file store:")
             store_rate_bench(dsn, runs=1 if args.quick else 3)
+        finally:
+            stop()
+        return
+    if args.only_cluster:
+        dsn, stop = bench_postgres()
+        try:
+            print("dlg-cluster (Ray tasks running dlg-run --shard) vs dlg-run, request rate at 200 ms:")
+            cluster_bench(dsn)
         finally:
             stop()
         return
@@ -523,6 +607,8 @@ def main():
         dedup_store_bench(dsn, 10000 if args.quick else 40000)
         print("request rate with the PostgreSQL store vs the file store:")
         store_rate_bench(dsn, runs=1 if args.quick else 3)
+        print("dlg-cluster (Ray tasks running dlg-run --shard) vs dlg-run, request rate at 200 ms:")
+        cluster_bench(dsn)
     finally:
         stop()
 

@@ -80,7 +80,10 @@ def run_shard(index, count, run_id, config, bindir, cwd, env):
 
 def cmd_run(a):
     connect()
-    env = {k: v for k, v in os.environ.items() if k.startswith(("DLG_", "POSTGRES_", "DLGFORGE_", "OPENAI_", "STORE_", "LLM_"))}
+    # What dlgforge reads (its prefixes) and the variables the config names (DLG_CLUSTER_FORWARD).
+    named = set(filter(None, os.environ.get("DLG_CLUSTER_FORWARD", "").split(",")))
+    env = {k: v for k, v in os.environ.items()
+           if k in named or k.startswith(("DLG_", "POSTGRES_", "DLGFORGE_", "OPENAI_", "STORE_", "LLM_"))}
     refs = [run_shard.options(max_retries=a.max_retries, retry_exceptions=[subprocess.CalledProcessError],
                               num_cpus=a.num_cpus, scheduling_strategy="SPREAD")
             .remote(i, a.shards, a.run_id, a.config, a.bin, a.cwd, env) for i in range(a.shards)]

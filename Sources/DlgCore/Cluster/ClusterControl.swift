@@ -238,6 +238,18 @@ public struct ClusterControl {
 
     // MARK: run
 
+    /// The names in `${NAME}` and `${NAME:-default}` of a config's text.
+    public static func referencedVariables(_ text: String) -> [String] {
+        var out: [String] = []
+        var rest = Substring(text)
+        while let r = rest.range(of: "${") {
+            rest = rest[r.upperBound...]
+            let name = rest.prefix { $0 == "_" || $0.isLetter || $0.isNumber }
+            if !name.isEmpty, !out.contains(String(name)) { out.append(String(name)) }
+        }
+        return out
+    }
+
     /// One shard's result as the driver reports it.
     public struct ShardResult: Sendable {
         public let shard: Int
@@ -272,6 +284,11 @@ public struct ClusterControl {
             env["LLM_ROUTING_ENDPOINTS_JSON"] = JSON.array(list).serialized()
             env["LLM_MODE"] = "vllm_attach"
             env["LLM_BACKEND"] = "vllm_attach"
+        }
+        // The variables the config names (`${VAR}`) go to the shards too, as the ones dlgforge reads.
+        if let text = try? String(contentsOfFile: configPath, encoding: .utf8) {
+            let names = Self.referencedVariables(text)
+            if !names.isEmpty { env["DLG_CLUSTER_FORWARD"] = names.joined(separator: ",") }
         }
         let config = (configPath as NSString).isAbsolutePath ? configPath : (FileManager.default.currentDirectoryPath as NSString).appendingPathComponent(configPath)
         let r = try call([python, script("cluster_driver.py"), "run", "--shards", String(shards), "--run-id", runID,

@@ -20,3 +20,10 @@ import Testing
         }
     }
 }
+
+@Suite struct ClusterControlTests {
+    @Test func findsTheVariablesAConfigNames() {
+        let text = "llm:\n  base_url: ${BENCH_URL}\n  api_key: ${KEY:-none} ${KEY}\nstore: {dsn: '$HOME ${PG_DSN_2}'}\n"
+        #expect(ClusterControl.referencedVariables(text) == ["BENCH_URL", "KEY", "PG_DSN_2"])
+    }
+}
