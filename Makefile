@@ -51,8 +51,10 @@ build: deps ## Build every tool (CONFIGURATION=debug|release).
 test: deps ## The whole suite; starts (and stops) the local LLM and the services its tests need.
 	@scripts/test.sh $(TEST_ARGS)
 
-run: build ## Generate a dataset: make run CONFIG=path/to/config.yaml [RUN_ID=id to resume].
-	$(BIN)/dlg-run --config $(CONFIG) $(RUN_ID_ARG)
+run: build ## Generate a dataset: make run CONFIG=path/to/config.yaml [RUN_ID=id to resume]; with run.distributed.enabled through dlg-cluster.
+	@if [ "$$($(BIN)/dlg-cluster mode -c $(CONFIG))" = distributed ]; then \
+	  $(BIN)/dlg-cluster up -c $(CONFIG) --keep-existing && $(BIN)/dlg-cluster run -c $(CONFIG) $(RUN_ID_ARG); \
+	else $(BIN)/dlg-run --config $(CONFIG) $(RUN_ID_ARG); fi
 
 judge: build ## Judge-only pass over the last run's dialogues, then rewrite the dataset files.
 	$(BIN)/dlg-run --config $(CONFIG) --judge-only $(RUN_ID_ARG)

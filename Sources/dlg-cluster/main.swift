@@ -56,14 +56,36 @@ struct DlgCluster: AsyncParsableCommand {
         running dlg-run --shard I/N against the database, retried by Ray; then dlg-export --run-id. \
         status: each component, healthy or not. down: stops exactly what up started; safe twice.
         """,
-        subcommands: [Up.self, Status.self, Run.self, Down.self])
+        subcommands: [Up.self, Status.self, Run.self, Down.self, Mode.self])
 
     struct Up: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Start (or attach to) Ray and PostgreSQL; write the state file.")
         @OptionGroup var options: ClusterOptions
+        @Flag(help: "When a cluster is already up (its state file exists), say so and succeed (make run uses it).")
+        var keepExisting = false
         func run() async throws {
             try await ToolMain.run("dlg-cluster") {
-                try say(try options.control().up())
+                let control = try options.control()
+                if keepExisting, try ClusterState.load(dir: control.stateDir) != nil {
+                    try say(["already up (\(ClusterState.path(dir: control.stateDir)))"])
+                    return 0
+                }
+                try say(try control.up())
+                return 0
+            }
+        }
+    }
+
+    struct Mode: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Print distributed when the config sets run.distributed.enabled: true, else local (what make run asks).")
+        @OptionGroup var options: ClusterOptions
+        func run() async throws {
+            try await ToolMain.run("dlg-cluster") {
+                let settings = try Settings.load(path: options.config)
+                let out = FDWriter()
+                try out.write(settings.run.distributedEnabled ? "distributed\n" : "local\n")
+                try out.flush()
                 return 0
             }
         }

@@ -225,3 +225,19 @@ import Testing
         #expect(left.output.isEmpty, "left: \(String(decoding: left.output, as: UTF8.self))")
     }
 }
+
+/// What `make run` asks dlg-cluster (no Ray or PostgreSQL needed).
+@Suite struct ClusterModeTests {
+    @Test func modeFollowsRunDistributedEnabled() async throws {
+        let work = try WorkDir(label: "cluster-mode")
+        let local = try await runTool("dlg-cluster", args: ["mode", "-c", work.configPath], cwd: work.url)
+        #expect(local.status == 0 && local.stdout == "local\n", "\(local)")
+        try work.setConfig("run.distributed", "{enabled: true}")
+        let distributed = try await runTool("dlg-cluster", args: ["mode", "-c", work.configPath], cwd: work.url)
+        #expect(distributed.status == 0 && distributed.stdout == "distributed\n", "\(distributed)")
+        // run without up: a clear error, not a hang.
+        let run = try await runTool("dlg-cluster", args: ["run", "-c", work.configPath],
+                                    env: ["DLG_CLUSTER_DIR": work.file(".cluster").path], cwd: work.url)
+        #expect(run.status == 69 && run.stderr.contains("no cluster is up"), "\(run)")
+    }
+}
