@@ -93,6 +93,8 @@ case "${1:-}" in
       [ -n "${alive:-}" ] && kill -9 $alive 2>/dev/null || true
     fi
     rm -f "$pids"
+    # Ray leaves its session folders behind: ours under /tmp go with the cluster.
+    if [ "$tmp" != "$dir" ]; then rm -rf "$tmp" "$dir/tmp"; fi
     ;;
   status)
     RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0 timeout 30 "$ray" status --address "127.0.0.1:$port" >/dev/null 2>&1 && echo "ray: up at 127.0.0.1:$port" || { echo "ray: down"; exit 1; }
