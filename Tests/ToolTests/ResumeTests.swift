@@ -39,7 +39,7 @@ import Testing
         try Self.configure(reference)
         try Self.configure(work)
         // The mock's replies depend only on its seed and the request, so both runs see the same answers.
-        try await withMock(["--seed", "51", "--latency-ms", "100"]) { mock in
+        try await withMock(["--seed", "51", "--latency-ms", "250"]) { mock in
             let (full, fullSummary) = try await runDlgRun(reference, mock, runID: Self.runID)
             try #require(full.status == 0, "uninterrupted run failed\n\(full)")
             // The finished run's journal is compacted to one line per dialogue; the checkpoints it went
