@@ -183,6 +183,8 @@ public struct Settings: Sendable {
     public var pricing: Pricing
     /// `saving.filters.*` (ours): what goes into the filtered dataset file.
     public var filters: QualityFilters
+    /// The error storm and the response cache (ours).
+    public var llmLayer: LLMLayerSettings
     public var personasEnabled: Bool
     public var personasPath: String
     public var webSearchEnabled: Bool
@@ -321,6 +323,7 @@ public struct Settings: Sendable {
         if saving.outputDir.isEmpty { throw r.fail("saving.output_dir", .string(""), "a folder path") }
         pricing = try Pricing.read(r)
         filters = try QualityFilters(reader: r, allowedReasons: judge.reasons)
+        llmLayer = try LLMLayerSettings.read(r)
         personasEnabled = try r.bool("personas.enabled")
         personasPath = try r.string("personas.path")
         webSearchEnabled = try r.bool("tools.web_search_enabled")

@@ -10,9 +10,12 @@ public final class LLMClient: @unchecked Sendable {
     private let capabilities = EndpointCapabilities()
     let log: Logger?
     public private(set) var totalUsage = TokenUsage()
+    /// Trips when too many calls fail (`llm.error_storm.*`); then no call is sent any more.
+    public let storm: ErrorStorm
 
-    public init(logsDir: String?) {
+    public init(logsDir: String?, layer: LLMLayerSettings = LLMLayerSettings()) {
         log = logsDir.map { DlgLog.logger("dlg.llm", logsDir: $0, file: "llm.log") }
+        storm = ErrorStorm(layer.errorStorm)
     }
 
     /// Whether an endpoint has rejected `tools` before (then retrieval goes into the prompt).
@@ -58,6 +61,7 @@ public final class LLMClient: @unchecked Sendable {
         var lastError = ""
         let maxAttempts = agent.maxRetries + 1
         while attempt < maxAttempts {
+            if let stopped = storm.tripped { throw LLMFailure(kind: .unavailable, message: stopped) }
             let endpoint = router.pick(agent.endpoints)
             let model = endpoint.model.isEmpty ? agent.model : endpoint.model
             let can = capabilities.snapshot(endpoint.baseURL)
@@ -75,12 +79,14 @@ public final class LLMClient: @unchecked Sendable {
                 guard let reply = try? JSONCodec.parse(data), let choice = reply["choices"]?.arrayValue?.first,
                       let message = choice["message"], message.objectValue != nil
                 else {
+                    storm.failure(endpoint: endpoint.name, error: "reply is not a chat completion")
                     lastError = "\(endpoint.name): reply is not a chat completion"
                     log?.warning("agent=\(agent.agent.rawValue) endpoint=\(endpoint.name) status=200 ms=\(ms) error=malformed-completion \(label)")
                     attempt += 1
                     try await RetryPolicy.sleep(attempt: attempt, retryAfter: nil)
                     continue
                 }
+                storm.success()
                 var usage = TokenUsage()
                 usage.promptTokens = reply["usage"]?["prompt_tokens"]?.intValue ?? 0
                 usage.completionTokens = reply["usage"]?["completion_tokens"]?.intValue ?? 0
@@ -92,6 +98,7 @@ public final class LLMClient: @unchecked Sendable {
                                  usage: usage, model: served, endpoint: endpoint.name, raw: reply)
             case .status(let code, let data, let retryAfter):
                 let text = String(decoding: data.prefix(400), as: UTF8.self)
+                if ErrorStorm.counts(status: code) == true { storm.failure(endpoint: endpoint.name, error: "HTTP \(code)") }
                 log?.warning("agent=\(agent.agent.rawValue) endpoint=\(endpoint.name) status=\(code) ms=\(ms) http_attempt=\(attempt + 1) \(label) body=\(Redact.text(text).prefix(200))")
                 // The endpoint does not take a parameter we sent: step down and retry at once.
                 if capabilities.learnRefusal(status: code, body: text, request: body, sentOurSeed: sentOurSeed,
@@ -112,6 +119,7 @@ public final class LLMClient: @unchecked Sendable {
                     throw LLMFailure(kind: .invalidReply, message: "\(lastError): \(Redact.text(text).prefix(200))")
                 }
             case .failed(let reason, let isTimeout):
+                storm.failure(endpoint: endpoint.name, error: reason)
                 log?.warning("agent=\(agent.agent.rawValue) endpoint=\(endpoint.name) error=\(reason) ms=\(ms) http_attempt=\(attempt + 1) \(label)")
                 lastError = "\(endpoint.name): \(reason)"
                 attempt += 1
