@@ -47,6 +47,7 @@ public enum ToolMain {
                                                 concurrency: concurrency, strict: options.strict,
                                                 mode: .init(ordered: !options.unordered, stop: stop), observer: reporter)
         reporter.end()
+        client?.logSummary(tool: tool)
         // An error storm stops the stage with 75 (tempfail): the records it left are retried on resume.
         if let storm = client?.storm.tripped {
             StandardError.write("\(tool): error: \(storm)")

@@ -21,7 +21,7 @@ public struct LLMLayerSettings: Sendable, Equatable {
     public struct Cache: Sendable, Equatable {
         /// `llm.cache.enabled` (default true); `--no-cache` and `DLGFORGE_CACHE=0` turn it off.
         public var enabled = true
-        /// `llm.cache.path` (default: `llm_cache.sqlite` in the output folder).
+        /// `llm.cache.path` (default: `llm_cache.sqlite` in the output folder); resolved.
         public var path = ""
         public init() {}
     }
@@ -46,6 +46,8 @@ public struct LLMLayerSettings: Sendable, Equatable {
             throw r.fail(c, v, "a mapping with enabled and path")
         }
         if has("\(c).enabled") { s.cache.enabled = try r.bool("\(c).enabled") }
+        let outputDir = r.tree.resolvePath(try r.string("saving.output_dir"))
+        s.cache.path = (outputDir as NSString).appendingPathComponent("llm_cache.sqlite")
         if has("\(c).path") {
             let path = try r.string("\(c).path")
             if !path.isEmpty { s.cache.path = r.tree.resolvePath(path) }

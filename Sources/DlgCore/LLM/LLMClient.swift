@@ -12,10 +12,20 @@ public final class LLMClient: @unchecked Sendable {
     public private(set) var totalUsage = TokenUsage()
     /// Trips when too many calls fail (`llm.error_storm.*`); then no call is sent any more.
     public let storm: ErrorStorm
+    /// Finished calls replayed for free (`llm.cache.*`); nil when off or when the file cannot be opened.
+    public let cache: ResponseCache?
 
     public init(logsDir: String?, layer: LLMLayerSettings = LLMLayerSettings()) {
-        log = logsDir.map { DlgLog.logger("dlg.llm", logsDir: $0, file: "llm.log") }
+        let log = logsDir.map { DlgLog.logger("dlg.llm", logsDir: $0, file: "llm.log") }
+        self.log = log
         storm = ErrorStorm(layer.errorStorm)
+        var cache: ResponseCache?
+        if layer.cache.enabled && !layer.cache.path.isEmpty {
+            do { cache = try ResponseCache(path: layer.cache.path) } catch {
+                log?.warning("response cache off: \(error.message)")
+            }
+        }
+        self.cache = cache
     }
 
     /// Whether an endpoint has rejected `tools` before (then retrieval goes into the prompt).
@@ -57,6 +67,8 @@ public final class LLMClient: @unchecked Sendable {
     public func chat(agent: AgentSettings, messages: [ChatMessage], format: ResponseFormat,
                      tools: [JSON] = [], label: String = "") async throws(LLMFailure) -> ChatReply
     {
+        let cacheKey = cache.map { _ in ResponseCache.chatKey(agent: agent, messages: messages, format: format, tools: tools) }
+        if let cacheKey, let reply = cachedChat(cacheKey, agent: agent, label: label) { return reply }
         var attempt = 0
         var lastError = ""
         let maxAttempts = agent.maxRetries + 1
@@ -87,6 +99,7 @@ public final class LLMClient: @unchecked Sendable {
                     continue
                 }
                 storm.success()
+                if let cacheKey { cache?.put(cacheKey, data) }
                 var usage = TokenUsage()
                 usage.promptTokens = reply["usage"]?["prompt_tokens"]?.intValue ?? 0
                 usage.completionTokens = reply["usage"]?["completion_tokens"]?.intValue ?? 0

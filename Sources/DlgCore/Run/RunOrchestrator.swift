@@ -211,7 +211,8 @@ public final class RunOrchestrator {
     /// The four stages of the loop, each with room for every dialogue in flight; dlg-dedup is told the
     /// run id when the store is the database.
     func stageCommands(runID: String? = nil) -> [[String]] {
-        StageCommand.loop(config: configPath, inFlight: settings.run.batchSize).map { command in
+        StageCommand.loop(config: configPath, inFlight: settings.run.batchSize,
+                          noCache: !settings.llmLayer.cache.enabled).map { command in
             var c = command
             if c.tool == .dedup { c.runID = runID }
             return c.arguments(toolsDir: toolsDir)

@@ -57,7 +57,7 @@ public final class RespondStage: RecordStage, @unchecked Sendable {
         let turnIndex = p["turn_index"]?.intValue ?? Record.turns(r).count + 1
         let id = Record.id(r)
         var agent = settings.agent(.kbResponder)
-        agent.requestSeed = RequestSeed.make(Record.runSeed(r, questionSeed: settings.run.questionSeed), id,
+        agent.requestSeed = RequestSeed.make(Record.runSeed(r, questionSeed: settings.run.questionSeed), Record.seedKey(r),
                                              String(turnIndex), "kb_responder")
         let language = Record.language(r)
         let k = settings.retrieval.defaultK

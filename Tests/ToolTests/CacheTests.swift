@@ -1,0 +1,110 @@
+// The response cache across runs: a second run with the same question seed is served entirely from the
+// cache (zero chat requests) and yields the same dataset; runs killed mid-write leave no torn entry.
+
+import DlgCore
+import DlgTestSupport
+import Foundation
+import Testing
+
+@Suite("response cache") struct CacheTests {
+    /// The dialogues' content, without what names the run (ids, timestamps): per language and slot,
+    /// each turn's question and answer.
+    static func dataset(_ work: WorkDir) throws -> [String] {
+        try work.records("outputs/turns.jsonl").map { t in
+            let id = t["conversation_id"]?.stringValue ?? ""
+            let slot = id.split(separator: "-").suffix(2).joined(separator: "-")
+            return "\(slot)#\(t["turn_index"]?.intValue ?? -1): \(t["user_message"]?.stringValue ?? "") => \(t["assistant_message"]?.stringValue ?? "") [\(t["judge_score"]?.intValue ?? -1)]"
+        }.sorted()
+    }
+
+    @Test func aSecondRunWithTheSameQuestionSeedMakesNoChatRequest() async throws {
+        let first = try smallProject(label: "cache-first", total: 3, batch: 2)
+        let second = try smallProject(label: "cache-second", total: 3, batch: 2)
+        defer { first.cleanup(); second.cleanup() }
+        for w in [first, second] {
+            try w.setConfig("run.question_seed", "same-seed")
+            try w.setConfig("run.max_turns", "2")
+        }
+        // The second project reads the first one's cache (its own outputs, ledger included, are fresh).
+        let cachePath = first.file("outputs/llm_cache.sqlite").path
+        try second.setConfig("llm.cache", "{path: \(cachePath)}")
+
+        let firstChats = try await withMock(["--seed", "61"]) { mock in
+            let (r, summary) = try await runDlgRun(first, mock, runID: "first")
+            try #require(r.status == 0, "\(r)")
+            try checkFinishedRun(first, r, summary: summary, completed: ["en": 3])
+            return try await mock.stats()["chat_completions"]?.intValue ?? -1
+        }
+        #expect(firstChats > 0)
+        try await withMock(["--seed", "61"]) { mock in
+            let (r, summary) = try await runDlgRun(second, mock, runID: "second")
+            try #require(r.status == 0, "\(r)")
+            try checkFinishedRun(second, r, summary: summary, completed: ["en": 3])
+            let stats = try await mock.stats()
+            #expect(stats["chat_completions"]?.intValue == 0, "the second run asked the server: \(stats.serialized())")
+        }
+        #expect(try Self.dataset(second) == Self.dataset(first))
+        let log = try second.read("logs/llm.log")
+        #expect(log.contains("cache=hit"), "llm.log names the hits")
+        let hits = log.split(separator: "\n").filter { $0.contains("summary tool=") }
+            .compactMap { $0.split(separator: " ").first { $0.hasPrefix("cache_hits=") }.flatMap { Int($0.dropFirst(11)) } }
+        #expect(hits.reduce(0, +) == firstChats, "summary lines count the hits: \(hits) vs \(firstChats) requests")
+    }
+
+    @Test func noCacheFlagAndEnvironmentLeaveNoCache() async throws {
+        let work = try smallProject(label: "cache-off", total: 1, batch: 1)
+        defer { work.cleanup() }
+        try await withMock(["--seed", "62"]) { mock in
+            let off = try await stage("dlg-gen", work, mock, ["--new", "1", "--run-id", "x", "--no-cache"])
+            #expect(off.status == 0, "\(off)")
+            #expect(!work.exists("outputs/llm_cache.sqlite"))
+            let env = try await stage("dlg-gen", work, mock, ["--new", "1", "--run-id", "x"], env: ["DLGFORGE_CACHE": "0"])
+            #expect(env.status == 0, "\(env)")
+            #expect(!work.exists("outputs/llm_cache.sqlite"))
+            let on = try await stage("dlg-gen", work, mock, ["--new", "1", "--run-id", "x"])
+            #expect(on.status == 0, "\(on)")
+            #expect(work.exists("outputs/llm_cache.sqlite"))
+            let before = try await mock.stats()["chat_completions"]?.intValue ?? -1
+            let again = try await stage("dlg-gen", work, mock, ["--new", "1", "--run-id", "x"])
+            func question(_ r: ToolResult) -> String? {
+                (try? JSONL.records(r.stdout))?.first.flatMap { Record.pending($0)?["user_message"]?.stringValue }
+            }
+            #expect(again.status == 0 && question(again) != nil && question(again) == question(on), "\(again)")
+            #expect(try await mock.stats()["chat_completions"]?.intValue == before, "the same request again is served by the cache")
+        }
+        // dlg-run hands its --no-cache to its stages.
+        let args = StageCommand.loop(config: "c.yaml", inFlight: 2, noCache: true).map { $0.arguments(toolsDir: "/t") }
+        #expect(args.allSatisfy { $0.contains("--no-cache") })
+    }
+
+    @Test func runsKilledMidWriteLeaveNoTornEntry() async throws {
+        let work = try smallProject(label: "cache-kill", total: 6, batch: 6)
+        defer { work.cleanup() }
+        try work.setConfig("run.max_turns", "2")
+        let cachePath = work.file("outputs/llm_cache.sqlite").path
+        try await withMock(["--seed", "63"]) { mock in
+            var kills = 0
+            // No latency: the stages write to the cache all the time, so the kills land mid-write.
+            for delay in [150, 250, 400, 600] {
+                let run = try startTool("dlg-run", args: ["--config", work.configPath, "--run-id", "k"], env: mock.env, cwd: work.url)
+                try await Task.sleep(for: .milliseconds(delay))
+                guard run.isRunning else { _ = try await run.finish(); break }
+                run.kill(group: true)
+                _ = try await run.finish(timeout: .seconds(10))
+                kills += 1
+                // Opened after the kill, as the next run opens it: every entry whole.
+                if FileManager.default.fileExists(atPath: cachePath) {
+                    let check = try ResponseCache(path: cachePath).check()
+                    #expect(check.damaged == 0, "after kill \(kills): \(check)")
+                }
+            }
+            #expect(kills >= 2, "only \(kills) kill(s) landed while the run was running")
+            let (r, summary) = try await runDlgRun(work, mock, runID: "k")
+            try #require(r.status == 0, "\(r)")
+            try checkFinishedRun(work, r, summary: summary, completed: ["en": 6], allowTemporaries: true)
+            let check = try ResponseCache(path: cachePath).check()
+            #expect(check.entries > 0 && check.damaged == 0, "\(check)")
+            #expect(!(try work.read("logs/llm.log")).contains("cache_damaged="), "no damaged entry was met")
+        }
+    }
+}
