@@ -188,6 +188,8 @@ public struct Settings: Sendable {
     public var personasEnabled: Bool
     public var personasPath: String
     public var webSearchEnabled: Bool
+    /// The web_search tool (upstream's keys, SERPER_API_KEY, ours: tools.serper_url).
+    public var webSearch: WebSearchSettings
     public var backend: String
     /// Where the run's shared state lives (Config/StoreSettings.swift).
     public var store: StoreSettings
@@ -202,8 +204,8 @@ public struct Settings: Sendable {
         if backend == "vllm_managed" {
             out.append("llm.backend: vllm_managed: starting vLLM comes with dlg-cluster; the configured endpoints are used as they are")
         }
-        if webSearchEnabled {
-            out.append("tools.web_search_enabled: the web_search tool is not available; answers use the knowledge base only")
+        if webSearchEnabled && !webSearch.usable {
+            out.append("tools.web_search_enabled: SERPER_API_KEY is not set, so the web_search tool is not offered; answers use the knowledge base only")
         }
         if hfPushOnRun {
             out.append("saving.hf_push: uploading to the Hugging Face Hub is not available yet; the dataset stays in \(outputDir) (dlg-export --hub prepares the folder to upload)")
@@ -327,6 +329,7 @@ public struct Settings: Sendable {
         personasEnabled = try r.bool("personas.enabled")
         personasPath = try r.string("personas.path")
         webSearchEnabled = try r.bool("tools.web_search_enabled")
+        webSearch = try WebSearchSettings.read(r)
         backend = try r.choice("llm.backend", ["openai", "vllm_attach", "vllm_managed"], aliases: ["api": "openai"])
         store = try StoreSettings.read(r, distributed: run.distributedEnabled)
         var agents: [AgentName: AgentSettings] = [:]
