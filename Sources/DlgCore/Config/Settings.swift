@@ -207,14 +207,13 @@ public struct Settings: Sendable {
         if webSearchEnabled && !webSearch.usable {
             out.append("tools.web_search_enabled: SERPER_API_KEY is not set, so the web_search tool is not offered; answers use the knowledge base only")
         }
-        if hfPushOnRun {
-            out.append("saving.hf_push: uploading to the Hugging Face Hub is not available yet; the dataset stays in \(outputDir) (dlg-export --hub prepares the folder to upload)")
-        }
         return out
     }
 
-    var hfPushOnRun: Bool {
+    /// Upload the dataset to the Hub at the end of dlg-run (upstream's rule: enabled, auto_push_on_run, a repo_id).
+    public var hfPushOnRun: Bool {
         saving.hfPush["enabled"]?.boolValue == true && saving.hfPush["auto_push_on_run"]?.boolValue == true
+            && !(saving.hfPush["repo_id"]?.stringValue ?? "").isEmpty
     }
     public var agents: [AgentName: AgentSettings]
 
