@@ -1,15 +1,16 @@
 import Foundation
 
-/// Watches the outcome of every HTTP call a process makes and trips when the share of failures among
+/// Watches the outcome of every LLM call a process makes and trips when the share of failed calls among
 /// the latest `window` calls (at least `min_calls` of them) passes `max_failure_rate`: a dead or
 /// overloaded endpoint then stops the stage (exit 75) instead of dropping dialogues one by one and
 /// spending the budget on retries. Once tripped it stays tripped for the process; `LLMClient` sends
 /// nothing more, the records in flight go back to dlg-run unchanged, and a later run resumes them.
 ///
-/// Failures: connection errors, timeouts, HTTP 5xx, 401/403/404 (a key or model that will not work),
-/// replies that are not chat completions. Neither 429 (throttling, handled by backoff) nor 400/422 (a
-/// refused parameter or one bad request) counts; nor does a completion whose content is bad (that is
-/// the model, not the endpoint).
+/// A call counts once, when it ends: a success (on any attempt) or a failure for good after its
+/// retries: connection errors, timeouts, HTTP 5xx or 429 on every attempt, 401/403/404 (a key or model
+/// that will not work), replies that are not chat completions. A call refused with 400/422 (one bad
+/// request) or answered with bad content (the model, not the endpoint) is not counted; nor is a reply
+/// served from the response cache.
 public final class ErrorStorm: @unchecked Sendable {
     public let settings: LLMLayerSettings.ErrorStorm
     private let lock = NSLock()
@@ -22,13 +23,6 @@ public final class ErrorStorm: @unchecked Sendable {
 
     /// Why the process stopped calling the LLM, once the storm has tripped.
     public var tripped: String? { lock.withLock { trippedMessage } }
-
-    /// Whether `status` is a failure of the endpoint (see the type's comment); nil: not counted.
-    static func counts(status: Int) -> Bool? {
-        if status == 200 { return false }
-        if status >= 500 || [401, 403, 404].contains(status) { return true }
-        return nil
-    }
 
     /// A call succeeded.
     func success() { add(nil) }

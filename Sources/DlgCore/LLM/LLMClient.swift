@@ -71,6 +71,8 @@ public final class LLMClient: @unchecked Sendable {
         if let cacheKey, let reply = cachedChat(cacheKey, agent: agent, label: label) { return reply }
         var attempt = 0
         var lastError = ""
+        /// The last failure of the endpoint itself, for the error storm: a call counts once, when it fails for good.
+        var lastOutage: (endpoint: String, error: String)?
         let maxAttempts = agent.maxRetries + 1
         while attempt < maxAttempts {
             if let stopped = storm.tripped { throw LLMFailure(kind: .unavailable, message: stopped) }
@@ -91,7 +93,7 @@ public final class LLMClient: @unchecked Sendable {
                 guard let reply = try? JSONCodec.parse(data), let choice = reply["choices"]?.arrayValue?.first,
                       let message = choice["message"], message.objectValue != nil
                 else {
-                    storm.failure(endpoint: endpoint.name, error: "reply is not a chat completion")
+                    lastOutage = (endpoint.name, "reply is not a chat completion")
                     lastError = "\(endpoint.name): reply is not a chat completion"
                     log?.warning("agent=\(agent.agent.rawValue) endpoint=\(endpoint.name) status=200 ms=\(ms) error=malformed-completion \(label)")
                     attempt += 1
@@ -111,7 +113,7 @@ public final class LLMClient: @unchecked Sendable {
                                  usage: usage, model: served, endpoint: endpoint.name, raw: reply)
             case .status(let code, let data, let retryAfter):
                 let text = String(decoding: data.prefix(400), as: UTF8.self)
-                if ErrorStorm.counts(status: code) == true { storm.failure(endpoint: endpoint.name, error: "HTTP \(code)") }
+                lastOutage = (endpoint.name, "HTTP \(code)")
                 log?.warning("agent=\(agent.agent.rawValue) endpoint=\(endpoint.name) status=\(code) ms=\(ms) http_attempt=\(attempt + 1) \(label) body=\(Redact.text(text).prefix(200))")
                 // The endpoint does not take a parameter we sent: step down and retry at once.
                 if capabilities.learnRefusal(status: code, body: text, request: body, sentOurSeed: sentOurSeed,
@@ -122,6 +124,7 @@ public final class LLMClient: @unchecked Sendable {
                     throw LLMFailure(kind: .rejected, message: "\(endpoint.name): HTTP \(code): \(Redact.text(text).prefix(200))")
                 }
                 if RetryPolicy.isFinal(code) {
+                    storm.failure(endpoint: endpoint.name, error: "HTTP \(code)")
                     throw LLMFailure(kind: .rejected, message: "\(endpoint.name): HTTP \(code) (check the model name and api key)")
                 }
                 lastError = "\(endpoint.name): HTTP \(code)"
@@ -129,19 +132,22 @@ public final class LLMClient: @unchecked Sendable {
                 if attempt < maxAttempts {
                     try await RetryPolicy.sleep(attempt: attempt, retryAfter: retryAfter)
                 } else if RetryPolicy.isBadReply(code) {
+                    storm.failure(endpoint: endpoint.name, error: "HTTP \(code)")
                     throw LLMFailure(kind: .invalidReply, message: "\(lastError): \(Redact.text(text).prefix(200))")
                 }
             case .failed(let reason, let isTimeout):
-                storm.failure(endpoint: endpoint.name, error: reason)
+                lastOutage = (endpoint.name, reason)
                 log?.warning("agent=\(agent.agent.rawValue) endpoint=\(endpoint.name) error=\(reason) ms=\(ms) http_attempt=\(attempt + 1) \(label)")
                 lastError = "\(endpoint.name): \(reason)"
                 attempt += 1
                 if attempt >= maxAttempts {
+                    storm.failure(endpoint: endpoint.name, error: reason)
                     throw LLMFailure(kind: isTimeout ? .timeout : .unavailable, message: lastError)
                 }
                 try await RetryPolicy.sleep(attempt: attempt, retryAfter: nil)
             }
         }
+        if let o = lastOutage { storm.failure(endpoint: o.endpoint, error: o.error) }
         throw LLMFailure(kind: .unavailable, message: "\(lastError) after \(maxAttempts) attempts")
     }
 

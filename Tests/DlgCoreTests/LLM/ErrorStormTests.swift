@@ -61,10 +61,4 @@ import Testing
         for _ in 0..<100 { storm.failure(endpoint: "a", error: "HTTP 500") }
         #expect(storm.tripped == nil)
     }
-
-    @Test func whichStatusesCount() {
-        #expect(ErrorStorm.counts(status: 200) == false)
-        for code in [500, 502, 503, 504, 401, 403, 404] { #expect(ErrorStorm.counts(status: code) == true, "\(code)") }
-        for code in [400, 422, 429] { #expect(ErrorStorm.counts(status: code) == nil, "\(code) is not the endpoint's failure") }
-    }
 }
