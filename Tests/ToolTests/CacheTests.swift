@@ -85,10 +85,25 @@ import Testing
         try await withMock(["--seed", "63"]) { mock in
             var kills = 0
             // No latency: the stages write to the cache all the time, so the kills land mid-write.
-            for delay in [150, 250, 400, 600] {
+            // Each kill lands while replies are being written: after a few more replies reached llm.log
+            // (so a loaded machine does not make the kill land before the stages even start).
+            func replies() -> Int {
+                ((try? work.read("logs/llm.log")) ?? "").components(separatedBy: "status=200").count - 1
+            }
+            for (i, delay) in [0, 20, 45, 80].enumerated() {
+                let before = replies()
                 let run = try startTool("dlg-run", args: ["--config", work.configPath, "--run-id", "k"], env: mock.env, cwd: work.url)
+                let deadline = ContinuousClock.now + .seconds(60)
+                while run.isRunning && replies() < before + 2 + i && ContinuousClock.now < deadline {
+                    try await Task.sleep(for: .milliseconds(5))
+                }
                 try await Task.sleep(for: .milliseconds(delay))
-                guard run.isRunning else { _ = try await run.finish(); break }
+                guard run.isRunning else {
+                    let r = try await run.finish()
+                    // It finished before this kill: nothing left to interrupt.
+                    #expect(r.status == 0, "\(r)")
+                    break
+                }
                 run.kill(group: true)
                 _ = try await run.finish(timeout: .seconds(10))
                 kills += 1
