@@ -82,19 +82,21 @@ import Testing
         defer { work.cleanup() }
         try work.setConfig("run.max_turns", "2")
         let cachePath = work.file("outputs/llm_cache.sqlite").path
-        try await withMock(["--seed", "63"]) { mock in
+        try await withMock(["--seed", "63", "--latency-ms", "20"]) { mock in
             var kills = 0
-            // No latency: the stages write to the cache all the time, so the kills land mid-write.
-            // Each kill lands while replies are being written: after a few more replies reached llm.log
-            // (so a loaded machine does not make the kill land before the stages even start).
-            func replies() -> Int {
-                ((try? work.read("logs/llm.log")) ?? "").components(separatedBy: "status=200").count - 1
+            // Little latency and 6 dialogues at once: the stages write to the cache all the time.
+            // Each kill lands while the stages are working: once the journal holds more checkpoints than
+            // before (as ResumeTests waits), so a loaded machine does not make a kill miss the run.
+            func checkpoints() -> Int {
+                ((try? work.read("outputs/run_state/k/journal.jsonl")) ?? "").utf8.reduce(0) { $1 == 0x0A ? $0 + 1 : $0 }
             }
             for (i, delay) in [0, 20, 45, 80].enumerated() {
-                let before = replies()
+                let before = checkpoints()
                 let run = try startTool("dlg-run", args: ["--config", work.configPath, "--run-id", "k"], env: mock.env, cwd: work.url)
                 let deadline = ContinuousClock.now + .seconds(60)
-                while run.isRunning && replies() < before + 2 + i && ContinuousClock.now < deadline {
+                // The first run writes 6 admissions before any LLM call: wait past them.
+                let target = (before == 0 ? 6 : before) + 1 + i
+                while run.isRunning && checkpoints() < target && ContinuousClock.now < deadline {
                     try await Task.sleep(for: .milliseconds(5))
                 }
                 try await Task.sleep(for: .milliseconds(delay))
@@ -102,6 +104,7 @@ import Testing
                     let r = try await run.finish()
                     // It finished before this kill: nothing left to interrupt.
                     #expect(r.status == 0, "\(r)")
+                    print("cache kill test: the run finished before kill \(i + 1)")
                     break
                 }
                 run.kill(group: true)
