@@ -82,9 +82,10 @@ import Testing
         defer { work.cleanup() }
         try work.setConfig("run.max_turns", "2")
         let cachePath = work.file("outputs/llm_cache.sqlite").path
-        try await withMock(["--seed", "63", "--latency-ms", "20"]) { mock in
+        try await withMock(["--seed", "63", "--latency-ms", "200"]) { mock in
             var kills = 0
-            // Little latency and 6 dialogues at once: the stages write to the cache all the time.
+            // 6 dialogues at once, 200 ms a reply: replies reach the cache all the time, and the run lasts
+            // long enough for a test process starved by the suite running beside it to catch it.
             // Each kill lands while the stages are working: once the journal holds more checkpoints than
             // before (as ResumeTests waits), so a loaded machine does not make a kill miss the run.
             func checkpoints() -> Int {
