@@ -78,14 +78,15 @@ import Testing
     }
 
     @Test func runsKilledMidWriteLeaveNoTornEntry() async throws {
-        let work = try smallProject(label: "cache-kill", total: 6, batch: 6)
+        let work = try smallProject(label: "cache-kill", total: 12, batch: 6)
         defer { work.cleanup() }
-        try work.setConfig("run.max_turns", "2")
+        try work.setConfig("run.max_turns", "3")
         let cachePath = work.file("outputs/llm_cache.sqlite").path
         try await withMock(["--seed", "63", "--latency-ms", "200"]) { mock in
             var kills = 0
-            // 6 dialogues at once, 200 ms a reply: replies reach the cache all the time, and the run lasts
-            // long enough for a test process starved by the suite running beside it to catch it.
+            // 12 dialogues of up to 3 turns, 6 at once, 200 ms a reply: replies reach the cache all the
+            // time, and each run (a resumed one replays its cached calls at once, then goes on) lasts long
+            // enough for a test process starved by the suite running beside it to catch it.
             // Each kill lands while the stages are working: once the journal holds more checkpoints than
             // before (as ResumeTests waits), so a loaded machine does not make a kill miss the run.
             func checkpoints() -> Int {
@@ -120,7 +121,7 @@ import Testing
             #expect(kills >= 2, "only \(kills) kill(s) landed while the run was running")
             let (r, summary) = try await runDlgRun(work, mock, runID: "k")
             try #require(r.status == 0, "\(r)")
-            try checkFinishedRun(work, r, summary: summary, completed: ["en": 6], allowTemporaries: true)
+            try checkFinishedRun(work, r, summary: summary, completed: ["en": 12], allowTemporaries: true)
             let check = try ResponseCache(path: cachePath).check()
             #expect(check.entries > 0 && check.damaged == 0, "\(check)")
             #expect(!(try work.read("logs/llm.log")).contains("cache_damaged="), "no damaged entry was met")
