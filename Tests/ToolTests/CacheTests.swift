@@ -89,27 +89,32 @@ import Testing
             // enough for a test process starved by the suite running beside it to catch it.
             // Each kill lands while the stages are working: once the journal holds more checkpoints than
             // before (as ResumeTests waits), so a loaded machine does not make a kill miss the run.
-            func checkpoints() -> Int {
-                ((try? work.read("outputs/run_state/k/journal.jsonl")) ?? "").utf8.reduce(0) { $1 == 0x0A ? $0 + 1 : $0 }
+            let journal = work.file("outputs/run_state/k/journal.jsonl").path
+            @Sendable func checkpoints() -> Int {
+                (FileManager.default.contents(atPath: journal) ?? Data()).reduce(0) { $1 == 0x0A ? $0 + 1 : $0 }
             }
             for (i, delay) in [0, 20, 45, 80].enumerated() {
                 let before = checkpoints()
                 let run = try startTool("dlg-run", args: ["--config", work.configPath, "--run-id", "k"], env: mock.env, cwd: work.url)
-                let deadline = ContinuousClock.now + .seconds(60)
                 // The first run writes 6 admissions before any LLM call: wait past them.
                 let target = (before == 0 ? 6 : before) + 1 + i
-                while run.isRunning && checkpoints() < target && ContinuousClock.now < deadline {
-                    try await Task.sleep(for: .milliseconds(5))
+                // Watched from a thread of its own: the tests running beside this one can starve the
+                // cooperative pool long enough for a whole run to go by.
+                let killed = await withCheckedContinuation { (done: CheckedContinuation<Bool, Never>) in
+                    Thread.detachNewThread {
+                        let deadline = Date().addingTimeInterval(60)
+                        while run.isRunning && checkpoints() < target && Date() < deadline { usleep(2000) }
+                        usleep(UInt32(delay * 1000))
+                        if run.isRunning { run.kill(group: true); done.resume(returning: true) } else { done.resume(returning: false) }
+                    }
                 }
-                try await Task.sleep(for: .milliseconds(delay))
-                guard run.isRunning else {
+                guard killed else {
                     let r = try await run.finish()
                     // It finished before this kill: nothing left to interrupt.
                     #expect(r.status == 0, "\(r)")
                     print("cache kill test: the run finished before kill \(i + 1)")
                     break
                 }
-                run.kill(group: true)
                 _ = try await run.finish(timeout: .seconds(10))
                 kills += 1
                 // Opened after the kill, as the next run opens it: every entry whole.
