@@ -30,7 +30,7 @@ BUILD_FLAGS := $(if $(filter release,$(CONFIGURATION)),$(RELEASE_FLAGS),)
 VENV := .venv
 RUN_ID_ARG := $(if $(RUN_ID),--run-id $(RUN_ID),)
 
-.PHONY: help deps build test run judge export report demo llm-up llm-down bench clean install uninstall fuzz test-asan pg-up pg-down
+.PHONY: help deps build test run judge push export report demo llm-up llm-down bench clean install uninstall fuzz test-asan pg-up pg-down
 
 help: ## Show the verbs and the variables you may set.
 	@echo "make VERB [VAR=value]"
@@ -61,6 +61,9 @@ judge: build ## Judge-only pass over the last run's dialogues, then rewrite the 
 
 report: build ## Write <saving.output_dir>/report.html for the last run (RUN_ID=id for another); open it in a browser.
 	$(BIN)/dlg-export --config $(CONFIG) --report $(RUN_ID_ARG)
+
+push: build ## Prepare the Hub export and upload it to saving.hf_push.repo_id (HF_TOKEN; HF_ENDPOINT).
+	$(BIN)/dlg-export --config $(CONFIG) --hub --push
 
 demo: build ## Real generation on the example with a local CPU LLM (no API key): installs, starts, runs, stops.
 	@scripts/demo.sh "$(BIN)" "$(DEMO_CONFIG)" "$(LLM_PORT)" "$(LLM_THREADS)"

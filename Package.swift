@@ -27,8 +27,10 @@ let package = Package(
         .systemLibrary(name: "CJansson", pkgConfig: "jansson", providers: [.apt(["libjansson-dev"])]),
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
+        // The response cache (LLM/ResponseCache.swift).
+        .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         .target(name: "DlgCore", dependencies: [
-            "CJansson", "CCurl", "CLibPQ", "Yams", .product(name: "Logging", package: "swift-log"),
+            "CJansson", "CCurl", "CLibPQ", "CSQLite", "Yams", .product(name: "Logging", package: "swift-log"),
         ]),
 
         // CLI support: option groups, error to exit code, stdout handling.

@@ -10,6 +10,8 @@
    request rate at 256 in flight with the PostgreSQL store beside the file store;
 6. report.html for 10,000 synthetic dialogues: build time and size beside the dataset export of the same
    records, and (with chromium) the page's load, render and search times beside a blank page's.
+7. a fully cached run (the response cache of an earlier run with the same question seed) beside the same
+   run against the mock at zero latency, in dialogues per second.
 Nothing here asserts a time: it prints figures and ratios.
 """
 import argparse
@@ -40,7 +42,7 @@ def start_mock(*args):
     return p, m.group(1)
 
 
-def workdir(batch, total, languages="[en]"):
+def workdir(batch, total, languages="[en]", cache_path=None):
     d = tempfile.mkdtemp(prefix="dlg-bench-")
     for name in ["knowledge", "data", "personas.yaml"]:
         src = os.path.join(ROOT, "examples", name)
@@ -56,6 +58,7 @@ llm:
   base_url: ${{BENCH_URL}}
   model: mock-model
   timeout: 60
+{f"  cache: {{path: {cache_path}}}" if cache_path else ""}
 retrieval: {{default_k: 3, chunk_size: 600, overlap: 100}}
 personas: {{path: personas.yaml}}
 judge: {{enabled: true, mode: online, granularity: turn}}
@@ -543,6 +546,30 @@ def report_bench(n):
     shutil.rmtree(d, ignore_errors=True)
 
 
+def cache_bench(inflight, total):
+    """The same run twice from fresh outputs: first against the mock at 0 ms (it fills the cache), then
+    reading the first one's cache; the second must send no chat request."""
+    mock, url = start_mock()
+    first = workdir(inflight, total)
+    second = workdir(inflight, total, cache_path=os.path.join(first, "outputs", "llm_cache.sqlite"))
+    try:
+        def chats():
+            import urllib.request
+            return json.load(urllib.request.urlopen(url.rsplit("/v1", 1)[0] + "/stats"))["chat_completions"]
+        s1, wall1, _, _, _ = run_generation(first, url)
+        before = chats()
+        s2, wall2, _, _, _ = run_generation(second, url)
+        sent = chats() - before
+        n1, n2 = s1.get("dialogues", 0), s2.get("dialogues", 0)
+        print(f"  {total} dialogues, {inflight} in flight: uncached at 0 ms {n1 / wall1:7.1f} dialogues/s ({wall1:.2f} s), "
+              f"fully cached {n2 / wall2:7.1f} dialogues/s ({wall2:.2f} s), ratio {wall1 / wall2:.2f}; "
+              f"chat requests in the cached run: {sent}")
+    finally:
+        mock.terminate(); mock.wait()
+        shutil.rmtree(first, ignore_errors=True)
+        shutil.rmtree(second, ignore_errors=True)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="smaller sizes")
@@ -598,6 +625,8 @@ def main():
     dedup_bench(20 if args.quick else 100)
     print("report.html:")
     report_bench(args.report_dialogues)
+    print("response cache replay:")
+    cache_bench(64, 128 if args.quick else 512)
     dsn, stop = bench_postgres()
     if dsn is None:
         print("store: no PostgreSQL (set DLG_PG_DSN or let scripts/services/postgres.sh up start one): skipped")

@@ -7,6 +7,7 @@ need=()
 pkg-config --exists jansson 2>/dev/null || need+=(libjansson-dev)
 pkg-config --exists libcurl 2>/dev/null || need+=(libcurl4-openssl-dev)
 pkg-config --exists libpq 2>/dev/null || need+=(libpq-dev)
+pkg-config --exists sqlite3 2>/dev/null || need+=(libsqlite3-dev)
 command -v pkg-config >/dev/null || need+=(pkg-config)
 # Not linked: pdftotext reads PDFs in knowledge/ (and the tests' PDF fixture).
 command -v pdftotext >/dev/null || need+=(poppler-utils)

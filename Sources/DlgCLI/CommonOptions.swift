@@ -22,6 +22,10 @@ public struct CommonOptions: ParsableArguments {
           help: "Write each record as soon as it is done instead of in input order (dlg-run's loop streams dialogues through the stages this way).")
     public var unordered = false
 
+    @Flag(name: .customLong(StageCommand.Flag.noCache),
+          help: "Neither read nor write the response cache (llm.cache.enabled: false; DLGFORGE_CACHE=0 does the same).")
+    public var noCache = false
+
     public init() {}
 
     public func validate() throws {
@@ -29,5 +33,9 @@ public struct CommonOptions: ParsableArguments {
     }
 
     /// Loads the config; errors become exit codes through `ToolMain`.
-    public func settings() throws -> Settings { try Settings.load(path: config) }
+    public func settings() throws -> Settings {
+        var s = try Settings.load(path: config)
+        if noCache { s.llmLayer.cache.enabled = false }
+        return s
+    }
 }

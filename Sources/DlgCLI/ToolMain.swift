@@ -42,11 +42,17 @@ public enum ToolMain {
         }
         // Once the server is found unavailable, the stage stops calling it (see StageRunner.Mode).
         var stop: (@Sendable () -> Bool)? = nil
-        if let health { stop = { health.unavailableCount > 0 } }
+        if let health { stop = { [client] in health.unavailableCount > 0 || client?.storm.tripped != nil } }
         let summary = try await StageRunner.run(stage, input: LineReader(), output: FDWriter(),
                                                 concurrency: concurrency, strict: options.strict,
                                                 mode: .init(ordered: !options.unordered, stop: stop), observer: reporter)
         reporter.end()
+        client?.logSummary(tool: tool)
+        // An error storm stops the stage with 75 (tempfail): the records it left are retried on resume.
+        if let storm = client?.storm.tripped {
+            StandardError.write("\(tool): error: \(storm)")
+            return (DlgError.Code.tempFail.rawValue, summary)
+        }
         if let health, health.unavailableCount > 0 {
             StandardError.write("\(tool): error: \(health.unavailableCount) record(s) left unchanged, the LLM server is unavailable: \(health.lastDetail)")
             return (DlgError.Code.unavailable.rawValue, summary)

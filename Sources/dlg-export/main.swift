@@ -30,6 +30,9 @@ struct DlgExport: AsyncParsableCommand {
     @Flag(help: "Prepare the Hugging Face export folder from the dataset file in saving.output_dir (no upload).")
     var hub = false
 
+    @Flag(help: "With --hub: upload the export folder to saving.hf_push.repo_id on the Hugging Face Hub in one commit (token: HF_TOKEN, HUGGINGFACE_HUB_TOKEN or huggingface-cli's; HF_ENDPOINT).")
+    var push = false
+
     @Flag(inversion: .prefixedNo, help: "With --hub: copy run_state/ into the export (default: saving.hf_push.include_run_state).")
     var includeRunState: Bool?
 
@@ -49,6 +52,7 @@ struct DlgExport: AsyncParsableCommand {
         if hub && !files.isEmpty { throw ValidationError("\"--hub\" reads the dataset file in saving.output_dir, not record files") }
         if runID != nil && (hub || !files.isEmpty) { throw ValidationError("\"--run-id\" reads the run from the store, not from files or --hub") }
         if let id = runID, let problem = SafeID.problem(id) { throw ValidationError("\"--run-id\" \(problem)") }
+        if push && !hub { throw ValidationError("\"--push\" goes with \"--hub\"") }
         if !hub && includeRunState != nil { throw ValidationError("\"--include-run-state\" goes with \"--hub\"") }
         if hub && report { throw ValidationError("\"--hub\" and \"--report\" are separate runs of dlg-export") }
         if let s = minScore, !(0...10).contains(s) { throw ValidationError("\"--min-score\" must be from 0 to 10") }
@@ -83,11 +87,19 @@ struct DlgExport: AsyncParsableCommand {
             }
             if hub {
                 let done = try HubExport.prepare(settings: settings, includeRunState: includeRunState)
-                let out = FDWriter()
-                try out.write(JSON.obj([
+                var line: JSONObject = [
                     "export_dir": .string(done.exportDir), "source_file": .string(done.sourceFile), "records": .int(done.records),
                     "stats_file": done.statsFile.map { .string($0) } ?? .null, "plots": JSON(done.plots),
-                ]).serialized() + "\n")
+                ]
+                if push {
+                    let pushed = try await HubUpload.push(folder: done.exportDir, to: try HubUpload.target(settings: settings))
+                    line["pushed"] = .obj(["repo_id": .string(pushed.repoID), "created": .bool(pushed.created),
+                                           "files": .int(pushed.files), "lfs_files": .int(pushed.lfsFiles),
+                                           "lfs_uploaded": .int(pushed.lfsUploaded), "bytes": .int(pushed.bytes),
+                                           "commit_url": .string(pushed.commitURL)])
+                }
+                let out = FDWriter()
+                try out.write(JSON.object(line).serialized() + "\n")
                 try out.flush()
                 return 0
             }

@@ -67,7 +67,7 @@ struct DlgGen: AsyncParsableCommand {
                 return 0
             }
             try settings.requireAgent(.qaGenerator)
-            let client = LLMClient(logsDir: settings.logsDir)
+            let client = LLMClient(logsDir: settings.logsDir, layer: settings.llmLayer)
             let kb = try await KnowledgeBase.open(settings: settings, client: client, observer: WorkProgressLine(tool: "dlg-gen"))
             let log = DlgLog.logger("dlg.gen", logsDir: settings.logsDir, file: "run.log")
             let stage = GenStage(settings: settings, kb: kb, caller: AgentCaller(client: client), log: log)
@@ -82,6 +82,10 @@ struct DlgGen: AsyncParsableCommand {
                 let records = (0..<n).map { factory.make(run: run, language: lang, slot: slotOffset + $0) }
                 _ = try await StageRunner.runRecords(stage, records: records, output: FDWriter(), concurrency: concurrency,
                                                      observer: StageReporter(tool: "dlg-gen") { 0 })
+                if let storm = client.storm.tripped {
+                    StandardError.write("dlg-gen: error: \(storm)")
+                    return DlgError.Code.tempFail.rawValue
+                }
                 if stage.health.unavailableCount > 0 {
                     StandardError.write("dlg-gen: error: \(stage.health.unavailableCount) new dialogue(s) without a question, the LLM server is unavailable: \(stage.health.lastDetail)")
                     return DlgError.Code.unavailable.rawValue

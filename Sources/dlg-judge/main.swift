@@ -43,7 +43,7 @@ struct DlgJudge: AsyncParsableCommand {
                 return status
             }
             try settings.requireAgent(.qaJudge)
-            let client = LLMClient(logsDir: settings.logsDir)
+            let client = LLMClient(logsDir: settings.logsDir, layer: settings.llmLayer)
             let log = DlgLog.logger("dlg.judge", logsDir: settings.logsDir, file: "judge.log")
             let stage = JudgeStage(settings: settings, caller: AgentCaller(client: client), log: log, force: force)
             let (status, _) = try await ToolMain.runStage(

@@ -20,7 +20,7 @@ struct DlgRespond: AsyncParsableCommand {
         try await ToolMain.run("dlg-respond") {
             let settings = try common.settings()
             try settings.requireAgent(.kbResponder)
-            let client = LLMClient(logsDir: settings.logsDir)
+            let client = LLMClient(logsDir: settings.logsDir, layer: settings.llmLayer)
             let kb = try await KnowledgeBase.open(settings: settings, client: client, observer: WorkProgressLine(tool: "dlg-respond"))
             let log = DlgLog.logger("dlg.respond", logsDir: settings.logsDir, file: "run.log")
             let stage = RespondStage(settings: settings, kb: kb, client: client, log: log)

@@ -118,6 +118,16 @@ struct DlgRun: AsyncParsableCommand {
                 try out.write(RunSummaryText.render(summary: summary, totals: totals, settings: settings))
             }
             try out.flush()
+            // saving.hf_push.auto_push_on_run: as upstream, a failed upload is a warning, the run succeeded.
+            if settings.hfPushOnRun {
+                do {
+                    let done = try HubExport.prepare(settings: settings)
+                    let pushed = try await HubUpload.push(folder: done.exportDir, to: try HubUpload.target(settings: settings))
+                    StandardError.write("dlg-run: uploaded \(pushed.files) file(s) to \(pushed.repoID) on the Hub\(pushed.commitURL.isEmpty ? "" : ": " + pushed.commitURL)")
+                } catch {
+                    StandardError.write("dlg-run: warning: upload to the Hub failed: \((error as? DlgError)?.message ?? "\(error)")")
+                }
+            }
             return 0
         }
     }

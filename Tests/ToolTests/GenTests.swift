@@ -114,7 +114,8 @@ import Testing
         try work.setConfig("run.max_turns", "2")
         func questions(_ mockOptions: [String]) async throws -> [String] {
             try await withMock(mockOptions) { mock in
-                let r = try await stage("dlg-gen", work, mock, ["--new", "6", "--language", "en", "--run-id", "same"])
+                // Without the response cache: each call must reach this mock.
+                let r = try await stage("dlg-gen", work, mock, ["--new", "6", "--language", "en", "--run-id", "same", "--no-cache"])
                 try #require(r.status == 0, "\(r)")
                 let records = try JSONL.records(r.stdout)
                 try #require(records.count == 6 && records.allSatisfy { $0["pending"]?["state"] == "generated" }, "\(r)")

@@ -167,7 +167,11 @@ public enum ConfigLoader {
     /// Keys upstream reads that the defaults do not list.
     static let extraKnown: Set<String> = ["run.target_language", "saving.hf_push.clean_remote",
         // Ours: token prices (Pricing), read as given, without defaults.
-        "llm.price"]
+        "llm.price",
+        // Ours: the error storm and the response cache (LLMLayerSettings).
+        "llm.error_storm", "llm.cache",
+        // Ours: where web_search sends its request (WebSearchSettings).
+        "tools.serper_url"]
 
     static func collectUnknown(_ user: JSON, defaults: JSON, path: String, into out: inout [String]) {
         guard case .object(let u) = user, case .object(let d) = defaults else { return }

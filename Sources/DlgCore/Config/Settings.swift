@@ -183,9 +183,13 @@ public struct Settings: Sendable {
     public var pricing: Pricing
     /// `saving.filters.*` (ours): what goes into the filtered dataset file.
     public var filters: QualityFilters
+    /// The error storm and the response cache (ours).
+    public var llmLayer: LLMLayerSettings
     public var personasEnabled: Bool
     public var personasPath: String
     public var webSearchEnabled: Bool
+    /// The web_search tool (upstream's keys, SERPER_API_KEY, ours: tools.serper_url).
+    public var webSearch: WebSearchSettings
     public var backend: String
     /// Where the run's shared state lives (Config/StoreSettings.swift).
     public var store: StoreSettings
@@ -200,17 +204,16 @@ public struct Settings: Sendable {
         if backend == "vllm_managed" {
             out.append("llm.backend: vllm_managed: starting vLLM comes with dlg-cluster; the configured endpoints are used as they are")
         }
-        if webSearchEnabled {
-            out.append("tools.web_search_enabled: the web_search tool is not available; answers use the knowledge base only")
-        }
-        if hfPushOnRun {
-            out.append("saving.hf_push: uploading to the Hugging Face Hub is not available yet; the dataset stays in \(outputDir) (dlg-export --hub prepares the folder to upload)")
+        if webSearchEnabled && !webSearch.usable {
+            out.append("tools.web_search_enabled: SERPER_API_KEY is not set, so the web_search tool is not offered; answers use the knowledge base only")
         }
         return out
     }
 
-    var hfPushOnRun: Bool {
+    /// Upload the dataset to the Hub at the end of dlg-run (upstream's rule: enabled, auto_push_on_run, a repo_id).
+    public var hfPushOnRun: Bool {
         saving.hfPush["enabled"]?.boolValue == true && saving.hfPush["auto_push_on_run"]?.boolValue == true
+            && !(saving.hfPush["repo_id"]?.stringValue ?? "").isEmpty
     }
     public var agents: [AgentName: AgentSettings]
 
@@ -321,9 +324,11 @@ public struct Settings: Sendable {
         if saving.outputDir.isEmpty { throw r.fail("saving.output_dir", .string(""), "a folder path") }
         pricing = try Pricing.read(r)
         filters = try QualityFilters(reader: r, allowedReasons: judge.reasons)
+        llmLayer = try LLMLayerSettings.read(r)
         personasEnabled = try r.bool("personas.enabled")
         personasPath = try r.string("personas.path")
         webSearchEnabled = try r.bool("tools.web_search_enabled")
+        webSearch = try WebSearchSettings.read(r)
         backend = try r.choice("llm.backend", ["openai", "vllm_attach", "vllm_managed"], aliases: ["api": "openai"])
         store = try StoreSettings.read(r, distributed: run.distributedEnabled)
         var agents: [AgentName: AgentSettings] = [:]

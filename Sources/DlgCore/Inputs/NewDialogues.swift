@@ -25,7 +25,7 @@ public struct NewDialogues: Sendable {
         let id = "\(runID)-\(String(format: "%04d", slot))"
         let user = PersonaPool.cyclePick(personas.users, slot: slot, seed: seed + "-user")
         let assistant = PersonaPool.cyclePick(personas.assistants, slot: slot, seed: seed + "-assistant")
-        var rng = SeededRandom("turns-\(seed)-\(id)")
+        var rng = SeededRandom("turns-\(seed)-\(language)-\(slot)")
         let target = TurnCount.sample(settings.run, rng: &rng)
         var r = JSONObject()
         r["conversation_id"] = .string(id)

@@ -79,7 +79,7 @@ public final class CurlTransport: @unchecked Sendable {
         _ = dlg_curl_setopt_long(easy, CURLOPT_BUFFERSIZE, 4096)
         for h in headers + ["Expect:"] { t.headers = curl_slist_append(t.headers, h) }
         _ = dlg_curl_setopt_ptr(easy, CURLOPT_HTTPHEADER, UnsafeRawPointer(t.headers))
-        if method == "POST" {
+        if method == "POST" || method == "PUT" {
             let count = body?.count ?? 0
             let p = UnsafeMutablePointer<UInt8>.allocate(capacity: max(1, count))
             body?.withUnsafeBufferPointer { p.initialize(from: $0.baseAddress!, count: count) }
@@ -89,6 +89,8 @@ public final class CurlTransport: @unchecked Sendable {
             _ = dlg_curl_setopt_long(easy, CURLOPT_POST, 1)
             _ = dlg_curl_setopt_off(easy, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(count))
             _ = dlg_curl_setopt_ptr(easy, CURLOPT_POSTFIELDS, UnsafeRawPointer(p))
+            // A PUT with a body (the Hub's LFS upload): the POST set-up, sent as PUT.
+            if method == "PUT" { _ = dlg_curl_setopt_str(easy, CURLOPT_CUSTOMREQUEST, "PUT") }
         } else {
             _ = dlg_curl_setopt_long(easy, CURLOPT_HTTPGET, 1)
         }

@@ -5,6 +5,11 @@ extension LLMClient {
     public func embed(endpoint: Endpoint, model: String, texts: [String], timeout: Double = 120) async throws(LLMFailure) -> [[Double]] {
         var bytes: [UInt8] = []
         JSON.obj(["model": .string(model), "input": JSON(texts)]).write(into: &bytes)
+        let cacheKey = cache.map { _ in ResponseCache.key("embeddings", .obj(["model": .string(model), "input": JSON(texts)])) }
+        if let cacheKey, let data = cache?.get(cacheKey), let rows = (try? JSONCodec.parse(data))?.arrayValue,
+           rows.count == texts.count {
+            return rows.map { $0.arrayValue?.compactMap { $0.doubleValue } ?? [] }
+        }
         for attempt in 0..<4 {
             switch convert(await transport.perform(url: endpoint.baseURL + "/embeddings", method: "POST",
                                                    headers: headers(endpoint.apiKey), body: bytes, timeout: timeout)) {
@@ -17,6 +22,11 @@ extension LLMClient {
                     let index = item["index"]?.intValue ?? i
                     guard index < out.count, let v = item["embedding"]?.arrayValue else { continue }
                     out[index] = v.compactMap { $0.doubleValue }
+                }
+                if let cacheKey {
+                    var stored: [UInt8] = []
+                    JSON.array(out.map { .array($0.map { .double($0) }) }).write(into: &stored)
+                    cache?.put(cacheKey, stored)
                 }
                 return out
             case .status(let code, _, let ra) where code == 429 || code >= 500:

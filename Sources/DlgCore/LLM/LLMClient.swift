@@ -10,9 +10,22 @@ public final class LLMClient: @unchecked Sendable {
     private let capabilities = EndpointCapabilities()
     let log: Logger?
     public private(set) var totalUsage = TokenUsage()
+    /// Trips when too many calls fail (`llm.error_storm.*`); then no call is sent any more.
+    public let storm: ErrorStorm
+    /// Finished calls replayed for free (`llm.cache.*`); nil when off or when the file cannot be opened.
+    public let cache: ResponseCache?
 
-    public init(logsDir: String?) {
-        log = logsDir.map { DlgLog.logger("dlg.llm", logsDir: $0, file: "llm.log") }
+    public init(logsDir: String?, layer: LLMLayerSettings = LLMLayerSettings()) {
+        let log = logsDir.map { DlgLog.logger("dlg.llm", logsDir: $0, file: "llm.log") }
+        self.log = log
+        storm = ErrorStorm(layer.errorStorm)
+        var cache: ResponseCache?
+        if layer.cache.enabled && !layer.cache.path.isEmpty {
+            do { cache = try ResponseCache(path: layer.cache.path) } catch {
+                log?.warning("response cache off: \(error.message)")
+            }
+        }
+        self.cache = cache
     }
 
     /// Whether an endpoint has rejected `tools` before (then retrieval goes into the prompt).
@@ -54,10 +67,15 @@ public final class LLMClient: @unchecked Sendable {
     public func chat(agent: AgentSettings, messages: [ChatMessage], format: ResponseFormat,
                      tools: [JSON] = [], label: String = "") async throws(LLMFailure) -> ChatReply
     {
+        let cacheKey = cache.map { _ in ResponseCache.chatKey(agent: agent, messages: messages, format: format, tools: tools) }
+        if let cacheKey, let reply = cachedChat(cacheKey, agent: agent, label: label) { return reply }
         var attempt = 0
         var lastError = ""
+        /// The last failure of the endpoint itself, for the error storm: a call counts once, when it fails for good.
+        var lastOutage: (endpoint: String, error: String)?
         let maxAttempts = agent.maxRetries + 1
         while attempt < maxAttempts {
+            if let stopped = storm.tripped { throw LLMFailure(kind: .unavailable, message: stopped) }
             let endpoint = router.pick(agent.endpoints)
             let model = endpoint.model.isEmpty ? agent.model : endpoint.model
             let can = capabilities.snapshot(endpoint.baseURL)
@@ -75,12 +93,15 @@ public final class LLMClient: @unchecked Sendable {
                 guard let reply = try? JSONCodec.parse(data), let choice = reply["choices"]?.arrayValue?.first,
                       let message = choice["message"], message.objectValue != nil
                 else {
+                    lastOutage = (endpoint.name, "reply is not a chat completion")
                     lastError = "\(endpoint.name): reply is not a chat completion"
                     log?.warning("agent=\(agent.agent.rawValue) endpoint=\(endpoint.name) status=200 ms=\(ms) error=malformed-completion \(label)")
                     attempt += 1
                     try await RetryPolicy.sleep(attempt: attempt, retryAfter: nil)
                     continue
                 }
+                storm.success()
+                if let cacheKey { cache?.put(cacheKey, data) }
                 var usage = TokenUsage()
                 usage.promptTokens = reply["usage"]?["prompt_tokens"]?.intValue ?? 0
                 usage.completionTokens = reply["usage"]?["completion_tokens"]?.intValue ?? 0
@@ -92,6 +113,7 @@ public final class LLMClient: @unchecked Sendable {
                                  usage: usage, model: served, endpoint: endpoint.name, raw: reply)
             case .status(let code, let data, let retryAfter):
                 let text = String(decoding: data.prefix(400), as: UTF8.self)
+                lastOutage = (endpoint.name, "HTTP \(code)")
                 log?.warning("agent=\(agent.agent.rawValue) endpoint=\(endpoint.name) status=\(code) ms=\(ms) http_attempt=\(attempt + 1) \(label) body=\(Redact.text(text).prefix(200))")
                 // The endpoint does not take a parameter we sent: step down and retry at once.
                 if capabilities.learnRefusal(status: code, body: text, request: body, sentOurSeed: sentOurSeed,
@@ -102,6 +124,7 @@ public final class LLMClient: @unchecked Sendable {
                     throw LLMFailure(kind: .rejected, message: "\(endpoint.name): HTTP \(code): \(Redact.text(text).prefix(200))")
                 }
                 if RetryPolicy.isFinal(code) {
+                    storm.failure(endpoint: endpoint.name, error: "HTTP \(code)")
                     throw LLMFailure(kind: .rejected, message: "\(endpoint.name): HTTP \(code) (check the model name and api key)")
                 }
                 lastError = "\(endpoint.name): HTTP \(code)"
@@ -109,18 +132,22 @@ public final class LLMClient: @unchecked Sendable {
                 if attempt < maxAttempts {
                     try await RetryPolicy.sleep(attempt: attempt, retryAfter: retryAfter)
                 } else if RetryPolicy.isBadReply(code) {
+                    storm.failure(endpoint: endpoint.name, error: "HTTP \(code)")
                     throw LLMFailure(kind: .invalidReply, message: "\(lastError): \(Redact.text(text).prefix(200))")
                 }
             case .failed(let reason, let isTimeout):
+                lastOutage = (endpoint.name, reason)
                 log?.warning("agent=\(agent.agent.rawValue) endpoint=\(endpoint.name) error=\(reason) ms=\(ms) http_attempt=\(attempt + 1) \(label)")
                 lastError = "\(endpoint.name): \(reason)"
                 attempt += 1
                 if attempt >= maxAttempts {
+                    storm.failure(endpoint: endpoint.name, error: reason)
                     throw LLMFailure(kind: isTimeout ? .timeout : .unavailable, message: lastError)
                 }
                 try await RetryPolicy.sleep(attempt: attempt, retryAfter: nil)
             }
         }
+        if let o = lastOutage { storm.failure(endpoint: o.endpoint, error: o.error) }
         throw LLMFailure(kind: .unavailable, message: "\(lastError) after \(maxAttempts) attempts")
     }
 

@@ -19,6 +19,14 @@ public enum Record {
         questionSeed.isEmpty ? runID : questionSeed
     }
 
+    /// What names a dialogue in its draws and request seeds beside `runSeed`: its language and slot,
+    /// never its id (which holds the run id), so two runs with the same `run.question_seed` make the same
+    /// requests and the second one is served by the response cache. A record without a slot: its id.
+    public static func seedKey(_ r: JSONObject) -> String {
+        guard let slot = r["slot"]?.intValue ?? r["index"]?.intValue else { return id(r) }
+        return "\(language(r))-\(slot)"
+    }
+
     /// `Turn N - User: ...` lines, upstream's public history format.
     public static func historyText(_ r: JSONObject, includeAnswers: Bool = true) -> String {
         let t = turns(r)

@@ -55,12 +55,17 @@ extension RunOrchestrator {
         let name = child.name
         try child.start()
         let status = child.wait()
-        guard status == 0 || status == DlgError.Code.unavailable.rawValue else {
+        // 75: it stopped on an error storm; like 69, what it did not judge it wrote back unchanged.
+        let stormed = status == DlgError.Code.tempFail.rawValue
+        guard status == 0 || status == DlgError.Code.unavailable.rawValue || stormed else {
             unlink(tmp)
             throw DlgError(DlgError.Code(rawValue: status) ?? .software, "\(name) exited with status \(status); \(input) is unchanged, run again")
         }
         outHandle.synchronizeFile()
         if rename(tmp, output) != 0 { throw DlgError.io("\(output): rename failed") }
+        if stormed {
+            throw DlgError(.tempFail, "\(name) stopped on an error storm of the LLM server (see its message above); what it judged is in \(output), run again to judge the rest")
+        }
         if status != 0 {
             throw DlgError.unavailable("\(name): the LLM server became unavailable; what it judged is in \(output), run again to judge the rest")
         }

@@ -167,6 +167,10 @@ public final class RunOrchestrator {
                 if let u = statuses.firstIndex(of: DlgError.Code.unavailable.rawValue) {
                     throw DlgError.unavailable("\(loop.names[u]): the LLM server became unavailable; progress so far is checkpointed, run again with the same run id to resume")
                 }
+                // 75 means a stage stopped on an error storm (its message above names the endpoint and error).
+                if let t = statuses.firstIndex(of: DlgError.Code.tempFail.rawValue) {
+                    throw DlgError(.tempFail, "\(loop.names[t]) stopped on an error storm of the LLM server (see its message above and logs/llm.log); every dialogue is checkpointed where it was, run again with the same run id to resume")
+                }
                 if let i = statuses.firstIndex(where: { $0 != 0 }) {
                     let code = DlgError.Code(rawValue: statuses[i]) ?? .software
                     throw DlgError(code, "\(loop.names[i]) exited with status \(statuses[i]); every dialogue is checkpointed where it was, run again to resume")
@@ -207,7 +211,8 @@ public final class RunOrchestrator {
     /// The four stages of the loop, each with room for every dialogue in flight; dlg-dedup is told the
     /// run id when the store is the database.
     func stageCommands(runID: String? = nil) -> [[String]] {
-        StageCommand.loop(config: configPath, inFlight: settings.run.batchSize).map { command in
+        StageCommand.loop(config: configPath, inFlight: settings.run.batchSize,
+                          noCache: !settings.llmLayer.cache.enabled).map { command in
             var c = command
             if c.tool == .dedup { c.runID = runID }
             return c.arguments(toolsDir: toolsDir)

@@ -18,6 +18,8 @@ public struct StageCommand: Sendable, Equatable {
         public static let concurrency = "concurrency"
         public static let strict = "strict"
         public static let unordered = "unordered"
+        /// Neither read nor write the response cache (llm.cache.enabled: false).
+        public static let noCache = "no-cache"
         /// dlg-judge: judge even when judge.mode is offline.
         public static let offline = "offline"
         /// dlg-judge: judge again what already has a verdict.
@@ -31,6 +33,8 @@ public struct StageCommand: Sendable, Equatable {
     public var concurrency: Int?
     public var unordered = false
     public var strict = false
+    /// Run without the response cache.
+    public var noCache = false
     /// dlg-judge only.
     public var offline = false
     /// dlg-judge only.
@@ -55,6 +59,7 @@ public struct StageCommand: Sendable, Equatable {
         if unordered { args.append("--\(Flag.unordered)") }
         if let concurrency { args += ["--\(Flag.concurrency)", String(concurrency)] }
         if strict { args.append("--\(Flag.strict)") }
+        if noCache { args.append("--\(Flag.noCache)") }
         if offline { args.append("--\(Flag.offline)") }
         if force { args.append("--\(Flag.force)") }
         if let runID { args += ["--\(Flag.runID)", runID] }
@@ -62,9 +67,13 @@ public struct StageCommand: Sendable, Equatable {
     }
 
     /// The run's loop: every stage unordered (a record leaves a stage the moment it is done) with room
-    /// for every dialogue in flight.
-    public static func loop(config: String, inFlight: Int) -> [StageCommand] {
-        Tool.allCases.map { StageCommand($0, config: config, concurrency: inFlight, unordered: true) }
+    /// for every dialogue in flight; `noCache` when the run has the response cache off.
+    public static func loop(config: String, inFlight: Int, noCache: Bool = false) -> [StageCommand] {
+        Tool.allCases.map {
+            var c = StageCommand($0, config: config, concurrency: inFlight, unordered: true)
+            c.noCache = noCache
+            return c
+        }
     }
 
     /// The judge-only pass: every finished dialogue judged again, whatever judge.mode says.

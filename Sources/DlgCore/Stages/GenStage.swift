@@ -74,7 +74,7 @@ public final class GenStage: RecordStage, @unchecked Sendable {
         }
         let seed = seed(for: r)
         let slot = r["slot"]?.intValue ?? r["index"]?.intValue ?? 0
-        var rng = SeededRandom("mode-\(seed)-\(id)-\(turnIndex)-\(attempt)")
+        var rng = SeededRandom("mode-\(seed)-\(Record.seedKey(r))-\(turnIndex)-\(attempt)")
         let language = Record.language(r)
         var seedQuestion = r["seed"]?["question"]?.stringValue ?? ""
         var seedTopic = r["seed"]?["topic"]?.stringValue ?? ""
@@ -108,7 +108,7 @@ public final class GenStage: RecordStage, @unchecked Sendable {
         let passages = Prompts.passages(snippets.map { ($0.id, Self.descriptor($0), $0.text) })
         let persona = r["personas"]?["user"]?.stringValue ?? ""
         var agent = settings.agent(.qaGenerator)
-        agent.requestSeed = RequestSeed.make(seed, id, String(turnIndex), String(attempt), "qa_generator")
+        agent.requestSeed = RequestSeed.make(seed, Record.seedKey(r), String(turnIndex), String(attempt), "qa_generator")
         if attempt > 1 {
             // A model that keeps producing the same duplicate needs more randomness, not the same draw.
             agent.temperature = min(1.5, (agent.temperature ?? 0.7) + 0.3 * Double(attempt - 1))

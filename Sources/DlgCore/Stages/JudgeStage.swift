@@ -89,7 +89,7 @@ public final class JudgeStage: RecordStage, @unchecked Sendable {
                     turns: compact, turnCount: turns.count, userPersona: userPersona,
                     assistantPersona: assistantPersona, evidence: evidence, reasons: reasons))]),
             ]
-            agent.requestSeed = RequestSeed.make(runSeed, id, "conversation", "qa_judge")
+            agent.requestSeed = RequestSeed.make(runSeed, Record.seedKey(r), "conversation", "qa_judge")
             let result = await caller.callJSON(agent: agent, messages: messages, schemaName: "conversation_judge",
                                                schema: schema, label: "conversation=\(id) judge=conversation") {
                 ReplyValidation.judge($0, reasons: reasons)
@@ -113,7 +113,7 @@ public final class JudgeStage: RecordStage, @unchecked Sendable {
                     evidence: .array(Self.evidence(turn)), reasons: reasons))]),
             ]
             let n = turn["turn_index"]?.intValue ?? i + 1
-            agent.requestSeed = RequestSeed.make(runSeed, id, String(n), "qa_judge")
+            agent.requestSeed = RequestSeed.make(runSeed, Record.seedKey(r), String(n), "qa_judge")
             let result = await caller.callJSON(agent: agent, messages: messages, schemaName: "qa_judge", schema: schema,
                                                label: "conversation=\(id) turn=\(n) judge=turn") {
                 ReplyValidation.judge($0, reasons: reasons)

@@ -57,7 +57,7 @@ public final class RespondStage: RecordStage, @unchecked Sendable {
         let turnIndex = p["turn_index"]?.intValue ?? Record.turns(r).count + 1
         let id = Record.id(r)
         var agent = settings.agent(.kbResponder)
-        agent.requestSeed = RequestSeed.make(Record.runSeed(r, questionSeed: settings.run.questionSeed), id,
+        agent.requestSeed = RequestSeed.make(Record.runSeed(r, questionSeed: settings.run.questionSeed), Record.seedKey(r),
                                              String(turnIndex), "kb_responder")
         let language = Record.language(r)
         let k = settings.retrieval.defaultK
@@ -83,8 +83,12 @@ public final class RespondStage: RecordStage, @unchecked Sendable {
                 turnIndex: turnIndex, targetTurns: Record.targetTurns(r), language: language, k: k,
                 passages: passagesText))]),
         ]
-        let tools = AgentTools(definitions: useTools ? [Self.searchTool] : [], maxRounds: Self.maxRounds,
+        let web = settings.webSearch.usable ? WebSearch(settings: settings.webSearch) : nil
+        var definitions = useTools ? [Self.searchTool] : []
+        if web != nil && !client.endpointRejectsTools(agent) { definitions.append(WebSearch.tool) }
+        let tools = AgentTools(definitions: definitions, maxRounds: Self.maxRounds,
                                handle: { [self] name, args in
+            if name == WebSearch.name, let web { return await web.search(args["query"]?.stringValue ?? question) }
             guard name == "vector_db_search" else { return .obj(["error": .string("unknown tool \(name)")]) }
             let q = args["query"]?.stringValue ?? question
             let kk = max(1, min(20, args["k"]?.intValue ?? k))
@@ -96,12 +100,13 @@ public final class RespondStage: RecordStage, @unchecked Sendable {
             retryInstruction: "Answer the question itself, in the JSON shape asked for.") {
             ReplyValidation.answer($0, question: question, language: language)
         }
-        let kbAnswer: JSONObject
+        var kbAnswer: JSONObject
         let answerRaw: JSON
         switch result {
         case .success(let s):
             Record.addUsage(&r, s.usage, agent: AgentName.kbResponder.rawValue)
             kbAnswer = s.output
+            WebSearch.fill(&kbAnswer, events: s.toolEvents)
             answerRaw = s.raw
             toolEvents.append(contentsOf: s.toolEvents)
         case .failure(let f):

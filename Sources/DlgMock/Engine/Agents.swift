@@ -233,6 +233,12 @@ struct AgentReplies {
         if queryWords.isEmpty { queryWords = TextTools.words(in: question, limit: 8) }
         let query = queryWords.isEmpty ? TextTools.collapsed(question, maxBytes: 80) : queryWords.joined(separator: " ")
         let toolMessage = request.last("tool")
+        // Offered web_search (tools.web_search_enabled), the mock searches the web first, then answers.
+        if toolCalls, toolMessage == nil, request.toolNames.contains("web_search") {
+            var arguments = JSONWriter(capacity: 64)
+            arguments.value(.object([("query", .string(query))]))
+            return .toolCall(id: "call_" + hex(draw.bits(30)), name: "web_search", arguments: arguments.text)
+        }
         if toolCalls, toolMessage == nil, request.toolNames.contains("vector_db_search") {
             var arguments = JSONWriter(capacity: 64)
             arguments.value(.object([("query", .string(query)), ("k", .int(3))]))
