@@ -18,7 +18,7 @@ import Testing
     }
 
     /// Dialogue states checkpointed so far: whole lines of the run's journal.
-    static func checkpoints(_ work: WorkDir) -> Int {
+    static func checkpoints(_ work: WorkDir, runID: String = runID) -> Int {
         guard let text = try? work.read("outputs/run_state/\(runID)/journal.jsonl") else { return 0 }
         return text.utf8.reduce(0) { $1 == 0x0A ? $0 + 1 : $0 }
     }
@@ -191,6 +191,37 @@ import Testing
             guard Int(name) != nil, let raw = FileManager.default.contents(atPath: "/proc/\(name)/cmdline") else { return nil }
             let cmdline = String(decoding: raw.map { $0 == 0 ? 0x20 : $0 }, as: UTF8.self)
             return cmdline.contains(work.configPath) && cmdline.contains("dlg-") ? "\(name): \(cmdline)" : nil
+        }
+    }
+}
+
+@Suite("dlg-run when the server goes") struct ServerGoneTests {
+    /// The server goes away mid-run: whichever stage notices first stops, dlg-run stops the others (the
+    /// ones before it sit idle on their input and would wait forever), exits 69 within a bounded time, and
+    /// leaves no stage running; the same run id then finishes against a server that is back.
+    @Test(.timeLimit(.minutes(5)))
+    func aServerThatGoesAwayMidRunStopsTheRunWith69AndNoStageIsLeft() async throws {
+        let work = try smallProject(label: "server-gone", total: 8, batch: 4)
+        defer { work.cleanup() }
+        try work.setConfig("llm.max_retries", "1")
+        try work.setConfig("llm.timeout", "3")
+        let mock = try await MockServerProcess(options: ["--seed", "61", "--latency-ms", "200"])
+        let run = try startTool("dlg-run", args: ["--config", work.configPath, "--run-id", "gone", "--no-cache"],
+                                env: mock.env, cwd: work.url)
+        let deadline = ContinuousClock.now + .seconds(60)
+        while ResumeTests.checkpoints(work, runID: "gone") < 6 && run.isRunning && ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        _ = await mock.stop()
+        let started = ContinuousClock.now
+        let r = try await run.finish(timeout: .seconds(180))
+        #expect(r.status == 69, "\(r)")
+        #expect(ContinuousClock.now - started < .seconds(120), "dlg-run took \(ContinuousClock.now - started) to stop")
+        #expect(ResumeTests.stagesStillRunning(work).isEmpty, "stages left running: \(ResumeTests.stagesStillRunning(work))")
+        try await withMock(["--seed", "61"]) { back in
+            let (resumed, summary) = try await runDlgRun(work, back, runID: "gone")
+            try #require(resumed.status == 0, "\(resumed)")
+            try checkFinishedRun(work, resumed, summary: summary, completed: ["en": 8])
         }
     }
 }

@@ -148,6 +148,10 @@ public final class RunOrchestrator {
                 failure = error
                 loop.terminate()
             }
+            // The last stage's output ended with dialogues still in the loop: a stage stopped (its status
+            // says why). The stages before it may be idle, waiting on their input, and would wait forever:
+            // stop them too (their records are in the journal).
+            if failure == nil && !book.isDone { loop.terminate() }
             let statuses = loop.wait()
             observer?.runLoopEnded()
             interruption.withLock { activeLoop = nil }
@@ -171,7 +175,9 @@ public final class RunOrchestrator {
                 if let t = statuses.firstIndex(of: DlgError.Code.tempFail.rawValue) {
                     throw DlgError(.tempFail, "\(loop.names[t]) stopped on an error storm of the LLM server (see its message above and logs/llm.log); every dialogue is checkpointed where it was, run again with the same run id to resume")
                 }
-                if let i = statuses.firstIndex(where: { $0 != 0 }) {
+                // The stage that stopped first, not the ones dlg-run then terminated (128 + SIGTERM).
+                if let i = statuses.firstIndex(where: { $0 != 0 && $0 != 128 + SIGTERM })
+                    ?? statuses.firstIndex(where: { $0 != 0 }) {
                     let code = DlgError.Code(rawValue: statuses[i]) ?? .software
                     throw DlgError(code, "\(loop.names[i]) exited with status \(statuses[i]); every dialogue is checkpointed where it was, run again to resume")
                 }
