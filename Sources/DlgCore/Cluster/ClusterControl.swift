@@ -60,7 +60,7 @@ public struct ClusterControl {
     /// Brings the cluster up; on a failure stops what it had started, then throws.
     public func up() throws(DlgError) -> [String] {
         if let old = try ClusterState.load(dir: stateDir) {
-            throw DlgError(.usage, "a cluster is already up (state in \(ClusterState.path(dir: stateDir)), created \(old.created)); run dlg-cluster down first")
+            throw DlgError(.usage, "a cluster is already up (state in \(ClusterState.path(dir: stateDir)), created \(old.created)); stop it first (down)")
         }
         var lines: [String] = []
         var state = ClusterState(rayAddress: cluster.rayAddress, dsn: cluster.dsn, backend: cluster.backend)
@@ -229,7 +229,7 @@ public struct ClusterControl {
             if r.status == 0 { lines.append("ray: stopped") } else { failures.append("ray (status \(r.status))") }
         }
         guard failures.isEmpty else {
-            throw DlgError.unavailable("could not stop \(failures.joined(separator: ", ")): \(tailOfLog()); the state file stays for another dlg-cluster down")
+            throw DlgError.unavailable("could not stop \(failures.joined(separator: ", ")): \(tailOfLog()); the state file stays for another down")
         }
         ClusterState.remove(dir: stateDir)
         if lines.isEmpty { lines.append("cluster: nothing started by dlg-cluster to stop") }
@@ -267,7 +267,7 @@ public struct ClusterControl {
     /// The run split in shards, one Ray task each, then the dataset from the database.
     public func run(runID: String, shards requested: Int?) throws(DlgError) -> RunResult {
         guard let state = try ClusterState.load(dir: stateDir) else {
-            throw DlgError.unavailable("no cluster is up (no \(ClusterState.path(dir: stateDir))); run dlg-cluster up -c \(configPath) first")
+            throw DlgError.unavailable("no cluster is up (no \(ClusterState.path(dir: stateDir))); bring one up first (up -c \(configPath))")
         }
         var shards = requested ?? cluster.shards
         if shards == 0 { shards = max(1, 2 * (try rayStatus(state))) }
@@ -312,7 +312,7 @@ public struct ClusterControl {
         let export = try call([(toolsDir as NSString).appendingPathComponent("dlg-export"), "--config", config, "--run-id", runID],
                               env: ["POSTGRES_DSN": state.dsn, "STORE_BACKEND": "postgres"])
         guard export.status == 0 else {
-            throw DlgError(DlgError.Code(rawValue: export.status) ?? .software, "dlg-export --run-id \(runID) failed with status \(export.status): \(tailOfLog())")
+            throw DlgError(DlgError.Code(rawValue: export.status) ?? .software, "the export of run \(runID) from the store failed with status \(export.status): \(tailOfLog())")
         }
         return RunResult(runID: runID, shards: results.sorted { $0.shard < $1.shard }, failedShards: failed,
                          exportSummary: export.output.trimmingCharacters(in: .whitespacesAndNewlines))

@@ -35,7 +35,7 @@ public struct ClusterState: Codable, Sendable, Equatable {
         do {
             return try JSONDecoder().decode(ClusterState.self, from: Data(contentsOf: URL(fileURLWithPath: p)))
         } catch {
-            throw DlgError.data("\(p): not a dlg-cluster state file (\(error.localizedDescription)); remove it after stopping what it lists")
+            throw DlgError.data("\(p): not a cluster state file (\(error.localizedDescription)); remove it after stopping what it lists")
         }
     }
 

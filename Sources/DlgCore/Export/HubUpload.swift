@@ -124,7 +124,7 @@ public enum HubUpload {
     /// Creates the repo when missing, then uploads every file of `folder` in one commit.
     public static func push(folder: String, to t: Target) async throws(DlgError) -> Summary {
         let paths = files(in: folder)
-        guard !paths.isEmpty else { throw DlgError(.noInput, "\(folder): nothing to upload (run dlg-export --hub first)") }
+        guard !paths.isEmpty else { throw DlgError(.noInput, "\(folder): nothing to upload (prepare the folder first: --hub)") }
         let parts = t.repoID.split(separator: "/").map(String.init)
         var create = JSONObject()
         create["name"] = .string(parts.last!)

@@ -42,7 +42,7 @@ public enum StoredRuns {
         if let pg {
             journal = try PostgresJournal(store: pg, runID: runID, keep: { _ in false })
             guard !journal.order.isEmpty else {
-                throw DlgError(.noInput, "postgres at \(pg.db.location): no dialogues for run \(runID) (dlg-run --list-runs shows the runs)")
+                throw DlgError(.noInput, "postgres at \(pg.db.location): no dialogues for run \(runID) (--list-runs shows the runs the store holds)")
             }
         } else {
             let path = (settings.outputDir as NSString).appendingPathComponent("run_state/\(runID)/journal.jsonl")
