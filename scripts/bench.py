@@ -84,16 +84,8 @@ def run_generation(d, url, run_id="bench", extra_env=None):
     summary = json.loads(out.stdout)
     # Each llm.log line is stamped when its reply arrived and says how long the request took: the run's
     # requests span from the first one sent to the last reply.
-    starts, ends = [], []
-    with open(os.path.join(d, "logs", "llm.log")) as f:
-        for line in f:
-            m = re.search(r" status=200 ms=(\d+) ", line)
-            if m:
-                end = datetime.strptime(line[:23], "%Y-%m-%d %H:%M:%S,%f").timestamp()
-                ends.append(end)
-                starts.append(end - int(m.group(1)) / 1000)
-    span = max(ends) - min(starts) if ends else wall
-    return summary, wall, cpu, span, len(ends)
+    n, span = llm_span(d)
+    return summary, wall, cpu, span if n else wall, n
 
 
 def warm_up(url, inflight):
