@@ -102,3 +102,17 @@ public final class MockServerProcess: @unchecked Sendable {
         }
     }
 }
+
+/// Runs `body` with a fresh dlg-mock started with `options`; the mock is stopped on every path
+/// (and killed by its deinit should a test crash past this).
+public func withMock<T>(_ options: [String] = [], _ body: (MockServerProcess) async throws -> T) async throws -> T {
+    let mock = try await MockServerProcess(options: options)
+    do {
+        let result = try await body(mock)
+        await mock.stop()
+        return result
+    } catch {
+        await mock.stop()
+        throw error
+    }
+}

@@ -7,19 +7,6 @@ import Foundation
 import Testing
 @testable import DlgCore
 
-/// Runs `body` with a mock started with `options`, stopped on every path.
-func withMockServer<T>(_ options: [String] = [], _ body: (MockServerProcess) async throws -> T) async throws -> T {
-    let mock = try await MockServerProcess(options: options)
-    do {
-        let result = try await body(mock)
-        await mock.stop()
-        return result
-    } catch {
-        await mock.stop()
-        throw error
-    }
-}
-
 /// `http://127.0.0.1:PORT`, the way upstream's sample writes a routed server (no /v1).
 func root(_ mock: MockServerProcess) -> String { String(mock.baseURL.dropLast(3)) }
 
@@ -28,7 +15,7 @@ let userMessage: [ChatMessage] = [.obj(["role": "user", "content": "Say ok as JS
 @Suite(.serialized) struct LLMConformanceTests {
     @Test func contentGivenAsTextPartsIsJoined() async throws {
         #expect(ReplyContent.text(["{\"a\":", .obj(["type": "text", "text": "1}"]), .obj(["type": "reasoning", "text": "x"])]) == "{\"a\":1}")
-        try await withMockServer(["--content-parts"]) { mock in
+        try await withMock(["--content-parts"]) { mock in
             let s = try ConfigFile("llm:\n  base_url: \(mock.baseURL)\n  model: m\n").settings()
             let reply = try await LLMClient(logsDir: nil).chat(agent: s.agent(.qaGenerator), messages: userMessage, format: .text)
             #expect(reply.message["content"]?.arrayValue?.count == 2, "the mock sent parts: \(reply.message.serialized())")
@@ -37,7 +24,7 @@ let userMessage: [ChatMessage] = [.obj(["role": "user", "content": "Say ok as JS
     }
 
     @Test func explicitBaseURLSendsTheModelAsWrittenWhateverTheProvider() async throws {
-        try await withMockServer { mock in
+        try await withMock { mock in
             for provider in ["openai", "lm_studio", ""] {
                 let s = try ConfigFile("llm:\n  agents:\n    user: {provider: \"\(provider)\", model: openai/gpt-oss-20b, base_url: \"\(mock.baseURL)\", api_key: EMPTY}\n").settings()
                 try s.requireAgent(.qaGenerator)
@@ -48,7 +35,7 @@ let userMessage: [ChatMessage] = [.obj(["role": "user", "content": "Say ok as JS
     }
 
     @Test func routedEndpointWithoutAPIPathIsCheckedAndCalledUnderV1() async throws {
-        try await withMockServer { mock in
+        try await withMock { mock in
             let s = try ConfigFile("llm:\n  backend: vllm_attach\n  model: m\n  routing:\n    endpoints:\n      - {name: node1, base_url: \"\(root(mock))\"}\n").settings()
             let e = try #require(s.agent(.kbResponder).endpoints.first)
             #expect(e.baseURL == mock.baseURL && e.routed)
@@ -82,7 +69,7 @@ let userMessage: [ChatMessage] = [.obj(["role": "user", "content": "Say ok as JS
     }
 
     @Test func responseFormatFallsBackAndTheEndpointRemembersIt() async throws {
-        try await withMockServer(["--no-json-schema-support", "--no-json-object-support"]) { mock in
+        try await withMock(["--no-json-schema-support", "--no-json-object-support"]) { mock in
             let s = try ConfigFile("llm:\n  base_url: \(mock.baseURL)\n  model: m\n").settings()
             let client = LLMClient(logsDir: nil)
             let format = ResponseFormat.json(name: "answer", schema: .obj(["type": "object"]))
@@ -96,8 +83,8 @@ let userMessage: [ChatMessage] = [.obj(["role": "user", "content": "Say ok as JS
     }
 
     @Test func routingFollowsTheWeights() async throws {
-        try await withMockServer(["--latency-ms", "40"]) { heavy in
-            try await withMockServer(["--latency-ms", "40"]) { light in
+        try await withMock(["--latency-ms", "40"]) { heavy in
+            try await withMock(["--latency-ms", "40"]) { light in
                 let s = try ConfigFile("""
                 llm:
                   model: m
@@ -124,8 +111,8 @@ let userMessage: [ChatMessage] = [.obj(["role": "user", "content": "Say ok as JS
     }
 
     @Test func saturatedEndpointIsAvoided() async throws {
-        try await withMockServer(["--latency-ms", "150"]) { small in
-            try await withMockServer(["--latency-ms", "150"]) { big in
+        try await withMock(["--latency-ms", "150"]) { small in
+            try await withMock(["--latency-ms", "150"]) { big in
                 let s = try ConfigFile("""
                 llm:
                   model: m

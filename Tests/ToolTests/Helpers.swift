@@ -21,20 +21,6 @@ enum Fixtures {
     static func records(_ name: String) throws -> [JSONObject] { try JSONL.records(try text(name)) }
 }
 
-/// Runs `body` with a fresh dlg-mock started with `options`; the mock is stopped on every path
-/// (and killed by its deinit should a test crash past this).
-func withMock<T>(_ options: [String] = [], _ body: (MockServerProcess) async throws -> T) async throws -> T {
-    let mock = try await MockServerProcess(options: options)
-    do {
-        let result = try await body(mock)
-        await mock.stop()
-        return result
-    } catch {
-        await mock.stop()
-        throw error
-    }
-}
-
 /// Runs `tool --config <work>/config.yaml <args>` in the work dir, against `mock` when given.
 func stage(_ tool: String, _ work: WorkDir, _ mock: MockServerProcess?, _ args: [String] = [], stdin: String? = nil,
            env: [String: String] = [:], timeout: Duration = .seconds(120)) async throws -> ToolResult {
