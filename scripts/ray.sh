@@ -5,8 +5,7 @@
 # Ray itself is started and stopped by `dlg-cluster up|down` (or scripts/services/ray.sh for the tests).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-VENV=.venv
-PY=${PYTHON:-python3}
+. scripts/venv.sh
 RAY_VERSION=2.60.0
 
 have_ray() {
@@ -16,13 +15,7 @@ have_ray() {
 install() {
   have_ray && return
   echo "dlgforge: installing Ray $RAY_VERSION from PyPI into $VENV (about 80 MB, about 2 min; once)" >&2
-  if [ ! -x "$VENV/bin/python" ] && ! "$PY" -m venv "$VENV" 2>/dev/null; then
-    echo "dlgforge: installing Debian package python3-venv" >&2
-    rm -rf "$VENV"
-    if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
-    $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq python3-venv >/dev/null
-    "$PY" -m venv "$VENV"
-  fi
+  ensure_venv
   "$VENV/bin/pip" install -q --disable-pip-version-check "ray==$RAY_VERSION"
   have_ray || { echo "dlgforge: ray $RAY_VERSION not importable after install" >&2; exit 69; }
 }
