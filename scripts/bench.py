@@ -280,7 +280,7 @@ def bench_postgres():
     when set, else the test server of scripts/services/postgres.sh (started, and stopped at the end)."""
     if os.environ.get("DLG_PG_DSN"):
         return os.environ["DLG_PG_DSN"], lambda: None
-    services = os.path.join(ROOT, "scripts", "test-services.sh")
+    services = os.path.join(ROOT, "scripts", "services", "postgres.sh")
     was_up = subprocess.run([os.path.join(ROOT, "scripts", "pg.sh"), "status"], capture_output=True,
                             env=dict(os.environ, PG_PORT=os.environ.get("TEST_PG_PORT", "54339"),
                                      PG_DIR=os.environ.get("TEST_PG_DIR", ".dlgforge/pg-test"))).returncode == 0
