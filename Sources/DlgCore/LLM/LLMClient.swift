@@ -6,7 +6,7 @@ import Logging
 /// fallback remembered per endpoint, token counting, and `logs/llm.log` without secrets.
 public final class LLMClient: @unchecked Sendable {
     private let lock = NSLock()
-    private let router = EndpointRouter()
+    let router = EndpointRouter()
     private let capabilities = EndpointCapabilities()
     let log: Logger?
     public private(set) var totalUsage = TokenUsage()
@@ -74,6 +74,10 @@ public final class LLMClient: @unchecked Sendable {
         /// The last failure of the endpoint itself, for the error storm: a call counts once, when it fails for good.
         var lastOutage: (endpoint: String, error: String)?
         let maxAttempts = agent.maxRetries + 1
+        /// Requests moved at once to another endpoint after a refused connection (not counted as
+        /// attempts; at most one per endpoint, so a call cannot loop over dead ones).
+        var failovers = 0
+        let routed = agent.endpoints.count > 1
         while attempt < maxAttempts {
             if let stopped = storm.tripped { throw LLMFailure(kind: .unavailable, message: stopped) }
             let endpoint = router.pick(agent.endpoints)
@@ -88,6 +92,7 @@ public final class LLMClient: @unchecked Sendable {
             let elapsed = Date().timeIntervalSince(started)
             router.end(endpoint, elapsed: elapsed)
             let ms = Int(elapsed * 1000)
+            if routed, outcome.answered { router.markReachable(endpoint) }
             switch outcome {
             case .success(let data):
                 guard let reply = try? JSONCodec.parse(data), let choice = reply["choices"]?.arrayValue?.first,
@@ -139,6 +144,13 @@ public final class LLMClient: @unchecked Sendable {
                 lastOutage = (endpoint.name, reason)
                 log?.warning("agent=\(agent.agent.rawValue) endpoint=\(endpoint.name) error=\(reason) ms=\(ms) http_attempt=\(attempt + 1) \(label)")
                 lastError = "\(endpoint.name): \(reason)"
+                // A replica that cannot be reached (it died) is left out of routing and the request
+                // goes to another one at once; a timeout is load, not death, and is retried as usual.
+                if routed && !isTimeout && router.markUnreachable(endpoint, among: agent.endpoints) && failovers < agent.endpoints.count {
+                    failovers += 1
+                    log?.warning("endpoint=\(endpoint.name) out of routing for now (unreachable); out: \(router.unreachable(agent.endpoints).joined(separator: ","))")
+                    continue
+                }
                 attempt += 1
                 if attempt >= maxAttempts {
                     storm.failure(endpoint: endpoint.name, error: reason)
@@ -155,6 +167,9 @@ public final class LLMClient: @unchecked Sendable {
         case success([UInt8])
         case status(Int, [UInt8], Double?)
         case failed(String, Bool)
+
+        /// The server answered (whatever it said).
+        var answered: Bool { if case .failed = self { false } else { true } }
     }
 
     let transport = CurlTransport.shared

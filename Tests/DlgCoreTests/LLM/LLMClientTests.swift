@@ -120,6 +120,32 @@ import Testing
         #expect(client.totalUsage.requests == 0)
     }
 
+    /// A replica that died (its port refuses connections) is left out of routing: every call of a burst
+    /// is served by the live one with no retry ladder, and the dead one is tried only now and then.
+    @Test func aDeadReplicaIsLeftOutOfRoutingAndTheLiveOneServes() async throws {
+        let refused = try RefusedPort()
+        try await withInProcessMock { server, baseURL in
+            var routed = testAgent(baseURL: baseURL, maxRetries: 0)
+            routed.endpoints = [Endpoint(name: "dead", baseURL: refused.baseURL, apiKey: "EMPTY", weight: 1, maxInFlight: 0, timeout: nil, model: ""),
+                               Endpoint(name: "live", baseURL: baseURL, apiKey: "EMPTY", weight: 1, maxInFlight: 0, timeout: nil, model: "")]
+            let agent = routed
+            let client = LLMClient(logsDir: nil)
+            let started = Date()
+            // maxRetries 0: without the failover a call routed to the dead replica would fail.
+            try await withThrowingTaskGroup(of: String.self) { group in
+                for i in 0..<40 {
+                    group.addTask {
+                        try await client.chat(agent: agent, messages: responderMessages("q\(i)?"), format: Self.format).endpoint
+                    }
+                }
+                for try await endpoint in group { #expect(endpoint == "live") }
+            }
+            #expect(server.stats.chatCompletions == 40)
+            #expect(client.router.unreachable(agent.endpoints) == ["dead"])
+            #expect(Date().timeIntervalSince(started) < 20, "no backoff was waited")
+        }
+    }
+
     @Test func theAPIKeyNeverReachesTheLog() async throws {
         let key = "sk-dlgtest-0123456789SECRET"
         let options = mockOptions { $0.seed = Self.faultThenCleanSeed; $0.faults.serverError = 0.5 }
