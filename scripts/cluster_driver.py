@@ -16,6 +16,7 @@ stdout; nothing secret is printed.
   status                  nodes alive, and each replica's actor and /health
 """
 import argparse
+import ctypes
 import json
 import os
 import signal
@@ -31,6 +32,18 @@ NAMESPACE = "dlgforge"
 
 def emit(obj):
     print(json.dumps(obj, sort_keys=True), flush=True)
+
+
+PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent(sig=signal.SIGTERM):
+    """Linux: this process gets `sig` when its parent dies (even by SIGKILL), so a killed dlg-cluster
+    takes its driver along, and a shard's worker that Ray kills takes its dlg-run along."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, int(sig), 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
 
 
 def connect():
@@ -61,7 +74,8 @@ def run_shard(index, count, run_id, config, bindir, cwd, env):
     marker = os.path.join(cwd, "logs", f"shard-{run_id}-{index}.pid")
     os.makedirs(os.path.dirname(marker), exist_ok=True)
     log = open(os.path.join(cwd, "logs", f"shard-{run_id}-{index}.log"), "ab")
-    proc = subprocess.Popen(cmd, cwd=cwd, env=full_env, stdout=subprocess.PIPE, stderr=log)
+    proc = subprocess.Popen(cmd, cwd=cwd, env=full_env, stdout=subprocess.PIPE, stderr=log,
+                            preexec_fn=die_with_parent)
     with open(marker, "a") as f:
         f.write(f"{proc.pid}\n")
     out, _ = proc.communicate()
@@ -87,6 +101,20 @@ def cmd_run(a):
     refs = [run_shard.options(max_retries=a.max_retries, retry_exceptions=[subprocess.CalledProcessError],
                               num_cpus=a.num_cpus, scheduling_strategy="SPREAD")
             .remote(i, a.shards, a.run_id, a.config, a.bin, a.cwd, env) for i in range(a.shards)]
+
+    def stop(signum, _frame):
+        # dlg-cluster was stopped (or died): the shards' workers are killed, and their dlg-run with them
+        # (die_with_parent); every dialogue done so far is in the journal for a resume.
+        for ref in refs:
+            try:
+                ray.cancel(ref, force=True)
+            except Exception:
+                pass
+        emit({"event": "stopped", "signal": signum})
+        os._exit(128 + signum)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
     failed = 0
     for ref in refs:
         try:
@@ -166,10 +194,18 @@ def cmd_vllm_up(a):
         if "error" in info:
             emit({"event": "replica_failed", "replica": i, "error": info["error"]})
             return 69
-        host = info["node_ip"] if a.host in ("0.0.0.0", "::") else a.host
+        # Advertised with the address of the node Ray placed it on when it listens on every address;
+        # a replica bound to loopback is reachable from its own node only.
+        host = info["node_ip"] if a.host in ("0.0.0.0", "::", "") else a.host
         started.append((i, actor, f"http://{host}:{port}"))
         emit({"event": "replica_started", "replica": i, "pid": info["pid"], "node_id": info["node_id"],
-              "base_url": f"http://{host}:{port}/v1", "log": os.path.join(a.log_dir, f"vllm-{i}.log")})
+              "node_ip": info["node_ip"], "base_url": f"http://{host}:{port}/v1",
+              "log": os.path.join(a.log_dir, f"vllm-{i}.log")})
+        if host in ("127.0.0.1", "localhost", "::1") and len(node_ips()) > 1:
+            emit({"event": "replica_warning", "replica": i,
+                  "warning": f"listens on {host} of node {info['node_ip']} while the cluster has nodes on "
+                             f"{', '.join(sorted(node_ips()))}: shards on other machines cannot reach it; "
+                             "set llm.vllm.host to an address they reach"})
     deadline = time.time() + a.health_timeout
     for i, actor, url in started:
         while not healthy(url + "/health"):
@@ -215,11 +251,14 @@ def cmd_vllm_kill(a):
     return 0
 
 
+def node_ips():
+    return {n["NodeManagerAddress"] for n in ray.nodes() if n.get("Alive")}
+
+
 def cmd_status(a):
     connect()
     nodes = [n for n in ray.nodes() if n.get("Alive")]
-    emit({"component": "ray", "healthy": True, "nodes_alive": len(nodes),
-          "node_ips": sorted({n["NodeManagerAddress"] for n in nodes})})
+    emit({"component": "ray", "healthy": True, "nodes_alive": len(nodes), "node_ips": sorted(node_ips())})
     for i, actor in replicas():
         try:
             code = ray.get(actor.poll.remote(), timeout=10)
@@ -256,6 +295,8 @@ def main():
     k.add_argument("--replica", type=int, required=True)
     sub.add_parser("status")
     a = p.parse_args()
+    # A killed dlg-cluster takes this driver along (and, through its SIGTERM handler, the shards).
+    die_with_parent()
     handler = {"run": cmd_run, "vllm-up": cmd_vllm_up, "vllm-down": cmd_vllm_down,
                "vllm-kill": cmd_vllm_kill, "status": cmd_status}[a.verb]
     try:

@@ -134,6 +134,7 @@ struct DlgCluster: AsyncParsableCommand {
                 let id = runId ?? RunIDs.configured(resumeRunID: control.settings.run.resumeRunID, runID: control.settings.run.runID) ?? RunIDs.random()
                 StandardError.write("dlg-cluster: run \(id): starting the shards")
                 let result = try control.run(runID: id, shards: shards)
+                for note in result.notes { StandardError.write("dlg-cluster: \(note)") }
                 let shardsJSON: [JSON] = result.shards.map {
                     .object(["shard": .int($0.shard), "node_id": .string($0.nodeID), "seconds": .double($0.seconds)])
                 }

@@ -125,6 +125,57 @@ import Testing
         }
     }
 
+    /// dlg-cluster killed (SIGKILL) mid-run: its driver and every shard's dlg-run (and their stages) go
+    /// with it; a rerun with the same run id resumes and completes.
+    @Test(.enabled(if: available, needs), .timeLimit(.minutes(8)))
+    func aKilledDlgClusterLeavesNoShardRunning() async throws {
+        let dsn = try #require(PostgresTestServer.dsn)
+        let runID = PostgresTestServer.freshRunID("cluster-killed")
+        let work = try WorkDir(label: "cluster-killed")
+        try Self.configure(work)
+        // A slow server (3 s a reply): the run would take minutes, so what goes must go because of the kill.
+        try await withMock(["--seed", "11", "--latency-ms", "3000"]) { mock in
+            let env = Self.clusterEnv(work, mock, dsn: dsn)
+            let up = try await Self.cluster(work, "up", env: env)
+            try #require(up.status == 0, "\(up)")
+            let run = try startTool("dlg-cluster", args: ["run", "--config", work.configPath, "--run-id", runID, "--shards", "2"],
+                                    env: env, cwd: work.url)
+            let deadline = ContinuousClock.now + .seconds(120)
+            while !(work.exists("logs/shard-\(runID)-0.pid") && work.exists("logs/shard-\(runID)-1.pid")) && run.isRunning && ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            try await Task.sleep(for: .seconds(2))
+            try #require(run.isRunning, "the run ended before the kill")
+            let shards = try #require(try Self.shardsRunning(work), "no shard running")
+            run.kill(SIGKILL, group: false)  // dlg-cluster alone: what it started must follow by itself
+            _ = try? await run.finish(timeout: .seconds(10))
+            var left = shards
+            let gone = ContinuousClock.now + .seconds(15)
+            while !left.isEmpty && ContinuousClock.now < gone {
+                try await Task.sleep(for: .milliseconds(200))
+                left = try Self.leftovers(work)
+            }
+            #expect(left.isEmpty, "left running 15 s after dlg-cluster was killed: \(left)")
+        }
+        // The rerun (a fast server now) resumes the run and completes it.
+        try await withMock(["--seed", "11", "--latency-ms", "20"]) { mock in
+            let env = Self.clusterEnv(work, mock, dsn: dsn)
+            let again = try await Self.cluster(work, "run", ["--run-id", runID, "--shards", "2"], env: env)
+            try #require(again.status == 0, "\(again)")
+            let got = try Self.dataset(work)
+            #expect(got.perLanguage == ["en": 16, "fr": 16], "\(got.perLanguage)")
+            #expect(JSONL.duplicates(got.ids).isEmpty && JSONL.duplicates(got.questions).isEmpty)
+            let down = try await Self.cluster(work, "down", env: env)
+            #expect(down.status == 0, "\(down)")
+        }
+    }
+
+    /// The shards' processes (dlg-run and its stages: their command lines name the work's config), or nil.
+    static func shardsRunning(_ work: WorkDir) throws -> String? {
+        let left = try leftovers(work)
+        return left.contains("dlg-run") ? left : nil
+    }
+
     @Test(.enabled(if: available, needs), .timeLimit(.minutes(5)))
     func aFailedUpStopsTheRayItStarted() async throws {
         let work = try WorkDir(label: "cluster-failed-up")
@@ -180,17 +231,17 @@ import Testing
         let dsn = try #require(PostgresTestServer.dsn)
         let runID = PostgresTestServer.freshRunID("cluster-vllm")
         let work = try WorkDir(label: "cluster-vllm")
-        try Self.managed(work, replicas: 2, port: 18610)
+        // The replicas stay up after the run (checked below); the next test checks the default.
+        try Self.managed(work, replicas: 2, port: 18610, extra: ", auto_stop_on_exit: false")
         let env = Self.env(work, dsn: dsn, mockArgs: "--latency-ms 100 --duplicate-rate 0.3")
         let up = try await ClusterTests.cluster(work, "up", env: env)
         defer { Task { _ = try? await ClusterTests.cluster(work, "down", env: env) } }
         try #require(up.status == 0, "\(up)")
-        #expect(up.stdout.contains("replica 0 healthy at http://127.0.0.1:18610/v1") && up.stdout.contains("replica 1 healthy at http://127.0.0.1:18611/v1"), "\(up)")
+        #expect(up.stdout.contains("replica 0 healthy at http://127.0.0.1:18610/v1 on node 127.0.0.1") && up.stdout.contains("replica 1 healthy at http://127.0.0.1:18611/v1"), "\(up)")
         let key = try work.read(".cluster/vllm_key")
         #expect(!up.stdout.contains(key) && !up.stderr.contains(key), "the key is never shown")
         let run = try startTool("dlg-cluster", args: ["run", "--config", work.configPath, "--run-id", runID, "--shards", "2"], env: env, cwd: work.url)
-        // Both replicas get traffic. (A replica killed mid-run is NOT covered yet: the shard's retry
-        // leaves the dead replica out, but the run then stalled; see the README.)
+        // Both replicas get traffic.
         let deadline = ContinuousClock.now + .seconds(120)
         while (Self.requests(port: 18610) < 10 || Self.requests(port: 18611) < 10) && run.isRunning && ContinuousClock.now < deadline {
             try await Task.sleep(for: .milliseconds(50))
@@ -209,6 +260,50 @@ import Testing
         let left = try Subprocess.capture(["/usr/bin/pgrep", "-af", "--port 1861"])
         #expect(left.output.isEmpty, "left: \(String(decoding: left.output, as: UTF8.self))")
     }
+
+    /// One of two replicas killed mid-run: the shards' clients leave it out of routing and the run
+    /// completes on the other; then `llm.vllm.auto_stop_on_exit` (the default) stops the replica left.
+    @Test(.enabled(if: ClusterTests.available, ClusterTests.needs), .timeLimit(.minutes(8)))
+    func aReplicaKilledMidRunTheRunCompletesOnTheOther() async throws {
+        let dsn = try #require(PostgresTestServer.dsn)
+        let runID = PostgresTestServer.freshRunID("cluster-vllm-kill")
+        let work = try WorkDir(label: "cluster-vllm-kill")
+        try Self.managed(work, replicas: 2, port: 18630)
+        let env = Self.env(work, dsn: dsn, mockArgs: "--latency-ms 100 --duplicate-rate 0.3")
+        let up = try await ClusterTests.cluster(work, "up", env: env)
+        defer { Task { _ = try? await ClusterTests.cluster(work, "down", env: env) } }
+        try #require(up.status == 0, "\(up)")
+        let run = try startTool("dlg-cluster", args: ["run", "--config", work.configPath, "--run-id", runID, "--shards", "2"], env: env, cwd: work.url)
+        let deadline = ContinuousClock.now + .seconds(120)
+        while (Self.requests(port: 18630) < 10 || Self.requests(port: 18631) < 10) && run.isRunning && ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        let before = Self.requests(port: 18631)
+        try #require(before >= 10 && run.isRunning, "replica 1 served \(before) before the kill")
+        let kill = try Subprocess.capture(["/usr/bin/env"] + env.map { "\($0.key)=\($0.value)" } +
+                                          [repoRoot.appendingPathComponent(".venv/bin/python").path,
+                                           repoRoot.appendingPathComponent("scripts/cluster_driver.py").path, "vllm-kill", "--replica", "1"])
+        try #require(kill.status == 0, "vllm-kill: \(String(decoding: kill.output + kill.errors, as: UTF8.self))")
+        #expect(Self.requests(port: 18631) == -1, "replica 1 still answers")
+        let served0 = Self.requests(port: 18630)
+        let r = try await run.finish(timeout: .seconds(300))
+        try #require(r.status == 0, "\(r)\nshard 0: \(String(((try? work.read("logs/shard-\(runID)-0.log")) ?? "").suffix(1500)))")
+        #expect(r.stderr.contains("vllm: replicas stopped (llm.vllm.auto_stop_on_exit)"), "\(r.stderr)")
+        let got = try ClusterTests.dataset(work)
+        #expect(got.perLanguage == ["en": 16, "fr": 16], "\(got.perLanguage)")
+        #expect(JSONL.duplicates(got.ids).isEmpty && JSONL.duplicates(got.questions).isEmpty)
+        // The run went on against replica 0 (it served more after the kill), and auto_stop_on_exit
+        // stopped it when the run ended, before any down.
+        let llmLog = (try? work.read("logs/llm.log")) ?? ""
+        #expect(llmLog.contains("out of routing"), "the dead replica was taken out of routing")
+        #expect(served0 > 0)
+        let left = try Subprocess.capture(["/usr/bin/pgrep", "-af", "--port 1863"])
+        #expect(left.output.isEmpty, "left after the run: \(String(decoding: left.output, as: UTF8.self))")
+        let down = try await ClusterTests.cluster(work, "down", env: env)
+        #expect(down.status == 0, "\(down)")
+    }
+
+    var repoRoot: URL { URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent() }
 
     @Test(.enabled(if: ClusterTests.available, ClusterTests.needs), .timeLimit(.minutes(4)))
     func aBadVLLMFlagFailsUpAndLeavesNothingRunning() async throws {

@@ -149,10 +149,18 @@ public struct ClusterControl {
         for f in v.flags { args += ["--extra-arg=\(f)"] }
         let r = try call(args, env: env)
         var urls: [String] = []
+        var nodes: [String] = []
         var problems: [String] = []
+        var warnings: [String] = []
         for line in r.output.split(separator: "\n") {
             guard let o = (try? JSONCodec.parse(String(line)))?.objectValue else { continue }
-            if o["event"]?.stringValue == "replica_started", let u = o["base_url"]?.stringValue { urls.append(u) }
+            if o["event"]?.stringValue == "replica_started", let u = o["base_url"]?.stringValue {
+                urls.append(u)
+                nodes.append(o["node_ip"]?.stringValue ?? "?")
+            }
+            if o["event"]?.stringValue == "replica_warning" {
+                warnings.append("vllm: replica \(o["replica"]?.intValue ?? -1) \(o["warning"]?.stringValue ?? "")")
+            }
             if o["event"]?.stringValue == "replica_failed" {
                 problems.append("vLLM replica \(o["replica"]?.intValue ?? -1): \(o["error"]?.stringValue ?? "failed")")
             }
@@ -161,7 +169,9 @@ public struct ClusterControl {
             throw DlgError.unavailable("starting vLLM failed: \(problems.isEmpty ? tailOfLog() : problems.joined(separator: "; "))")
         }
         state.vllmEndpoints = urls
-        return urls.enumerated().map { "vllm: replica \($0.offset) healthy at \($0.element) (log \(logs)/vllm-\($0.offset).log)" }
+        return urls.enumerated().map {
+            "vllm: replica \($0.offset) healthy at \($0.element) on node \(nodes[$0.offset]) (log \(logs)/vllm-\($0.offset).log)"
+        } + warnings
     }
 
     func rayScriptEnv(dir: String, port: Int) -> [String: String] {
@@ -212,13 +222,24 @@ public struct ClusterControl {
         return try down(state: state)
     }
 
+    /// Stops the replicas `up` (or `run`) started and forgets them in `state`; nil when done, else
+    /// what could not be stopped.
+    func stopVLLM(_ state: inout ClusterState) throws(DlgError) -> String? {
+        guard state.vllmManaged == true else { return nil }
+        let r = try call([python, script("cluster_driver.py"), "vllm-down"], env: state.rayEnvironment)
+        guard r.status == 0 else { return "vllm replicas (status \(r.status))" }
+        try? FileManager.default.removeItem(atPath: keyPath)
+        state.vllmManaged = nil
+        state.vllmEndpoints = nil
+        return nil
+    }
+
     func down(state: ClusterState) throws(DlgError) -> [String] {
+        var state = state
         var lines: [String] = []
         var failures: [String] = []
         if state.vllmManaged == true {
-            let r = try call([python, script("cluster_driver.py"), "vllm-down"], env: state.rayEnvironment)
-            if r.status == 0 { lines.append("vllm: replicas stopped") } else { failures.append("vllm replicas (status \(r.status))") }
-            try? FileManager.default.removeItem(atPath: keyPath)
+            if let failed = try stopVLLM(&state) { failures.append(failed) } else { lines.append("vllm: replicas stopped") }
         }
         if let dir = state.pgStartedDir {
             let r = try call([script("pg.sh"), "down"], env: ["PG_DIR": dir, "PG_PORT": String(state.pgPort ?? localPGPort)])
@@ -262,13 +283,55 @@ public struct ClusterControl {
         public let shards: [ShardResult]
         public let failedShards: Int
         public let exportSummary: String
+        /// What the run started or stopped besides its shards (vLLM replicas), for the log.
+        public let notes: [String]
     }
 
     /// The run split in shards, one Ray task each, then the dataset from the database.
+    ///
+    /// With `llm.backend: vllm_managed`, replicas that are not up (stopped by an earlier run's
+    /// `llm.vllm.auto_stop_on_exit`) are started first, and with `auto_stop_on_exit` (upstream's default)
+    /// they are stopped when the run ends, whether it succeeded or not; Ray and PostgreSQL stay up for
+    /// the next run until `down`.
     public func run(runID: String, shards requested: Int?) throws(DlgError) -> RunResult {
-        guard let state = try ClusterState.load(dir: stateDir) else {
+        guard var state = try ClusterState.load(dir: stateDir) else {
             throw DlgError.unavailable("no cluster is up (no \(ClusterState.path(dir: stateDir))); bring one up first (up -c \(configPath))")
         }
+        var notes: [String] = []
+        let managed = cluster.backend == "vllm_managed"
+        if managed && (state.vllmEndpoints ?? []).isEmpty {
+            do throws(DlgError) {
+                notes += try startVLLM(&state)
+                try state.save(dir: stateDir)
+            } catch {
+                _ = try? stopVLLM(&state)
+                try? state.save(dir: stateDir)
+                throw error
+            }
+        }
+        let result: RunResult
+        do throws(DlgError) {
+            result = try runShards(state: state, runID: runID, shards: requested)
+        } catch {
+            if managed && cluster.vllm.autoStopOnExit {
+                _ = try? stopVLLM(&state)
+                try? state.save(dir: stateDir)
+            }
+            throw error
+        }
+        if managed && cluster.vllm.autoStopOnExit {
+            if let failed = try stopVLLM(&state) {
+                notes.append("could not stop \(failed) (llm.vllm.auto_stop_on_exit): run down")
+            } else {
+                notes.append("vllm: replicas stopped (llm.vllm.auto_stop_on_exit)")
+            }
+            try state.save(dir: stateDir)
+        }
+        return RunResult(runID: result.runID, shards: result.shards, failedShards: result.failedShards,
+                         exportSummary: result.exportSummary, notes: notes)
+    }
+
+    func runShards(state: ClusterState, runID: String, shards requested: Int?) throws(DlgError) -> RunResult {
         var shards = requested ?? cluster.shards
         if shards == 0 { shards = max(1, 2 * (try rayStatus(state))) }
         var env = state.rayEnvironment
@@ -315,6 +378,6 @@ public struct ClusterControl {
             throw DlgError(DlgError.Code(rawValue: export.status) ?? .software, "the export of run \(runID) from the store failed with status \(export.status): \(tailOfLog())")
         }
         return RunResult(runID: runID, shards: results.sorted { $0.shard < $1.shard }, failedShards: failed,
-                         exportSummary: export.output.trimmingCharacters(in: .whitespacesAndNewlines))
+                         exportSummary: export.output.trimmingCharacters(in: .whitespacesAndNewlines), notes: [])
     }
 }
