@@ -107,12 +107,10 @@ import Testing
             // Shard 1's dlg-run, killed once it has journaled some dialogues of the run.
             let pidFile = "logs/shard-\(runID)-1.pid"
             let db = try PGConnection(dsn: dsn)
-            let deadline = ContinuousClock.now + .seconds(120)
-            while (!work.exists(pidFile) || PostgresRunTests.journalRows(db, runID) < 6) && run.isRunning && ContinuousClock.now < deadline {
-                try await Task.sleep(for: .milliseconds(20))
-            }
-            let pid = try #require(Int32(try work.read(pidFile).split(separator: "\n").first ?? ""), "no shard pid")
-            #expect(kill(pid, SIGKILL) == 0, "shard 1 (pid \(pid)) had already finished")
+            let shardPID: @Sendable () -> Int32? = { Int32((try? work.read(pidFile))?.split(separator: "\n").first ?? "") }
+            let seen = await watch(until: { shardPID() != nil && PostgresRunTests.journalRows(db, runID) >= 6 }, while: { run.isRunning },
+                                   timeout: .seconds(120)) { _ = kill(shardPID()!, SIGKILL) }
+            #expect(seen == .fired, "shard 1 was not killed mid-run (\(seen))")
             let r = try await run.finish(timeout: .seconds(300))
             try #require(r.status == 0, "\(r)")
             let attempts = try work.read(pidFile).split(separator: "\n").count

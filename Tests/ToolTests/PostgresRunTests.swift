@@ -72,13 +72,9 @@ import Testing
             // Two SIGKILLs of the whole group: once some dialogues are journaled, then a moment later.
             for (rows, delay) in [(2, 300), (4, 700)] {
                 let run = try startTool("dlg-run", args: ["--config", work.configPath, "--run-id", runID], env: env, cwd: work.url)
-                let deadline = ContinuousClock.now + .seconds(120)
-                while Self.journalRows(db, runID) < rows && run.isRunning && ContinuousClock.now < deadline {
-                    try await Task.sleep(for: .milliseconds(5))
-                }
-                try await Task.sleep(for: .milliseconds(delay))
-                guard run.isRunning else { _ = try await run.finish(timeout: .seconds(10)); break }
-                run.kill(group: true)
+                let seen = await watch(until: { Self.journalRows(db, runID) >= rows }, while: { run.isRunning },
+                                       timeout: .seconds(120), delay: .milliseconds(delay)) { run.kill(group: true) }
+                guard seen == .fired else { _ = try await run.finish(timeout: .seconds(10)); break }
                 let r = try await run.finish(timeout: .seconds(10))
                 if r.status == 0 { break }
                 #expect(r.status == 128 + SIGKILL, "\(r)")

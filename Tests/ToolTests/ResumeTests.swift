@@ -60,22 +60,17 @@ import Testing
                 let args = ["--config", work.configPath, "--run-id", Self.runID]
                 schedule: for kill in plan {
                     let run = try startTool("dlg-run", args: args, env: mock.env, cwd: work.url)
-                    let deadline = ContinuousClock.now + .seconds(120)
-                    while Self.checkpoints(work) < kill.after && run.isRunning {
-                        if ContinuousClock.now > deadline {
-                            Issue.record("no checkpoint \(kill.after) within 120 s: \(Self.checkpoints(work)) so far")
-                            break
-                        }
-                        try await Task.sleep(for: .milliseconds(5))
+                    let seen = await watch(until: { Self.checkpoints(work) >= kill.after }, while: { run.isRunning },
+                                           timeout: .seconds(120), delay: kill.delay) { run.kill(group: kill.group) }
+                    if seen == .timedOut {
+                        Issue.record("no checkpoint \(kill.after) within 120 s: \(Self.checkpoints(work)) so far")
                     }
-                    if run.isRunning { try await Task.sleep(for: kill.delay) }
-                    guard run.isRunning else {
+                    guard seen == .fired else {
                         // It finished before this moment: nothing left to interrupt.
                         let r = try await run.finish(timeout: .seconds(10))
                         #expect(r.status == 0, "\(r)")
                         break schedule
                     }
-                    run.kill(group: kill.group)
                     let landedAt = "\(kill) [\(Self.checkpoints(work)) checkpoints]"
                     if kill.group {
                         let r = try await run.finish(timeout: .seconds(10))
@@ -159,18 +154,15 @@ import Testing
         try await withMock(["--seed", "52", "--latency-ms", "300"]) { mock in
             let args = ["--config", work.configPath, "--run-id", Self.runID]
             for signal in [SIGINT, SIGTERM] {
-                let run = try startTool("dlg-run", args: args, env: mock.env, cwd: work.url)
-                let deadline = ContinuousClock.now + .seconds(60)
                 let start = Self.checkpoints(work)
-                while Self.checkpoints(work) < start + 2 && run.isRunning && ContinuousClock.now < deadline {
-                    try await Task.sleep(for: .milliseconds(5))
-                }
-                if !run.isRunning {
+                let run = try startTool("dlg-run", args: args, env: mock.env, cwd: work.url)
+                let seen = await watch(until: { Self.checkpoints(work) >= start + 2 }, while: { run.isRunning },
+                                       timeout: .seconds(60)) { run.kill(signal, group: false) }
+                if seen != .fired {
                     let early = try await run.finish(timeout: .seconds(30))
-                    Issue.record("the run ended before it could be interrupted:\n\(early)")
+                    Issue.record("the run ended (or saw no checkpoint) before it could be interrupted (\(seen)):\n\(early)")
                     return
                 }
-                run.kill(signal, group: false)
                 let r = try await run.finish(timeout: .seconds(30))
                 #expect(r.status == 130, "\(r)")
                 #expect(r.stderr.contains("interrupted") && r.stderr.contains("--run-id \(Self.runID)"), "\(r)")
@@ -208,10 +200,10 @@ import Testing
         let mock = try await MockServerProcess(options: ["--seed", "61", "--latency-ms", "200"])
         let run = try startTool("dlg-run", args: ["--config", work.configPath, "--run-id", "gone", "--no-cache"],
                                 env: mock.env, cwd: work.url)
-        let deadline = ContinuousClock.now + .seconds(60)
-        while ResumeTests.checkpoints(work, runID: "gone") < 6 && run.isRunning && ContinuousClock.now < deadline {
-            try await Task.sleep(for: .milliseconds(10))
-        }
+        // The server dies (SIGKILL) at once when the sixth checkpoint is seen.
+        let seen = await watch(until: { ResumeTests.checkpoints(work, runID: "gone") >= 6 }, while: { run.isRunning },
+                               timeout: .seconds(60)) { mock.child.kill(SIGKILL) }
+        #expect(seen == .fired, "the run ended before the server went away")
         _ = await mock.stop()
         let started = ContinuousClock.now
         let r = try await run.finish(timeout: .seconds(180))

@@ -15,6 +15,7 @@ final class RunBook {
     let newDialogues: NewDialogues
     /// Completed dialogues still go round for their online conversation verdict.
     let judgeConversations: Bool
+    let judgeTurns: Bool
     private(set) var inFlight = 0
     private var inFlightByLanguage: [String: Int] = [:]
     private(set) var completedByLanguage: [String: Int] = [:]
@@ -50,8 +51,10 @@ final class RunBook {
         maxRounds = settings.run.maxTurns * (settings.coverage.questionDedupRetries + 2) + 4
         // The journal holds the unfinished dialogues as records, the others as summaries.
         let judgeConversations = settings.judge.online && settings.judge.granularity == .conversation
+        let judgeTurns = settings.judge.online && settings.judge.granularity == .turn
         self.judgeConversations = judgeConversations
-        let keep: (JSONObject) -> Bool = { Self.needsLoop($0, judgeConversations: judgeConversations) }
+        self.judgeTurns = judgeTurns
+        let keep: (JSONObject) -> Bool = { Self.needsLoop($0, judgeConversations: judgeConversations, judgeTurns: judgeTurns) }
         if let store {
             journal = try PostgresJournal(store: store, runID: base, keep: keep)
         } else {
@@ -68,16 +71,21 @@ final class RunBook {
         }
     }
 
-    /// Still has work: open, or completed but waiting for its online conversation verdict.
-    static func needsLoop(_ r: JSONObject, judgeConversations: Bool) -> Bool {
+    /// Still has work: open, or completed but waiting for an online verdict: its conversation's, or
+    /// (turn granularity) a turn's. The respond stage completes a dialogue with its last answer; when the
+    /// judge then could not reach the server it passes the record on unjudged, and the run (stopping
+    /// with 69) must not count it done: the resumed run judges it.
+    static func needsLoop(_ r: JSONObject, judgeConversations: Bool, judgeTurns: Bool = false) -> Bool {
         switch Record.status(r) {
         case .active: return true
-        case .completed: return judgeConversations && !Judgement.isVerdict(r["conversation_judge"])
+        case .completed:
+            return (judgeConversations && !Judgement.isVerdict(r["conversation_judge"]))
+                || (judgeTurns && Record.turns(r).contains { !Judgement.isVerdict($0["qa_judge"]) })
         case .dropped: return false
         }
     }
 
-    func needsLoop(_ r: JSONObject) -> Bool { Self.needsLoop(r, judgeConversations: judgeConversations) }
+    func needsLoop(_ r: JSONObject) -> Bool { Self.needsLoop(r, judgeConversations: judgeConversations, judgeTurns: judgeTurns) }
 
     var isDone: Bool { inFlight == 0 }
 

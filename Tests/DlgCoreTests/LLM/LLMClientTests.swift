@@ -125,7 +125,7 @@ import Testing
     @Test func aDeadReplicaIsLeftOutOfRoutingAndTheLiveOneServes() async throws {
         let refused = try RefusedPort()
         try await withInProcessMock { server, baseURL in
-            var routed = testAgent(baseURL: baseURL, maxRetries: 0)
+            var routed = testAgent(baseURL: baseURL, maxRetries: 0, timeout: 60)
             routed.endpoints = [Endpoint(name: "dead", baseURL: refused.baseURL, apiKey: "EMPTY", weight: 1, maxInFlight: 0, timeout: nil, model: ""),
                                Endpoint(name: "live", baseURL: baseURL, apiKey: "EMPTY", weight: 1, maxInFlight: 0, timeout: nil, model: "")]
             let agent = routed

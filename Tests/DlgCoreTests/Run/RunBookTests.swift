@@ -145,4 +145,19 @@ import Testing
         #expect(!RunBook.needsLoop(Self.finish(first[0], .completed), judgeConversations: false))
         #expect(RunBook.needsLoop(first[0], judgeConversations: false))
     }
+
+    /// Online turn judging: a dialogue completed by its last answer whose turn the judge could not
+    /// reach the server for stays in the loop (and in the journal's open records) until judged.
+    @Test func onlineTurnJudgingKeepsACompletedDialogueWithAnUnjudgedTurnInTheLoop() throws {
+        let work = try WorkDir(copyExamples: false, label: "runbook")
+        let book = try Self.book(work, judge: "judge:\n  mode: online\n  granularity: turn\n")
+        let first = try book.admissions()
+        var answered = Self.finish(first[0], .completed)
+        answered["turns"] = .array([.obj(["turn_index": 1, "user_message": "q?", "assistant_message": "a."])])
+        #expect(try Self.receive(book, answered).again, "completed with an unjudged turn goes round again")
+        var judged = answered
+        judged["turns"] = .array([.obj(["turn_index": 1, "user_message": "q?", "assistant_message": "a.", "qa_judge": .obj(["score": 7])])])
+        #expect(try Self.receive(book, judged).again == false)
+        #expect(!RunBook.needsLoop(answered, judgeConversations: false, judgeTurns: false), "judging off or offline: done")
+    }
 }
