@@ -16,7 +16,7 @@ import Testing
             return nil
         }
         let standIn = try RunningTool(python, args: [Fixtures.path("hub_standin.py"), out, token])
-        let deadline = ContinuousClock.now + .seconds(20)
+        let deadline = ContinuousClock.now + .seconds(60)  // Python starting on a loaded machine
         while ContinuousClock.now < deadline {
             if let line = standIn.stdoutText.split(separator: "\n").first, line.hasPrefix("http://") { return (standIn, String(line)) }
             try await Task.sleep(for: .milliseconds(20))
