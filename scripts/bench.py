@@ -394,8 +394,9 @@ def cluster_bench(dsn, inflight=64, latency_ms=200, rounds=6, repeats=3):
     d = workdir(inflight, inflight * rounds)
     try:
         warm_up(url, inflight)
+        # No response cache: every run asks the mock (the runs share a question seed and a folder).
         base_env = dict(os.environ, BENCH_URL=url, POSTGRES_DSN=dsn, STORE_BACKEND="postgres", DLG_PROGRESS="0",
-                        DLG_CLUSTER_DIR=os.path.join(d, ".cluster"))
+                        DLG_CLUSTER_DIR=os.path.join(d, ".cluster"), DLGFORGE_CACHE="0")
         for k in [k for k in base_env if k.startswith("RAY_")]:
             del base_env[k]
         env = dict(base_env, **ray_env)
