@@ -3,7 +3,8 @@
 
 1. request rate at 64 and 256 dialogues in flight, 200 ms mock latency, vs the ideal (in-flight / latency),
    over the span from the first request sent to the last reply;
-2. CPU per request for a whole run (every stage process) at zero latency, 256 in flight;
+2. CPU per request for a whole run (every stage process) at zero latency, 256 in flight; the same at 64 in
+   flight for dialogues of 2, 8 and 16 turns (turn scaling: the 16/2 ratio);
 3. start-up time of `--help` per tool, and resident memory per stage at 256 in flight;
 4. dlg-dedup pass-through of a 100 MB records file beside `jq -c .`;
 5. dlg-dedup questions/s through PostgreSQL beside the file store, 1 and 4 processes, and the run's
@@ -42,7 +43,7 @@ def start_mock(*args):
     return p, m.group(1)
 
 
-def workdir(batch, total, languages="[en]", cache_path=None):
+def workdir(batch, total, languages="[en]", cache_path=None, turns=2):
     d = tempfile.mkdtemp(prefix="dlg-bench-")
     for name in ["knowledge", "data", "personas.yaml"]:
         src = os.path.join(ROOT, "examples", name)
@@ -52,7 +53,7 @@ def workdir(batch, total, languages="[en]", cache_path=None):
   batch_size: {batch}
   total_samples: {total}
   target_languages: {languages}
-  n_turns: 2
+  n_turns: {turns}
   question_seed: bench
 llm:
   base_url: ${{BENCH_URL}}
@@ -110,11 +111,11 @@ def process_cpu(pid):
 MOCK_CPU = []  # (CPU seconds, requests) of the mock in each measured run, for its own figure
 
 
-def generation_against_mock(inflight, latency_ms, rounds=2, run_id="bench", extra_env=None, mock_args=()):
-    """A run of `rounds` x `inflight` dialogues, `inflight` at a time, against a fresh mock warmed up by
-    one burst; the mock and the work dirs are removed."""
+def generation_against_mock(inflight, latency_ms, rounds=2, run_id="bench", extra_env=None, mock_args=(), turns=2):
+    """A run of `rounds` x `inflight` dialogues of `turns` turns, `inflight` at a time, against a fresh
+    mock warmed up by one burst; the mock and the work dirs are removed."""
     mock, url = start_mock("--latency-ms", str(latency_ms), *mock_args)
-    d = workdir(inflight, inflight * rounds)
+    d = workdir(inflight, inflight * rounds, turns=turns)
     try:
         warm_up(url, inflight)
         before = process_cpu(mock.pid)
@@ -158,6 +159,25 @@ def cpu_bench(inflight):
     per = cpu / max(1, n) * 1000
     print(f"  {inflight} in flight, 0 ms: {n} requests, {cpu:.2f} CPU-s for all stage processes -> {per:.3f} ms CPU per request "
           f"(target <= 1 ms; Python dlgforge: 23-43 ms); wall {wall:.1f} s")
+
+
+def turn_bench(inflight=64, rounds=2, runs=3, turn_counts=(2, 8, 16)):
+    """CPU per request of the whole run (every stage process and dlg-run) at 0 ms, for dialogues of 2, 8
+    and 16 turns: a stage's cost per request should not grow with the dialogue it carries. Runs of the
+    turn counts are interleaved (2, 8, 16, 2, 8, 16, ...) so that the machine's load falls on each alike;
+    the median of `runs` is the figure."""
+    per = {t: [] for t in turn_counts}
+    for _ in range(runs):
+        for t in turn_counts:
+            summary, wall, cpu, span, n = generation_against_mock(inflight, 0, rounds, turns=t)
+            per[t].append(cpu / max(1, n) * 1000)
+            print(f"  {t:>2} turns, {inflight} in flight, {rounds * inflight} dialogues: {n} requests, {cpu:.2f} CPU-s -> "
+                  f"{per[t][-1]:.3f} ms CPU per request; wall {wall:.1f} s")
+    med = {t: statistics.median(v) for t, v in per.items()}
+    print("  median of %d runs: %s" % (runs, ", ".join(f"{t} turns {m:.3f} ms" for t, m in med.items())))
+    lo, hi = min(turn_counts), max(turn_counts)
+    print(f"  {hi} turns / {lo} turns: {med[hi] / med[lo]:.2f}x CPU per request (target <= 1.25)")
+    return med
 
 
 def startup_bench():
@@ -577,6 +597,9 @@ def main():
     ap.add_argument("--only-store", action="store_true", help="only the store benchmarks (section 5)")
     ap.add_argument("--report-only", action="store_true", help="only the report.html figures")
     ap.add_argument("--only-cluster", action="store_true", help="only the dlg-cluster figures (Ray from scripts/ray.sh)")
+    ap.add_argument("--only-turns", action="store_true", help="only the turn-scaling figures (CPU per request at 2, 8, 16 turns)")
+    ap.add_argument("--only-big-replies", action="store_true", help="only the request rate with 4 KB replies")
+    ap.add_argument("--runs", type=int, default=3, help="runs per figure in --only-turns / --only-big-replies")
     ap.add_argument("--report-dialogues", type=int, default=10_000, help="dialogues in the report bench")
     args = ap.parse_args()
     for t in TOOLS:
@@ -601,6 +624,15 @@ def main():
         finally:
             stop()
         return
+    if args.only_turns:
+        print("turn scaling: CPU per request, whole run, 0 ms, 64 in flight, 128 dialogues, judge online:")
+        turn_bench(runs=args.runs)
+        return
+    if args.only_big_replies:
+        print("request rate vs ideal with 4 KB kb_responder replies (dlg-mock --reply-bytes 4096):")
+        for n in (64, 256):
+            rate_bench(n, 200, runs=args.runs, mock_args=("--reply-bytes", "4096"))
+        return
     if args.report_only:
         print("report.html:")
         report_bench(args.report_dialogues)
@@ -618,6 +650,8 @@ def main():
         rate_bench(n, 200, runs=1 if args.quick else 3, mock_args=("--reply-bytes", "4096"))
     print("CPU per request, whole run:")
     cpu_bench(256)
+    print("turn scaling: CPU per request, whole run, 0 ms, 64 in flight, 128 dialogues, judge online:")
+    turn_bench(runs=1 if args.quick else 3)
     print("start-up:")
     startup_bench()
     print("resident memory per stage:")

@@ -125,11 +125,13 @@ public final class RunOrchestrator {
             let reader = LineReader(fd: loop.outputDescriptor, name: "\(loop.names.last ?? "stage loop") output")
             do throws(DlgError) {
                 while let line = try reader.next() {
-                    guard let r = (try? JSONCodec.parse(Array(line)))?.objectValue, RecordCheck.problem(r) == nil else {
+                    // What the book reads of the turns is their verdicts (the journal's summary); the
+                    // line itself is what is journaled and sent round again.
+                    guard case .success(let read) = RecordLine.parse(Array(line), view: Self.bookView) else {
                         throw DlgError(.software, "\(loop.names.last ?? "the stage loop") wrote a line that is not a dialogue record: \(String(decoding: line.prefix(200), as: UTF8.self))")
                     }
-                    var bytes = Array(line)
-                    bytes.append(0x0A)
+                    let r = read.record
+                    let bytes = read.bytesWithNewline()
                     let (again, admitted) = try book.receive(r, line: bytes)
                     // A dialogue going round again is sent back as the bytes it came in.
                     loop.send((again ? [bytes] : []) + admitted.map(Self.line))
@@ -224,6 +226,11 @@ public final class RunOrchestrator {
             return c.arguments(toolsDir: toolsDir)
         }
     }
+
+    /// What `RunBook` and the journal's summary read of a record's turns: their verdicts. The record
+    /// the journal then holds for a dialogue in flight has only these of its turns; a resumed run
+    /// reads the whole records from the journal's file.
+    static let bookView = TurnView(fields: ["qa_judge"])
 
     static func line(_ r: JSONObject) -> [UInt8] {
         var bytes: [UInt8] = []

@@ -8,7 +8,7 @@ import Foundation
 public enum DedupBatchRunner {
     struct PendingBatch: @unchecked Sendable {
         var out: [[UInt8]?]
-        var records: [JSONObject]
+        var records: [RecordLine]
         var places: [Int]
     }
 
@@ -99,13 +99,13 @@ public enum DedupBatchRunner {
         }
         while let batch = queue.take(maxBatch) {
             var out: [[UInt8]?] = []          // nil: decided by the store, filled below
-            var records: [JSONObject] = []
+            var records: [RecordLine] = []
             var places: [Int] = []
             out.reserveCapacity(batch.count)
             for line in batch {
                 if line.bytes.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { out.append([]); continue }
                 summary.records += 1
-                switch RecordCheck.parse(line.bytes) {
+                switch RecordLine.parse(line.bytes, view: stage.turnView) {
                 case .failure(let problem):
                     summary.badLines += 1
                     onBadLine("\(input.name):\(line.number): \(problem)")
@@ -115,7 +115,7 @@ public enum DedupBatchRunner {
                     }
                     out.append([])
                 case .success(let record):
-                    if stage.needsWork(record) {
+                    if stage.needsWork(record.record) {
                         summary.worked += 1
                         places.append(out.count)
                         records.append(record)
@@ -131,11 +131,14 @@ public enum DedupBatchRunner {
             writer.async {
                 defer { slots.signal() }
                 var out = job.out
-                for (place, record) in zip(job.places, stage.processBatch(job.records)) {
+                let decided = stage.processBatch(job.records.map(\.record))
+                for (k, record) in decided.enumerated() {
+                    let line = job.records[k]
                     var bytes: [UInt8] = []
-                    JSON.object(record).write(into: &bytes)
+                    bytes.reserveCapacity(line.byteCount + 256)
+                    line.write(record, into: &bytes)
                     bytes.append(0x0A)
-                    out[place] = bytes
+                    out[job.places[k]] = bytes
                 }
                 do {
                     for bytes in out where !(bytes?.isEmpty ?? true) { try output.write(bytes!) }

@@ -20,6 +20,9 @@ public final class DedupStage: RecordStage, @unchecked Sendable {
         self.log = log
     }
 
+    /// The pending question only: of the turns, their number.
+    public var turnView: TurnView { TurnView(fields: []) }
+
     public func needsWork(_ r: JSONObject) -> Bool {
         Record.status(r) == .active && Record.pending(r)?["state"]?.stringValue == "generated"
     }

@@ -49,6 +49,11 @@ public final class GenStage: RecordStage, @unchecked Sendable {
         return Record.turns(r).count < Record.targetTurns(r)
     }
 
+    /// The history of questions, the last answer and the sources and topics used so far.
+    public var turnView: TurnView {
+        TurnView(fields: ["turn_index", "user_message", "assistant_message", "source_path", "coverage_target"])
+    }
+
     func seed(for r: JSONObject) -> String { Record.runSeed(r, questionSeed: settings.run.questionSeed) }
 
     public func process(_ record: JSONObject) async -> JSONObject {

@@ -27,6 +27,15 @@ public final class JudgeStage: RecordStage, @unchecked Sendable {
         return Record.turns(r).contains { force || !Judgement.isVerdict($0["qa_judge"]) }
     }
 
+    /// Per turn: the history and each turn's verdict, and whole the turns to judge (their evidence);
+    /// per dialogue: every turn whole once the dialogue is to be judged.
+    public var turnView: TurnView {
+        if settings.judge.granularity == .conversation { return TurnView(fields: [], wholeForWork: true) }
+        if force { return .everything }
+        return TurnView(fields: ["turn_index", "user_message", "assistant_message", "qa_judge"],
+                        whole: { !Judgement.isVerdict($0["qa_judge"]) })
+    }
+
     static func evidence(_ turn: JSON) -> [JSON] {
         var out: [JSON] = []
         for f in turn["qa_generation"]?["grounding_facts"]?.arrayValue ?? [] {

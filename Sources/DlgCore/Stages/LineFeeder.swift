@@ -1,8 +1,16 @@
 import Foundation
 
-/// What the runner waits for: an input line, the end of input, or a record a task finished.
+/// What the runner waits for: an input line, a line parsed, the end of input, or a record a task finished.
 enum StageEvent: Sendable {
+    /// What a parsed line turned out to be.
+    enum Parsed: Sendable {
+        case bad(number: Int, problem: RecordProblem)
+        /// Nothing for the stage: the line as it came (with its newline).
+        case passed([UInt8])
+        case ready(RecordLine)
+    }
     case line(LineFeeder.Line)
+    case parsed(sequence: Int, Parsed)
     case inputFailed(DlgError)
     case inputEnd
     case done(sequence: Int, bytes: [UInt8], dropped: Bool)

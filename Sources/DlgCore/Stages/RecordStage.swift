@@ -7,6 +7,13 @@ public protocol RecordStage: Sendable {
     func needsWork(_ record: JSONObject) -> Bool
     /// The record after this stage. Failures become `status: dropped` records, never thrown.
     func process(_ record: JSONObject) async -> JSONObject
+    /// What of each turn `needsWork` and `process` read (`StageRunner` parses only that and copies the
+    /// rest of each turn through); every member unless the stage says less.
+    var turnView: TurnView { get }
+}
+
+extension RecordStage {
+    public var turnView: TurnView { .everything }
 }
 
 /// Records a stage had to leave unchanged because the LLM server could not be reached; the tool then

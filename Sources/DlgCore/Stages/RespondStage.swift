@@ -25,6 +25,9 @@ public final class RespondStage: RecordStage, @unchecked Sendable {
         Record.status(r) == .active && Record.pending(r)?["state"]?.stringValue == "accepted"
     }
 
+    /// The history (questions and answers); the new turn is appended.
+    public var turnView: TurnView { TurnView(fields: ["turn_index", "user_message", "assistant_message"]) }
+
     static let searchTool: JSON = .obj([
         "type": "function",
         "function": .obj([

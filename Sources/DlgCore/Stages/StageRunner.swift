@@ -23,24 +23,35 @@ public enum StageRunner {
     /// Runs `stage` over JSONL from `input` to `output`, up to `concurrency` records at once. A
     /// malformed line is reported to `observer` with its line number and skipped (`strict` makes it a
     /// thrown `data` error instead); the summary counts it, and the tool's exit status says data was bad (65).
+    ///
+    /// Records flow through one at a time: each line is parsed in a task of its own as soon as it is
+    /// read (not by the loop that reads and writes, which would parse a burst of lines one after the
+    /// other before the first could start), goes to the stage when a slot is free, and is written as
+    /// soon as it is done. Lines are parsed with the stage's `turnView`, so the parts of the turns the
+    /// stage does not read are copied through as bytes. With `strict`, lines are parsed in order by the
+    /// loop, so that nothing after a bad line is started.
     public static func run(_ stage: some RecordStage, input: LineReader, output: FDWriter, concurrency: Int,
                            strict: Bool, mode: Mode = Mode(), observer: (any StageObserver)? = nil)
         async throws -> StageSummary
     {
         // Lines read ahead of those written: every task slot busy plus a few to pass through.
-        let window = max(1, concurrency) + 16
+        let slots = max(1, concurrency)
+        let window = slots + 16
         let (events, sink) = AsyncStream.makeStream(of: StageEvent.self)
         let feeder = LineFeeder(reader: input, window: window, events: sink)
+        let view = stage.turnView
         var summary = StageSummary()
         var finished: [Int: [UInt8]] = [:]
         var nextToWrite = 0
         var sequence = 0
-        var inFlight = 0
+        /// Records with the stage (at most `slots`), and lines being parsed.
+        var working = 0
+        var parsing = 0
         var fatal: Error?
         var inputDone = false
-        /// Lines read but not started: at most `window`, when every task slot is busy.
-        var waiting: [LineFeeder.Line] = []
-        var waitingStart = 0
+        /// Parsed records waiting for a free slot, in input order.
+        var ready: [(sequence: Int, line: RecordLine)] = []
+        var readyStart = 0
 
         func flushReady() throws {
             while let bytes = finished.removeValue(forKey: nextToWrite) {
@@ -62,67 +73,68 @@ public enum StageRunner {
                 feeder.release()
             }
         }
+        /// Set once the records not started are dropped (a fatal error, or an unordered stage stopped).
+        var dropping = false
+        func dropWaiting() {
+            dropping = true
+            inputDone = true
+            for r in ready[readyStart...] { try? emit(r.sequence, []) }
+            ready.removeAll()
+            readyStart = 0
+            feeder.stop()
+        }
+        func handle(_ seq: Int, _ parsed: StageEvent.Parsed) throws {
+            switch parsed {
+            case .bad(let number, let problem):
+                summary.badLines += 1
+                if strict {
+                    fatal = fatal ?? DlgError.data("\(input.name):\(number): \(problem)")
+                } else {
+                    observer?.skippedBadLine(source: input.name, line: number, problem: problem.description)
+                }
+                try emit(seq, [])
+            case .passed(let bytes):
+                try emit(seq, bytes)
+            case .ready(let line):
+                if dropping { try emit(seq, []) } else { ready.append((seq, line)) }
+            }
+        }
 
         // Discarding: a finished task reports through `sink` and is freed at once (a plain task group
         // keeps every finished child until its result is read, which grew a long-lived stage by
         // megabytes a second).
         await withDiscardingTaskGroup { group in
-            /// Starts waiting lines while there are free task slots.
+            /// Starts parsed records while there are free slots.
             func startReady() throws {
-                while inFlight < max(1, concurrency) && waitingStart < waiting.count && fatal == nil {
-                    let line = waiting[waitingStart]
-                    waiting[waitingStart].bytes = []  // started: the queue no longer holds its bytes
-                    waitingStart += 1
-                    if waitingStart >= 64 && waitingStart * 2 > waiting.count {
-                        waiting.removeFirst(waitingStart)
-                        waitingStart = 0
+                while working < slots && readyStart < ready.count && fatal == nil {
+                    let (seq, line) = ready[readyStart]
+                    readyStart += 1
+                    if readyStart >= 64 && readyStart * 2 > ready.count {
+                        ready.removeFirst(readyStart)
+                        readyStart = 0
                     }
-                    let seq = sequence
-                    sequence += 1
-                    let halted = mode.stop?() ?? false
-                    if halted && !mode.ordered {
-                        // The records not started stay with dlg-run, which holds them in its journal.
-                        inputDone = true
-                        waiting.removeAll()
-                        waitingStart = 0
-                        feeder.stop()
-                        return
-                    }
-                    if RecordCheck.isBlank(line.bytes) {
-                        try emit(seq, [])
+                    if mode.stop?() ?? false {
+                        if !mode.ordered {
+                            // The records not started stay with dlg-run, which holds them in its journal.
+                            try emit(seq, [])
+                            dropWaiting()
+                            return
+                        }
+                        try emit(seq, line.bytesWithNewline())
                         continue
                     }
-                    summary.records += 1
-                    let record: JSONObject
-                    switch RecordCheck.parse(line.bytes) {
-                    case .success(let r): record = r
-                    case .failure(let problem):
-                        summary.badLines += 1
-                        if strict {
-                            fatal = DlgError.data("\(input.name):\(line.number): \(problem)")
-                        } else {
-                            observer?.skippedBadLine(source: input.name, line: line.number, problem: problem.description)
-                        }
-                        try emit(seq, [])
-                        continue
-                    }
-                    if !halted && stage.needsWork(record) {
-                        summary.worked += 1
-                        inFlight += 1
-                        observer?.started()
-                        let size = line.bytes.count
-                        group.addTask {
-                            let out = await stage.process(record)
-                            var bytes: [UInt8] = []
-                            bytes.reserveCapacity(size + 1024)
-                            JSON.object(out).write(into: &bytes)
-                            bytes.append(0x0A)
-                            sink.yield(.done(sequence: seq, bytes: bytes, dropped: Record.status(out) == .dropped))
-                        }
-                    } else {
-                        var bytes = line.bytes
+                    summary.worked += 1
+                    working += 1
+                    observer?.started()
+                    group.addTask {
+                        var line = line
+                        if view.wholeForWork, line.isPartial, case .success(let whole) = line.readWhole() { line = whole }
+                        let out = await stage.process(line.record)
+                        var bytes: [UInt8] = []
+                        bytes.reserveCapacity(line.byteCount + 1024)
+                        line.write(out, into: &bytes)
                         bytes.append(0x0A)
-                        try emit(seq, bytes)
+                        sink.yield(.done(sequence: seq, bytes: bytes, dropped: Record.status(out) == .dropped))
                     }
                 }
             }
@@ -131,20 +143,44 @@ public enum StageRunner {
                 for await event in events {
                     switch event {
                     case .line(let line):
-                        if !inputDone { waiting.append(line) }
+                        guard !inputDone else { break }
+                        let seq = sequence
+                        sequence += 1
+                        if RecordCheck.isBlank(line.bytes) {
+                            try emit(seq, [])
+                            break
+                        }
+                        if !mode.ordered, mode.stop?() ?? false {
+                            // The records not started stay with dlg-run, which holds them in its journal.
+                            try emit(seq, [])
+                            dropWaiting()
+                            break
+                        }
+                        summary.records += 1
+                        if strict {
+                            try handle(seq, Self.classify(line, stage: stage, view: view))
+                        } else {
+                            parsing += 1
+                            group.addTask {
+                                sink.yield(.parsed(sequence: seq, Self.classify(line, stage: stage, view: view)))
+                            }
+                        }
+                    case .parsed(let seq, let parsed):
+                        parsing -= 1
+                        try handle(seq, parsed)
                     case .inputFailed(let e):
                         fatal = fatal ?? e
                     case .inputEnd:
                         inputDone = true
                     case .done(let seq, let bytes, let dropped):
-                        inFlight -= 1
+                        working -= 1
                         if dropped { summary.dropped += 1 }
                         observer?.finished(dropped: dropped)
                         try emit(seq, bytes)
                     }
                     try startReady()
-                    if fatal != nil { inputDone = true; waiting.removeAll(); waitingStart = 0; feeder.stop() }
-                    if inputDone && waitingStart >= waiting.count && inFlight == 0 { break }
+                    if fatal != nil && !dropping { dropWaiting() }
+                    if inputDone && readyStart >= ready.count && working == 0 && parsing == 0 { break }
                 }
             } catch {
                 // The output closed or failed: stop reading; the tasks in flight still finish.
@@ -157,6 +193,18 @@ public enum StageRunner {
         try output.flush()
         if let fatal { throw fatal }
         return summary
+    }
+
+    /// A line parsed for `stage`: not a record, a record the stage passes through (its bytes), or one
+    /// for the stage.
+    static func classify(_ line: LineFeeder.Line, stage: some RecordStage, view: TurnView) -> StageEvent.Parsed {
+        switch RecordLine.parse(line.bytes, view: view) {
+        case .failure(let problem):
+            return .bad(number: line.number, problem: problem)
+        case .success(let record):
+            guard stage.needsWork(record.record) else { return .passed(record.bytesWithNewline()) }
+            return .ready(record)
+        }
     }
 }
 
