@@ -83,9 +83,13 @@ public enum StageRunner {
             readyStart = 0
             feeder.stop()
         }
+        /// Asked before each record is started or passed on: true stops an unordered stage.
+        func halts() -> Bool { !mode.ordered && (mode.stop?() ?? false) }
         func handle(_ seq: Int, _ parsed: StageEvent.Parsed) throws {
+            if dropping { return try emit(seq, []) }
             switch parsed {
             case .bad(let number, let problem):
+                summary.records += 1
                 summary.badLines += 1
                 if strict {
                     fatal = fatal ?? DlgError.data("\(input.name):\(number): \(problem)")
@@ -94,9 +98,16 @@ public enum StageRunner {
                 }
                 try emit(seq, [])
             case .passed(let bytes):
+                if halts() {
+                    // The records not started stay with dlg-run, which holds them in its journal.
+                    try emit(seq, [])
+                    dropWaiting()
+                    return
+                }
+                summary.records += 1
                 try emit(seq, bytes)
             case .ready(let line):
-                if dropping { try emit(seq, []) } else { ready.append((seq, line)) }
+                ready.append((seq, line))
             }
         }
 
@@ -115,14 +126,15 @@ public enum StageRunner {
                     }
                     if mode.stop?() ?? false {
                         if !mode.ordered {
-                            // The records not started stay with dlg-run, which holds them in its journal.
                             try emit(seq, [])
                             dropWaiting()
                             return
                         }
+                        summary.records += 1
                         try emit(seq, line.bytesWithNewline())
                         continue
                     }
+                    summary.records += 1
                     summary.worked += 1
                     working += 1
                     observer?.started()
@@ -150,13 +162,6 @@ public enum StageRunner {
                             try emit(seq, [])
                             break
                         }
-                        if !mode.ordered, mode.stop?() ?? false {
-                            // The records not started stay with dlg-run, which holds them in its journal.
-                            try emit(seq, [])
-                            dropWaiting()
-                            break
-                        }
-                        summary.records += 1
                         if strict {
                             try handle(seq, Self.classify(line, stage: stage, view: view))
                         } else {

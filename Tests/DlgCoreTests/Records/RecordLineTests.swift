@@ -51,7 +51,7 @@ import Testing
     ]
 
     /// What stages do to a record, each applied to the whole record and to the one read in part.
-    static let changes: [(String, (inout JSONObject) -> Void)] = [
+    static let changes: [(String, @Sendable (inout JSONObject) -> Void)] = [
         ("nothing", { _ in }),
         ("head", { r in r["pending"] = nil; r["status"] = "dropped"; r["drop_reason"] = "x" }),
         ("append a turn", { r in
