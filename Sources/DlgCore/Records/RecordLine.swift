@@ -9,16 +9,12 @@ import Glibc
 public struct TurnView: Sendable {
     /// Members of each turn the stage reads; nil: the turns are parsed whole.
     public var fields: [String]?
-    /// Given those members of a turn, whether the stage reads that turn whole all the same (the judge
-    /// reads a turn it has to judge whole).
-    public var whole: (@Sendable (JSONObject) -> Bool)?
     /// Every turn whole when the stage works on the record (the conversation judge), decided on the
     /// record with its turns as `fields` says.
     public var wholeForWork: Bool
 
-    public init(fields: [String]?, whole: (@Sendable (JSONObject) -> Bool)? = nil, wholeForWork: Bool = false) {
+    public init(fields: [String]?, wholeForWork: Bool = false) {
         self.fields = fields
-        self.whole = whole
         self.wholeForWork = wholeForWork
     }
 
@@ -28,11 +24,11 @@ public struct TurnView: Sendable {
 
 /// A dialogue record read from its JSONL line for a stage that reads only part of each turn (see
 /// `TurnView`). `record` is what the stage sees: every member but `turns` parsed, and each turn with
-/// only the members the view names (or whole). `write` gives the stage's output record back as a
-/// line: a turn the stage left as it was is the input's bytes, one it changed is read whole and the
-/// change applied, a new one is written; the text is the same as parsing and writing the whole record
-/// would give, because only lines in `JSON.write`'s own form are read this way (`JSONScan`), the
-/// others whole.
+/// only the members the view names. `write` gives the stage's output record back as a line: a turn
+/// the stage left as it was is the input's bytes; one it changed is the members it set, in place,
+/// with the others copied from the input; a new one is written. The text is the same as parsing and
+/// writing the whole record would give, because only lines in `JSON.write`'s own form are read this
+/// way (`JSONScan`), the others whole.
 ///
 /// A stage given a `RecordLine` may read, change and append turns, never reorder or remove them.
 public struct RecordLine: Sendable {
@@ -44,8 +40,10 @@ public struct RecordLine: Sendable {
 
     struct ReadTurn: Sendable {
         let range: Range<Int>
-        /// The members the stage saw; nil when it saw the turn whole.
-        let seen: JSONObject?
+        /// Where each of the turn's members lies in the line.
+        let members: [JSONScan.Member]
+        /// The members the stage saw.
+        let seen: JSONObject
     }
 
     /// The input line, with its newline.
@@ -59,12 +57,12 @@ public struct RecordLine: Sendable {
     public var byteCount: Int { bytes.count }
 
     /// Whether the turns were read in part (false: the record is whole, as `RecordCheck.parse` gives it).
-    public var isPartial: Bool { turns?.contains { $0.seen != nil } ?? false }
+    public var isPartial: Bool { !(turns?.isEmpty ?? true) }
 
     /// One input line as a record whose turns show what `view` names, or what is wrong with the line
     /// (the same problems, in the same words, as `RecordCheck.parse`).
     public static func parse(_ bytes: [UInt8], view: TurnView) -> Result<RecordLine, RecordProblem> {
-        if let fields = view.fields, let line = partial(bytes, fields: fields, whole: view.whole) {
+        if let fields = view.fields, let line = partial(bytes, fields: fields) {
             if let problem = RecordCheck.problem(line.record) { return .failure(RecordProblem(problem)) }
             return .success(line)
         }
@@ -77,7 +75,7 @@ public struct RecordLine: Sendable {
         return RecordLine.parse(bytes, view: .everything)
     }
 
-    private static func partial(_ bytes: [UInt8], fields: [String], whole: (@Sendable (JSONObject) -> Bool)?) -> RecordLine? {
+    private static func partial(_ bytes: [UInt8], fields: [String]) -> RecordLine? {
         let names = fields.map { Array($0.utf8) }
         return bytes.withUnsafeBufferPointer { buffer -> RecordLine? in
             guard let scan = JSONScan.object(buffer, arrayKey: "turns"), let turnsAt = scan.arrayMember else { return nil }
@@ -113,14 +111,8 @@ public struct RecordLine: Sendable {
                         guard let v = value(member.value) else { return nil }
                         seen.appendNew(fields[f], v)
                     }
-                    if let whole, whole(seen) {
-                        guard let full = try? JSONCodec.parse(UnsafeRawBufferPointer(slice(range))) else { return nil }
-                        items.append(full)
-                        read.append(ReadTurn(range: range, seen: nil))
-                    } else {
-                        items.append(.object(seen))
-                        read.append(ReadTurn(range: range, seen: seen))
-                    }
+                    items.append(.object(seen))
+                    read.append(ReadTurn(range: range, members: members, seen: seen))
                 }
                 record.appendNew(key, .array(items))
             }
@@ -146,11 +138,13 @@ public struct RecordLine: Sendable {
             bytes.append(UInt8(ascii: "["))
             for (i, item) in items.enumerated() {
                 if i > 0 { bytes.append(UInt8(ascii: ",")) }
-                guard i < turns.count, let seen = turns[i].seen else { item.write(into: &bytes); continue }
-                if case .object(let o) = item, o == seen {
+                guard i < turns.count else { item.write(into: &bytes); continue }
+                let seen = turns[i].seen
+                guard case .object(let changed) = item else { item.write(into: &bytes); continue }
+                if changed == seen {
                     bytes.append(contentsOf: self.bytes[turns[i].range])
                 } else {
-                    merged(turns[i], seen: seen, into: item).write(into: &bytes)
+                    writeChanged(turns[i], seen: seen, changed: changed, into: &bytes)
                 }
             }
             bytes.append(UInt8(ascii: "]"))
@@ -158,13 +152,38 @@ public struct RecordLine: Sendable {
         bytes.append(UInt8(ascii: "}"))
     }
 
-    /// A turn the stage changed: the input's turn read whole, with the members the stage set, added
-    /// or removed (of those it saw) changed likewise.
-    private func merged(_ turn: ReadTurn, seen: JSONObject, into item: JSON) -> JSON {
-        guard case .object(let changed) = item,
-              case .object(var full)? = try? JSONCodec.parse(Array(bytes[turn.range])) else { return item }
-        for k in seen.keys where changed[k] == nil { full[k] = nil }
-        for (k, v) in changed.pairs { full[k] = v }
-        return .object(full)
+    /// A turn the stage changed, as if it had changed the whole turn: in the input's order, a member it
+    /// saw is written as it left it (or left out, removed), one it set without seeing is replaced, the
+    /// others are copied from the input; members it added follow, in the order it added them.
+    private func writeChanged(_ turn: ReadTurn, seen: JSONObject, changed: JSONObject, into out: inout [UInt8]) {
+        out.append(UInt8(ascii: "{"))
+        var first = true
+        var inputKeys: [String] = []
+        inputKeys.reserveCapacity(turn.members.count)
+        bytes.withUnsafeBufferPointer { buffer in
+            for m in turn.members {
+                let key = JSONScan.string(UnsafeBufferPointer(rebasing: buffer[m.key]))
+                inputKeys.append(key)
+                if let v = changed[key] {
+                    if !first { out.append(UInt8(ascii: ",")) }
+                    first = false
+                    JSON.writeString(key, into: &out)
+                    out.append(UInt8(ascii: ":"))
+                    v.write(into: &out)
+                } else if seen[key] == nil {
+                    if !first { out.append(UInt8(ascii: ",")) }
+                    first = false
+                    out.append(contentsOf: UnsafeBufferPointer(rebasing: buffer[m.key.lowerBound..<m.value.upperBound]))
+                }
+            }
+        }
+        for (k, v) in changed.pairs where !inputKeys.contains(k) {
+            if !first { out.append(UInt8(ascii: ",")) }
+            first = false
+            JSON.writeString(k, into: &out)
+            out.append(UInt8(ascii: ":"))
+            v.write(into: &out)
+        }
+        out.append(UInt8(ascii: "}"))
     }
 }

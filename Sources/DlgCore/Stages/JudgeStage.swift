@@ -27,13 +27,11 @@ public final class JudgeStage: RecordStage, @unchecked Sendable {
         return Record.turns(r).contains { force || !Judgement.isVerdict($0["qa_judge"]) }
     }
 
-    /// Per turn: the history and each turn's verdict, and whole the turns to judge (their evidence);
-    /// per dialogue: every turn whole once the dialogue is to be judged.
+    /// Per turn: the history, each turn's verdict and the evidence (from `qa_generation` and
+    /// `kb_answer`), not the tool events; per dialogue: every turn whole once the dialogue is to be judged.
     public var turnView: TurnView {
         if settings.judge.granularity == .conversation { return TurnView(fields: [], wholeForWork: true) }
-        if force { return .everything }
-        return TurnView(fields: ["turn_index", "user_message", "assistant_message", "qa_judge"],
-                        whole: { !Judgement.isVerdict($0["qa_judge"]) })
+        return TurnView(fields: ["turn_index", "user_message", "assistant_message", "qa_judge", "qa_generation", "kb_answer"])
     }
 
     static func evidence(_ turn: JSON) -> [JSON] {
