@@ -5,7 +5,7 @@ import Glibc
 #endif
 
 /// dlg-run's progress line on a terminal: completed / target (percent) overall and per language,
-/// dropped (top reason), in flight, dialogues per minute over the last two minutes, elapsed and ETA,
+/// dropped (top reason), in flight, each endpoint's adaptive concurrency limit, dialogues per minute over the last two minutes, elapsed and ETA,
 /// tokens and, when `llm.price` is set, the cost so far and the projected total. Redrawn in place at
 /// most four times a second, cut (not wrapped) to the terminal's width.
 public final class RunProgressLine: RunObserver {
@@ -44,6 +44,12 @@ public final class RunProgressLine: RunObserver {
         parts.append(head)
         parts.append(s.dropped == 0 ? "0 dropped" : "\(s.dropped) dropped (\(s.topDropReason ?? "unknown"))")
         parts.append("\(s.inFlight) in flight")
+        // The adaptive concurrency limit of each endpoint that has one, out of its max_in_flight.
+        let adaptive = s.endpointLimits.filter(\.adaptive)
+        if !adaptive.isEmpty {
+            parts.append("limit " + adaptive.map { "\($0.name) \($0.limit)" + ($0.maxInFlight > 0 ? "/\($0.maxInFlight)" : "") }
+                .joined(separator: ", "))
+        }
         if let rate = pace.perMinute(at: now) { parts.append(String(format: "%.1f/min", rate)) }
         var time = Duration.clock(s.elapsed)
         if let eta = pace.eta(remaining: max(0, target - done), at: now) { time += " ETA " + Duration.clock(eta) }

@@ -98,6 +98,11 @@ public struct MockOptions: Sendable, Equatable {
     /// When set, `/v1/*` answers 401 unless the request has `Authorization: Bearer <apiKey>` (as
     /// `vllm serve --api-key`); `/health` and `/stats` stay open. Default nil.
     public var apiKey: String?
+    /// Chat requests in flight above which the mock answers 429 (without `Retry-After`), as a server with
+    /// a hard concurrency cap; 0 for no cap. Default 0.
+    public var maxInFlight = 0
+    /// Whether the arrival time of every chat request is kept for `GET /stats/requests`. Default false.
+    public var requestLog = false
     /// Injected fault rates. Default none.
     public var faults = MockFaults()
 
@@ -108,6 +113,7 @@ public struct MockOptions: Sendable, Equatable {
     public func problems() -> [String] {
         var problems: [String] = []
         if !(0...65535).contains(port) { problems.append("port \(port) is not in 0...65535") }
+        if maxInFlight < 0 { problems.append("maxInFlight must not be negative, got \(maxInFlight)") }
         if threads < 1 { problems.append("threads must be at least 1, got \(threads)") }
         if replyBytes < 0 || replyBytes > 10_000_000 { problems.append("replyBytes must be in 0...10000000, got \(replyBytes)") }
         if !(latencyMs >= 0) { problems.append("latencyMs must not be negative") }

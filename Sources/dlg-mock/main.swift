@@ -15,7 +15,7 @@ struct DlgMockCommand: AsyncParsableCommand {
             `dlg-mock listening on http://HOST:PORT/v1`, then logs nothing per request. \
             Replies are deterministic in --seed and the request's messages; injected faults \
             are drawn from a generator seeded by --seed, in request order. `GET /stats` \
-            serves request counters and `POST /stats/reset` zeroes them. SIGINT or SIGTERM \
+            serves request counters (`/stats/requests` the arrival times with --request-log) and `POST /stats/reset` zeroes them. SIGINT or SIGTERM \
             stops the server.
             """
     )
@@ -71,6 +71,12 @@ struct DlgMockCommand: AsyncParsableCommand {
     @Option(help: "Seconds sent in the Retry-After header of injected 429 replies.")
     var retryAfter = 1
 
+    @Option(help: "Answer 429 (no Retry-After) to a chat request that arrives while this many are in flight, as a server with a hard concurrency cap; 0: no cap. /stats counts in_flight_peak and concurrency_refused.")
+    var maxInFlight = 0
+
+    @Flag(help: "Keep the arrival time of every chat request for GET /stats/requests ({\"arrivals_ms\": [...]}, ms since start).")
+    var requestLog = false
+
     @Option(name: .customLong("fault-429"), help: "Rate (0-1) of requests answered HTTP 429 with a Retry-After header.")
     var fault429: Double = 0
 
@@ -117,6 +123,7 @@ struct DlgMockCommand: AsyncParsableCommand {
 
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("'--port' must be in 0...65535, got \(port)") }
+        guard maxInFlight >= 0 else { throw ValidationError("'--max-in-flight' must not be negative, got \(maxInFlight)") }
         guard threads >= 1 else { throw ValidationError("'--threads' must be at least 1, got \(threads)") }
         guard latencyMs >= 0 else { throw ValidationError("'--latency-ms' must not be negative") }
         guard latencyJitterMs >= 0 else { throw ValidationError("'--latency-jitter-ms' must not be negative") }
@@ -152,6 +159,8 @@ struct DlgMockCommand: AsyncParsableCommand {
         options.objectArguments = objectArguments
         options.jsonObjectSupport = jsonObjectSupport
         options.threads = threads
+        options.maxInFlight = maxInFlight
+        options.requestLog = requestLog
         options.retryAfterSeconds = retryAfter
         options.faults.rateLimited = fault429
         options.faults.serverError = fault500

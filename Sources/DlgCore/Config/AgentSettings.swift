@@ -15,6 +15,8 @@ public struct Endpoint: Sendable, Equatable {
     public var maxInFlight: Int
     public var timeout: Double?
     public var model: String
+    /// `rate_limit` of its `llm.routing.endpoints` entry (requests and tokens per minute).
+    public var rateLimit = LLMLayerSettings.RateLimit()
     /// From `llm.routing.endpoints` (the servers vllm_attach needs), not the agent's own base_url.
     public var routed = false
 }
@@ -182,11 +184,13 @@ public struct AgentSettings: Sendable {
                 let weight = o["weight"]?.doubleValue ?? 1
                 let maxInFlight = o["max_in_flight"]?.intValue ?? 64
                 let t = o["timeout_s"]?.doubleValue ?? o["timeout"]?.doubleValue
-                endpoints.append(Endpoint(
+                var endpoint = Endpoint(
                     name: o["name"]?.stringValue ?? "endpoint-\(i)",
                     baseURL: withAPIPath(try checkURL(url, "\(routingPath)[\(i)].base_url", r)),
                     apiKey: key, weight: max(weight, 1e-6), maxInFlight: maxInFlight, timeout: t,
-                    model: o["model"]?.stringValue ?? "", routed: true))
+                    model: o["model"]?.stringValue ?? "", routed: true)
+                endpoint.rateLimit = try routedRateLimit(o, "\(routingPath)[\(i)]", r)
+                endpoints.append(endpoint)
             }
         }
         // The provider's endpoint matters only when no routed endpoints replace it.
@@ -199,6 +203,26 @@ public struct AgentSettings: Sendable {
             agent: agent, backend: backend, provider: provider, model: model, temperature: temperature,
             maxTokens: maxTokens, topP: topP, timeout: timeout ?? 120, maxRetries: maxRetries ?? 4, extra: extra,
             endpoints: endpoints, unusable: unusable)
+    }
+
+    /// An endpoint entry's `rate_limit` (`requests_per_minute`, `tokens_per_minute`: positive integers).
+    static func routedRateLimit(_ o: JSONObject, _ path: String, _ r: ConfigReader) throws(DlgError) -> LLMLayerSettings.RateLimit {
+        guard let v = o["rate_limit"], !v.isNull else { return LLMLayerSettings.RateLimit() }
+        guard let m = v.objectValue else {
+            throw r.fail("\(path).rate_limit", v, "a mapping with requests_per_minute and tokens_per_minute")
+        }
+        var l = LLMLayerSettings.RateLimit()
+        for (key, value) in m.pairs {
+            guard key == "requests_per_minute" || key == "tokens_per_minute" else {
+                throw r.fail("\(path).rate_limit.\(key)", value, "requests_per_minute or tokens_per_minute")
+            }
+            if value.isNull { continue }
+            guard let n = value.intValue ?? value.doubleValue.flatMap({ Int(exactly: $0) }), n >= 1 else {
+                throw r.fail("\(path).rate_limit.\(key)", value, "an integer >= 1")
+            }
+            if key == "requests_per_minute" { l.requestsPerMinute = n } else { l.tokensPerMinute = n }
+        }
+        return l
     }
 
     static func envValue(_ name: String, _ env: [String: String]) -> String? {

@@ -170,6 +170,8 @@ public enum ConfigLoader {
         "llm.price",
         // Ours: the error storm and the response cache (LLMLayerSettings).
         "llm.error_storm", "llm.cache",
+        // Ours: rate limits and adaptive concurrency (LLMLayerSettings).
+        "llm.rate_limit", "llm.adaptive_concurrency",
         // Ours: where web_search sends its request (WebSearchSettings).
         "tools.serper_url"]
 

@@ -10,6 +10,8 @@ public final class CurlTransport: @unchecked Sendable {
         public var status: Int
         public var body: [UInt8]
         public var retryAfter: Double?
+        /// The server's `x-ratelimit-*` headers, names lowercased.
+        public var rateLimit: [String: String] = [:]
     }
 
     public enum Outcome: Sendable {
@@ -22,6 +24,7 @@ public final class CurlTransport: @unchecked Sendable {
         let easy: UnsafeMutableRawPointer
         var body: [UInt8] = []
         var retryAfter: Double?
+        var rateLimit: [String: String] = [:]
         var headers: UnsafeMutablePointer<curl_slist>?
         var postData: UnsafeMutablePointer<UInt8>?
         var continuation: CheckedContinuation<Outcome, Never>?
@@ -106,9 +109,13 @@ public final class CurlTransport: @unchecked Sendable {
             let n = size * count
             if n > 12, n < 200 {
                 let line = String(decoding: UnsafeRawBufferPointer(start: ptr, count: n), as: UTF8.self)
-                if line.lowercased().hasPrefix("retry-after:") {
+                let lower = line.lowercased()
+                if lower.hasPrefix("retry-after:") {
                     let t = Unmanaged<Transfer>.fromOpaque(user!).takeUnretainedValue()
                     t.retryAfter = Double(line.dropFirst(12).trimmingCharacters(in: .whitespacesAndNewlines))
+                } else if lower.hasPrefix("x-ratelimit-"), let colon = lower.firstIndex(of: ":") {
+                    let t = Unmanaged<Transfer>.fromOpaque(user!).takeUnretainedValue()
+                    t.rateLimit[String(lower[..<colon])] = lower[lower.index(after: colon)...].trimmingCharacters(in: .whitespacesAndNewlines)
                 }
             }
             return n
@@ -176,7 +183,7 @@ public final class CurlTransport: @unchecked Sendable {
                 if code == CURLE_OK {
                     var status = 0
                     _ = dlg_curl_getinfo_long(easy, CURLINFO_RESPONSE_CODE, &status)
-                    outcome = .response(Response(status: status, body: t.body, retryAfter: t.retryAfter))
+                    outcome = .response(Response(status: status, body: t.body, retryAfter: t.retryAfter, rateLimit: t.rateLimit))
                 } else {
                     let message = String(cString: curl_easy_strerror(code)).lowercased()
                     outcome = .failed(message: message, timedOut: code == CURLE_OPERATION_TIMEDOUT)

@@ -24,6 +24,15 @@ final class EndpointCapabilities: @unchecked Sendable {
         }
     }
 
+    /// What the run's other processes found (from the run's broker): refusals only ever add up.
+    func merge(_ baseURL: String, _ s: Snapshot) {
+        lock.withLock {
+            if s.json.rawValue < (json[baseURL] ?? .jsonSchema).rawValue { json[baseURL] = s.json }
+            if !s.tools { tools[baseURL] = false }
+            if !s.seed { seedRefused.insert(baseURL) }
+        }
+    }
+
     /// Whether every endpoint of an agent has refused `tools`.
     func refusesTools(_ endpoints: [Endpoint]) -> Bool {
         lock.withLock { endpoints.allSatisfy { tools[$0.baseURL] == false } }

@@ -14,6 +14,9 @@ public final class LLMClient: @unchecked Sendable {
     public let storm: ErrorStorm
     /// Finished calls replayed for free (`llm.cache.*`); nil when off or when the file cannot be opened.
     public let cache: ResponseCache?
+    /// Leave to send: the run's broker (`llm.limitsSocket`), else this process's own limits.
+    let limits: any LimitGate
+    let layer: LLMLayerSettings
 
     public init(logsDir: String?, layer: LLMLayerSettings = LLMLayerSettings()) {
         let log = logsDir.map { DlgLog.logger("dlg.llm", logsDir: $0, file: "llm.log") }
@@ -26,6 +29,31 @@ public final class LLMClient: @unchecked Sendable {
             }
         }
         self.cache = cache
+        self.layer = layer
+        var gate: (any LimitGate)?
+        if let socket = layer.limitsSocket {
+            do { gate = try LimitBrokerClient(path: socket, capabilities: capabilities) } catch {
+                log?.warning("limits of this process only (the run's broker is not reachable): \(error.message)")
+            }
+        }
+        if gate == nil {
+            let local = LocalLimits(layer)
+            if let log { local.scheduler.onEvent = { log.info("\($0)") } }
+            gate = local
+        }
+        limits = gate!
+    }
+
+    /// Where each endpoint's limits stand in this process (empty when the run's broker holds them).
+    public func limitStates() -> [EndpointLimitState] { limits.states() }
+
+    /// What a request counts against a tokens-per-minute limit before it is sent: its prompt (about four
+    /// bytes a token) plus what the reply may take. Only worked out when such a limit is set.
+    static func estimatedTokens(messages: [ChatMessage], tools: [JSON], maxTokens: Int?) -> Int {
+        var bytes = 0
+        for m in messages { bytes += m.serialized().utf8.count }
+        for t in tools { bytes += t.serialized().utf8.count }
+        return bytes / 4 + (maxTokens ?? 512)
     }
 
     /// Whether an endpoint has rejected `tools` before (then retrieval goes into the prompt).
@@ -82,15 +110,25 @@ public final class LLMClient: @unchecked Sendable {
             if let stopped = storm.tripped { throw LLMFailure(kind: .unavailable, message: stopped) }
             let endpoint = router.pick(agent.endpoints)
             let model = endpoint.model.isEmpty ? agent.model : endpoint.model
+            // Leave to send first (max_in_flight, the adaptive limit, the rate limits, a pause the server
+            // asked for); with it comes what the run knows the endpoint refuses.
+            let tokens = (layer.rateLimit.tokensPerMinute != nil || endpoint.rateLimit.tokensPerMinute != nil)
+                ? Self.estimatedTokens(messages: messages, tools: tools, maxTokens: agent.maxTokens) : 0
+            guard let lease = await limits.acquire(EndpointLimitSpec(endpoint, layer: layer), tokens: tokens) else {
+                throw LLMFailure(kind: .unavailable, message: Task.isCancelled ? "cancelled" : "\(endpoint.name): the run's limits broker is gone (dlg-run stopped)")
+            }
+            if let known = lease.capabilities { capabilities.merge(endpoint.baseURL, known) }
             let can = capabilities.snapshot(endpoint.baseURL)
             let (body, sentOurSeed) = Self.requestBody(agent: agent, model: model, messages: messages, format: format,
                                                        tools: tools, can: can)
             let timeout = endpoint.timeout ?? agent.timeout
             let started = Date()
             router.begin(endpoint)
-            let outcome = await send(endpoint: endpoint, body: JSON.object(body), timeout: timeout)
+            let (outcome, server) = await send(endpoint: endpoint, body: JSON.object(body), timeout: timeout)
             let elapsed = Date().timeIntervalSince(started)
             router.end(endpoint, elapsed: elapsed)
+            // A reply's lease is given back once its usage is read (below), the others' at once.
+            if let ended = Self.leaseOutcome(outcome, server: server, elapsed: elapsed) { limits.release(lease, ended) }
             let ms = Int(elapsed * 1000)
             if routed, outcome.answered { router.markReachable(endpoint) }
             switch outcome {
@@ -98,6 +136,7 @@ public final class LLMClient: @unchecked Sendable {
                 guard let reply = try? JSONCodec.parse(data), let choice = reply["choices"]?.arrayValue?.first,
                       let message = choice["message"], message.objectValue != nil
                 else {
+                    limits.release(lease, LeaseOutcome(end: .failed, elapsed: elapsed, server: server))
                     lastOutage = (endpoint.name, "reply is not a chat completion")
                     lastError = "\(endpoint.name): reply is not a chat completion"
                     log?.warning("agent=\(agent.agent.rawValue) endpoint=\(endpoint.name) status=200 ms=\(ms) error=malformed-completion \(label)")
@@ -111,6 +150,8 @@ public final class LLMClient: @unchecked Sendable {
                 usage.promptTokens = reply["usage"]?["prompt_tokens"]?.intValue ?? 0
                 usage.completionTokens = reply["usage"]?["completion_tokens"]?.intValue ?? 0
                 usage.requests = 1
+                limits.release(lease, LeaseOutcome(end: .ok, elapsed: elapsed, tokens: reply["usage"] == nil ? nil : usage.promptTokens + usage.completionTokens,
+                                                   server: server))
                 lock.withLock { totalUsage += usage }
                 let served = reply["model"]?.stringValue ?? model
                 log?.info("agent=\(agent.agent.rawValue) endpoint=\(endpoint.name) model=\(model) status=200 ms=\(ms) prompt_tokens=\(usage.promptTokens) completion_tokens=\(usage.completionTokens) served_by=\(served) http_attempt=\(attempt + 1) \(label)")
@@ -123,6 +164,7 @@ public final class LLMClient: @unchecked Sendable {
                 // The endpoint does not take a parameter we sent: step down and retry at once.
                 if capabilities.learnRefusal(status: code, body: text, request: body, sentOurSeed: sentOurSeed,
                                              baseURL: endpoint.baseURL, current: can) {
+                    limits.learned(endpoint.baseURL, capabilities.snapshot(endpoint.baseURL))
                     continue
                 }
                 if code == 400 || code == 422 {
@@ -180,12 +222,29 @@ public final class LLMClient: @unchecked Sendable {
         return h
     }
 
-    private func send(endpoint: Endpoint, body: JSON, timeout: Double) async -> Outcome {
+    private func send(endpoint: Endpoint, body: JSON, timeout: Double) async -> (Outcome, ServerRateLimit) {
         var bytes: [UInt8] = []
         body.write(into: &bytes)
         // Handed over, not copied: hundreds of request bodies wait on the server at once.
-        return convert(await transport.perform(url: endpoint.baseURL + "/chat/completions", method: "POST",
-                                               headers: headers(endpoint.apiKey), body: consume bytes, timeout: timeout))
+        let raw = await transport.perform(url: endpoint.baseURL + "/chat/completions", method: "POST",
+                                          headers: headers(endpoint.apiKey), body: consume bytes, timeout: timeout)
+        var server = ServerRateLimit()
+        if case .response(let r) = raw, !r.rateLimit.isEmpty { server = ServerRateLimit(headers: r.rateLimit) }
+        return (convert(raw), server)
+    }
+
+    /// How a request ended, for its lease: what tells the limits about the server's load. Nil for a
+    /// reply, whose lease ends once its usage is read.
+    static func leaseOutcome(_ o: Outcome, server: ServerRateLimit, elapsed: Double) -> LeaseOutcome? {
+        switch o {
+        case .success:
+            return nil
+        case .status(let code, _, let retryAfter):
+            return LeaseOutcome(end: code == 429 || code == 503 ? .overloaded : .failed, elapsed: elapsed,
+                                retryAfter: retryAfter, server: server)
+        case .failed(_, let timedOut):
+            return LeaseOutcome(end: timedOut ? .timeout : .failed, elapsed: elapsed)
+        }
     }
 
     func convert(_ o: CurlTransport.Outcome) -> Outcome {

@@ -14,6 +14,8 @@ public struct RunSnapshot: Sendable {
     public var usageByAgent: [String: TokenUsage]
     /// Seconds since this process started the run.
     public var elapsed: Double
+    /// Each endpoint's limits as the run's broker holds them (current adaptive limit, in flight).
+    public var endpointLimits: [EndpointLimitState] = []
 
     public var completedTotal: Int { completed.reduce(0) { $0 + $1.count } }
     public var targetTotal: Int { target * completed.count }

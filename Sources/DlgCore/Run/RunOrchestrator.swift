@@ -115,7 +115,13 @@ public final class RunOrchestrator {
         var failure: DlgError?
         let initial = try book.resumable() + book.admissions()
         if !initial.isEmpty {
-            let loop = try StageLoop(stages: stageCommands(runID: store == nil ? nil : base))
+            // The run's limits, shared by its stages (max_in_flight, rate limits, adaptive concurrency,
+            // what an endpoint refuses); a shard holds its share of them.
+            let broker = try LimitBroker(path: LimitBroker.socketPath(runDir: dir), layer: settings.llmLayer,
+                                         shards: shard?.count ?? 1, logsDir: settings.logsDir)
+            defer { broker.stop() }
+            let loop = try StageLoop(stages: stageCommands(runID: store == nil ? nil : base),
+                                     extraEnvironment: [LLMLayerSettings.limitsSocketVariable: broker.path])
             let alreadyInterrupted = interruption.withLock { () -> Bool in
                 activeLoop = loop
                 return interruptedBy != nil
@@ -135,7 +141,11 @@ public final class RunOrchestrator {
                     let (again, admitted) = try book.receive(r, line: bytes)
                     // A dialogue going round again is sent back as the bytes it came in.
                     loop.send((again ? [bytes] : []) + admitted.map(Self.line))
-                    observer?.runAdvanced(book.snapshot)
+                    if let observer {
+                        var snapshot = book.snapshot
+                        snapshot.endpointLimits = broker.states()
+                        observer.runAdvanced(snapshot)
+                    }
                     if book.isDone { loop.closeInput() }
                     // The dataset files are rewritten whole, so during the run only every 30 s.
                     if Date().timeIntervalSince(lastSave) > 30 {

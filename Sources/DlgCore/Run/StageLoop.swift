@@ -16,8 +16,10 @@ final class StageLoop: @unchecked Sendable {
     private let writes = DispatchQueue(label: "dlg.run.loop-input")
     private var inputClosed = false
 
-    init(stages: [[String]]) throws(DlgError) {
+    /// `extraEnvironment`: variables for the stages on top of this process's (the limits broker's socket).
+    init(stages: [[String]], extraEnvironment: [String: String] = [:]) throws(DlgError) {
         var environment = ProcessInfo.processInfo.environment
+        for (k, v) in extraEnvironment { environment[k] = v }
         // dlg-run draws its own progress line; four stages drawing theirs over it would garble it.
         environment["DLG_PROGRESS"] = "0"
         let first = Pipe()

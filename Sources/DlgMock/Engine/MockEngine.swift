@@ -7,6 +7,8 @@ struct MockResponse {
     var status: Int
     var headers: [(String, String)] = []
     var body: [UInt8]
+    /// A chat reply: once written, the request no longer counts as in flight.
+    var endsChat = false
 }
 
 /// What the network layer should do with a request.
@@ -25,6 +27,11 @@ final class MockEngine: @unchecked Sendable {
     private let lock = NSLock()
     private var counters = MockStats()
     private var random: SplitMix64
+    /// Chat requests received and not yet answered.
+    private var inFlight = 0
+    /// Arrival of every chat request, in ms since the server started (with `requestLog`).
+    private var arrivals: [Double] = []
+    private let started = DispatchTime.now().uptimeNanoseconds
 
     init(options: MockOptions) {
         self.options = options
@@ -40,6 +47,7 @@ final class MockEngine: @unchecked Sendable {
     func resetStats() {
         lock.lock()
         counters = MockStats()
+        arrivals.removeAll()
         lock.unlock()
     }
 
@@ -62,7 +70,7 @@ final class MockEngine: @unchecked Sendable {
         case ("/health", "GET"):
             return .respond(MockResponse(status: 200, body: []), delayNanoseconds: 0)
         case ("/v1/chat/completions", "POST"):
-            return chatCompletion(body)
+            return trackedChatCompletion(body)
         case ("/v1/embeddings", "POST"):
             return embeddings(body)
         case ("/v1/models", "GET"):
@@ -75,6 +83,11 @@ final class MockEngine: @unchecked Sendable {
             return .respond(MockResponse(status: 200, body: writer.bytes), delayNanoseconds: 0)
         case ("/stats", "GET"):
             return .respond(MockResponse(status: 200, body: Array(stats.json.utf8)), delayNanoseconds: 0)
+        case ("/stats/requests", "GET"):
+            let times: [Double] = lock.withLock { arrivals }
+            var writer = JSONWriter(capacity: 32 + times.count * 10)
+            writer.value(.object([("arrivals_ms", .array(times.map { .number(($0 * 10).rounded() / 10) }))]))
+            return .respond(MockResponse(status: 200, body: writer.bytes), delayNanoseconds: 0)
         case ("/stats/reset", "POST"):
             resetStats()
             return .respond(MockResponse(status: 200, body: Array(stats.json.utf8)), delayNanoseconds: 0)
@@ -85,6 +98,40 @@ final class MockEngine: @unchecked Sendable {
             count { $0.requests += 1; $0.notFound += 1 }
             return .respond(errorResponse(404, "unknown path \(route)", type: "invalid_request_error", code: "not_found"), delayNanoseconds: 0)
         }
+    }
+
+    /// A chat request counted in flight from its arrival until its reply is written (`chatEnded`); above
+    /// `maxInFlight` it is refused with a 429.
+    private func trackedChatCompletion(_ body: UnsafeRawBufferPointer) -> MockOutcome {
+        let refused: Bool = lock.withLock {
+            if options.requestLog { arrivals.append(Double(DispatchTime.now().uptimeNanoseconds - started) / 1e6) }
+            if options.maxInFlight > 0 && inFlight >= options.maxInFlight {
+                counters.requests += 1
+                counters.chatCompletions += 1
+                counters.concurrencyRefused += 1
+                return true
+            }
+            inFlight += 1
+            counters.inFlightPeak = max(counters.inFlightPeak, inFlight)
+            return false
+        }
+        if refused {
+            return .respond(errorResponse(429, "Too many requests in flight (more than \(options.maxInFlight); dlg-mock --max-in-flight).",
+                                          type: "requests", code: "rate_limit_exceeded"), delayNanoseconds: 0)
+        }
+        switch chatCompletion(body) {
+        case .respond(var response, let delay):
+            response.endsChat = true
+            return .respond(response, delayNanoseconds: delay)
+        case let other:
+            chatEnded()
+            return other
+        }
+    }
+
+    /// A chat reply was written (or will never be).
+    func chatEnded() {
+        lock.withLock { inFlight -= 1 }
     }
 
     // MARK: Faults and latency

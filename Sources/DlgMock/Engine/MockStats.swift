@@ -39,6 +39,10 @@ public struct MockStats: Sendable, Equatable {
     public var responseFormats: [String: Int] = [:]
     /// Injected faults per kind.
     public var faults: [MockFault: Int] = [:]
+    /// The most chat requests in flight at once (received, not yet answered).
+    public var inFlightPeak = 0
+    /// Chat requests answered 429 because `maxInFlight` were already in flight.
+    public var concurrencyRefused = 0
 
     /// All counters zero.
     public init() {}
@@ -63,6 +67,8 @@ public struct MockStats: Sendable, Equatable {
             ("agents", .object(MockAgent.allCases.map { ($0.rawValue, .int(agents[$0, default: 0])) })),
             ("response_format", .object(["json_schema", "json_object", "none"].map { ($0, .int(responseFormats[$0, default: 0])) })),
             ("faults", .object(MockFault.allCases.map { ($0.rawValue, .int(faults[$0, default: 0])) })),
+            ("in_flight_peak", .int(inFlightPeak)),
+            ("concurrency_refused", .int(concurrencyRefused)),
         ])
     }
 }

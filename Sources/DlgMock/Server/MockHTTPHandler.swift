@@ -101,6 +101,7 @@ final class MockHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     private func write(_ response: MockResponse, version: HTTPVersion, keepAlive: Bool, context: ChannelHandlerContext) {
+        if response.endsChat { engine.chatEnded() }
         guard active else { return }
         var headers = HTTPHeaders()
         headers.reserveCapacity(4 + response.headers.count)

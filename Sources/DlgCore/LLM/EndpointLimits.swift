@@ -1,0 +1,337 @@
+import Foundation
+
+/// What limits the requests to one endpoint. Sent with every lease request, so the run's broker
+/// needs no configuration of its own beyond the global limits.
+public struct EndpointLimitSpec: Sendable, Equatable {
+    public var name: String
+    public var baseURL: String
+    /// `max_in_flight`; 0 for no ceiling.
+    public var maxInFlight: Int
+    /// The endpoint's own `rate_limit`.
+    public var rateLimit: LLMLayerSettings.RateLimit
+    public var adaptive: Bool
+    public var adaptiveMin: Int
+    public var adaptiveInitial: Int
+
+    var key: String { baseURL + "|" + name }
+
+    init(_ e: Endpoint, layer: LLMLayerSettings) {
+        name = e.name
+        baseURL = e.baseURL
+        maxInFlight = e.maxInFlight
+        rateLimit = e.rateLimit
+        adaptive = layer.adaptive.enabled
+        adaptiveMin = layer.adaptive.min
+        adaptiveInitial = layer.adaptive.initial
+    }
+
+    init(name: String, baseURL: String, maxInFlight: Int, rateLimit: LLMLayerSettings.RateLimit, adaptive: Bool,
+         adaptiveMin: Int, adaptiveInitial: Int) {
+        self.name = name
+        self.baseURL = baseURL
+        self.maxInFlight = maxInFlight
+        self.rateLimit = rateLimit
+        self.adaptive = adaptive
+        self.adaptiveMin = adaptiveMin
+        self.adaptiveInitial = adaptiveInitial
+    }
+}
+
+/// Where one endpoint's limits stand: for the progress line and `llm.log`.
+public struct EndpointLimitState: Sendable, Equatable {
+    public var name: String
+    public var inFlight: Int
+    /// Requests waiting for a slot or for the rate limit.
+    public var waiting: Int
+    /// The concurrency limit now (the adaptive one when on, else `max_in_flight`); 0 for none.
+    public var limit: Int
+    /// `max_in_flight` (this shard's share of it); 0 for none.
+    public var maxInFlight: Int
+    public var adaptive: Bool
+}
+
+/// How a request granted a lease ended.
+enum LeaseEnd: String, Sendable {
+    /// Answered 200.
+    case ok
+    /// 429 or 503: the server is at its limit.
+    case overloaded
+    case timeout
+    /// Anything else (a 500, a refused parameter, a connection error): no signal about load.
+    case failed
+}
+
+struct LeaseOutcome: Sendable {
+    var end: LeaseEnd
+    var elapsed: Double = 0
+    /// The reply's usage (prompt + completion tokens), when it said.
+    var tokens: Int?
+    var retryAfter: Double?
+    var server = ServerRateLimit()
+}
+
+/// Leave to send one request to an endpoint.
+struct LeaseGrant: Sendable {
+    var id: UInt64
+    /// The endpoint's concurrency limit when granted; 0 for none.
+    var limit: Int
+    /// What the run knows the endpoint refuses (only from the run's broker).
+    var capabilities: EndpointCapabilities.Snapshot?
+}
+
+/// The limits one process (or, in the broker, one run) holds: per endpoint a real in-flight gate
+/// (`max_in_flight`, or the adaptive limit under it), per-minute request and token limits per endpoint
+/// and over all of them, pauses the server asked for (`Retry-After`, `x-ratelimit-*`), and what each
+/// endpoint was found to refuse. Requests wait in arrival order; one that cannot go yet does not hold
+/// up one to another endpoint.
+final class LimitScheduler: @unchecked Sendable {
+    final class EndpointState {
+        let spec: EndpointLimitSpec
+        let cap: Int
+        var requests: RateLimiter?
+        var tokens: RateLimiter?
+        var adaptive: AdaptiveLimit?
+        var inFlight = 0
+        var pausedUntil = 0.0
+
+        init(_ spec: EndpointLimitSpec, scale: Double, now: Double) {
+            self.spec = spec
+            cap = spec.maxInFlight > 0 ? max(1, Int(Double(spec.maxInFlight) * scale)) : 0
+            requests = spec.rateLimit.requestsPerMinute.map { RateLimiter(limit: LimitScheduler.share($0, scale), now: now) }
+            tokens = spec.rateLimit.tokensPerMinute.map { RateLimiter(limit: LimitScheduler.share($0, scale), now: now) }
+            if spec.adaptive {
+                let top = cap > 0 ? cap : 1024
+                adaptive = AdaptiveLimit(initial: min(spec.adaptiveInitial, top), minimum: min(spec.adaptiveMin, top), maximum: top)
+            }
+        }
+
+        var limit: Int { adaptive?.current ?? cap }
+    }
+
+    struct Waiter {
+        var id: UInt64
+        var key: String
+        var tokens: Int
+        var done: @Sendable (LeaseGrant?) -> Void
+    }
+
+    struct Lease {
+        var key: String
+        var tokens: Int
+        var started: Double
+    }
+
+    private let lock = NSLock()
+    private let scale: Double
+    private var globalRequests: RateLimiter?
+    private var globalTokens: RateLimiter?
+    private var endpoints: [String: EndpointState] = [:]
+    private var order: [String] = []
+    private var waiters: [Waiter] = []
+    private var leases: [UInt64: Lease] = [:]
+    private var nextID: UInt64 = 1
+    private var timerAt: Double?
+    private var capabilities: [String: EndpointCapabilities.Snapshot] = [:]
+    /// Hears a line for `llm.log` when a limit changes or an endpoint pauses.
+    var onEvent: (@Sendable (String) -> Void)?
+
+    /// `scale` is this process's share of every limit (1 / shards for a shard of a distributed run).
+    init(global: LLMLayerSettings.RateLimit, scale: Double = 1) {
+        self.scale = min(1, max(scale, 1e-6))
+        let now = Self.now()
+        globalRequests = global.requestsPerMinute.map { RateLimiter(limit: Self.share($0, self.scale), now: now) }
+        globalTokens = global.tokensPerMinute.map { RateLimiter(limit: Self.share($0, self.scale), now: now) }
+    }
+
+    static func share(_ limit: Int, _ scale: Double) -> Int { max(1, Int(Double(limit) * scale)) }
+
+    static func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
+
+    /// Asks for a lease; `done` gets it (on another thread, maybe at once), or nil when cancelled.
+    /// Returns the request's id, for `cancel` and `release`.
+    @discardableResult
+    func acquire(_ spec: EndpointLimitSpec, tokens: Int, done: @escaping @Sendable (LeaseGrant?) -> Void) -> UInt64 {
+        let (id, fire) = lock.withLock { () -> (UInt64, [() -> Void]) in
+            let id = nextID
+            nextID += 1
+            if endpoints[spec.key] == nil {
+                endpoints[spec.key] = EndpointState(spec, scale: scale, now: Self.now())
+                order.append(spec.key)
+            }
+            waiters.append(Waiter(id: id, key: spec.key, tokens: max(0, tokens), done: done))
+            return (id, pump())
+        }
+        for f in fire { f() }
+        return id
+    }
+
+    /// Gives up a request still waiting (its `done` gets nil); a granted one is released instead.
+    func cancel(_ id: UInt64) {
+        let w: Waiter? = lock.withLock {
+            guard let i = waiters.firstIndex(where: { $0.id == id }) else { return nil }
+            return waiters.remove(at: i)
+        }
+        w?.done(nil)
+    }
+
+    /// A granted request ended.
+    func release(_ id: UInt64, _ outcome: LeaseOutcome) {
+        var events: [String] = []
+        let fire = lock.withLock { () -> [() -> Void] in
+            guard let lease = leases.removeValue(forKey: id), let e = endpoints[lease.key] else { return [] }
+            let now = Self.now()
+            let before = e.inFlight
+            e.inFlight -= 1
+            if let used = outcome.tokens {
+                e.tokens?.correct(id: id, to: used, now: now)
+                globalTokens?.correct(id: id, to: used, now: now)
+            }
+            let name = e.spec.name
+            if e.adaptive != nil {
+                var reason: String?
+                switch outcome.end {
+                case .ok: reason = e.adaptive!.success(elapsed: outcome.elapsed, inFlight: before, started: lease.started, now: now)
+                case .overloaded, .timeout:
+                    if e.adaptive!.decrease(started: lease.started, now: now) {
+                        reason = outcome.end == .timeout ? "timeout" : "overloaded"
+                    }
+                case .failed: break
+                }
+                if let reason {
+                    events.append("adaptive_limit endpoint=\(name) limit=\(e.limit) max=\(e.cap) in_flight=\(e.inFlight) reason=\(reason)")
+                }
+            }
+            var pause: (Double, String)?
+            if outcome.end == .overloaded, let wait = outcome.retryAfter, wait > 0 { pause = (min(wait, 120), "retry-after") }
+            if outcome.server.remainingRequests == 0, let wait = outcome.server.resetRequests, wait > 0 {
+                pause = (max(pause?.0 ?? 0, min(wait, 120)), "x-ratelimit-remaining-requests=0")
+            }
+            if let left = outcome.server.remainingTokens, left < max(1, lease.tokens), let wait = outcome.server.resetTokens, wait > 0 {
+                pause = (max(pause?.0 ?? 0, min(wait, 120)), "x-ratelimit-remaining-tokens=\(left)")
+            }
+            if let (wait, why) = pause, now + wait > e.pausedUntil {
+                e.pausedUntil = now + wait
+                events.append("endpoint_paused endpoint=\(name) seconds=\(String(format: "%.3f", wait)) reason=\(why)")
+            }
+            return pump()
+        }
+        for f in fire { f() }
+        if let onEvent { for line in events { onEvent(line) } }
+    }
+
+    /// An endpoint was found to refuse a parameter: kept for every process of the run.
+    func learn(_ baseURL: String, _ s: EndpointCapabilities.Snapshot) {
+        lock.withLock {
+            if let old = capabilities[baseURL] {
+                capabilities[baseURL] = EndpointCapabilities.Snapshot(json: old.json.rawValue < s.json.rawValue ? old.json : s.json,
+                                                                      tools: old.tools && s.tools, seed: old.seed && s.seed)
+            } else {
+                capabilities[baseURL] = s
+            }
+        }
+    }
+
+    /// Every endpoint seen so far, in the order first seen.
+    func states() -> [EndpointLimitState] {
+        lock.withLock {
+            order.compactMap { key in
+                guard let e = endpoints[key] else { return nil }
+                return EndpointLimitState(name: e.spec.name, inFlight: e.inFlight, waiting: waiters.lazy.filter { $0.key == key }.count,
+                                          limit: e.limit, maxInFlight: e.cap, adaptive: e.adaptive != nil)
+            }
+        }
+    }
+
+    /// Grants what can go now (under the lock); returns the callbacks to run once it is released.
+    private func pump() -> [() -> Void] {
+        guard !waiters.isEmpty else { return [] }
+        let now = Self.now()
+        var wake = Double.infinity
+        var fire: [() -> Void] = []
+        var remaining: [Waiter] = []
+        remaining.reserveCapacity(waiters.count)
+        for w in waiters {
+            guard let e = endpoints[w.key] else { continue }
+            if e.pausedUntil > now { wake = min(wake, e.pausedUntil); remaining.append(w); continue }
+            let limit = e.limit
+            if limit > 0 && e.inFlight >= limit { remaining.append(w); continue }
+            var at = now
+            if e.requests != nil { at = max(at, e.requests!.readyAt(1, now: now)) }
+            if e.tokens != nil { at = max(at, e.tokens!.readyAt(w.tokens, now: now)) }
+            if globalRequests != nil { at = max(at, globalRequests!.readyAt(1, now: now)) }
+            if globalTokens != nil { at = max(at, globalTokens!.readyAt(w.tokens, now: now)) }
+            if at > now { wake = min(wake, at); remaining.append(w); continue }
+            e.requests?.take(1, id: w.id, now: now)
+            e.tokens?.take(w.tokens, id: w.id, now: now)
+            globalRequests?.take(1, id: w.id, now: now)
+            globalTokens?.take(w.tokens, id: w.id, now: now)
+            e.inFlight += 1
+            leases[w.id] = Lease(key: w.key, tokens: w.tokens, started: now)
+            let grant = LeaseGrant(id: w.id, limit: limit, capabilities: capabilities[e.spec.baseURL])
+            let done = w.done
+            fire.append { done(grant) }
+        }
+        waiters = remaining
+        if wake < .infinity, timerAt.map({ wake < $0 - 0.0005 }) ?? true {
+            timerAt = wake
+            let delay = max(0, wake - now)
+            DispatchQueue.global().asyncAfter(deadline: .now() + delay) { [weak self] in self?.timerFired() }
+        }
+        return fire
+    }
+
+    private func timerFired() {
+        let fire = lock.withLock { () -> [() -> Void] in
+            timerAt = nil
+            return pump()
+        }
+        for f in fire { f() }
+    }
+}
+
+/// How `LLMClient` gets leave to send: from the limits of its own process, or from the run's broker.
+protocol LimitGate: AnyObject, Sendable {
+    /// Waits for a lease; nil when the task was cancelled or the run's broker is gone.
+    func acquire(_ spec: EndpointLimitSpec, tokens: Int) async -> LeaseGrant?
+    func release(_ lease: LeaseGrant, _ outcome: LeaseOutcome)
+    /// A refusal learned by this process, for the others of the run.
+    func learned(_ baseURL: String, _ snapshot: EndpointCapabilities.Snapshot)
+    func states() -> [EndpointLimitState]
+}
+
+/// Holds a request id until the request is registered, so a cancellation that comes first is not lost.
+final class CancelBox: @unchecked Sendable {
+    private let lock = NSLock()
+    private var id: UInt64?
+    private var cancelled = false
+
+    /// Records the id; true when the task was cancelled meanwhile (the caller then cancels it).
+    func set(_ id: UInt64) -> Bool { lock.withLock { self.id = id; return cancelled } }
+    /// Marks the task cancelled; the id if already registered.
+    func cancel() -> UInt64? { lock.withLock { cancelled = true; return id } }
+}
+
+/// The limits of a process on its own (a stage run by hand, or no broker).
+final class LocalLimits: LimitGate {
+    let scheduler: LimitScheduler
+
+    init(_ layer: LLMLayerSettings) {
+        scheduler = LimitScheduler(global: layer.rateLimit)
+    }
+
+    func acquire(_ spec: EndpointLimitSpec, tokens: Int) async -> LeaseGrant? {
+        let box = CancelBox()
+        return await withTaskCancellationHandler {
+            await withCheckedContinuation { (c: CheckedContinuation<LeaseGrant?, Never>) in
+                let id = scheduler.acquire(spec, tokens: tokens) { c.resume(returning: $0) }
+                if box.set(id) { scheduler.cancel(id) }
+            }
+        } onCancel: {
+            if let id = box.cancel() { scheduler.cancel(id) }
+        }
+    }
+
+    func release(_ lease: LeaseGrant, _ outcome: LeaseOutcome) { scheduler.release(lease.id, outcome) }
+    func learned(_ baseURL: String, _ snapshot: EndpointCapabilities.Snapshot) {}
+    func states() -> [EndpointLimitState] { scheduler.states() }
+}

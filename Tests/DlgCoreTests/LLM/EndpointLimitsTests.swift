@@ -1,0 +1,193 @@
+// The limits of the LLM layer: per-minute limits that hold in every sliding 60 s window, OpenAI's
+// reset durations, adaptive concurrency against a server that refuses above N in flight, and the
+// run's broker sharing max_in_flight and what an endpoint refuses between clients.
+
+@testable import DlgCore
+import DlgMock
+import DlgTestSupport
+import Foundation
+import Testing
+
+@Suite struct EndpointLimitsTests {
+    /// The most events any window [t, t + 60 s) holds, from sorted times in seconds.
+    static func busiestMinute(_ times: [Double], amounts: [Int]? = nil) -> Int {
+        var best = 0, sum = 0, j = 0
+        for i in times.indices {
+            sum += amounts?[i] ?? 1
+            while times[j] <= times[i] - 60 { sum -= amounts?[j] ?? 1; j += 1 }
+            best = max(best, sum)
+        }
+        return best
+    }
+
+    @Test func aPerMinuteLimitHoldsInEverySlidingWindowAtFullSpeed() {
+        // Simulated time: a request is granted the moment the limiter allows it, for 5 minutes.
+        var limiter = RateLimiter(limit: 600, now: 0)
+        var now = 0.0
+        var granted: [Double] = []
+        var id: UInt64 = 0
+        while now < 300 {
+            let at = limiter.readyAt(1, now: now)
+            if at > now { now = at; continue }
+            id += 1
+            limiter.take(1, id: id, now: now)
+            granted.append(now)
+        }
+        #expect(Self.busiestMinute(granted) <= 600)
+        // Close to the limit, not far under it: 5 minutes at 600/min less the 0.5 s margin per window.
+        #expect(granted.count >= 2900, "granted \(granted.count) in 300 s")
+        // The first second is not a burst of the whole minute: the bucket holds a sixth of it.
+        #expect(granted.filter { $0 < 1 }.count <= 111, "\(granted.filter { $0 < 1 }.count) in the first second")
+    }
+
+    @Test func tokensCorrectedWithTheReplyUsageStayWithinTheLimit() {
+        var limiter = RateLimiter(limit: 10_000, now: 0)
+        var now = 0.0
+        var times: [Double] = [], used: [Int] = []
+        var id: UInt64 = 0
+        // Each request is estimated at 900 tokens and turns out to use between 300 and 900.
+        while now < 240 {
+            let at = limiter.readyAt(900, now: now)
+            if at > now { now = at; continue }
+            id += 1
+            limiter.take(900, id: id, now: now)
+            let actual = 300 + Int(id % 7) * 100
+            limiter.correct(id: id, to: actual, now: now)
+            times.append(now)
+            used.append(actual)
+        }
+        #expect(Self.busiestMinute(times, amounts: used) <= 10_000)
+        #expect(used.reduce(0, +) >= 3 * 10_000, "the corrections gave the unused estimate back: \(used.reduce(0, +)) tokens in 4 min")
+    }
+
+    @Test func openAIResetDurations() {
+        #expect(ServerRateLimit.duration("1s") == 1)
+        #expect(ServerRateLimit.duration("6m0s") == 360)
+        #expect(ServerRateLimit.duration("20ms") == 0.02)
+        #expect(ServerRateLimit.duration("1h2m3.5s") == 3723.5)
+        #expect(ServerRateLimit.duration("2.5") == 2.5)
+        #expect(ServerRateLimit.duration("soon") == nil)
+        let s = ServerRateLimit(headers: ["x-ratelimit-remaining-requests": "0", "x-ratelimit-reset-requests": "1s",
+                                          "x-ratelimit-remaining-tokens": "1200", "x-ratelimit-reset-tokens": "6m0s"])
+        #expect(s.remainingRequests == 0 && s.resetRequests == 1 && s.remainingTokens == 1200 && s.resetTokens == 360)
+    }
+
+    @Test func anEndpointOutOfRequestsWaitsForItsReset() async throws {
+        let scheduler = LimitScheduler(global: LLMLayerSettings.RateLimit())
+        let spec = EndpointLimitSpec(name: "api", baseURL: "http://x/v1", maxInFlight: 0, rateLimit: .init(), adaptive: false,
+                                     adaptiveMin: 1, adaptiveInitial: 8)
+        let first = await withCheckedContinuation { c in scheduler.acquire(spec, tokens: 0) { c.resume(returning: $0!) } }
+        var outcome = LeaseOutcome(end: .ok)
+        outcome.server = ServerRateLimit(headers: ["x-ratelimit-remaining-requests": "0", "x-ratelimit-reset-requests": "300ms"])
+        scheduler.release(first.id, outcome)
+        let started = Date()
+        _ = await withCheckedContinuation { c in scheduler.acquire(spec, tokens: 0) { c.resume(returning: $0!) } }
+        #expect(Date().timeIntervalSince(started) >= 0.28, "the next request waited for x-ratelimit-reset-requests")
+    }
+
+    static let format = ResponseFormat.json(name: "kb_responder", schema: anyObjectSchema)
+
+    @Test func adaptiveConcurrencySettlesNearWhatTheServerHolds() async throws {
+        let n = 16
+        let options = mockOptions { $0.maxInFlight = n; $0.latencyMs = 25; $0.toolCalls = false }
+        try await withInProcessMock(options) { server, baseURL in
+            var layer = LLMLayerSettings()
+            layer.adaptive.enabled = true
+            layer.adaptive.initial = 4
+            let client = LLMClient(logsDir: nil, layer: layer)
+            var configured = testAgent(baseURL: baseURL, maxRetries: 6)
+            configured.endpoints[0].maxInFlight = 64
+            let agent = configured
+            let calls = 2400
+            let samples = LimitSamples()
+            let sampler = Task {
+                while !Task.isCancelled {
+                    if let s = client.limitStates().first { samples.add(s.limit) }
+                    try? await Task.sleep(for: .milliseconds(20))
+                }
+            }
+            // 64 callers at once: four times what the server holds.
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                let next = CallCounter()
+                for _ in 0..<64 {
+                    group.addTask {
+                        while next.take() < calls {
+                            _ = try await client.chat(agent: agent, messages: responderMessages("q \(next.value)?"), format: Self.format)
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+            sampler.cancel()
+            let refused = server.stats.concurrencyRefused
+            let sent = server.stats.chatCompletions
+            #expect(Double(refused) / Double(sent) < 0.05, "\(refused) of \(sent) requests refused")
+            let later = Array(samples.values.suffix(samples.values.count / 2))
+            let mean = Double(later.reduce(0, +)) / Double(max(1, later.count))
+            #expect(mean >= 0.75 * Double(n) && mean <= 1.15 * Double(n), "the limit over the second half averaged \(mean); samples \(later)")
+            #expect(client.limitStates().first?.adaptive == true)
+        }
+    }
+
+    @Test func theRunsBrokerSharesMaxInFlightAndRefusalsBetweenProcesses() async throws {
+        let options = mockOptions { $0.latencyMs = 30; $0.toolCalls = false; $0.jsonSchemaSupport = false }
+        try await withInProcessMock(options) { server, baseURL in
+            let work = try WorkDir(copyExamples: false, label: "limits-broker")
+            defer { work.cleanup() }
+            let broker = try LimitBroker(path: LimitBroker.socketPath(runDir: work.path), layer: LLMLayerSettings(), logsDir: work.path)
+            defer { broker.stop() }
+            var layer = LLMLayerSettings()
+            layer.limitsSocket = broker.path
+            // Two clients, as two stage processes would hold them, on one endpoint of max_in_flight 3.
+            let a = LLMClient(logsDir: nil, layer: layer), b = LLMClient(logsDir: nil, layer: layer)
+            var configured = testAgent(baseURL: baseURL)
+            configured.endpoints[0].maxInFlight = 3
+            let agent = configured
+            _ = try await a.chat(agent: agent, messages: responderMessages("first?"), format: Self.format)
+            #expect(server.stats.unsupportedResponseFormat == 1, "a learnt json_schema is refused")
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for i in 0..<40 {
+                    let client = i % 2 == 0 ? a : b
+                    group.addTask { _ = try await client.chat(agent: agent, messages: responderMessages("q\(i)?"), format: Self.format) }
+                }
+                try await group.waitForAll()
+            }
+            #expect(server.stats.inFlightPeak == 3, "peak \(server.stats.inFlightPeak) with max_in_flight 3 over both clients")
+            #expect(server.stats.unsupportedResponseFormat == 1, "b knew from the broker that json_schema is refused")
+            #expect(broker.states().first?.inFlight == 0, "every lease was given back")
+        }
+    }
+
+    @Test func leasesOfAClientThatGoesAwayAreGivenBack() async throws {
+        let work = try WorkDir(copyExamples: false, label: "limits-gone")
+        defer { work.cleanup() }
+        let broker = try LimitBroker(path: LimitBroker.socketPath(runDir: work.path), layer: LLMLayerSettings(), logsDir: nil)
+        defer { broker.stop() }
+        let spec = EndpointLimitSpec(name: "gpu", baseURL: "http://x/v1", maxInFlight: 1, rateLimit: .init(), adaptive: false,
+                                     adaptiveMin: 1, adaptiveInitial: 8)
+        do {
+            let gone = try LimitBrokerClient(path: broker.path, capabilities: EndpointCapabilities())
+            #expect(await gone.acquire(spec, tokens: 0) != nil)
+            gone.disconnect()
+        }
+        let other = try LimitBrokerClient(path: broker.path, capabilities: EndpointCapabilities())
+        let started = Date()
+        let lease = await other.acquire(spec, tokens: 0)
+        #expect(lease != nil && Date().timeIntervalSince(started) < 5, "the slot held by the closed connection came back")
+    }
+}
+
+final class LimitSamples: @unchecked Sendable {
+    private let lock = NSLock()
+    private var list: [Int] = []
+    func add(_ v: Int) { lock.withLock { list.append(v) } }
+    var values: [Int] { lock.withLock { list } }
+}
+
+final class CallCounter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var n = 0
+    /// The next number, from 0.
+    func take() -> Int { lock.withLock { defer { n += 1 }; return n } }
+    var value: Int { lock.withLock { n } }
+}
