@@ -15,6 +15,7 @@ let package = Package(
         .executable(name: "dlg-cluster", targets: ["dlg-cluster"]),
         .executable(name: "dlg-mock", targets: ["dlg-mock"]),
         .executable(name: "dlg-fuzz", targets: ["dlg-fuzz"]),
+        .executable(name: "dlg-loadgen", targets: ["dlg-loadgen"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -64,6 +65,11 @@ let package = Package(
         // The fuzzer of the parsers (make fuzz; a short run in make test).
         .executableTarget(name: "dlg-fuzz", dependencies: [
             "DlgCore", "DlgTestSupport", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        // Our LLM client alone against a server, for make bench.
+        .executableTarget(name: "dlg-loadgen", dependencies: [
+            "DlgCore", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
         // Tests

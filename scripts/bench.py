@@ -13,6 +13,9 @@
    records, and (with chromium) the page's load, render and search times beside a blank page's.
 7. a fully cached run (the response cache of an earlier run with the same question seed) beside the same
    run against the mock at zero latency, in dialogues per second.
+8. our LLM client alone (dlg-loadgen) beside the official `openai` package (AsyncOpenAI, asyncio), same
+   calls, same concurrency, same mock at zero latency, in requests per CPU-second; and the run's limits
+   broker's CPU per request (dlg-loadgen --broker beside the same without).
 Nothing here asserts a time: it prints figures and ratios.
 """
 import argparse
@@ -30,7 +33,8 @@ from datetime import datetime
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.environ.get("DLG_BENCH_BIN") or os.path.join(ROOT, ".build", "release")  # DLG_BENCH_BIN: another build (figures then say so)
-TOOLS = ["dlg-gen", "dlg-dedup", "dlg-respond", "dlg-judge", "dlg-export", "dlg-run", "dlg-mock", "dlg-cluster"]
+TOOLS = ["dlg-gen", "dlg-dedup", "dlg-respond", "dlg-judge", "dlg-export", "dlg-run", "dlg-mock", "dlg-cluster", "dlg-loadgen"]
+VENV_PY = os.path.join(ROOT, ".venv", "bin", "python")
 
 
 def start_mock(*args):
@@ -591,6 +595,55 @@ def cache_bench(inflight, total):
         shutil.rmtree(second, ignore_errors=True)
 
 
+def client_bench(concurrency, requests):
+    """Requests per CPU-second of the client process alone: dlg-loadgen (DlgCore's LLMClient), the
+    `openai` package on asyncio, and dlg-loadgen taking a lease from a limits broker for each request;
+    each against the same fresh mock at zero latency, best of two rounds in alternation."""
+    mock, url = start_mock("--no-tool-calls")
+    d = workdir(concurrency, 1)
+    env = dict(os.environ, BENCH_URL=url)
+    have_openai = os.path.exists(VENV_PY) and subprocess.run([VENV_PY, "-c", "import openai"], capture_output=True).returncode == 0
+
+    def loadgen(*extra):
+        out = subprocess.run([os.path.join(BIN, "dlg-loadgen"), "--config", os.path.join(d, "config.yaml"),
+                              "--requests", str(requests), "--concurrency", str(concurrency), *extra],
+                             env=env, capture_output=True, text=True, check=True)
+        return json.loads(out.stdout)
+
+    def python_openai():
+        out = subprocess.run([VENV_PY, os.path.join(ROOT, "scripts", "bench_openai.py"), url, str(requests), str(concurrency)],
+                             capture_output=True, text=True, check=True)
+        return json.loads(out.stdout)
+
+    try:
+        loadgen()  # warm the mock
+        ours, theirs, leased = [], [], []
+        for _ in range(2):
+            ours.append(loadgen())
+            if have_openai:
+                theirs.append(python_openai())
+            leased.append(loadgen("--broker"))
+        best = lambda runs: max(runs, key=lambda r: r["requests_per_cpu_second"])
+        o, l = best(ours), best(leased)
+        errors = sum(r["errors"] for r in ours + theirs + leased)
+        line = f"  {requests} calls, {concurrency} in flight, 0 ms: dlg-loadgen {o['requests_per_cpu_second']:8.0f} requests/CPU-s"
+        if theirs:
+            t = best(theirs)
+            line += (f", openai {t.get('openai', '?')} (AsyncOpenAI) {t['requests_per_cpu_second']:8.0f} requests/CPU-s, "
+                     f"ratio {o['requests_per_cpu_second'] / t['requests_per_cpu_second']:.1f}x")
+        else:
+            line += "; openai baseline skipped (no .venv with the openai package: scripts/bench.sh installs it)"
+        print(line + (f"; {errors} failed calls" if errors else ""))
+        per_ours = o["cpu_seconds"] / requests * 1e6
+        per_leased = l["cpu_seconds"] / requests * 1e6
+        print(f"  limits broker: {per_leased - per_ours:.1f} us CPU per request (both sides, one Unix-socket round trip "
+              f"and a release): {per_ours:.1f} us without, {per_leased:.1f} us with; "
+              f"{l['requests_per_cpu_second']:.0f} requests/CPU-s through the broker")
+    finally:
+        mock.terminate(); mock.wait()
+        shutil.rmtree(d, ignore_errors=True)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="smaller sizes")
@@ -601,6 +654,7 @@ def main():
     ap.add_argument("--only-big-replies", action="store_true", help="only the request rate with 4 KB replies")
     ap.add_argument("--runs", type=int, default=3, help="runs per figure in --only-turns / --only-big-replies")
     ap.add_argument("--report-dialogues", type=int, default=10_000, help="dialogues in the report bench")
+    ap.add_argument("--only-client", action="store_true", help="only the LLM client figures (section 8)")
     args = ap.parse_args()
     for t in TOOLS:
         if not os.path.exists(os.path.join(BIN, t)):
@@ -633,6 +687,10 @@ def main():
         for n in (64, 256):
             rate_bench(n, 200, runs=args.runs, mock_args=("--reply-bytes", "4096"))
         return
+    if args.only_client:
+        print("LLM client alone vs the openai package, requests per CPU-second:")
+        client_bench(64, 3000 if args.quick else 10000)
+        return
     if args.report_only:
         print("report.html:")
         report_bench(args.report_dialogues)
@@ -662,6 +720,8 @@ def main():
     report_bench(args.report_dialogues)
     print("response cache replay:")
     cache_bench(64, 128 if args.quick else 512)
+    print("LLM client alone vs the openai package, requests per CPU-second:")
+    client_bench(64, 3000 if args.quick else 10000)
     dsn, stop = bench_postgres()
     if dsn is None:
         print("store: no PostgreSQL (set DLG_PG_DSN or let scripts/services/postgres.sh up start one): skipped")

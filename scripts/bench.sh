@@ -3,4 +3,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v jq >/dev/null || { echo "dlgforge: installing jq (the pass-through baseline)" >&2; apt-get install -y -qq jq >/dev/null 2>&1 || true; }
+# The baseline client of section 8: the official openai package, in the repo's .venv.
+OPENAI_VERSION=3.51.0
+source scripts/venv.sh
+if ! "$VENV/bin/python" -c "import openai, sys; sys.exit(openai.__version__ != '$OPENAI_VERSION')" 2>/dev/null; then
+  echo "dlgforge: installing openai $OPENAI_VERSION from PyPI into $VENV (the client baseline; once)" >&2
+  ensure_venv
+  "$VENV/bin/pip" install -q --disable-pip-version-check "openai==$OPENAI_VERSION" \
+    || echo "dlgforge: openai not installed; the client baseline will be skipped" >&2
+fi
 exec python3 scripts/bench.py "$@"
