@@ -1,7 +1,8 @@
 import Foundation
 
 /// Picks the endpoint for each request: weighted least in-flight, scaled by a latency EWMA, with
-/// `max_in_flight` as a soft ceiling (an endpoint at its limit is chosen only when all are), and
+/// `max_in_flight` as a preference (an endpoint at its limit is chosen only when all are; the ceiling
+/// itself is the lease a request then waits for, `LimitScheduler`), and
 /// endpoints that refused a connection left out for a while (a vLLM replica that died).
 final class EndpointRouter: @unchecked Sendable {
     private let lock = NSLock()
