@@ -53,14 +53,16 @@ public final class LimitBroker: @unchecked Sendable {
 
     /// Stops listening and removes the socket file; the stages have exited by then.
     public func stop() {
-        let open: [Int32] = lock.withLock {
-            if stopped { return [] }
+        let first: Bool = lock.withLock {
+            if stopped { return false }
             stopped = true
-            return connections
+            // Under the lock: a connection's thread leaves the list before it closes its descriptor.
+            for fd in connections { shutdown(fd, Int32(SHUT_RDWR)) }
+            return true
         }
+        guard first else { return }
         shutdown(listenFD, Int32(SHUT_RDWR))
         close(listenFD)
-        for fd in open { shutdown(fd, Int32(SHUT_RDWR)) }
         unlink(path)
     }
 
