@@ -182,10 +182,11 @@ final class LimitScheduler: @unchecked Sendable {
             let now = Self.now()
             let before = e.inFlight
             e.inFlight -= 1
-            if let used = outcome.tokens {
-                e.tokens?.correct(id: id, to: used, now: now)
-                globalTokens?.correct(id: id, to: used, now: now)
-            }
+            // The minute of a request ends 60 s after its reply, its tokens corrected by the usage.
+            e.requests?.finish(id: id, used: nil, now: now)
+            globalRequests?.finish(id: id, used: nil, now: now)
+            e.tokens?.finish(id: id, used: outcome.tokens, now: now)
+            globalTokens?.finish(id: id, used: outcome.tokens, now: now)
             let name = e.spec.name
             if e.adaptive != nil {
                 var reason: String?

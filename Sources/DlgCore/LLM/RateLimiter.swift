@@ -1,23 +1,30 @@
 import Foundation
 
-/// One per-minute limit (requests or tokens) that no sliding 60 s window exceeds: a log of what was
-/// granted in the last window (exact: the sum over any window stays within the limit) plus a small
-/// token bucket (a sixth of the limit, refilled at limit/60 per second) that spreads the minute's
-/// allowance instead of letting it all go in the first second. A whole-minute bucket alone would let
-/// about twice the limit through in some 60 s window; the log alone would burst.
+/// One per-minute limit (requests or tokens) that no sliding 60 s window of what the server receives
+/// exceeds, however late a request reaches it: a request counts from its grant until 60 s after its
+/// reply (before the reply we cannot know when the server got it; after it, it surely had), and the
+/// limit holds over the requests out plus those answered in the last minute. So two requests that
+/// could fall in one server minute are always counted together; the price is that a request's latency
+/// adds to its minute (at 2 s latency a run gets 60/62 of the limit). A small token bucket (a sixth of
+/// the limit, refilled at limit/60 per second) spreads the minute's allowance instead of letting it all
+/// go in the first second. A bucket of a whole minute alone lets about twice the limit through some
+/// 60 s window.
 struct RateLimiter {
     let limit: Int
-    /// The window, a little over a minute: a request is counted when granted, the server counts it
-    /// when it arrives a moment later.
     let span: Double
-    private var log: [(t: Double, amount: Int, id: UInt64)] = []
+    /// Answered requests, in the order they ended (their end times only grow).
+    private var log: [(t: Double, amount: Int)] = []
     private var head = 0
+    /// What the answered requests of the last `span` add up to.
     private(set) var sum = 0
+    /// Requests out, by lease id.
+    private var out: [UInt64: Int] = [:]
+    private(set) var outSum = 0
     private var bucket: Double
     private var bucketTime: Double
     private let capacity: Double
 
-    init(limit: Int, span: Double = 60.5, now: Double) {
+    init(limit: Int, span: Double = 60, now: Double) {
         self.limit = max(1, limit)
         self.span = span
         capacity = max(1, Double(self.limit) / 6)
@@ -42,19 +49,22 @@ struct RateLimiter {
         }
     }
 
-    /// When `amount` may be granted: `now` if at once, else the earliest time worth checking again.
-    /// An amount above what the limit can ever hold goes once nothing else is in the window.
+    /// When `amount` may be granted: `now` if at once, a later time worth checking again, or infinity
+    /// when only a reply can make room. An amount above what the limit can ever hold goes once
+    /// nothing else counts.
     mutating func readyAt(_ amount: Int, now: Double) -> Double {
         advance(now)
         let need = min(Double(amount), capacity)
         var at = now
         if bucket < need { at = max(at, now + (need - bucket) / rate) }
-        if sum > 0, sum + amount > limit {
+        let total = sum + outSum
+        if total > 0, total + amount > limit {
+            if outSum > 0, outSum + amount > limit { return .infinity }
             var freed = 0
             var i = head
             while i < log.count {
                 freed += log[i].amount
-                if sum - freed + amount <= limit || sum - freed == 0 { break }
+                if total - freed + amount <= limit || total - freed == 0 { break }
                 i += 1
             }
             at = max(at, (i < log.count ? log[i].t : now) + span)
@@ -62,28 +72,23 @@ struct RateLimiter {
         return at
     }
 
+    /// Lease `id` goes with `amount`.
     mutating func take(_ amount: Int, id: UInt64, now: Double) {
         advance(now)
-        log.append((now, amount, id))
-        sum += amount
+        out[id] = amount
+        outSum += amount
         bucket -= Double(amount)
     }
 
-    /// The reply's usage replaces the estimate taken for lease `id` (if it is still in the window).
-    mutating func correct(id: UInt64, to amount: Int, now: Double) {
+    /// Lease `id` was answered (or given up); `used` (the reply's usage) replaces the estimate.
+    mutating func finish(id: UInt64, used: Int?, now: Double) {
         advance(now)
-        var i = log.count - 1
-        while i >= head {
-            if log[i].id == id {
-                let delta = amount - log[i].amount
-                log[i].amount = amount
-                sum += delta
-                bucket -= Double(delta)
-                bucket = min(capacity, bucket)
-                return
-            }
-            i -= 1
-        }
+        guard let taken = out.removeValue(forKey: id) else { return }
+        outSum -= taken
+        let amount = used ?? taken
+        log.append((now, amount))
+        sum += amount
+        bucket = min(capacity, bucket - Double(amount - taken))
     }
 }
 
