@@ -99,6 +99,23 @@ import Testing
         #expect(Date().timeIntervalSince(started) >= 0.28, "the next request waited for x-ratelimit-reset-requests")
     }
 
+    @Test func aShardHoldsItsShareOfEveryLimit() {
+        // One shard of 4: max_in_flight 10 → 2, 600/min → 150/min (its bucket a sixth of that).
+        let scheduler = LimitScheduler(global: LLMLayerSettings.RateLimit(requestsPerMinute: 600), scale: 0.25)
+        let spec = EndpointLimitSpec(name: "gpu", baseURL: "http://x/v1", maxInFlight: 10, rateLimit: .init(), adaptive: false,
+                                     adaptiveMin: 1, adaptiveInitial: 8)
+        let granted = LimitSamples()
+        for _ in 0..<5 { scheduler.acquire(spec, tokens: 0) { if let g = $0 { granted.add(Int(g.id)) } } }
+        #expect(granted.values.count == 2, "granted at once: \(granted.values.count)")
+        #expect(scheduler.states().first.map { ($0.maxInFlight, $0.inFlight, $0.waiting) } ?? (0, 0, 0) == (2, 2, 3))
+        for id in granted.values { scheduler.release(UInt64(id), LeaseOutcome(end: .ok)) }
+        #expect(granted.values.count == 4)
+        var global = RateLimiter(limit: LimitScheduler.share(600, 0.25), now: 0)
+        var first = 0
+        while global.readyAt(1, now: 0) == 0 { first += 1; global.take(1, id: UInt64(first), now: 0) }
+        #expect(first == 25, "the shard's first burst: \(first) (150 / 6)")
+    }
+
     static let format = ResponseFormat.json(name: "kb_responder", schema: anyObjectSchema)
 
     @Test func adaptiveConcurrencySettlesNearWhatTheServerHolds() async throws {
