@@ -12,7 +12,8 @@ public enum LatencyDistribution: String, Sendable, CaseIterable {
 
 /// Per-request fault rates, each in 0...1.
 ///
-/// Transport faults (`rateLimited` through `malformed`) are mutually exclusive and drawn
+/// Transport faults (`rateLimited` through `malformed`, and `serviceUnavailable`, `resetInBody`,
+/// `shortBody`) are mutually exclusive and drawn
 /// from one seeded random number per request, so their sum must not exceed 1. Content
 /// faults (`truncated` through `wrongLanguage`) are drawn independently and only alter the
 /// content of an otherwise successful chat reply. All faults are drawn from a seeded
@@ -28,6 +29,12 @@ public struct MockFaults: Sendable, Equatable {
     public var drop: Double = 0
     /// HTTP 200 whose message content is not JSON (chatty prefix, cut-off object). Default 0.
     public var malformed: Double = 0
+    /// HTTP 503 with an OpenAI-style error body (an overloaded server). Default 0.
+    public var serviceUnavailable: Double = 0
+    /// Send the reply's headers and half its body, then reset the connection (RST). Default 0.
+    public var resetInBody: Double = 0
+    /// Send the reply's headers (with its full `Content-Length`) and half its body, then close. Default 0.
+    public var shortBody: Double = 0
     /// Valid reply JSON cut in the middle. Default 0.
     public var truncated: Double = 0
     /// The main field (`user_message`, `assistant_message`, `score`) is missing. Default 0.
@@ -45,13 +52,16 @@ public struct MockFaults: Sendable, Equatable {
     public init() {}
 
     /// The sum of the mutually exclusive transport fault rates.
-    public var transportTotal: Double { rateLimited + serverError + timeout + drop + malformed }
+    public var transportTotal: Double {
+        rateLimited + serverError + timeout + drop + malformed + serviceUnavailable + resetInBody + shortBody
+    }
 
     var all: [(name: String, rate: Double)] {
         [("fault-429", rateLimited), ("fault-500", serverError), ("fault-timeout", timeout),
          ("fault-drop", drop), ("fault-malformed", malformed), ("fault-truncated", truncated),
          ("fault-missing-fields", missingFields), ("fault-wrong-types", wrongTypes),
-         ("fault-empty", empty), ("fault-echo", echo), ("fault-wrong-language", wrongLanguage)]
+         ("fault-empty", empty), ("fault-echo", echo), ("fault-wrong-language", wrongLanguage),
+         ("fault-503", serviceUnavailable), ("fault-reset-body", resetInBody), ("fault-short-body", shortBody)]
     }
 }
 
@@ -124,7 +134,7 @@ public struct MockOptions: Sendable, Equatable {
             problems.append("\(name) rate \(rate) is not in 0...1")
         }
         if faults.transportTotal > 1 + 1e-9 {
-            problems.append("the 429, 500, timeout, drop and malformed fault rates add up to \(faults.transportTotal); the sum must not exceed 1")
+            problems.append("the 429, 500, 503, timeout, drop, reset-body, short-body and malformed fault rates add up to \(faults.transportTotal); the sum must not exceed 1")
         }
         return problems
     }

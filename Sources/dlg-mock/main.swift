@@ -83,6 +83,15 @@ struct DlgMockCommand: AsyncParsableCommand {
     @Option(name: .customLong("fault-500"), help: "Rate (0-1) of requests answered HTTP 500.")
     var fault500: Double = 0
 
+    @Option(name: .customLong("fault-503"), help: "Rate (0-1) of requests answered HTTP 503 (an overloaded server).")
+    var fault503: Double = 0
+
+    @Option(help: "Rate (0-1) of replies reset (TCP RST) after their headers and half their body.")
+    var faultResetBody: Double = 0
+
+    @Option(help: "Rate (0-1) of replies whose connection closes after half the body its Content-Length announced.")
+    var faultShortBody: Double = 0
+
     @Option(help: "Rate (0-1) of requests never answered (held open until the client gives up).")
     var faultTimeout: Double = 0
 
@@ -118,7 +127,8 @@ struct DlgMockCommand: AsyncParsableCommand {
          ("--fault-timeout", faultTimeout), ("--fault-drop", faultDrop), ("--fault-malformed", faultMalformed),
          ("--fault-truncated", faultTruncated), ("--fault-missing-fields", faultMissingFields),
          ("--fault-wrong-types", faultWrongTypes), ("--fault-empty", faultEmpty), ("--fault-echo", faultEcho),
-         ("--fault-wrong-language", faultWrongLanguage)]
+         ("--fault-wrong-language", faultWrongLanguage), ("--fault-503", fault503),
+         ("--fault-reset-body", faultResetBody), ("--fault-short-body", faultShortBody)]
     }
 
     func validate() throws {
@@ -134,9 +144,9 @@ struct DlgMockCommand: AsyncParsableCommand {
         for (flag, rate) in rates where !(0...1).contains(rate) {
             throw ValidationError("'\(flag)' must be a rate in 0...1, got \(rate)")
         }
-        let transport = fault429 + fault500 + faultTimeout + faultDrop + faultMalformed
+        let transport = fault429 + fault500 + faultTimeout + faultDrop + faultMalformed + fault503 + faultResetBody + faultShortBody
         if transport > 1 + 1e-9 {
-            throw ValidationError("'--fault-429', '--fault-500', '--fault-timeout', '--fault-drop' and '--fault-malformed' add up to \(transport); the sum must not exceed 1")
+            throw ValidationError("'--fault-429', '--fault-500', '--fault-503', '--fault-timeout', '--fault-drop', '--fault-reset-body', '--fault-short-body' and '--fault-malformed' add up to \(transport); the sum must not exceed 1")
         }
     }
 
@@ -173,6 +183,9 @@ struct DlgMockCommand: AsyncParsableCommand {
         options.faults.empty = faultEmpty
         options.faults.echo = faultEcho
         options.faults.wrongLanguage = faultWrongLanguage
+        options.faults.serviceUnavailable = fault503
+        options.faults.resetInBody = faultResetBody
+        options.faults.shortBody = faultShortBody
         return options
     }
 

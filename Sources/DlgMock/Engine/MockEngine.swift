@@ -19,6 +19,9 @@ enum MockOutcome {
     case hang
     /// Close the connection without answering, after `delayNanoseconds`.
     case drop(delayNanoseconds: Int64)
+    /// After `delayNanoseconds`, send `response`'s head (its full `Content-Length`) and the first half of
+    /// its body, then reset the connection (`reset`) or close it.
+    case partial(MockResponse, delayNanoseconds: Int64, reset: Bool)
 }
 
 /// Answers requests; shared by all event loops, so mutable state sits behind a lock.
@@ -152,7 +155,9 @@ final class MockEngine: @unchecked Sendable {
             let u = random.nextUnit()
             var edge = 0.0
             for (kind, rate) in [(MockFault.rateLimited, faults.rateLimited), (.serverError, faults.serverError),
-                                 (.timeout, faults.timeout), (.drop, faults.drop), (.malformed, faults.malformed)] where rate > 0 {
+                                 (.timeout, faults.timeout), (.drop, faults.drop), (.malformed, faults.malformed),
+                                 (.serviceUnavailable, faults.serviceUnavailable), (.resetInBody, faults.resetInBody),
+                                 (.shortBody, faults.shortBody)] where rate > 0 {
                 edge += rate
                 if u < edge { draws.transport = kind; break }
             }
@@ -191,6 +196,8 @@ final class MockEngine: @unchecked Sendable {
             return .respond(response, delayNanoseconds: delay)
         case .serverError?:
             return .respond(errorResponse(500, "The server had an error while processing your request (injected by dlg-mock).", type: "server_error"), delayNanoseconds: delay)
+        case .serviceUnavailable?:
+            return .respond(errorResponse(503, "The server is overloaded or not ready yet (injected by dlg-mock).", type: "server_error"), delayNanoseconds: delay)
         case .timeout?:
             return .hang
         case .drop?:
@@ -198,6 +205,12 @@ final class MockEngine: @unchecked Sendable {
         default:
             return nil
         }
+    }
+
+    /// A finished reply sent only in part, for the `resetInBody` and `shortBody` faults.
+    private func sentInPart(_ outcome: MockOutcome, _ fault: MockFault?) -> MockOutcome {
+        guard fault == .resetInBody || fault == .shortBody, case .respond(let response, let delay) = outcome else { return outcome }
+        return .partial(response, delayNanoseconds: delay, reset: fault == .resetInBody)
     }
 
     // MARK: Chat completions
@@ -254,19 +267,19 @@ final class MockEngine: @unchecked Sendable {
             if case .content(let value) = reply { json = JSONWriter.serialize(value) }
             let cut = utf8Boundary(json, max(2, json.count * 2 / 5))
             let text = "Sure! Here is the answer: " + String(decoding: json[..<cut], as: UTF8.self)
-            return respondChat(request, hash: hash, content: text, toolCall: nil, delay: draws.delayNanoseconds)
+            return sentInPart(respondChat(request, hash: hash, content: text, toolCall: nil, delay: draws.delayNanoseconds), draws.transport)
         }
         switch reply {
         case .toolCall(let id, let name, let arguments):
             count { $0.toolCalls += 1 }
-            return respondChat(request, hash: hash, content: nil, toolCall: (id, name, arguments), delay: draws.delayNanoseconds)
+            return sentInPart(respondChat(request, hash: hash, content: nil, toolCall: (id, name, arguments), delay: draws.delayNanoseconds), draws.transport)
         case .content(let value):
             var applied: [MockFault] = []
             let text = applyContentFaults(draws.content, to: value, agent: agent, request: request, draw: draw, applied: &applied)
             if !applied.isEmpty {
                 count { for fault in applied { $0.faults[fault, default: 0] += 1 } }
             }
-            return respondChat(request, hash: hash, content: text, toolCall: nil, delay: draws.delayNanoseconds)
+            return sentInPart(respondChat(request, hash: hash, content: text, toolCall: nil, delay: draws.delayNanoseconds), draws.transport)
         }
     }
 
@@ -439,7 +452,7 @@ final class MockEngine: @unchecked Sendable {
         if draws.transport == .malformed {
             bytes.removeSubrange((bytes.count / 2)...)
         }
-        return .respond(MockResponse(status: 200, body: bytes), delayNanoseconds: draws.delayNanoseconds)
+        return sentInPart(.respond(MockResponse(status: 200, body: bytes), delayNanoseconds: draws.delayNanoseconds), draws.transport)
     }
 
     /// A deterministic, L2-normalised bag-of-words vector: each lowercase word adds ±1 to one of 64 buckets.

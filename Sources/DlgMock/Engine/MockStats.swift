@@ -13,6 +13,9 @@ public enum MockFault: String, Sendable, CaseIterable {
     case empty
     case echo
     case wrongLanguage = "wrong_language"
+    case serviceUnavailable = "503"
+    case resetInBody = "reset_in_body"
+    case shortBody = "short_body"
 }
 
 /// A snapshot of the server's counters (everything except `/stats` itself is counted).

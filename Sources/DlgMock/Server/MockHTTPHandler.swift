@@ -76,6 +76,14 @@ final class MockHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
                     } else {
                         self.write(response, version: head.version, keepAlive: keepAlive, context: context)
                     }
+                case .partial(let response, let delay, let reset):
+                    if delay > 0 {
+                        context.eventLoop.assumeIsolated().scheduleTask(deadline: arrival + .nanoseconds(delay)) {
+                            self.writePart(response, version: head.version, reset: reset, context: context)
+                        }
+                    } else {
+                        self.writePart(response, version: head.version, reset: reset, context: context)
+                    }
                 case .hang:
                     break
                 case .drop(let delay):
@@ -98,6 +106,27 @@ final class MockHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     func handlerRemoved(context: ChannelHandlerContext) {
         active = false
+    }
+
+    /// The head (with the full `Content-Length`) and the first half of the body, then a reset (SO_LINGER 0
+    /// makes close(2) send RST) or an orderly close: the client sees a reply cut short mid-body.
+    private func writePart(_ response: MockResponse, version: HTTPVersion, reset: Bool, context: ChannelHandlerContext) {
+        guard active else { return }
+        var headers = HTTPHeaders()
+        headers.add(name: "content-type", value: "application/json")
+        headers.add(name: "content-length", value: String(response.body.count))
+        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: version, status: HTTPResponseStatus(statusCode: response.status), headers: headers))), promise: nil)
+        var buffer = context.channel.allocator.buffer(capacity: response.body.count / 2)
+        buffer.writeBytes(response.body[..<(response.body.count / 2)])
+        context.writeAndFlush(wrapOutboundOut(.body(.byteBuffer(buffer)))).assumeIsolated().whenComplete { _ in
+            guard reset, let socket = context.channel as? SocketOptionProvider else {
+                context.close(promise: nil)
+                return
+            }
+            socket.setSoLinger(NIOLinger(l_onoff: 1, l_linger: 0)).assumeIsolated().whenComplete { _ in
+                context.close(promise: nil)
+            }
+        }
     }
 
     private func write(_ response: MockResponse, version: HTTPVersion, keepAlive: Bool, context: ChannelHandlerContext) {
