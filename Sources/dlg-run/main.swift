@@ -83,6 +83,10 @@ struct DlgRun: AsyncParsableCommand {
             let orchestrator = RunOrchestrator(settings: settings, configPath: common.config, toolsDir: dir)
             let progress = RunProgressLine(tool: "dlg-run", pricing: settings.pricing)
             orchestrator.observer = progress
+            // DLG_CHECKPOINT_SECONDS: checkpoints more often than every 30 s (tests and benchmarks kill runs between them).
+            if let text = ProcessInfo.processInfo.environment["DLG_CHECKPOINT_SECONDS"], let seconds = Double(text), seconds >= 0 {
+                orchestrator.checkpointInterval = seconds
+            }
             orchestrator.shard = try shard.map { (text: String) throws(DlgError) in try RunShard(parsing: text) }
             if judgeOnly {
                 var judgeSettings = settings

@@ -1,8 +1,10 @@
 // A bad day: 20% of the mock's answers are faults of every kind it can make (429 with Retry-After, 500,
-// requests held past llm.timeout, connections closed without an answer, replies that are not JSON, JSON
-// cut short, missing fields, wrong types) over a 200-dialogue run. The run completes; every dialogue is
-// completed or dropped with a specific reason; the dataset holds exactly the completed ones; retries
-// stay bounded. Prints the count per fault kind.
+// 503, requests held past llm.timeout, connections closed without an answer, replies reset or cut short
+// mid-body, replies that are not JSON, JSON cut short, missing fields, wrong types) over a 200-dialogue run.
+// The run completes; every dialogue is completed or dropped with a specific reason; the dataset holds
+// exactly the completed ones; retries stay bounded, and every transport fault the mock injected is one
+// logged retry of the client (a drop on a reused connection may be retried inside libcurl). Prints the
+// count per fault kind.
 
 import DlgCore
 import DlgTestSupport
@@ -11,10 +13,16 @@ import Testing
 
 @Suite("a bad day") struct FaultMixTests {
     static let faults: [(String, String)] = [
-        ("--fault-429", "0.03"), ("--fault-500", "0.03"), ("--fault-timeout", "0.02"), ("--fault-drop", "0.03"),
-        ("--fault-malformed", "0.03"), ("--fault-truncated", "0.02"), ("--fault-missing-fields", "0.02"),
-        ("--fault-wrong-types", "0.02"),
+        ("--fault-429", "0.02"), ("--fault-500", "0.02"), ("--fault-503", "0.02"), ("--fault-timeout", "0.02"),
+        ("--fault-drop", "0.02"), ("--fault-reset-body", "0.02"), ("--fault-short-body", "0.02"),
+        ("--fault-malformed", "0.02"), ("--fault-truncated", "0.02"), ("--fault-missing-fields", "0.01"),
+        ("--fault-wrong-types", "0.01"),
     ]
+
+    @Test func theMixAddsUpToTwentyPercent() {
+        let total = Self.faults.reduce(0.0) { $0 + (Double($1.1) ?? 0) }
+        #expect(abs(total - 0.20) < 1e-9, "\(total)")
+    }
 
     @Test(.timeLimit(.minutes(10)))
     func aRunThroughTwentyPercentFaultsOfEveryKindEndsWithEveryDialogueAccountedFor() async throws {
@@ -38,6 +46,22 @@ import Testing
             // Bounded: at most every attempt of every call retried (max_retries + 1 per call), with calls
             // per dialogue bounded by its turns, regenerations and repairs.
             #expect(requests > 0 && requests < 200 * 2 * 3 * 5 * 3, "requests \(requests), answered \(tokens)")
+            // Each injected transport fault reaches the client as one failed attempt, logged by kind.
+            let retries = try LLMLogRetries(work.file("logs/llm.log").path)
+            let injected = stats["faults"]?.objectValue ?? JSONObject()
+            func n(_ k: String) -> Int { injected[k]?.intValue ?? 0 }
+            print("fault mix: retries per fault kind \(retries.byKind.sorted { $0.key < $1.key })")
+            #expect(retries.byKind["429", default: 0] == n("429"), "\(retries.byKind) vs \(injected)")
+            #expect(retries.byKind["500", default: 0] == n("500"), "\(retries.byKind) vs \(injected)")
+            #expect(retries.byKind["503", default: 0] == n("503"), "\(retries.byKind) vs \(injected)")
+            #expect(retries.byKind["timeout", default: 0] == n("timeout"), "\(retries.byKind) vs \(injected)")
+            // A reply cut mid-body always fails the attempt. A connection closed before any byte of the answer
+            // is retried once inside libcurl when it was a reused one (the server may have closed it idle),
+            // so only some drops reach the log.
+            let connection = retries.byKind["connection", default: 0]
+            #expect(connection >= n("reset_in_body") + n("short_body")
+                    && connection <= n("drop") + n("reset_in_body") + n("short_body"), "\(retries.byKind) vs \(injected)")
+            #expect(n("503") > 0 && n("reset_in_body") > 0 && n("short_body") > 0, "\(injected)")
         }
         let finished = try finalCheckpoints(work, runID: "bad-day")
         let known = Set(["dedup_exhausted", "invalid_output", "empty_question", "empty_answer", "echoed_question",
@@ -61,6 +85,26 @@ import Testing
             #expect(completed.contains(t["conversation_id"]?.stringValue ?? ""), "a turn of a dialogue that is not completed")
             let answer = t["assistant_message"]?.stringValue ?? ""
             #expect(!answer.isEmpty, "an empty answer in the dataset")
+        }
+    }
+}
+
+/// The failed attempts `logs/llm.log` records, by kind: the HTTP status, `timeout`, `connection` (reset,
+/// closed, cut short) or `malformed` (HTTP 200 that is not a chat completion).
+struct LLMLogRetries {
+    var byKind: [String: Int] = [:]
+
+    init(_ path: String) throws {
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        for line in text.split(separator: "\n") {
+            if let r = line.range(of: " status=") , !line.contains("status=200 ") || line.contains("error=malformed") {
+                let code = line[r.upperBound...].prefix { $0.isNumber }
+                if line.contains("error=malformed") { byKind["malformed", default: 0] += 1 } else { byKind[String(code), default: 0] += 1 }
+            } else if line.contains("error=timed out") {
+                byKind["timeout", default: 0] += 1
+            } else if line.contains("error=connection error") {
+                byKind["connection", default: 0] += 1
+            }
         }
     }
 }

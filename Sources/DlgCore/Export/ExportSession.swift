@@ -17,27 +17,18 @@ public struct ExportSummary: Sendable {
 /// into temporary files, renamed over the dataset files by `finish()`, so a run of any size is
 /// exported without holding it in memory and a reader never sees a half-written file.
 public final class ExportSession {
-    struct Buffers {
-        var synthetic: [UInt8] = [], turns: [UInt8] = [], sharegpt: [UInt8] = [], judged: [UInt8] = [], index: [UInt8] = []
-        var filtered: [UInt8] = []
-    }
-    static let names = ["synthetic_qa.jsonl", "turns.jsonl", "conversations_sharegpt.jsonl",
-                        "conversations_sharegpt_judged.jsonl", "conversations_index.jsonl"]
+    static let names = DatasetLines.names
     let settings: Settings
-    let rows: DatasetRows
-    let convDir: String
+    let lines: DatasetLines
+    var rows: DatasetRows { lines.rows }
     private var summary = ExportSummary()
     private var seen = Set<String>()
     private var files: [AtomicFile] = []
 
     public init(settings: Settings) throws(DlgError) {
         self.settings = settings
-        rows = DatasetRows(settings: settings)
+        lines = try DatasetLines(settings: settings)
         let out = settings.outputDir
-        convDir = (out as NSString).appendingPathComponent("conversations")
-        try Files.makeDirectory(convDir)
-        Files.removeStaleTemporaries(in: out)
-        Files.removeStaleTemporaries(in: convDir)
         // Each AtomicFile removes its temporary unless committed: an error on the way leaves the
         // dataset files as they were.
         for name in Self.names { files.append(try AtomicFile((out as NSString).appendingPathComponent(name))) }
@@ -53,58 +44,14 @@ public final class ExportSession {
 
     /// Adds one dialogue; anything but a completed one, or an id already added, is skipped.
     public func add(_ r: JSONObject) throws(DlgError) {
-        guard Record.status(r) == .completed else { return }
-        let id = Record.id(r)
-        guard seen.insert(id).inserted else { return }
-        let rows = rows.rows(r)
-        // The dialogue's rows go straight to the files, which buffer their writes.
-        var buffers = Buffers()
-        rows.synthetic.write(into: &buffers.synthetic)
-        buffers.synthetic.append(0x0A)
-        for t in rows.turns {
-            t.write(into: &buffers.turns)
-            buffers.turns.append(0x0A)
-        }
-        rows.sharegpt.write(into: &buffers.sharegpt)
-        buffers.sharegpt.append(0x0A)
-        if let judged = rows.judged {
-            judged.write(into: &buffers.judged)
-            buffers.judged.append(0x0A)
-            summary.judged += 1
-        }
-        if settings.filters.isActive {
-            // The dialogues that pass, with the judged file's columns.
-            let failed = settings.filters.failing(r)
-            summary.filtered?.count(failed)
-            if failed == nil {
-                var row = rows.judged ?? rows.sharegpt
-                if rows.judged == nil { row[settings.saving.columns["judge"] ?? "judge"] = self.rows.judgeColumn(r) }
-                row.write(into: &buffers.filtered)
-                buffers.filtered.append(0x0A)
-            }
-        }
-        let convPath = (convDir as NSString).appendingPathComponent("\(id).json")
-        // Rebuilt from the run state at will: atomic, without an fsync per file.
-        var text = rows.conversation.prettyBytes()
-        text.append(0x0A)
-        try Files.writeAtomically(text, to: convPath, durable: false)
-        var index = rows.index
-        index["conversation_file"] = .string(relativePath(convPath))
-        JSON.object(index).write(into: &buffers.index)
-        buffers.index.append(0x0A)
+        guard let encoded = try lines.encode(r, seen: &seen) else { return }
         summary.conversations += 1
-        summary.turns += rows.turns.count
-        for (file, bytes) in zip(files, [buffers.synthetic, buffers.turns, buffers.sharegpt, buffers.judged, buffers.index,
-                                         buffers.filtered])
-        where !bytes.isEmpty {
+        summary.turns += encoded.turns
+        if encoded.judged { summary.judged += 1 }
+        if settings.filters.isActive { summary.filtered?.count(encoded.failedFilter) }
+        for (file, bytes) in zip(files, encoded.bytes) where !bytes.isEmpty {
             try file.write(bytes)
         }
-    }
-
-    /// A path under the project root as upstream writes it, relative to the root.
-    func relativePath(_ path: String) -> String {
-        let root = settings.projectRoot.hasSuffix("/") ? settings.projectRoot : settings.projectRoot + "/"
-        return path.hasPrefix(root) ? String(path.dropFirst(root.count)) : path
     }
 
     /// Adds every record of a JSONL file or stream. `onBadLine` hears about a line that is not a
@@ -127,13 +74,15 @@ public final class ExportSession {
         return records
     }
 
-    /// Puts every file in place.
+    /// Puts every file in place. The files are then a whole export: the commit point of a run's
+    /// appends (`DatasetAppend`) no longer describes them and goes.
     public func finish() throws(DlgError) -> ExportSummary {
         for file in files {
             try file.commit()
             summary.files.append(file.path)
         }
         files = []
+        unlink(DatasetAppend.statePath(settings))
         return summary
     }
 }

@@ -30,6 +30,9 @@ public final class RunOrchestrator {
     /// `dlg-export --run-id`, which `dlg-cluster run` calls once every shard is done.
     public var shard: RunShard?
 
+    /// Seconds between checkpoints of the dataset files and the run state file during the run.
+    public var checkpointInterval: TimeInterval = 30
+
     public init(settings: Settings, configPath: String, toolsDir: String) {
         self.settings = settings
         self.configPath = configPath
@@ -113,6 +116,9 @@ public final class RunOrchestrator {
         }
         var lastSave = Date()
         var failure: DlgError?
+        // The dataset files during the run: appended with the dialogues completed since the last checkpoint.
+        var appender: DatasetAppend?
+        var completedSinceSave: [String] = []
         let initial = try book.resumable() + book.admissions()
         if !initial.isEmpty {
             // The run's limits, shared by its stages (max_in_flight, rate limits, adaptive concurrency,
@@ -139,6 +145,7 @@ public final class RunOrchestrator {
                     let r = read.record
                     let bytes = read.bytesWithNewline()
                     let (again, admitted) = try book.receive(r, line: bytes)
+                    if !again && Record.status(r) == .completed { completedSinceSave.append(Record.id(r)) }
                     // A dialogue going round again is sent back as the bytes it came in.
                     loop.send((again ? [bytes] : []) + admitted.map(Self.line))
                     if let observer {
@@ -147,11 +154,14 @@ public final class RunOrchestrator {
                         observer.runAdvanced(snapshot)
                     }
                     if book.isDone { loop.closeInput() }
-                    // The dataset files are rewritten whole, so during the run only every 30 s.
-                    if Date().timeIntervalSince(lastSave) > 30 {
+                    // Every 30 s the dataset files get the dialogues completed since (fsynced: a commit point).
+                    if Date().timeIntervalSince(lastSave) > checkpointInterval {
                         // Where the run stands, for whoever watches the log instead of a terminal.
                         log.info("\(book.snapshot.plainText)")
-                        if shard == nil { _ = try exportCompleted(book) }
+                        if shard == nil {
+                            try appendCompleted(book, to: &appender, base: base, ids: completedSinceSave)
+                            completedSinceSave = []
+                        }
                         try stateWriter("in_progress")
                         lastSave = Date()
                     }
@@ -217,6 +227,21 @@ public final class RunOrchestrator {
         if !Files.exists(settings.ledgerPath) { try Files.writeAtomically([], to: settings.ledgerPath) }
         try stateWriter("completed")
         return RunTotals.of(finished)
+    }
+
+    /// Appends the dialogues completed since the last checkpoint to the dataset files (`DatasetAppend`).
+    /// The first checkpoint of a process opens the files at the run's commit point and adds every
+    /// completed dialogue they do not hold (all of them for a new run; those of a resumed run's
+    /// last minutes before it stopped): once per process, then only the new ones.
+    func appendCompleted(_ book: RunBook, to appender: inout DatasetAppend?, base: String, ids: [String]) throws(DlgError) {
+        if appender == nil {
+            let opened = try DatasetAppend(settings: settings, runID: base)
+            for s in book.completedSummaries where !opened.holds(s.id) { try opened.add(try book.journal.record(s.id)) }
+            appender = opened
+        } else if let appender {
+            for id in ids where !appender.holds(id) { try appender.add(try book.journal.record(id)) }
+        }
+        try appender?.commit()
     }
 
     /// The dataset files from the completed dialogues, read back one at a time from the journal.

@@ -40,37 +40,39 @@ public final class FileDedupStore: DedupStore {
 
     deinit { if fd >= 0 { close(fd) } }
 
+    /// Reads what other processes appended since the last look, in chunks of at most `chunkBytes` plus
+    /// one line: a resumed run's ledger is streamed, not loaded whole.
     private func catchUp() throws(DlgError) {
         var st = stat()
         fstat(fd, &st)
         let size = st.st_size
         guard size > offset else { return }
-        var bytes = [UInt8](repeating: 0, count: Int(size - offset))
-        var got = 0
-        while got < bytes.count {
-            let n = bytes.withUnsafeMutableBytes { pread(fd, $0.baseAddress! + got, $0.count - got, offset + off_t(got)) }
+        var carry: [UInt8] = []
+        var position = offset
+        var chunk = [UInt8](repeating: 0, count: Self.chunkBytes)
+        while position < size {
+            let want = min(chunk.count, Int(size - position))
+            let n = chunk.withUnsafeMutableBytes { pread(fd, $0.baseAddress!, want, position) }
             if n <= 0 { break }
-            got += n
+            position += off_t(n)
+            carry += chunk[..<n]
+            guard let lastNewline = carry.lastIndex(of: 0x0A) else { continue }
+            for line in carry[...lastNewline].split(separator: 0x0A) where !line.isEmpty { take(line) }
+            offset += off_t(lastNewline + 1)
+            carry.removeSubrange(...lastNewline)
         }
-        bytes.removeSubrange(got...)
         // A line without its newline was torn by a killed writer: cut it off before anyone appends.
-        if let lastNewline = bytes.lastIndex(of: 0x0A) {
-            if lastNewline != bytes.count - 1 {
-                ftruncate(fd, offset + off_t(lastNewline + 1))
-                bytes.removeSubrange((lastNewline + 1)...)
-            }
-        } else {
-            ftruncate(fd, offset)
-            return
-        }
-        for line in bytes.split(separator: 0x0A) where !line.isEmpty {
-            guard let v = try? JSONCodec.parse(Array(line)), let q = v["question"]?.stringValue else { continue }
-            let norm = Text.normalized(q)
-            let cid = v["conversation_id"]?.stringValue ?? ""
-            let key = cid.isEmpty ? "ledger#\(norm)" : "\(cid)#\(v["turn_index"]?.intValue ?? 0)"
-            remember(key: key, norm: norm)
-        }
-        offset += off_t(bytes.count)
+        if !carry.isEmpty { ftruncate(fd, offset) }
+    }
+
+    static let chunkBytes = 1 << 20
+
+    private func take(_ line: ArraySlice<UInt8>) {
+        guard let v = try? JSONCodec.parse(Array(line)), let q = v["question"]?.stringValue else { return }
+        let norm = Text.normalized(q)
+        let cid = v["conversation_id"]?.stringValue ?? ""
+        let key = cid.isEmpty ? "ledger#\(norm)" : "\(cid)#\(v["turn_index"]?.intValue ?? 0)"
+        remember(key: key, norm: norm)
     }
 
     private func remember(key: String, norm: String) {
