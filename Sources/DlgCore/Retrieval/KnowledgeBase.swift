@@ -134,7 +134,7 @@ public final class KnowledgeBase: @unchecked Sendable {
 
     static func loadInventory(_ path: String) throws -> [Chunk] {
         var out: [Chunk] = []
-        for line in try Files.read(path).split(separator: 0x0A) where !line.isEmpty {
+        try forEachLine(path) { line in
             let v = try JSONCodec.parse(Array(line))
             guard let id = v["id"]?.stringValue, let text = v["text"]?.stringValue, let m = v["metadata"] else {
                 throw DlgError.data("bad inventory line")
@@ -147,8 +147,22 @@ public final class KnowledgeBase: @unchecked Sendable {
     }
 
     static func loadVectors(_ path: String) throws -> [[Double]] {
-        try Files.read(path).split(separator: 0x0A).map { line in
-            try JSONCodec.parse(Array(line)).arrayValue?.compactMap { $0.doubleValue } ?? []
+        var out: [[Double]] = []
+        try forEachLine(path) { line in
+            out.append(try JSONCodec.parse(Array(line)).arrayValue?.compactMap { $0.doubleValue } ?? [])
+        }
+        return out
+    }
+
+    /// The file's non-empty lines, streamed: every stage process opens the index, so it must not hold
+    /// the index file beside the chunks it reads from it.
+    static func forEachLine(_ path: String, _ body: (ArraySlice<UInt8>) throws -> Void) throws {
+        let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw DlgError(.noInput, "\(path): cannot read file") }
+        defer { close(fd) }
+        let reader = LineReader(fd: fd, name: path)
+        while let line = try reader.next() {
+            if !line.isEmpty { try body(line) }
         }
     }
 
@@ -184,21 +198,34 @@ public final class KnowledgeBase: @unchecked Sendable {
 
     /// Character sliding window of `size` with step `size - overlap`; chunks stripped, empty ones skipped.
     public static func chunk(text: String, source: String, size: Int, overlap: Int) -> [Chunk] {
-        let chars = Array(text)
+        // Windows of `size` characters every `step`, found in one walk over the string's indices: an
+        // array of the text's Characters would cost 16 bytes each (800 MB for a 50 MB file).
         let step = max(1, size - overlap)
         let idBase = String(SHA256.hex(source).prefix(16))
         var out: [Chunk] = []
-        var start = 0
-        while start < chars.count {
-            let end = min(chars.count, start + size)
-            let piece = String(chars[start..<end]).trimmingCharacters(in: .whitespacesAndNewlines)
+        func emit(_ start: (offset: Int, index: String.Index), _ end: Int, _ endIndex: String.Index) {
+            let piece = String(text[start.index..<endIndex]).trimmingCharacters(in: .whitespacesAndNewlines)
             if !piece.isEmpty {
                 out.append(Chunk(id: "\(idBase)-\(out.count)", text: piece, source: source, chunkIndex: out.count,
-                                 charStart: start, charEnd: end))
+                                 charStart: start.offset, charEnd: end))
             }
-            if end == chars.count { break }
-            start += step
         }
+        // Windows begun and not yet ended, oldest first: at most size / step + 1 of them.
+        var open: [(offset: Int, index: String.Index)] = []
+        var offset = 0
+        var i = text.startIndex
+        while i < text.endIndex {
+            if offset % step == 0 { open.append((offset, i)) }
+            text.formIndex(after: &i)
+            offset += 1
+            if let first = open.first, first.offset + size == offset {
+                emit(first, offset, i)
+                open.removeFirst()
+                // A window that ends with the text is the last one.
+                if i == text.endIndex { return out }
+            }
+        }
+        if let first = open.first { emit(first, offset, text.endIndex) }
         return out
     }
 
