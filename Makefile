@@ -30,7 +30,7 @@ BUILD_FLAGS := $(if $(filter release,$(CONFIGURATION)),$(RELEASE_FLAGS),)
 VENV := .venv
 RUN_ID_ARG := $(if $(RUN_ID),--run-id $(RUN_ID),)
 
-.PHONY: help deps build test run judge push export report demo llm-up llm-down bench clean install uninstall fuzz test-asan pg-up pg-down
+.PHONY: help deps build test run judge push export report demo llm-up llm-down bench bench-big clean install uninstall fuzz test-asan pg-up pg-down
 
 help: ## Show the verbs and the variables you may set.
 	@echo "make VERB [VAR=value]"
@@ -83,6 +83,10 @@ pg-down: ## Stop the local PostgreSQL.
 bench: deps ## Benchmarks against the mock server; prints ratios (release build).
 	$(SWIFT) build -c release $(RELEASE_FLAGS)
 	scripts/bench.sh $(BENCH_ARGS)
+
+bench-big: deps ## Runs of 1,000 and 100,000 dialogues and the size limits, peak RSS of every process (hours; BENCH_ARGS='--dialogues 1000 --quick' for minutes).
+	$(SWIFT) build -c release $(RELEASE_FLAGS)
+	$(PYTHON) -u scripts/bench_big.py $(BENCH_ARGS)
 
 test-asan: deps ## The whole suite once more, built with AddressSanitizer (own build folder .build-asan).
 	@ASAN_BUILD=1 scripts/test.sh $(TEST_ARGS)

@@ -644,6 +644,44 @@ def client_bench(concurrency, requests):
         shutil.rmtree(d, ignore_errors=True)
 
 
+FAULT_MIX = [("--fault-429", "0.02"), ("--fault-500", "0.02"), ("--fault-503", "0.02"), ("--fault-timeout", "0.02"),
+             ("--fault-drop", "0.02"), ("--fault-reset-body", "0.02"), ("--fault-short-body", "0.02"),
+             ("--fault-malformed", "0.02"), ("--fault-truncated", "0.02"), ("--fault-missing-fields", "0.01"),
+             ("--fault-wrong-types", "0.01")]
+
+
+def fault_bench(total=200, inflight=64):
+    """A bad day (as Tests/ToolTests/FaultMixTests): 20% faults of every kind, llm.timeout 5 s; the faults the
+    mock injected and the failed attempts logs/llm.log records, per kind, and the run's outcome."""
+    mock, url = start_mock("--latency-ms", "0", "--seed", "11", "--retry-after", "0", *[a for f in FAULT_MIX for a in f])
+    d = workdir(inflight, total)
+    cfg = os.path.join(d, "config.yaml")
+    text = open(cfg).read().replace("  timeout: 60\n", "  timeout: 5\n  max_retries: 4\n")
+    open(cfg, "w").write(text)
+    try:
+        summary, wall, _, _, _ = run_generation(d, url, "bad-day")
+        stats = json.loads(subprocess.run(["curl", "-s", url.rsplit("/v1", 1)[0] + "/stats"], capture_output=True, text=True).stdout or "{}")
+        kinds = {}
+        for line in open(os.path.join(d, "logs", "llm.log"), errors="replace"):
+            m = re.search(r" status=(\d+) ", line)
+            if "error=malformed" in line:
+                kinds["malformed 200"] = kinds.get("malformed 200", 0) + 1
+            elif m and m.group(1) != "200":
+                kinds[m.group(1)] = kinds.get(m.group(1), 0) + 1
+            elif "error=timed out" in line:
+                kinds["timeout"] = kinds.get("timeout", 0) + 1
+            elif "error=connection error" in line:
+                kinds["connection"] = kinds.get("connection", 0) + 1
+        injected = {k: v for k, v in stats.get("faults", {}).items() if v}
+        print(f"  {total} dialogues, {inflight} in flight: {wall:.1f} s; completed {summary.get('completed')}, "
+              f"dropped {summary.get('dropped_by_reason', summary.get('dropped'))}")
+        print(f"  injected by the mock: {injected} of {stats.get('chat_completions', 0)} chat requests")
+        print(f"  retried by the client (logs/llm.log): {dict(sorted(kinds.items()))}, total {sum(kinds.values())}")
+    finally:
+        mock.terminate(); mock.wait()
+        shutil.rmtree(d, ignore_errors=True)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="smaller sizes")
@@ -655,6 +693,7 @@ def main():
     ap.add_argument("--runs", type=int, default=3, help="runs per figure in --only-turns / --only-big-replies")
     ap.add_argument("--report-dialogues", type=int, default=10_000, help="dialogues in the report bench")
     ap.add_argument("--only-client", action="store_true", help="only the LLM client figures (section 8)")
+    ap.add_argument("--only-faults", action="store_true", help="only the 20%% fault mix (retries per fault kind)")
     args = ap.parse_args()
     for t in TOOLS:
         if not os.path.exists(os.path.join(BIN, t)):
@@ -691,6 +730,10 @@ def main():
         print("LLM client alone vs the openai package, requests per CPU-second:")
         client_bench(64, 3000 if args.quick else 10000)
         return
+    if args.only_faults:
+        print("a bad day: 20% faults of every kind (retries per fault kind):")
+        fault_bench()
+        return
     if args.report_only:
         print("report.html:")
         report_bench(args.report_dialogues)
@@ -722,6 +765,8 @@ def main():
     cache_bench(64, 128 if args.quick else 512)
     print("LLM client alone vs the openai package, requests per CPU-second:")
     client_bench(64, 3000 if args.quick else 10000)
+    print("a bad day: 20% faults of every kind (retries per fault kind):")
+    fault_bench()
     dsn, stop = bench_postgres()
     if dsn is None:
         print("store: no PostgreSQL (set DLG_PG_DSN or let scripts/services/postgres.sh up start one): skipped")
