@@ -3,8 +3,8 @@
 on a small machine: --dialogues 1000 for the short version). Prints, never asserts:
 
 1. runs of 1,000 and 100,000 dialogues against the mock at 0 ms: wall time, dialogues/s, and the peak
-   resident memory of every process (dlg-run, each stage, the mock), sampled from /proc while it runs, plus
-   the resident memory of each at 10% and at the end of the run (flat: the same at both);
+   resident memory of every process (dlg-run, each stage, the mock), sampled from /proc while it runs, and
+   the resident memory of each at every tenth of the run (flat: level from the first tenth to the last);
 2. the limits, each processed or refused with a message naming file, line and key, with its peak RSS:
    a 100 MB single JSONL line (dlg-dedup, dlg-export), a 1 GB input file (dlg-dedup, dlg-export),
    10,000 knowledge files and one 50 MB knowledge file (the index built by dlg-gen, then reused).
@@ -59,12 +59,14 @@ def committed(d):
 def big_run(n, batch):
     mock, url = bench.start_mock("--latency-ms", "0")
     d = bench.workdir(batch, n)
-    env = dict(os.environ, BENCH_URL=url)
+    # Checkpoints every 30 s, or every 2 s in a short run (so it has some, and its progress is seen).
+    env = dict(os.environ, BENCH_URL=url, DLG_CHECKPOINT_SECONDS="30" if n > 20_000 else "2")
     try:
         t0 = time.monotonic()
         run = subprocess.Popen([os.path.join(BIN, "dlg-run"), "--config", os.path.join(d, "config.yaml"), "--run-id", "big"],
                                env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-        peaks, at10, last = {}, {}, {}
+        names = ["dlg-run", "dlg-gen", "dlg-dedup", "dlg-respond", "dlg-judge", "dlg-mock"]
+        peaks, last, next_tenth = {}, {}, 1
         while run.poll() is None:
             procs = tree(run.pid) + [(mock.pid, "dlg-mock")]
             for pid, name in procs:
@@ -72,22 +74,25 @@ def big_run(n, batch):
                 now = rss_kb(pid, "VmRSS")
                 if now:
                     last[name] = now
-            if not at10 and committed(d) >= n // 10:
-                at10 = dict(last)
+            done = committed(d)
+            if done >= n * next_tenth // 10 and next_tenth < 10:
+                # The memory of every process at each tenth of the run: flat when these stay level.
+                print(f"    at {done:>6} dialogues committed ({time.monotonic() - t0:5.0f} s): RSS MB " +
+                      " ".join(f"{k.removeprefix('dlg-')} {last.get(k, 0) / 1024:.0f}" for k in names), flush=True)
+                while next_tenth < 10 and done >= n * next_tenth // 10:
+                    next_tenth += 1
             time.sleep(0.25)
         out, _ = run.communicate()
         wall = time.monotonic() - t0
         if run.returncode != 0:
-            print(f"  {n} dialogues: dlg-run failed with status {run.returncode}")
+            print(f"  {n} dialogues: dlg-run failed with status {run.returncode} after {wall:.0f} s")
             return
         summary = json.loads(out)
         done = sum(summary.get("completed", {}).values())
         print(f"  {n} dialogues ({batch} in flight, mock at 0 ms): {wall:.0f} s ({wall / 60:.1f} min), "
               f"{done / wall:.1f} completed dialogues/s")
-        for name in ["dlg-run", "dlg-gen", "dlg-dedup", "dlg-respond", "dlg-judge", "dlg-mock"]:
-            a, b = at10.get(name), last.get(name)
-            flat = f"; RSS at 10% {a / 1024:.1f} MB, near the end {b / 1024:.1f} MB" if a and b else ""
-            print(f"    {name:<12} peak RSS {peaks.get(name, 0) / 1024:7.1f} MB{flat}")
+        for name in names:
+            print(f"    {name:<12} peak RSS {peaks.get(name, 0) / 1024:7.1f} MB")
         size = sum(os.path.getsize(os.path.join(d, "outputs", f)) for f in os.listdir(os.path.join(d, "outputs"))
                    if f.endswith(".jsonl"))
         print(f"    dataset files {size / 1e6:.0f} MB")
