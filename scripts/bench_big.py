@@ -102,13 +102,21 @@ def big_run(n, batch):
 
 
 def measured(cmd, env, cwd=None, stdin=None):
-    """(status, wall s, peak RSS MB, last stderr line) of one command."""
-    t0 = time.monotonic()
-    p = subprocess.Popen(cmd, stdin=stdin, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, cwd=cwd)
-    err = p.stderr.read().decode(errors="replace")
-    _, status, ru = os.wait4(p.pid, 0)
-    lines = [l for l in err.splitlines() if l.strip()]
-    return os.waitstatus_to_exitcode(status), time.monotonic() - t0, ru.ru_maxrss / 1024, (lines[-1] if lines else "")
+    """(status, wall s, peak RSS MB, last stderr line) of one command. The command runs under a fresh small
+    Python that reports its children's peak: a child forked from this process would inherit this process's
+    own peak (the 100 MB line it built) as its starting maxrss."""
+    probe = ("import os,resource,subprocess,sys;"
+             "s=subprocess.call(sys.argv[2:]);"
+             "open(sys.argv[1],'w').write(str(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss));"
+             "sys.exit(s)")
+    with tempfile.NamedTemporaryFile("r", suffix=".rss") as rss:
+        t0 = time.monotonic()
+        p = subprocess.run([sys.executable, "-c", probe, rss.name, *cmd], stdin=stdin, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.PIPE, env=env, cwd=cwd)
+        wall = time.monotonic() - t0
+        peak = int(rss.read() or 0) / 1024
+    lines = [l for l in p.stderr.decode(errors="replace").splitlines() if l.strip()]
+    return p.returncode, wall, peak, (lines[-1] if lines else "")
 
 
 def show(label, result):

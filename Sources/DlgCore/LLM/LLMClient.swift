@@ -10,6 +10,8 @@ public final class LLMClient: @unchecked Sendable {
     private let capabilities = EndpointCapabilities()
     let log: Logger?
     public private(set) var totalUsage = TokenUsage()
+    /// Chat completions answered so far, by any call: whether the server serves others (`chat`'s retries).
+    let answered = AnsweredCount()
     /// Trips when too many calls fail (`llm.error_storm.*`); then no call is sent any more.
     public let storm: ErrorStorm
     /// Finished calls replayed for free (`llm.cache.*`); nil when off or when the file cannot be opened.
@@ -102,11 +104,20 @@ public final class LLMClient: @unchecked Sendable {
         /// The last failure of the endpoint itself, for the error storm: a call counts once, when it fails for good.
         var lastOutage: (endpoint: String, error: String)?
         let maxAttempts = agent.maxRetries + 1
+        /// Attempts this call may make: `maxAttempts`, extended one at a time (up to twice that) while the
+        /// server answers other requests meanwhile. A call unlucky enough to meet transient faults on every
+        /// attempt (429, 5xx, a reset, a timeout) is then not taken for a server that is down, which would
+        /// stop the stage (exit 69); a server that answers nobody still fails the call after `maxAttempts`.
+        var limit = maxAttempts
+        let answeredAtStart = answered.value
+        func extendWhileServed() {
+            if attempt >= limit && limit < 2 * maxAttempts && answered.value > answeredAtStart { limit += 1 }
+        }
         /// Requests moved at once to another endpoint after a refused connection (not counted as
         /// attempts; at most one per endpoint, so a call cannot loop over dead ones).
         var failovers = 0
         let routed = agent.endpoints.count > 1
-        while attempt < maxAttempts {
+        while attempt < limit {
             if let stopped = storm.tripped { throw LLMFailure(kind: .unavailable, message: stopped) }
             let endpoint = router.pick(agent.endpoints)
             let model = endpoint.model.isEmpty ? agent.model : endpoint.model
@@ -145,6 +156,7 @@ public final class LLMClient: @unchecked Sendable {
                     continue
                 }
                 storm.success()
+                answered.increment()
                 if let cacheKey { cache?.put(cacheKey, data) }
                 var usage = TokenUsage()
                 usage.promptTokens = reply["usage"]?["prompt_tokens"]?.intValue ?? 0
@@ -176,7 +188,8 @@ public final class LLMClient: @unchecked Sendable {
                 }
                 lastError = "\(endpoint.name): HTTP \(code)"
                 attempt += 1
-                if attempt < maxAttempts {
+                extendWhileServed()
+                if attempt < limit {
                     try await RetryPolicy.sleep(attempt: attempt, retryAfter: retryAfter)
                 } else if RetryPolicy.isBadReply(code) {
                     storm.failure(endpoint: endpoint.name, error: "HTTP \(code)")
@@ -194,7 +207,8 @@ public final class LLMClient: @unchecked Sendable {
                     continue
                 }
                 attempt += 1
-                if attempt >= maxAttempts {
+                extendWhileServed()
+                if attempt >= limit {
                     storm.failure(endpoint: endpoint.name, error: reason)
                     throw LLMFailure(kind: isTimeout ? .timeout : .unavailable, message: lastError)
                 }
@@ -202,7 +216,7 @@ public final class LLMClient: @unchecked Sendable {
             }
         }
         if let o = lastOutage { storm.failure(endpoint: o.endpoint, error: o.error) }
-        throw LLMFailure(kind: .unavailable, message: "\(lastError) after \(maxAttempts) attempts")
+        throw LLMFailure(kind: .unavailable, message: "\(lastError) after \(limit) attempts")
     }
 
     enum Outcome {

@@ -25,3 +25,11 @@ enum RetryPolicy {
     /// the dialogue, and the run goes on.
     static func isBadReply(_ code: Int) -> Bool { code == 500 || (code > 400 && code < 500 && code != 429) }
 }
+
+/// A count shared by a client's calls (how many were answered), read without blocking them for long.
+final class AnsweredCount: @unchecked Sendable {
+    private let lock = NSLock()
+    private var count = 0
+    var value: Int { lock.withLock { count } }
+    func increment() { lock.withLock { count += 1 } }
+}

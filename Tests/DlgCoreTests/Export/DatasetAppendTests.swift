@@ -79,6 +79,38 @@ import Glibc
         #expect(try Self.ids(s) == ["d0", "d1", "d2", "d3", "d4", "d5"])
     }
 
+    @Test func rowsWrittenThroughBeforeACommitAreCutOnReopen() throws {
+        let f = try ConfigFixture("run:\n  batch_size: 1\n")
+        defer { f.cleanup() }
+        let s = try f.load()
+        do {
+            let append = try DatasetAppend(settings: s, runID: "r1")
+            try append.add(Self.dialogues[0])
+            try append.commit()
+        }
+        let committed = Self.files(s)
+        do {
+            // Rows of more than DatasetAppend.writeThrough bytes reach the files before any commit.
+            let append = try DatasetAppend(settings: s, runID: "r1")
+            for i in 0..<3 {
+                var r = JudgedRecords.make("big\(i)", scores: [7])
+                r["completed_at"] = "2026-01-01T00:00:00Z"
+                var turns = r["turns"]!.arrayValue!
+                var t = turns[0].objectValue!
+                t["assistant_message"] = .string(String(repeating: "long answer ", count: 50_000))
+                turns[0] = .object(t)
+                r["turns"] = .array(turns)
+                try append.add(r)
+            }
+            let size = (try? Files.read((s.outputDir as NSString).appendingPathComponent("turns.jsonl")).count) ?? 0
+            #expect(size > committed["turns.jsonl", default: []].count, "nothing was written through before the commit")
+        }  // dropped without a commit, as by a kill
+        let reopened = try DatasetAppend(settings: s, runID: "r1")
+        let cut = Self.files(s) == committed
+        #expect(cut, "the rows written through were not cut back to the commit point")
+        #expect(reopened.dialogues == 1 && !reopened.holds("big0"))
+    }
+
     @Test func anotherRunOrNoCommitPointStartsTheFilesAfresh() throws {
         let f = try ConfigFixture("run:\n  batch_size: 1\n")
         defer { f.cleanup() }
