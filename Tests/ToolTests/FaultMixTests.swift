@@ -46,21 +46,26 @@ import Testing
             // Bounded: at most every attempt of every call retried (max_retries + 1 per call), with calls
             // per dialogue bounded by its turns, regenerations and repairs.
             #expect(requests > 0 && requests < 200 * 2 * 3 * 5 * 3, "requests \(requests), answered \(tokens)")
-            // Each injected transport fault reaches the client as one failed attempt, logged by kind.
+            // Each injected transport fault reaches the client as a failed attempt, logged. The statuses come
+            // only from the mock, so none is logged more often than it was injected; on a loaded machine an
+            // injected fault can be logged as a timeout instead (the reply came after llm.timeout), and
+            // requests that were not faulted can time out too, so timeouts are at least those injected.
             let retries = try LLMLogRetries(work.file("logs/llm.log").path)
             let injected = stats["faults"]?.objectValue ?? JSONObject()
             func n(_ k: String) -> Int { injected[k]?.intValue ?? 0 }
+            func logged(_ k: String) -> Int { retries.byKind[k, default: 0] }
             print("fault mix: retries per fault kind \(retries.byKind.sorted { $0.key < $1.key })")
-            #expect(retries.byKind["429", default: 0] == n("429"), "\(retries.byKind) vs \(injected)")
-            #expect(retries.byKind["500", default: 0] == n("500"), "\(retries.byKind) vs \(injected)")
-            #expect(retries.byKind["503", default: 0] == n("503"), "\(retries.byKind) vs \(injected)")
-            #expect(retries.byKind["timeout", default: 0] == n("timeout"), "\(retries.byKind) vs \(injected)")
+            for k in ["429", "500", "503"] {
+                #expect(logged(k) <= n(k) && logged(k) >= n(k) / 2, "\(k): logged \(logged(k)), injected \(n(k))")
+            }
+            let cut = n("reset_in_body") + n("short_body")
             // A reply cut mid-body always fails the attempt. A connection closed before any byte of the answer
             // is retried once inside libcurl when it was a reused one (the server may have closed it idle),
             // so only some drops reach the log.
-            let connection = retries.byKind["connection", default: 0]
-            #expect(connection >= n("reset_in_body") + n("short_body")
-                    && connection <= n("drop") + n("reset_in_body") + n("short_body"), "\(retries.byKind) vs \(injected)")
+            #expect(logged("connection") <= n("drop") + cut, "\(retries.byKind) vs \(injected)")
+            let seen = ["429", "500", "503", "timeout", "connection"].reduce(0) { $0 + logged($1) }
+            let sent = ["429", "500", "503", "timeout"].reduce(cut) { $0 + n($1) }
+            #expect(seen >= sent, "every injected fault but a silently retried drop costs a logged attempt: \(retries.byKind) vs \(injected)")
             #expect(n("503") > 0 && n("reset_in_body") > 0 && n("short_body") > 0, "\(injected)")
         }
         let finished = try finalCheckpoints(work, runID: "bad-day")
