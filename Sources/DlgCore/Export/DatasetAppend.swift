@@ -107,11 +107,11 @@ public final class DatasetAppend {
     /// Adds a dialogue's rows to the next commit; anything but a completed dialogue, or one the files
     /// already hold, is skipped.
     public func add(_ r: JSONObject) throws(DlgError) {
-        guard let encoded = try lines.encode(r, seen: &seen) else { return }
-        for (i, bytes) in encoded.bytes.prefix(paths.count).enumerated() {
+        guard try lines.encode(r, seen: &seen, sink: { (i, bytes) throws(DlgError) in
+            guard i < paths.count else { return }
             pending[i] += bytes
             if pending[i].count >= Self.writeThrough { try writePending(i) }
-        }
+        }) != nil else { return }
         pendingDialogues += 1
     }
 

@@ -44,14 +44,14 @@ public final class ExportSession {
 
     /// Adds one dialogue; anything but a completed one, or an id already added, is skipped.
     public func add(_ r: JSONObject) throws(DlgError) {
-        guard let encoded = try lines.encode(r, seen: &seen) else { return }
+        let files = self.files
+        guard let encoded = try lines.encode(r, seen: &seen, sink: { (i, bytes) throws(DlgError) in
+            if i < files.count && !bytes.isEmpty { try files[i].write(bytes) }
+        }) else { return }
         summary.conversations += 1
         summary.turns += encoded.turns
         if encoded.judged { summary.judged += 1 }
         if settings.filters.isActive { summary.filtered?.count(encoded.failedFilter) }
-        for (file, bytes) in zip(files, encoded.bytes) where !bytes.isEmpty {
-            try file.write(bytes)
-        }
     }
 
     /// Adds every record of a JSONL file or stream. `onBadLine` hears about a line that is not a
