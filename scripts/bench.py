@@ -660,7 +660,8 @@ def fault_bench(total=200, inflight=64):
     open(cfg, "w").write(text)
     try:
         summary, wall, _, _, _ = run_generation(d, url, "bad-day")
-        stats = json.loads(subprocess.run(["curl", "-s", url.rsplit("/v1", 1)[0] + "/stats"], capture_output=True, text=True).stdout or "{}")
+        import urllib.request
+        stats = json.loads(urllib.request.urlopen(url.rsplit("/v1", 1)[0] + "/stats", timeout=10).read() or b"{}")
         kinds = {}
         for line in open(os.path.join(d, "logs", "llm.log"), errors="replace"):
             m = re.search(r" status=(\d+) ", line)
