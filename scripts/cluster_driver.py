@@ -37,13 +37,17 @@ def emit(obj):
 PR_SET_PDEATHSIG = 1
 
 
-def die_with_parent(sig=signal.SIGTERM):
-    """Linux: this process gets `sig` when its parent dies (even by SIGKILL), so a killed dlg-cluster
-    takes its driver along, and a shard's worker that Ray kills takes its dlg-run along."""
+def parent_death_signal(sig=signal.SIGTERM):
+    """A function that asks Linux to send `sig` to the calling process when its parent dies (even by
+    SIGKILL), so a killed dlg-cluster takes its driver along, and a shard's worker that Ray kills takes
+    its dlg-run along. prctl is looked up here, in the parent: the function runs as a Popen preexec_fn
+    in a multithreaded Ray worker, where a dlopen after fork could wait on a lock another thread held
+    (and a ctypes object cannot be a module global: Ray pickles the task's globals)."""
     try:
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, int(sig), 0, 0, 0)
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
     except (OSError, AttributeError):
-        pass
+        return lambda: None
+    return lambda: prctl(PR_SET_PDEATHSIG, int(sig), 0, 0, 0)
 
 
 def connect():
@@ -75,7 +79,7 @@ def run_shard(index, count, run_id, config, bindir, cwd, env):
     os.makedirs(os.path.dirname(marker), exist_ok=True)
     log = open(os.path.join(cwd, "logs", f"shard-{run_id}-{index}.log"), "ab")
     proc = subprocess.Popen(cmd, cwd=cwd, env=full_env, stdout=subprocess.PIPE, stderr=log,
-                            preexec_fn=die_with_parent)
+                            preexec_fn=parent_death_signal())
     with open(marker, "a") as f:
         f.write(f"{proc.pid}\n")
     out, _ = proc.communicate()
@@ -104,7 +108,7 @@ def cmd_run(a):
 
     def stop(signum, _frame):
         # dlg-cluster was stopped (or died): the shards' workers are killed, and their dlg-run with them
-        # (die_with_parent); every dialogue done so far is in the journal for a resume.
+        # (parent_death_signal); every dialogue done so far is in the journal for a resume.
         for ref in refs:
             try:
                 ray.cancel(ref, force=True)
@@ -296,7 +300,7 @@ def main():
     sub.add_parser("status")
     a = p.parse_args()
     # A killed dlg-cluster takes this driver along (and, through its SIGTERM handler, the shards).
-    die_with_parent()
+    parent_death_signal()()
     handler = {"run": cmd_run, "vllm-up": cmd_vllm_up, "vllm-down": cmd_vllm_down,
                "vllm-kill": cmd_vllm_kill, "status": cmd_status}[a.verb]
     try:
