@@ -39,8 +39,15 @@ export RAY_AUTH_MODE=token
 export RAY_AUTH_TOKEN_PATH=$token
 
 ours() {  # the PIDs of every process whose temp dir is one of ours
-  local p
+  local p f
   for p in $(pgrep -f -- "$tmp/n" 2>/dev/null || true); do echo "$p"; done
+  # Ray's agents rename themselves (ray::DashboardAgent, ray::RuntimeEnvAgent): their command line no
+  # longer names the temp dir, but the log files they hold open there do. Killing the raylet leaves
+  # them running as orphans, so they are found here by their open files.
+  for f in /proc/[0-9]*/fd; do
+    p=${f#/proc/}; p=${p%/fd}
+    if ls -l "$f" 2>/dev/null | grep -qF -- "$tmp/n"; then echo "$p"; fi
+  done
 }
 
 case "${1:-}" in

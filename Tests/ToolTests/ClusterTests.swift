@@ -42,6 +42,18 @@ import Testing
                 index.compactMap { $0["conversation_id"]?.stringValue })
     }
 
+    /// Processes with a file open under `prefix` (pid: command line); zombies hold none.
+    static func processesHoldingFiles(under prefix: String) -> [String] {
+        let pids = ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).filter { Int($0) != nil }
+        return pids.compactMap { pid -> String? in
+            let fds = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd")) ?? []
+            guard fds.contains(where: { ((try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/fd/\($0)")) ?? "").hasPrefix(prefix) })
+            else { return nil }
+            let raw = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") ?? Data()
+            return "\(pid): \(String(decoding: raw.map { $0 == 0 ? 0x20 : $0 }, as: UTF8.self))"
+        }
+    }
+
     /// No process of this test's project left: none has its config on its command line.
     static func leftovers(_ work: WorkDir) throws -> String {
         let r = try Subprocess.capture(["/usr/bin/pgrep", "-af", work.configPath])
@@ -187,6 +199,9 @@ import Testing
         let r = try Subprocess.capture(["/usr/bin/pgrep", "-af", tmp + "/n"])
         let left = String(decoding: r.output, as: UTF8.self)
         #expect(left.isEmpty, "left running after a failed up: \(left)")
+        // Ray's agents rename themselves (ray::DashboardAgent): found by the log files they hold open.
+        let agents = Self.processesHoldingFiles(under: (tmp as NSString).resolvingSymlinksInPath + "/n")
+        #expect(agents.isEmpty, "Ray agents left running after a failed up: \(agents)")
         #expect(!work.exists(".cluster/state.json"))
         let down = try await Self.cluster(work, "down", env: env)
         #expect(down.status == 0 && down.stdout.contains("nothing to stop"), "\(down)")
