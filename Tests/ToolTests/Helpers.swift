@@ -132,3 +132,20 @@ func keys(_ value: JSON?) -> Set<String> { value?.keySet ?? [] }
 func nonEmptyString(_ value: JSON?) -> Bool {
     !(value?.stringValue ?? "").trimmingCharacters(in: .whitespacesAndNewlines).isEmpty
 }
+
+/// Starts a Python stand-in of a service (`Fixtures/<script>` with `args`) and waits for the URL it
+/// prints on its first line. Nil, with a skip line naming `what`, when there is no python3.
+func startPythonStandIn(_ what: String, script: String, args: [String]) async throws -> (RunningTool, String)? {
+    guard let python = ["/usr/bin/python3", "/usr/local/bin/python3"].first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
+        print("\(what) stand-in test skipped: python3 not found (apt-get install python3)")
+        return nil
+    }
+    let standIn = try RunningTool(python, args: [Fixtures.path(script)] + args)
+    let deadline = ContinuousClock.now + .seconds(60)  // Python starting on a loaded machine
+    while ContinuousClock.now < deadline {
+        if let line = standIn.stdoutText.split(separator: "\n").first, line.hasPrefix("http://") { return (standIn, String(line)) }
+        try await Task.sleep(for: .milliseconds(20))
+    }
+    standIn.kill()
+    throw HarnessError("the \(what) stand-in did not start: \(standIn.stderrText)")
+}

@@ -11,18 +11,7 @@ import Testing
     static let token = "hf_standinToken0123456789"
 
     static func startStandIn(out: String) async throws -> (RunningTool, String)? {
-        guard let python = ["/usr/bin/python3", "/usr/local/bin/python3"].first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
-            print("hub upload stand-in test skipped: python3 not found (apt-get install python3)")
-            return nil
-        }
-        let standIn = try RunningTool(python, args: [Fixtures.path("hub_standin.py"), out, token])
-        let deadline = ContinuousClock.now + .seconds(60)  // Python starting on a loaded machine
-        while ContinuousClock.now < deadline {
-            if let line = standIn.stdoutText.split(separator: "\n").first, line.hasPrefix("http://") { return (standIn, String(line)) }
-            try await Task.sleep(for: .milliseconds(20))
-        }
-        standIn.kill()
-        throw HarnessError("the hub stand-in did not start: \(standIn.stderrText)")
+        try await startPythonStandIn("hub", script: "hub_standin.py", args: [out, token])
     }
 
     @Test func theRunAndDlgExportUploadTheExportInOneCommit() async throws {

@@ -12,18 +12,7 @@ import Testing
 
     /// The stand-in's URL, or nil (and a skip line) without python3.
     static func startStandIn(log: String, key: String) async throws -> (RunningTool, String)? {
-        guard let python = ["/usr/bin/python3", "/usr/local/bin/python3"].first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
-            print("web_search stand-in test skipped: python3 not found (apt-get install python3)")
-            return nil
-        }
-        let standIn = try RunningTool(python, args: [Fixtures.path("serper_standin.py"), log, key])
-        let deadline = ContinuousClock.now + .seconds(60)  // Python starting on a loaded machine
-        while ContinuousClock.now < deadline {
-            if let line = standIn.stdoutText.split(separator: "\n").first, line.hasPrefix("http://") { return (standIn, String(line)) }
-            try await Task.sleep(for: .milliseconds(20))
-        }
-        standIn.kill()
-        throw HarnessError("the serper stand-in did not start: \(standIn.stderrText)")
+        try await startPythonStandIn("serper", script: "serper_standin.py", args: [log, key])
     }
 
     @Test func respondSearchesTheWebThroughTheConfiguredEndpoint() async throws {
