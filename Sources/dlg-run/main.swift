@@ -84,7 +84,10 @@ struct DlgRun: AsyncParsableCommand {
             let progress = RunProgressLine(tool: "dlg-run", pricing: settings.pricing)
             orchestrator.observer = progress
             // DLG_CHECKPOINT_SECONDS: checkpoints more often than every 30 s (tests and benchmarks kill runs between them).
-            if let text = ProcessInfo.processInfo.environment["DLG_CHECKPOINT_SECONDS"], let seconds = Double(text), seconds >= 0 {
+            if let text = ProcessInfo.processInfo.environment["DLG_CHECKPOINT_SECONDS"] {
+                guard let seconds = Double(text), seconds >= 0, seconds.isFinite else {
+                    throw DlgError(.config, "DLG_CHECKPOINT_SECONDS=\(text): not a number of seconds (0 or more)")
+                }
                 orchestrator.checkpointInterval = seconds
             }
             orchestrator.shard = try shard.map { (text: String) throws(DlgError) in try RunShard(parsing: text) }

@@ -226,6 +226,18 @@ func checkFinishedRun(_ work: WorkDir, _ r: ToolResult, summary: JSONObject?, co
         }
     }
 
+    /// A checkpoint interval that is not a number of seconds is a config error naming the variable,
+    /// before any work starts.
+    @Test func aBadCheckpointIntervalIsRefused() async throws {
+        let work = try smallProject(label: "bad-checkpoint", total: 1, batch: 1)
+        defer { work.cleanup() }
+        let r = try await runTool("dlg-run", args: ["--config", work.configPath, "--run-id", "bad"],
+                                  env: ["DLG_CHECKPOINT_SECONDS": "soon"], cwd: work.url)
+        #expect(r.status == 78, "\(r)")
+        #expect(r.stderr.contains("DLG_CHECKPOINT_SECONDS=soon: not a number of seconds"), "\(r)")
+        #expect(!work.exists("outputs/run_state/bad"), "nothing was started")
+    }
+
     /// Upstream keys for what this version does not do yet: the run goes on locally and says so.
     @Test func whatIsNotAvailableYetIsSaidNotSilentlySkipped() async throws {
         let work = try smallProject(label: "not-yet", total: 1, batch: 1)
