@@ -32,8 +32,13 @@ struct ClusterOptions: ParsableArguments {
         }
         var control = try ClusterControl(settings: settings, configPath: config, root: repo, stateDir: dir, toolsDir: toolsDir)
         let env = ProcessInfo.processInfo.environment
-        if let p = env["DLG_CLUSTER_RAY_PORT"].flatMap(Int.init) { control.localRayPort = p }
-        if let p = env["DLG_CLUSTER_PG_PORT"].flatMap(Int.init) { control.localPGPort = p }
+        for (name, port) in [("DLG_CLUSTER_RAY_PORT", \ClusterControl.localRayPort), ("DLG_CLUSTER_PG_PORT", \ClusterControl.localPGPort)] {
+            guard let text = env[name] else { continue }
+            guard let p = Int(text), (1...65535).contains(p) else {
+                throw DlgError(.config, "\(name)=\(text): not a TCP port (1-65535)")
+            }
+            control[keyPath: port] = p
+        }
         return control
     }
 }

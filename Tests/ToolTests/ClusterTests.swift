@@ -338,6 +338,10 @@ import Testing
         try work.setConfig("run.distributed", "{enabled: true}")
         let distributed = try await runTool("dlg-cluster", args: ["mode", "-c", work.configPath], cwd: work.url)
         #expect(distributed.status == 0 && distributed.stdout == "distributed\n", "\(distributed)")
+        // A port variable that is not a port: a config error naming it.
+        let badPort = try await runTool("dlg-cluster", args: ["up", "-c", work.configPath],
+                                        env: ["DLG_CLUSTER_DIR": work.file(".cluster").path, "DLG_CLUSTER_PG_PORT": "99999"], cwd: work.url)
+        #expect(badPort.status == 78 && badPort.stderr.contains("DLG_CLUSTER_PG_PORT=99999: not a TCP port"), "\(badPort)")
         // run without up: a clear error, not a hang.
         let run = try await runTool("dlg-cluster", args: ["run", "-c", work.configPath],
                                     env: ["DLG_CLUSTER_DIR": work.file(".cluster").path], cwd: work.url)
