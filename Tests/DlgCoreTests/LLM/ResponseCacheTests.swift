@@ -23,12 +23,15 @@ import Testing
         let cache = try ResponseCache(path: path)
         let body = Array("{\"choices\":[]}".utf8)
         #expect(cache.get("k1") == nil)
-        #expect(cache.put("k1", body))
+        cache.put("k1", body)
+        // Queued, not yet committed: this connection serves it already.
+        #expect(cache.get("k1") == body)
+        #expect(cache.flush())
         #expect(cache.get("k1") == body)
         // Another connection (another process, as the stages are) sees it.
         let other = try ResponseCache(path: path)
         #expect(other.get("k1") == body)
-        #expect(cache.hits == 1 && cache.misses == 1)
+        #expect(cache.hits == 2 && cache.misses == 1)
     }
 
     @Test func aDamagedEntryIsNeverServed() throws {
@@ -55,6 +58,7 @@ import Testing
             for (w, cache) in caches.enumerated() {
                 group.addTask {
                     for i in 0..<200 { cache.put("w\(w)-\(i)", Array(String(repeating: "x", count: 2000 + i).utf8)) }
+                    cache.flush()
                 }
             }
         }
@@ -80,6 +84,42 @@ import Testing
         #expect(ResponseCache.chatKey(agent: Self.agent(), messages: messages, format: .text, tools: []) != base,
                 "the response format is")
         #expect(base.count == 32)
+    }
+
+    @Test func queuedEntriesAreCommittedInBatchesAndAfterAPause() throws {
+        let path = Self.tempPath()
+        defer { try? FileManager.default.removeItem(atPath: (path as NSString).deletingLastPathComponent) }
+        let cache = try ResponseCache(path: path)
+        let reader = try ResponseCache(path: path)
+        // A full batch is committed by the put that fills it.
+        for i in 0..<ResponseCache.batchLimit { cache.put("b\(i)", Array("reply \(i)".utf8)) }
+        #expect(reader.get("b0") == Array("reply 0".utf8))
+        #expect(reader.get("b\(ResponseCache.batchLimit - 1)") != nil)
+        // A lone entry is committed a moment after it was put, with no further call.
+        cache.put("lone", Array("alone".utf8))
+        let deadline = Date().addingTimeInterval(10)
+        while reader.get("lone") == nil && Date() < deadline { usleep(10_000) }
+        #expect(reader.get("lone") == Array("alone".utf8))
+        // Dropping the cache commits what it still holds.
+        var last: ResponseCache? = try ResponseCache(path: path)
+        last?.put("at-exit", Array("kept".utf8))
+        last = nil
+        #expect(reader.get("at-exit") == Array("kept".utf8))
+    }
+
+    /// The key as the first version computed it (two FNV-1a passes over the text): caches written
+    /// before keep serving.
+    @Test func theKeyIsTheSameAsBefore() {
+        let parts = JSON.obj(["model": ["m"], "messages": [.obj(["role": "user", "content": "héllo \"x\"\n"])], "seed": 7])
+        let text = "chat\u{1F}" + parts.serialized()
+        func fnv(_ seed: UInt64) -> UInt64 {
+            var h = seed
+            for b in text.utf8 { h ^= UInt64(b); h = h &* 0x100_0000_01b3 }
+            return h
+        }
+        let before = String(format: "%016llx%016llx", fnv(0xcbf2_9ce4_8422_2325), fnv(0x6c62_272e_07bb_0142))
+        #expect(ResponseCache.key("chat", parts) == before)
+        #expect(ResponseCache.key("chat", .obj([:])).count == 32)
     }
 
     @Test func settingsTurnItOffAndPlaceIt() throws {
