@@ -94,6 +94,13 @@ extension JSON {
     /// Appends compact JSON text to `out`.
     public func write(into out: inout [UInt8]) { write(into: &out, indent: 0, pretty: false) }
 
+    /// Compact UTF-8 bytes, as `write(into:)`.
+    public func compactBytes() -> [UInt8] {
+        var out: [UInt8] = []
+        write(into: &out)
+        return out
+    }
+
     private func write(into out: inout [UInt8], indent: Int, pretty: Bool) {
         switch self {
         case .null: out.append(contentsOf: "null".utf8)
@@ -136,6 +143,22 @@ extension JSON {
             if pretty { newline(&out, indent) }
             out.append(UInt8(ascii: "}"))
         }
+    }
+
+    /// Writes `object` compactly, but the value of member `key` as `raw`, bytes already serialized: a
+    /// big value that goes into two documents (a chat request's messages: its body and its cache key) is
+    /// serialized once.
+    static func write(_ object: JSONObject, replacing key: String, with raw: [UInt8], into out: inout [UInt8]) {
+        out.append(UInt8(ascii: "{"))
+        var first = true
+        for (k, v) in object.pairs {
+            if !first { out.append(UInt8(ascii: ",")) }
+            first = false
+            JSON.writeString(k, into: &out)
+            out.append(UInt8(ascii: ":"))
+            if k == key { out.append(contentsOf: raw) } else { v.write(into: &out) }
+        }
+        out.append(UInt8(ascii: "}"))
     }
 
     private func newline(_ out: inout [UInt8], _ indent: Int) {

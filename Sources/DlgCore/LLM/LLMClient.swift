@@ -97,7 +97,9 @@ public final class LLMClient: @unchecked Sendable {
     public func chat(agent: AgentSettings, messages: [ChatMessage], format: ResponseFormat,
                      tools: [JSON] = [], label: String = "") async throws(LLMFailure) -> ChatReply
     {
-        let cacheKey = cache.map { _ in ResponseCache.chatKey(agent: agent, messages: messages, format: format, tools: tools) }
+        // The messages are most of a request's bytes: serialized once, for the cache key and every attempt's body.
+        let messagesJSON = JSON.array(messages).compactBytes()
+        let cacheKey = cache.map { _ in ResponseCache.chatKey(agent: agent, messagesJSON: messagesJSON, format: format, tools: tools) }
         if let cacheKey, let reply = cachedChat(cacheKey, agent: agent, label: label) { return reply }
         var attempt = 0
         var lastError = ""
@@ -135,7 +137,10 @@ public final class LLMClient: @unchecked Sendable {
             let timeout = endpoint.timeout ?? agent.timeout
             let started = Date()
             router.begin(endpoint)
-            let (outcome, server) = await send(endpoint: endpoint, body: JSON.object(body), timeout: timeout)
+            var bytes: [UInt8] = []
+            bytes.reserveCapacity(messagesJSON.count + 1024)
+            JSON.write(body, replacing: "messages", with: messagesJSON, into: &bytes)
+            let (outcome, server) = await send(endpoint: endpoint, body: consume bytes, timeout: timeout)
             let elapsed = Date().timeIntervalSince(started)
             router.end(endpoint, elapsed: elapsed)
             // A reply's lease is given back once its usage is read (below), the others' at once.
@@ -236,9 +241,7 @@ public final class LLMClient: @unchecked Sendable {
         return h
     }
 
-    private func send(endpoint: Endpoint, body: JSON, timeout: Double) async -> (Outcome, ServerRateLimit) {
-        var bytes: [UInt8] = []
-        body.write(into: &bytes)
+    private func send(endpoint: Endpoint, body bytes: consuming [UInt8], timeout: Double) async -> (Outcome, ServerRateLimit) {
         // Handed over, not copied: hundreds of request bodies wait on the server at once.
         let raw = await transport.perform(url: endpoint.baseURL + "/chat/completions", method: "POST",
                                           headers: headers(endpoint.apiKey), body: consume bytes, timeout: timeout)

@@ -93,6 +93,11 @@ public final class ResponseCache: @unchecked Sendable {
         var text = Array(kind.utf8)
         text.append(0x1F)
         parts.write(into: &text)
+        return key(text: text)
+    }
+
+    /// The key of a text already built (`kind`, 0x1F, then the parts serialized).
+    static func key(text: [UInt8]) -> String {
         var a: UInt64 = 0xcbf2_9ce4_8422_2325
         var b: UInt64 = 0x6c62_272e_07bb_0142
         text.withUnsafeBufferPointer { bytes in
@@ -203,11 +208,16 @@ extension ResponseCache {
     /// The key of a chat call: what the server's answer depends on, as the agent asks for it (the
     /// endpoint's model names when they differ from the agent's, never its URL or key).
     static func chatKey(agent: AgentSettings, messages: [ChatMessage], format: ResponseFormat, tools: [JSON]) -> String {
+        chatKey(agent: agent, messagesJSON: JSON.array(messages).compactBytes(), format: format, tools: tools)
+    }
+
+    /// The same, with the messages already serialized (`LLMClient.chat` sends the same bytes).
+    static func chatKey(agent: AgentSettings, messagesJSON: [UInt8], format: ResponseFormat, tools: [JSON]) -> String {
         var models = Set(agent.endpoints.map { $0.model.isEmpty ? agent.model : $0.model })
         if models.isEmpty { models.insert(agent.model) }
         var parts = JSONObject()
         parts["model"] = JSON(models.sorted())
-        parts["messages"] = .array(messages)
+        parts["messages"] = .null  // written as `messagesJSON`
         parts["tools"] = .array(tools)
         switch format {
         case .text: parts["response_format"] = "text"
@@ -218,7 +228,10 @@ extension ResponseCache {
         if let p = agent.topP { parts["top_p"] = .double(p) }
         parts["extra"] = .object(agent.extra)
         if let seed = agent.requestSeed { parts["seed"] = .int(seed) }
-        return key("chat", .object(parts))
+        var text = Array("chat".utf8)
+        text.append(0x1F)
+        JSON.write(parts, replacing: "messages", with: messagesJSON, into: &text)
+        return key(text: text)
     }
 }
 

@@ -8,6 +8,20 @@ import Testing
         #expect(value.serialized() == text)
     }
 
+    @Test func aMemberWrittenFromRawBytesReadsAsTheWholeObject() throws {
+        let messages = JSON.array([.obj(["role": "user", "content": "qué \"tal\"\n\u{01}"]), .obj(["role": "assistant", "content": ""])])
+        var o = JSONObject()
+        o["model"] = "m"
+        o["messages"] = messages
+        o["seed"] = 7
+        var spliced: [UInt8] = []
+        var placeholder = o
+        placeholder["messages"] = .null
+        JSON.write(placeholder, replacing: "messages", with: messages.compactBytes(), into: &spliced)
+        #expect(spliced == JSON.object(o).compactBytes())
+        #expect(try JSONCodec.parse(spliced) == .object(o))
+    }
+
     @Test func malformedInputNamesColumn() {
         #expect(throws: JSONParseError.self) { try JSONCodec.parse("{\"a\": }") }
     }
