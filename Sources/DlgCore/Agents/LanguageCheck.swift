@@ -11,6 +11,15 @@ public enum LanguageCheck {
         "pt": ["os", "as", "e", "é", "uma", "para", "com", "que", "como", "do", "da", "não", "meu", "isso", "está"],
     ]
 
+    /// The stopword lists as one table: word -> the languages (bits, in `codes` order) it is a stopword of,
+    /// so a text's words are each looked up once, not once per language.
+    static let codes = stopwords.keys.sorted()
+    static let languagesOfWord: [String: UInt8] = {
+        var table: [String: UInt8] = [:]
+        for (i, code) in codes.enumerated() { for w in stopwords[code]! { table[w, default: 0] |= 1 << UInt8(i) } }
+        return table
+    }()
+
     static let scripts: [String: ClosedRange<UInt32>] = [
         "ar": 0x0600...0x06FF, "ru": 0x0400...0x04FF, "el": 0x0370...0x03FF, "he": 0x0590...0x05FF,
         "hi": 0x0900...0x097F, "zh": 0x4E00...0x9FFF, "ja": 0x3040...0x30FF, "ko": 0xAC00...0xD7AF,
@@ -26,15 +35,20 @@ public enum LanguageCheck {
             let inScript = letters.filter { range.contains($0.value) }.count
             return inScript * 5 < letters.count
         }
-        guard let own = stopwords[lang] else { return false }
+        guard let own = codes.firstIndex(of: lang) else { return false }
         let words = Text.words(text, ascii: { Text.isASCIILetter($0) || $0 == UInt8(ascii: "'") },
                                unicode: { $0.isLetter || $0 == "'" })
         guard words.count >= 5 else { return false }
-        let ownHits = words.filter { own.contains($0) }.count
-        var best = 0
-        for (code, set) in stopwords where code != lang {
-            best = max(best, words.filter { set.contains($0) }.count)
+        var hits = [Int](repeating: 0, count: codes.count)
+        for w in words {
+            guard var mask = languagesOfWord[w] else { continue }
+            while mask != 0 {
+                hits[mask.trailingZeroBitCount] += 1
+                mask &= mask - 1
+            }
         }
-        return best >= 3 && ownHits * 3 < best
+        var best = 0
+        for (i, n) in hits.enumerated() where i != own { best = max(best, n) }
+        return best >= 3 && hits[own] * 3 < best
     }
 }

@@ -212,7 +212,8 @@ final class LimitBrokerClient: LimitGate, @unchecked Sendable {
     }
 
     static func field(_ v: Int?) -> String { v.map(String.init) ?? "-" }
-    static func field(_ v: Double?) -> String { v.map { String(format: "%.4f", $0) } ?? "-" }
+    /// Swift's shortest exact form, which `Double(_:)` reads back (String(format:) cost 3% of a stage's CPU).
+    static func field(_ v: Double?) -> String { v.map { "\($0)" } ?? "-" }
 
     func acquire(_ spec: EndpointLimitSpec, tokens: Int) async -> LeaseGrant? {
         let name = spec.name.replacingOccurrences(of: "\n", with: " ")
