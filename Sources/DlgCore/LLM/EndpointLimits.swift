@@ -77,6 +77,11 @@ struct LeaseGrant: Sendable {
     var limit: Int
     /// What the run knows the endpoint refuses (only from the run's broker).
     var capabilities: EndpointCapabilities.Snapshot?
+    /// Granted by the stage itself, without asking the broker (an endpoint with no limit to hold, not
+    /// paused): its end is only reported (`LimitBrokerClient`), with the endpoint's name and URL.
+    var local = false
+    var name = ""
+    var baseURL = ""
 }
 
 /// The limits one process (or, in the broker, one run) holds: per endpoint a real in-flight gate
@@ -134,6 +139,8 @@ final class LimitScheduler: @unchecked Sendable {
     private var capabilities: [String: EndpointCapabilities.Snapshot] = [:]
     /// Hears a line for `llm.log` when a limit changes or an endpoint pauses.
     var onEvent: (@Sendable (String) -> Void)?
+    /// Hears an endpoint (its `EndpointLimitSpec.key`) paused for some seconds: the broker tells the stages.
+    var onPause: (@Sendable (String, Double) -> Void)?
 
     /// `scale` is this process's share of every limit (1 / shards for a shard of a distributed run).
     init(global: LLMLayerSettings.RateLimit, scale: Double = 1) {
@@ -177,6 +184,7 @@ final class LimitScheduler: @unchecked Sendable {
     /// A granted request ended.
     func release(_ id: UInt64, _ outcome: LeaseOutcome) {
         var events: [String] = []
+        var paused: (key: String, seconds: Double)?
         let fire = lock.withLock { () -> [() -> Void] in
             guard let lease = leases.removeValue(forKey: id), let e = endpoints[lease.key] else { return [] }
             let now = Self.now()
@@ -187,8 +195,8 @@ final class LimitScheduler: @unchecked Sendable {
             globalRequests?.finish(id: id, used: nil, now: now)
             e.tokens?.finish(id: id, used: outcome.tokens, now: now)
             globalTokens?.finish(id: id, used: outcome.tokens, now: now)
-            let name = e.spec.name
             if e.adaptive != nil {
+                let name = e.spec.name
                 var reason: String?
                 switch outcome.end {
                 case .ok: reason = e.adaptive!.success(elapsed: outcome.elapsed, inFlight: before, started: lease.started, now: now)
@@ -202,22 +210,62 @@ final class LimitScheduler: @unchecked Sendable {
                     events.append("adaptive_limit endpoint=\(name) limit=\(e.limit) max=\(e.cap) in_flight=\(e.inFlight) reason=\(reason)")
                 }
             }
-            var pause: (Double, String)?
-            if outcome.end == .overloaded, let wait = outcome.retryAfter, wait > 0 { pause = (min(wait, 120), "retry-after") }
-            if outcome.server.remainingRequests == 0, let wait = outcome.server.resetRequests, wait > 0 {
-                pause = (max(pause?.0 ?? 0, min(wait, 120)), "x-ratelimit-remaining-requests=0")
-            }
-            if let left = outcome.server.remainingTokens, left < max(1, lease.tokens), let wait = outcome.server.resetTokens, wait > 0 {
-                pause = (max(pause?.0 ?? 0, min(wait, 120)), "x-ratelimit-remaining-tokens=\(left)")
-            }
-            if let (wait, why) = pause, now + wait > e.pausedUntil {
-                e.pausedUntil = now + wait
-                events.append("endpoint_paused endpoint=\(name) seconds=\(String(format: "%.3f", wait)) reason=\(why)")
-            }
+            paused = Self.pause(e, outcome, tokens: lease.tokens, now: now, events: &events)
             return pump()
         }
         for f in fire { f() }
         if let onEvent { for line in events { onEvent(line) } }
+        if let paused, let onPause { onPause(paused.key, paused.seconds) }
+    }
+
+    /// The end of a request granted without a lease (`LeaseGrant.local`: an endpoint with nothing to
+    /// count): only what the server said of its load matters, a pause it asked for.
+    func report(_ spec: EndpointLimitSpec, _ outcome: LeaseOutcome) {
+        var events: [String] = []
+        var paused: (key: String, seconds: Double)?
+        let fire = lock.withLock { () -> [() -> Void] in
+            let now = Self.now()
+            if endpoints[spec.key] == nil {
+                endpoints[spec.key] = EndpointState(spec, scale: scale, now: now)
+                order.append(spec.key)
+            }
+            paused = Self.pause(endpoints[spec.key]!, outcome, tokens: 0, now: now, events: &events)
+            return paused == nil ? [] : pump()
+        }
+        for f in fire { f() }
+        if let onEvent { for line in events { onEvent(line) } }
+        if let paused, let onPause { onPause(paused.key, paused.seconds) }
+    }
+
+    /// Pauses the endpoint when the server asked for it (`Retry-After` on a 429/503, `x-ratelimit-*`
+    /// at 0); the pause set, if any (under the lock).
+    private static func pause(_ e: EndpointState, _ outcome: LeaseOutcome, tokens: Int, now: Double,
+                              events: inout [String]) -> (key: String, seconds: Double)? {
+        var pause: (Double, String)?
+        if outcome.end == .overloaded, let wait = outcome.retryAfter, wait > 0 { pause = (min(wait, 120), "retry-after") }
+        if outcome.server.remainingRequests == 0, let wait = outcome.server.resetRequests, wait > 0 {
+            pause = (max(pause?.0 ?? 0, min(wait, 120)), "x-ratelimit-remaining-requests=0")
+        }
+        if let left = outcome.server.remainingTokens, left < max(1, tokens), let wait = outcome.server.resetTokens, wait > 0 {
+            pause = (max(pause?.0 ?? 0, min(wait, 120)), "x-ratelimit-remaining-tokens=\(left)")
+        }
+        guard let (wait, why) = pause, now + wait > e.pausedUntil else { return nil }
+        e.pausedUntil = now + wait
+        events.append("endpoint_paused endpoint=\(e.spec.name) seconds=\(String(format: "%.3f", wait)) reason=\(why)")
+        return (e.spec.key, wait)
+    }
+
+    /// Endpoints paused now, with the seconds left: for a stage that connects to the broker late.
+    func pauses() -> [(key: String, seconds: Double)] {
+        lock.withLock {
+            let now = Self.now()
+            return order.compactMap { key in endpoints[key].flatMap { $0.pausedUntil > now ? (key, $0.pausedUntil - now) : nil } }
+        }
+    }
+
+    /// What every endpoint was found to refuse so far.
+    func knownCapabilities() -> [(baseURL: String, snapshot: EndpointCapabilities.Snapshot)] {
+        lock.withLock { capabilities.sorted { $0.key < $1.key }.map { ($0.key, $0.value) } }
     }
 
     /// An endpoint was found to refuse a parameter: kept for every process of the run.

@@ -34,7 +34,8 @@ public final class LLMClient: @unchecked Sendable {
         self.layer = layer
         var gate: (any LimitGate)?
         if let socket = layer.limitsSocket {
-            do { gate = try LimitBrokerClient(path: socket, capabilities: capabilities) } catch {
+            do { gate = try LimitBrokerClient(path: socket, capabilities: capabilities,
+                                             globalLimits: layer.rateLimit.requestsPerMinute != nil || layer.rateLimit.tokensPerMinute != nil) } catch {
                 log?.warning("limits of this process only (the run's broker is not reachable): \(error.message)")
             }
         }

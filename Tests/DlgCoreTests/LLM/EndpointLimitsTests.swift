@@ -195,6 +195,58 @@ import Testing
         }
     }
 
+    @Test func anEndpointWithNoLimitIsGrantedInTheStageAndStillPausedForTheRun() async throws {
+        let work = try WorkDir(copyExamples: false, label: "limits-local")
+        defer { work.cleanup() }
+        let broker = try LimitBroker(path: LimitBroker.socketPath(runDir: work.path), layer: LLMLayerSettings(), logsDir: nil)
+        defer { broker.stop() }
+        let open = EndpointLimitSpec(name: "cloud", baseURL: "http://x/v1", maxInFlight: 0, rateLimit: .init(), adaptive: false,
+                                     adaptiveMin: 1, adaptiveInitial: 8)
+        let a = try LimitBrokerClient(path: broker.path, capabilities: EndpointCapabilities())
+        let bCapabilities = EndpointCapabilities()
+        let b = try LimitBrokerClient(path: broker.path, capabilities: bCapabilities)
+        defer { a.disconnect(); b.disconnect() }
+        // Granted at once by the stage; an ordinary reply tells the broker nothing.
+        let first = try #require(await a.acquire(open, tokens: 0))
+        #expect(first.local)
+        a.release(first, LeaseOutcome(end: .ok, elapsed: 0.2))
+        // A global rate limit or a limit of the endpoint's own: the broker is asked.
+        let global = try LimitBrokerClient(path: broker.path, capabilities: EndpointCapabilities(), globalLimits: true)
+        defer { global.disconnect() }
+        #expect(!global.needsNoLeave(open))
+        var capped = open
+        capped.maxInFlight = 4
+        #expect(!a.needsNoLeave(capped))
+        // What one stage finds an endpoint refuses reaches the others.
+        a.learned("http://x/v1", EndpointCapabilities.Snapshot(json: .jsonObject, tools: false, seed: true))
+        // A 429 with Retry-After on a request the stage granted pauses the endpoint for every stage.
+        let second = try #require(await a.acquire(open, tokens: 0))
+        a.release(second, LeaseOutcome(end: .overloaded, elapsed: 0.1, retryAfter: 1.5))
+        let told = Date().addingTimeInterval(10)
+        while !b.knowsPaused(open.key) && Date() < told { try await Task.sleep(for: .milliseconds(5)) }
+        #expect(b.knowsPaused(open.key), "the pause reached the other stage")
+        #expect(bCapabilities.snapshot("http://x/v1").json == .jsonObject && !bCapabilities.snapshot("http://x/v1").tools)
+        let asked = Date()
+        let held = try #require(await b.acquire(open, tokens: 0))
+        let waited = Date().timeIntervalSince(asked)
+        #expect(!held.local, "a paused endpoint's request asks the broker")
+        #expect(waited > 1.0 && waited < 5, "held \(waited) s by a pause of 1.5 s")
+        b.release(held, LeaseOutcome(end: .ok, elapsed: 0.1))
+        // A stage that connects later hears of a pause still running.
+        let third = try #require(await a.acquire(open, tokens: 0))
+        a.release(third, LeaseOutcome(end: .overloaded, elapsed: 0.1, retryAfter: 30))
+        var late: LimitBrokerClient?
+        let deadline = Date().addingTimeInterval(10)
+        while Date() < deadline {
+            late = try LimitBrokerClient(path: broker.path, capabilities: EndpointCapabilities())
+            try await Task.sleep(for: .milliseconds(20))
+            if late!.knowsPaused(open.key) { break }
+            late!.disconnect()
+        }
+        #expect(late?.knowsPaused(open.key) == true)
+        late?.disconnect()
+    }
+
     @Test func leasesOfAClientThatGoesAwayAreGivenBack() async throws {
         let work = try WorkDir(copyExamples: false, label: "limits-gone")
         defer { work.cleanup() }
