@@ -25,6 +25,25 @@ import Testing
         #expect(str(s.members[2].value) == #"{"c":true}"#)
     }
 
+    @Test func theEightByteTestFindsEveryByteAStringScanMustLookAt() {
+        func special(_ b: UInt8) -> Bool { b < 0x20 || b >= 0x80 || b == 0x22 || b == 0x5C }
+        let edges: [UInt8] = [0x00, 0x01, 0x1F, 0x20, 0x21, 0x22, 0x23, 0x5B, 0x5C, 0x5D, 0x7E, 0x7F, 0x80, 0x81, 0xC3, 0xFF, 0x61]
+        var rng = SeededRandom(seed: 8)
+        for round in 0..<200_000 {
+            var w: UInt64 = 0
+            var expected = false
+            for k in 0..<8 {
+                // Mostly plain letters, with one or two edge bytes at random places.
+                let b: UInt8 = round % 3 == 0 || Int.random(in: 0..<6, using: &rng) == 0
+                    ? edges.randomElement(using: &rng)! : UInt8.random(in: 0x23...0x5B, using: &rng)
+                expected = expected || special(b)
+                w |= UInt64(b) << (8 * UInt64(k))
+            }
+            #expect(JSONScan.hasSpecialByte(w) == expected, "\(String(w, radix: 16))")
+            if JSONScan.hasSpecialByte(w) != expected { return }
+        }
+    }
+
     @Test func refusesWhatJSONWriteWouldNotWrite() {
         let refused = [
             #"{"a": 1}"#, #"{"a":1} "#, #"{"a":"\/"}"#, #"{"a":"\u00e9"}"#, #"{"a":"\u001F"}"#, #"{"a":"\b"}"#,
