@@ -6,6 +6,9 @@
 import DlgMock
 import DlgTestSupport
 import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
 import Testing
 
 @Suite struct EndpointLimitsTests {
@@ -245,6 +248,35 @@ import Testing
         }
         #expect(late?.knowsPaused(open.key) == true)
         late?.disconnect()
+    }
+
+    /// Against a server: a 429 with Retry-After met by one stage holds the next request of another stage
+    /// (neither asks the broker for leave: the endpoint has no limit) until the pause is over.
+    @Test func aRetryAfterMetByOneStageHoldsAnotherStagesRequests() async throws {
+        let options = mockOptions { $0.latencyMs = 0; $0.faults.rateLimited = 1; $0.retryAfterSeconds = 2; $0.requestLog = true }
+        try await withInProcessMock(options) { server, baseURL in
+            let work = try WorkDir(copyExamples: false, label: "limits-pause")
+            defer { work.cleanup() }
+            let broker = try LimitBroker(path: LimitBroker.socketPath(runDir: work.path), layer: LLMLayerSettings(), logsDir: nil)
+            defer { broker.stop() }
+            var layer = LLMLayerSettings()
+            layer.limitsSocket = broker.path
+            let a = LLMClient(logsDir: nil, layer: layer), b = LLMClient(logsDir: nil, layer: layer)
+            let agent = testAgent(baseURL: baseURL, maxRetries: 0)
+            let bGate = try #require(b.limits as? LimitBrokerClient)
+            let key = EndpointLimitSpec(agent.endpoints[0], layer: layer).key
+            _ = try? await a.chat(agent: agent, messages: responderMessages("first?"), format: Self.format)
+            let told = Date().addingTimeInterval(10)
+            while !bGate.knowsPaused(key) && Date() < told { try await Task.sleep(for: .milliseconds(5)) }
+            #expect(bGate.knowsPaused(key), "the pause reached the other stage")
+            _ = try? await b.chat(agent: agent, messages: responderMessages("second?"), format: Self.format)
+            let (data, _) = try await URLSession.shared.data(from: URL(string: baseURL.replacingOccurrences(of: "/v1", with: "") + "/stats/requests")!)
+            let stats = try JSONCodec.parse(Array(data))
+            let arrivals = (stats["arrivals_ms"]?.arrayValue ?? []).compactMap { $0.doubleValue }
+            try #require(arrivals.count >= 2, "\(arrivals)")
+            #expect(arrivals[1] - arrivals[0] >= 1_900, "the second stage's request came \(arrivals[1] - arrivals[0]) ms after the 429 asking for 2 s")
+            _ = server
+        }
     }
 
     @Test func leasesOfAClientThatGoesAwayAreGivenBack() async throws {
