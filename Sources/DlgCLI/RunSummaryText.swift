@@ -19,7 +19,7 @@ public enum RunSummaryText {
         lines.append(row("dropped", dropped.isEmpty ? "none"
             : "\(dropped.reduce(0) { $0 + $1.value }) (" + dropped.map { "\($0.value) \($0.key)" }.joined(separator: ", ") + ")"))
         if let mean = s["mean_judge_score"]?.doubleValue {
-            lines.append(row("judge", String(format: "mean score %.2f of 10 over %d verdict(s)", mean, totals.judgeScores.count)))
+            lines.append(row("judge", String(format: "mean score %.2f of 10 over %d verdict(s)", mean, totals.judgeScoreCount)))
         }
         let u = totals.usage
         lines.append(row("tokens", "\(Count.short(u.totalTokens)) (\(Count.short(u.promptTokens)) prompt, \(Count.short(u.completionTokens)) completion) in \(u.requests) request(s)"))

@@ -20,9 +20,11 @@ extension RunOrchestrator {
             // An unfinished run: judge the dialogues it finished so far.
             guard Files.exists(journalPath) else { throw DlgError(.noInput, "\(dir): no dialogues to judge") }
             let journal = try RunJournal(path: journalPath, keep: { Record.status($0) == .active })
-            let finished = RunBook.sorted(journal.allSummaries.filter { $0.status != .active }, settings: settings)
+            let index = journal.index
+            let finished = index.sorted((0..<index.count).filter { index.status(at: $0) != .active },
+                                        languages: settings.run.targetLanguages)
             guard !finished.isEmpty else { throw DlgError(.noInput, "\(dir): no finished dialogues to judge") }
-            try journal.writeLatest(finished.map(\.id), to: finishedPath)
+            try journal.writeLatest(finished, to: finishedPath)
         }
         let judged = (dir as NSString).appendingPathComponent("judged.jsonl")
         try runTool(StageCommand.judgeAgain(config: configPath).arguments(toolsDir: toolsDir), input: finishedPath, output: judged)

@@ -3,7 +3,7 @@ import Foundation
 /// The run journal in PostgreSQL: one row per (run_id, conversation_id) holding the dialogue's
 /// latest record, upserted at every state, so a killed run resumes from the database (on this
 /// machine or any other that reaches it) exactly as from the journal file. Dialogues that `keep`
-/// selects stay in memory; the others are summaries, read back by id when needed.
+/// selects stay in memory; the others are a fixed-size entry of the index, read back by id when needed.
 ///
 /// States are written behind the run by one thread, every state seen since the last write in one
 /// round trip, so dlg-run's loop never waits on the database (one round trip per state cost 30% of
@@ -13,45 +13,42 @@ import Foundation
 public final class PostgresJournal: DialogueJournal {
     public let store: PostgresStore
     public let runID: String
-    private let keep: (JSONObject) -> Bool
-    public private(set) var summaries: [String: DialogueSummary] = [:]
-    public private(set) var order: [String] = []
-    public private(set) var held: [String: JSONObject] = [:]
-    public private(set) var lines = 0
+    public let index: DialogueIndex
     private let writer: JournalWriter
 
-    /// Opens the run's journal, reading every dialogue's latest state in first-seen order.
-    public init(store: PostgresStore, runID: String, keep: @escaping (JSONObject) -> Bool) throws(DlgError) {
+    /// Opens the run's journal, reading every dialogue's latest state in first-seen order. `counts`
+    /// selects the slots the index's totals count (a shard's own).
+    public init(store: PostgresStore, runID: String, keep: @escaping (JSONObject) -> Bool,
+                counts: @escaping (Int) -> Bool = { _ in true }) throws(DlgError) {
         self.store = store
         self.runID = runID
-        self.keep = keep
+        index = DialogueIndex(keep: keep, counts: counts)
         writer = JournalWriter(store: store, runID: runID)
         try store.registerRun(runID)
         try store.forEachJournalRecord(runID: runID) { (id: String, text: String) throws(DlgError) in
             guard let r = (try? JSONCodec.parse(text))?.objectValue, Record.id(r) == id else {
                 throw DlgError.data("postgres at \(store.db.location): journal row \(runID)/\(id) is not a dialogue record")
             }
-            remember(r)
+            try remember(r)
         }
     }
 
-    private func remember(_ r: JSONObject) {
-        let summary = DialogueSummary(r, offset: 0, length: 0)
-        if summaries.updateValue(summary, forKey: summary.id) == nil { order.append(summary.id) }
-        held[summary.id] = keep(r) ? r : nil
-        lines += 1
+    /// A superseded state the totals counted is read back from the database before the new one is
+    /// queued (the writes before it flushed first).
+    private func remember(_ r: JSONObject) throws(DlgError) {
+        try index.remember(r, offset: 0, length: 0) { (p: Int) throws(DlgError) in try self.record(at: p) }
     }
 
     deinit { writer.stop() }
 
     public func append(_ r: JSONObject) throws(DlgError) {
+        try remember(r)
         try writer.enqueue(Record.id(r), JSON.object(r).serialized())
-        remember(r)
     }
 
     public func append(_ r: JSONObject, line: [UInt8]) throws(DlgError) {
+        try remember(r)
         try writer.enqueue(Record.id(r), String(decoding: line.last == 0x0A ? line.dropLast() : line[...], as: UTF8.self))
-        remember(r)
     }
 
     /// Waits until every state appended so far is in the database.
@@ -59,6 +56,13 @@ public final class PostgresJournal: DialogueJournal {
 
     public func record(_ id: String) throws(DlgError) -> JSONObject {
         if let r = held[id] { return r }
+        return try stored(id)
+    }
+
+    public func record(at p: Int) throws(DlgError) -> JSONObject { try stored(index.id(at: p)) }
+
+    /// The dialogue's row, once the writes before are in.
+    private func stored(_ id: String) throws(DlgError) -> JSONObject {
         try flush()
         let rows = try store.db.query("SELECT record FROM dlgforge_journal WHERE run_id = $1 AND conversation_id = $2",
                                       [.text(runID), .text(id)])
@@ -69,13 +73,12 @@ public final class PostgresJournal: DialogueJournal {
     }
 
     /// Fetched a thousand ids per round trip.
-    @discardableResult
-    public func writeLatest(_ ids: [String], to target: String) throws(DlgError) -> [(offset: Int, length: Int)] {
+    public func writeLatest(_ positions: [Int], to target: String) throws(DlgError) {
         try flush()
-        var out = try PlacedLines(target, expected: ids.count)
+        var out = try PlacedLines(target)
         var start = 0
-        while start < ids.count {
-            let chunk = Array(ids[start..<min(ids.count, start + 1000)])
+        while start < positions.count {
+            let chunk = positions[start..<min(positions.count, start + 1000)].map(index.id(at:))
             start += chunk.count
             let rows = try store.db.query("""
                 SELECT conversation_id, record FROM dlgforge_journal WHERE run_id = $1 AND conversation_id = ANY($2::text[])
@@ -87,13 +90,13 @@ public final class PostgresJournal: DialogueJournal {
                 try out.write(Array(text.utf8) + [0x0A])
             }
         }
-        return try out.commit()
+        try out.commit()
     }
 
     /// Nothing to drop: the table keeps only the latest state of each dialogue.
     public func compact() throws(DlgError) {
         try flush()
-        lines = order.count
+        index.lines = index.count
     }
 }
 

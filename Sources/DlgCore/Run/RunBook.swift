@@ -26,6 +26,9 @@ final class RunBook {
     let started = Date()
     private var nextSlot: [String: Int] = [:]
     private var dropStreak: [String: Int] = [:]
+    /// Per language, the drop reasons of its last finished dialogues since its last completed one
+    /// (at most `dropStreakLimit`): what the drop-streak stop says.
+    private var recentDrops: [String: [String]] = [:]
     /// Rounds of the loop per dialogue in this process; a dialogue that keeps coming back unfinished
     /// is a bug, not a reason to spend tokens forever.
     private var rounds: [String: Int] = [:]
@@ -55,20 +58,27 @@ final class RunBook {
         self.judgeConversations = judgeConversations
         self.judgeTurns = judgeTurns
         let keep: (JSONObject) -> Bool = { Self.needsLoop($0, judgeConversations: judgeConversations, judgeTurns: judgeTurns) }
+        let counts: (Int) -> Bool = { shard?.owns(slot: $0) ?? true }
         if let store {
-            journal = try PostgresJournal(store: store, runID: base, keep: keep)
+            journal = try PostgresJournal(store: store, runID: base, keep: keep, counts: counts)
         } else {
-            journal = try RunJournal(path: journalPath, keep: keep)
+            journal = try RunJournal(path: journalPath, keep: keep, counts: counts)
         }
-        for s in journal.allSummaries where shard?.owns(slot: s.slot) ?? true {
-            nextSlot[s.language] = max(nextSlot[s.language] ?? 0, s.slot + 1)
-            if s.status == .completed && journal.held[s.id] == nil { completedByLanguage[s.language, default: 0] += 1 }
-            if s.status == .dropped {
-                droppedCount += 1
-                droppedByReason[s.dropReason.stringValue ?? "unknown", default: 0] += 1
+        // The counts from the journal's totals (its finished dialogues, counted as it was read), the
+        // tokens of the unfinished ones from their records.
+        let index = journal.index
+        for p in 0..<index.count where counts(index.slot(at: p)) {
+            let lang = index.language(at: p)
+            nextSlot[lang] = max(nextSlot[lang] ?? 0, index.slot(at: p) + 1)
+            // A dropped dialogue is never held (it needs no loop): the totals hold every one.
+            if index.isHeld(at: p), let r = journal.held[index.id(at: p)] {
+                for (agent, u) in TokenUsage.byAgent(r["usage"]) { usageByAgent[agent, default: TokenUsage()] += u }
             }
-            for (agent, u) in s.usageByAgent { usageByAgent[agent, default: TokenUsage()] += u }
         }
+        completedByLanguage = index.totals.completed
+        droppedByReason = index.totals.dropped
+        droppedCount = droppedByReason.values.reduce(0, +)
+        for (agent, u) in index.totals.usageByAgent { usageByAgent[agent, default: TokenUsage()] += u }
     }
 
     /// Still has work: open, or completed but waiting for an online verdict: its conversation's, or
@@ -96,7 +106,9 @@ final class RunBook {
 
     /// The journal's unfinished dialogues, to go round the loop again (a resumed run).
     func resumable() -> [JSONObject] {
-        let open = journal.order.compactMap { journal.held[$0] }.filter { shard?.owns(slot: $0["slot"]?.intValue ?? $0["index"]?.intValue ?? 0) ?? true }
+        let index = journal.index
+        let open = (0..<index.count).compactMap { index.isHeld(at: $0) ? journal.held[index.id(at: $0)] : nil }
+            .filter { shard?.owns(slot: $0["slot"]?.intValue ?? $0["index"]?.intValue ?? 0) ?? true }
         for r in open { enter(r) }
         return open
     }
@@ -122,7 +134,11 @@ final class RunBook {
     /// A dialogue came out of the loop: journal it, then say whether it goes round again and which new
     /// dialogues enter the loop.
     func receive(_ r: JSONObject, line: [UInt8]) throws(DlgError) -> (again: Bool, admitted: [JSONObject]) {
-        let before = journal.summaries[Record.id(r)]?.usageByAgent ?? [:]
+        // The state before this one: held while it was in the loop (else read back, or none).
+        let id = Record.id(r)
+        var previous = journal.held[id]
+        if previous == nil, let p = journal.index.position(of: id) { previous = try journal.record(at: p) }
+        let before = TokenUsage.byAgent(previous?["usage"])
         try journal.append(r, line: line)
         for (agent, u) in TokenUsage.byAgent(r["usage"]) {
             usageByAgent[agent, default: TokenUsage()] += u - (before[agent] ?? TokenUsage())
@@ -131,7 +147,6 @@ final class RunBook {
         inFlight -= 1
         inFlightByLanguage[lang, default: 1] -= 1
         if needsLoop(r) {
-            let id = Record.id(r)
             rounds[id, default: 0] += 1
             if rounds[id]! > maxRounds {
                 throw DlgError(.software, "dialogue \(id) is still unfinished after \(maxRounds) rounds of the stage loop (status \(Record.status(r)), \(Record.turns(r).count) of \(Record.targetTurns(r)) turns)")
@@ -142,13 +157,16 @@ final class RunBook {
         if Record.status(r) == .completed {
             completedByLanguage[lang, default: 0] += 1
             dropStreak[lang] = 0
+            recentDrops[lang] = nil
         } else {
+            let reason = r["drop_reason"]?.stringValue ?? "unknown"
             droppedCount += 1
-            droppedByReason[r["drop_reason"]?.stringValue ?? "unknown", default: 0] += 1
+            droppedByReason[reason, default: 0] += 1
             dropStreak[lang, default: 0] += 1
+            recentDrops[lang, default: []].append(reason)
+            if recentDrops[lang]!.count > dropStreakLimit { recentDrops[lang]!.removeFirst() }
             if dropStreak[lang]! >= dropStreakLimit {
-                let recent = finishedSummaries.filter { $0.language == lang }.suffix(dropStreakLimit)
-                let reasons = Dictionary(grouping: recent, by: { $0.dropReason.stringValue ?? "unknown" })
+                let reasons = Dictionary(grouping: recentDrops[lang] ?? [], by: { $0 })
                     .map { "\($0.value.count) \($0.key)" }.sorted().joined(separator: ", ")
                 throw DlgError(.tempFail, "the last \(dropStreakLimit) dialogues of language \(lang) were all dropped (\(reasons)); stopping instead of looping. See logs/run.log and logs/llm.log; raising coverage.question_dedup_retries helps when the drops are dedup_exhausted. Run again with the same run id to go on")
             }
@@ -156,22 +174,20 @@ final class RunBook {
         return (false, try admissions())
     }
 
-    /// Dialogues in run order: by language as configured, then slot.
-    static func sorted(_ summaries: [DialogueSummary], settings: Settings) -> [DialogueSummary] {
-        let rank = Dictionary(settings.run.targetLanguages.enumerated().map { ($1, $0) }, uniquingKeysWith: { a, _ in a })
-        return summaries.sorted {
-            let (a, b) = (rank[$0.language] ?? Int.max, rank[$1.language] ?? Int.max)
-            return a != b ? a < b : $0.slot < $1.slot
-        }
+    /// Positions in the journal's index of this process's dialogues, in run order (language as
+    /// configured, then slot): all of them, the finished ones (not held), the completed ones.
+    var ownPositions: [Int] { positions { _ in true } }
+    var finishedPositions: [Int] { positions { !journal.index.isHeld(at: $0) } }
+    var completedPositions: [Int] { positions { !journal.index.isHeld(at: $0) && journal.index.status(at: $0) == .completed } }
+
+    private func positions(_ include: (Int) -> Bool) -> [Int] {
+        let index = journal.index
+        let own = (0..<index.count).filter { (shard?.owns(slot: index.slot(at: $0)) ?? true) && include($0) }
+        return index.sorted(own, languages: settings.run.targetLanguages)
     }
 
-    /// The dialogues of this process's part of the run.
-    var ownSummaries: [DialogueSummary] { journal.allSummaries.filter { shard?.owns(slot: $0.slot) ?? true } }
-    var allSummaries: [DialogueSummary] { Self.sorted(ownSummaries, settings: settings) }
-    var finishedSummaries: [DialogueSummary] {
-        Self.sorted(ownSummaries.filter { journal.held[$0.id] == nil }, settings: settings)
-    }
-    var completedSummaries: [DialogueSummary] { finishedSummaries.filter { $0.status == .completed } }
+    /// The totals of this process's finished dialogues.
+    var totals: RunTotals { journal.index.totals }
 }
 
 extension RunBook {

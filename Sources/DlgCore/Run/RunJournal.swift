@@ -3,63 +3,23 @@ import Foundation
 import Glibc
 #endif
 
-/// What the run keeps in memory of a dialogue it does not hold: enough for the counts, the summary
-/// and the run state, and where its latest line is in the journal.
-public struct DialogueSummary: Sendable {
-    public var id: String
-    public var language: String
-    public var slot: Int
-    public var index: JSON
-    public var status: RecordStatus
-    public var dropReason: JSON
-    public var turns: Int
-    public var targetTurns: Int
-    public var scores: [Double]
-    public var usage: TokenUsage
-    public var usageByAgent: [String: TokenUsage]
-    var offset: Int
-    var length: Int
-
-    init(_ r: JSONObject, offset: Int, length: Int) {
-        id = Record.id(r)
-        language = Record.language(r)
-        slot = r["slot"]?.intValue ?? r["index"]?.intValue ?? 0
-        index = r["index"] ?? 0
-        status = Record.status(r)
-        dropReason = r["drop_reason"] ?? .null
-        let t = Record.turns(r)
-        turns = t.count
-        targetTurns = Record.targetTurns(r)
-        scores = t.compactMap { $0["qa_judge"]?["score"]?.doubleValue }
-        if let s = r["conversation_judge"]?["score"]?.doubleValue { scores.append(s) }
-        usage = TokenUsage(json: r["usage"])
-        usageByAgent = TokenUsage.byAgent(r["usage"])
-        self.offset = offset
-        self.length = length
-    }
-}
-
 /// The checkpoint of a run: every state a dialogue reaches, appended as one JSONL line the moment
 /// dlg-run sees it (a new dialogue, and each time it comes out of the stage loop). The latest line
 /// of a conversation id is its state. A line is written with one write(2) of the whole line, so a
 /// run killed at any moment leaves at most a torn last line, which the next open cuts off.
 ///
 /// Only the dialogues `keep` selects (the unfinished ones) stay in memory as records; the others
-/// are summaries, read back from the file when needed, so a long run does not grow dlg-run.
+/// are a fixed-size entry of the index (`DialogueIndex`), read back from the file when needed, so a
+/// long run does not grow dlg-run. `counts` selects the slots the index's totals count.
 public final class RunJournal {
     public let path: String
     private var fd: Int32
     private var size = 0
-    private let keep: (JSONObject) -> Bool
-    public private(set) var summaries: [String: DialogueSummary] = [:]
-    public private(set) var order: [String] = []
-    /// Latest state of the kept dialogues.
-    public private(set) var held: [String: JSONObject] = [:]
-    public private(set) var lines = 0
+    public let index: DialogueIndex
 
-    public init(path: String, keep: @escaping (JSONObject) -> Bool) throws(DlgError) {
+    public init(path: String, keep: @escaping (JSONObject) -> Bool, counts: @escaping (Int) -> Bool = { _ in true }) throws(DlgError) {
         self.path = path
-        self.keep = keep
+        index = DialogueIndex(keep: keep, counts: counts)
         fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw DlgError.io("\(path): cannot open: \(String(cString: strerror(errno)))") }
         let reader = LineReader(fd: fd, name: path)
@@ -77,7 +37,12 @@ public final class RunJournal {
                 close(fd)
                 throw DlgError.data("\(path):\(reader.lineNumber): checkpoint line is not a dialogue record; move the file away to start the run afresh")
             }
-            remember(r, offset: offset, length: length)
+            do throws(DlgError) {
+                try remember(r, offset: offset, length: length)
+            } catch {
+                close(fd)
+                throw error
+            }
         }
         if complete < fileSize {
             if ftruncate(fd, off_t(complete)) != 0 {
@@ -95,12 +60,10 @@ public final class RunJournal {
         return fstat(fd, &st) == 0 ? Int(st.st_size) : 0
     }
 
-    private func remember(_ r: JSONObject, offset: Int, length: Int) {
-        let summary = DialogueSummary(r, offset: offset, length: length)
-        if summaries.updateValue(summary, forKey: summary.id) == nil { order.append(summary.id) }
-        held[summary.id] = keep(r) ? r : nil
-        lines += 1
+    private func remember(_ r: JSONObject, offset: Int, length: Int) throws(DlgError) {
+        try index.remember(r, offset: offset, length: length) { (p: Int) throws(DlgError) in try self.record(at: p) }
     }
+
 
     /// Appends one state of a dialogue.
     public func append(_ r: JSONObject) throws(DlgError) {
@@ -117,17 +80,25 @@ public final class RunJournal {
             let why = n < 0 ? String(cString: strerror(errno)) : "short write"
             throw DlgError.io("\(path): cannot append: \(why)")
         }
-        remember(r, offset: size, length: bytes.count)
+        let at = size
         size += bytes.count
+        try remember(r, offset: at, length: bytes.count)
     }
 
     /// The latest line of a dialogue (with its newline), read back from the file.
     public func line(_ id: String) throws(DlgError) -> [UInt8] {
-        guard let s = summaries[id] else { throw DlgError(.software, "\(path): no dialogue \(id)") }
-        var bytes = [UInt8](repeating: 0, count: s.length)
-        let n = bytes.withUnsafeMutableBytes { pread(fd, $0.baseAddress!, s.length, off_t(s.offset)) }
-        guard n == s.length, bytes.last == 0x0A else {
-            throw DlgError.io("\(path): cannot read back the state of \(id) at byte \(s.offset)")
+        guard let p = index.position(of: id) else { throw DlgError(.software, "\(path): no dialogue \(id)") }
+        return try line(at: p)
+    }
+
+    /// The latest line of the dialogue at position `p` of the index.
+    public func line(at p: Int) throws(DlgError) -> [UInt8] {
+        let e = index.entries[p]
+        let length = Int(e.length)
+        var bytes = [UInt8](repeating: 0, count: length)
+        let n = bytes.withUnsafeMutableBytes { pread(fd, $0.baseAddress!, length, off_t(e.offset)) }
+        guard n == length, bytes.last == 0x0A else {
+            throw DlgError.io("\(path): cannot read back the state of \(index.id(at: p)) at byte \(e.offset)")
         }
         return bytes
     }
@@ -135,40 +106,46 @@ public final class RunJournal {
     /// The latest state of a dialogue, from memory or read back from the file.
     public func record(_ id: String) throws(DlgError) -> JSONObject {
         if let r = held[id] { return r }
-        let bytes = try line(id)
+        guard let p = index.position(of: id) else { throw DlgError(.software, "\(path): no dialogue \(id)") }
+        return try record(at: p)
+    }
+
+    /// The latest state of the dialogue at position `p`, read back from the file.
+    public func record(at p: Int) throws(DlgError) -> JSONObject {
+        let bytes = try line(at: p)
         guard let r = (try? JSONCodec.parse(Array(bytes.dropLast())))?.objectValue else {
-            throw DlgError.io("\(path): the state of \(id) does not read back as a record")
+            throw DlgError.io("\(path): the state of \(index.id(at: p)) does not read back as a record")
         }
         return r
     }
 
-    /// Copies the latest lines of `ids` into `target` through a temporary name (fsynced, renamed);
-    /// returns each line's offset and length in the new file.
-    @discardableResult
-    public func writeLatest(_ ids: [String], to target: String) throws(DlgError) -> [(offset: Int, length: Int)] {
-        var out = try PlacedLines(target, expected: ids.count)
-        for id in ids { try out.write(try line(id)) }
-        return try out.commit()
+    /// Copies the latest lines of the dialogues at `positions` into `target` through a temporary
+    /// name (fsynced, renamed).
+    public func writeLatest(_ positions: [Int], to target: String) throws(DlgError) {
+        var out = try PlacedLines(target)
+        for p in positions { try out.write(try line(at: p)) }
+        try out.commit()
     }
 
     /// Rewrites the journal with only the latest line of each dialogue, in first-seen order: the
     /// superseded states of a long run (one per turn per dialogue) go. Atomic by rename, so a kill
-    /// leaves either the old journal or the new one.
+    /// leaves either the old journal or the new one; the index learns the new places once it is.
     public func compact() throws(DlgError) {
-        guard lines > order.count else { return }
-        let placed = try writeLatest(order, to: path)
+        guard lines > index.count else { return }
+        var out = try PlacedLines(path)
+        for p in 0..<index.count { try out.write(try line(at: p)) }
+        try out.commit()
         let reopened = open(path, O_RDWR | O_APPEND | O_CLOEXEC)
         guard reopened >= 0 else { throw DlgError.io("\(path): cannot reopen after compacting: \(String(cString: strerror(errno)))") }
         close(fd)
         fd = reopened
-        for (id, p) in zip(order, placed) {
-            summaries[id]?.offset = p.offset
-            summaries[id]?.length = p.length
+        // The lines are in the new file in index order, each as long as before.
+        var offset = 0
+        for p in 0..<index.count {
+            index.move(p, offset: offset)
+            offset += Int(index.entries[p].length)
         }
-        size = placed.last.map { $0.offset + $0.length } ?? 0
-        lines = order.count
+        size = out.size
+        index.lines = index.count
     }
-
-    /// Every dialogue's summary, in first-seen order.
-    public var allSummaries: [DialogueSummary] { order.compactMap { summaries[$0] } }
 }

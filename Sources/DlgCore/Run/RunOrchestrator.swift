@@ -112,7 +112,7 @@ public final class RunOrchestrator {
         let stateWriter = { [self] (status: String) throws(DlgError) in
             try book.journal.flush()
             if shard != nil { return }
-            try writeState(statePath, base: base, status: status, entries: book.allSummaries.map(Self.stateEntry))
+            try writeState(statePath, base: base, status: status, index: book.journal.index, positions: book.ownPositions)
         }
         var lastSave = Date()
         var failure: DlgError?
@@ -209,13 +209,12 @@ public final class RunOrchestrator {
                 log.warning("\(loop.names[i]) exited with status \(statuses[i]) after the last dialogue finished")
             }
         }
-        let finished = book.finishedSummaries
         if shard != nil {
             // The run's files are written once, from the database, when every shard is done.
             try book.journal.flush()
-            return RunTotals.of(finished)
+            return book.totals
         }
-        try book.journal.writeLatest(finished.map(\.id), to: (dir as NSString).appendingPathComponent(Self.finishedName))
+        try book.journal.writeLatest(book.finishedPositions, to: (dir as NSString).appendingPathComponent(Self.finishedName))
         // A finished run needs one state per dialogue to resume or re-judge from; the superseded ones
         // (a line per turn per dialogue) would otherwise stay on disk for good.
         try book.journal.compact()
@@ -226,7 +225,7 @@ public final class RunOrchestrator {
         // (every dialogue was finished before a resume).
         if !Files.exists(settings.ledgerPath) { try Files.writeAtomically([], to: settings.ledgerPath) }
         try stateWriter("completed")
-        return RunTotals.of(finished)
+        return book.totals
     }
 
     /// Appends the dialogues completed since the last checkpoint to the dataset files (`DatasetAppend`).
@@ -236,7 +235,8 @@ public final class RunOrchestrator {
     func appendCompleted(_ book: RunBook, to appender: inout DatasetAppend?, base: String, ids: [String]) throws(DlgError) {
         if appender == nil {
             let opened = try DatasetAppend(settings: settings, runID: base)
-            for s in book.completedSummaries where !opened.holds(s.id) { try opened.add(try book.journal.record(s.id)) }
+            let index = book.journal.index
+            for p in book.completedPositions where !opened.holds(index.id(at: p)) { try opened.add(try book.journal.record(at: p)) }
             appender = opened
         } else if let appender {
             for id in ids where !appender.holds(id) { try appender.add(try book.journal.record(id)) }
@@ -247,7 +247,7 @@ public final class RunOrchestrator {
     /// The dataset files from the completed dialogues, read back one at a time from the journal.
     func exportCompleted(_ book: RunBook) throws(DlgError) -> ExportSummary {
         let session = try ExportSession(settings: settings)
-        for s in book.completedSummaries { try session.add(try book.journal.record(s.id)) }
+        for p in book.completedPositions { try session.add(try book.journal.record(at: p)) }
         return try session.finish()
     }
 

@@ -41,7 +41,7 @@ public enum StoredRuns {
         let pg = try StoreFactory.postgres(settings)
         if let pg {
             journal = try PostgresJournal(store: pg, runID: runID, keep: { _ in false })
-            guard !journal.order.isEmpty else {
+            guard journal.index.count > 0 else {
                 throw DlgError(.noInput, "postgres at \(pg.db.location): no dialogues for run \(runID) (--list-runs shows the runs the store holds)")
             }
         } else {
@@ -49,9 +49,11 @@ public enum StoredRuns {
             guard Files.exists(path) else { throw DlgError(.noInput, "\(path): no such run journal") }
             journal = try RunJournal(path: path, keep: { _ in false })
         }
-        let completed = RunBook.sorted(journal.allSummaries.filter { $0.status == .completed }, settings: settings)
+        let index = journal.index
+        let completed = index.sorted((0..<index.count).filter { index.status(at: $0) == .completed },
+                                     languages: settings.run.targetLanguages)
         let session = try ExportSession(settings: settings)
-        for s in completed { try session.add(try journal.record(s.id)) }
+        for p in completed { try session.add(try journal.record(at: p)) }
         if let pg { try pg.writeLedger(runID: runID, to: settings.ledgerPath) }
         return try session.finish()
     }

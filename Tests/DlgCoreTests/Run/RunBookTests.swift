@@ -77,7 +77,7 @@ import Testing
         }
         #expect(book.isDone)
         #expect(Set(completed) == ["run1-en-0000", "run1-en-0001", "run1-fr-0000", "run1-fr-0001"])
-        #expect(book.completedSummaries.map(\.id) == ["run1-en-0000", "run1-en-0001", "run1-fr-0000", "run1-fr-0001"],
+        #expect(book.completedPositions.map(book.journal.index.id(at:)) == ["run1-en-0000", "run1-en-0001", "run1-fr-0000", "run1-fr-0001"],
                 "run order: language as configured, then slot")
     }
 

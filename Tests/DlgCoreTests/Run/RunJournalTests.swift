@@ -36,8 +36,9 @@ import Testing
         #expect(j.held["c-1"]?["status"] == "active", "the torn state never happened")
         let c0 = try j.record("c-0")
         #expect(c0["status"] == "completed" && Record.turns(c0).count == 2)
-        let s0 = try #require(j.summaries["c-0"])
-        #expect(s0.turns == 2 && s0.scores == [7, 7] && s0.status == .completed)
+        let s0 = try #require(j.index.summary("c-0"))
+        #expect(s0.turns == 2 && s0.status == .completed)
+        #expect(j.index.totals.judgeScoreSum == 14 && j.index.totals.judgeScoreCount == 2, "c-0's verdicts, counted once")
         // Appending after the cut keeps every line whole.
         try j.append(Self.record("c-1", "dropped", turns: 1))
         let text = try String(contentsOfFile: path, encoding: .utf8)
