@@ -162,7 +162,11 @@ public final class RunOrchestrator {
                             try appendCompleted(book, to: &appender, base: base, ids: completedSinceSave)
                             completedSinceSave = []
                         }
+                        let stateStart = Date()
                         try stateWriter("in_progress")
+                        if shard == nil {
+                            log.info("run state file: \(book.journal.index.count) dialogue(s) in \(Int(Date().timeIntervalSince(stateStart) * 1000)) ms")
+                        }
                         lastSave = Date()
                     }
                 }
