@@ -60,7 +60,9 @@ func chatArrivals(_ mock: MockServerProcess) async throws -> [Double] {
             }
             #expect(busiest <= 600, "\(busiest) requests in one 60 s window")
             #expect(busiest >= 540, "the limit was used, not crawled under: \(busiest) in the busiest minute")
-            #expect(elapsed < 90, "the run took \(elapsed) s")
+            // 760 requests at 600 a minute need 76 s; the rest is room for a machine loaded by the whole suite
+            // (95 s seen there). Crawling under the limit is what `busiest` above catches.
+            #expect(elapsed < 120, "the run took \(elapsed) s")
         }
     }
 }
