@@ -32,13 +32,14 @@ import time
 from datetime import datetime
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+MOCK_BIN = None  # the mock's build when it must not follow BIN (a baseline build is measured against the same mock)
 BIN = os.environ.get("DLG_BENCH_BIN") or os.path.join(ROOT, ".build", "release")  # DLG_BENCH_BIN: another build (figures then say so)
 TOOLS = ["dlg-gen", "dlg-dedup", "dlg-respond", "dlg-judge", "dlg-export", "dlg-run", "dlg-mock", "dlg-cluster", "dlg-loadgen"]
 VENV_PY = os.path.join(ROOT, ".venv", "bin", "python")
 
 
 def start_mock(*args):
-    p = subprocess.Popen([os.path.join(BIN, "dlg-mock"), "--port", "0", *args], stdout=subprocess.PIPE, text=True)
+    p = subprocess.Popen([os.path.join(MOCK_BIN or BIN, "dlg-mock"), "--port", "0", *args], stdout=subprocess.PIPE, text=True)
     line = p.stdout.readline()
     m = re.search(r"(http://127\.0\.0\.1:\d+/v1)", line)
     if not m:
@@ -156,6 +157,33 @@ def rate_bench(inflight, latency_ms, rounds=2, runs=3, mock_args=()):
     median = statistics.median(ratios)
     print(f"  {inflight:>3} in flight, {rounds} x {inflight} dialogues: median ratio {median:.3f} of {runs} runs (target >= 0.90)")
     return median
+
+
+def big_replies_against(baseline_bin, runs=3, inflights=(64, 256)):
+    """The 4 KB-reply rate and the CPU per request (every process of the run but the mock) of this build
+    and of `baseline_bin`, runs alternated so that the machine's load falls on both alike; medians."""
+    global BIN, MOCK_BIN
+    builds = [("this build", BIN), ("baseline", baseline_bin)]
+    MOCK_BIN = BIN
+    for n in inflights:
+        ideal = n / 0.2
+        ratios = {name: [] for name, _ in builds}
+        cpus = {name: [] for name, _ in builds}
+        for _ in range(runs):
+            for name, bindir in builds:
+                BIN = bindir
+                try:
+                    summary, wall, cpu, span, k = generation_against_mock(n, 200, mock_args=("--reply-bytes", "4096"))
+                finally:
+                    BIN = builds[0][1]
+                ratios[name].append(k / span / ideal)
+                cpus[name].append(cpu / max(1, k) * 1000)
+                print(f"  {n:>3} in flight, {name:<10}: ratio {ratios[name][-1]:.3f}, {cpus[name][-1]:.3f} ms CPU per request")
+        for name, _ in builds:
+            print(f"  {n:>3} in flight, {name:<10}: median ratio {statistics.median(ratios[name]):.3f} of ideal "
+                  f"(target >= 0.90), median {statistics.median(cpus[name]):.3f} ms CPU per request")
+        print(f"  {n:>3} in flight: this build / baseline = {statistics.median(ratios['this build']) / statistics.median(ratios['baseline']):.3f} "
+              f"in rate, {statistics.median(cpus['this build']) / statistics.median(cpus['baseline']):.3f} in CPU per request")
 
 
 def cpu_bench(inflight):
@@ -692,6 +720,8 @@ def main():
     ap.add_argument("--only-turns", action="store_true", help="only the turn-scaling figures (CPU per request at 2, 8, 16 turns)")
     ap.add_argument("--only-big-replies", action="store_true", help="only the request rate with 4 KB replies")
     ap.add_argument("--runs", type=int, default=3, help="runs per figure in --only-turns / --only-big-replies")
+    ap.add_argument("--baseline-bin", help="with --only-big-replies: another build's bin folder (an earlier commit's "
+                    ".build/release), its runs alternated with this build's in the same process tree")
     ap.add_argument("--report-dialogues", type=int, default=10_000, help="dialogues in the report bench")
     ap.add_argument("--only-client", action="store_true", help="only the LLM client figures (section 8)")
     ap.add_argument("--only-faults", action="store_true", help="only the 20%% fault mix (retries per fault kind)")
@@ -724,6 +754,9 @@ def main():
         return
     if args.only_big_replies:
         print("request rate vs ideal with 4 KB kb_responder replies (dlg-mock --reply-bytes 4096):")
+        if args.baseline_bin:
+            big_replies_against(args.baseline_bin, runs=args.runs)
+            return
         for n in (64, 256):
             rate_bench(n, 200, runs=args.runs, mock_args=("--reply-bytes", "4096"))
         return
