@@ -108,9 +108,9 @@ public final class DatasetAppend {
     /// already hold, is skipped.
     public func add(_ r: JSONObject) throws(DlgError) {
         guard try lines.encode(r, seen: &seen, sink: { (i, bytes) throws(DlgError) in
-            guard i < paths.count else { return }
-            pending[i] += bytes
-            if pending[i].count >= Self.writeThrough { try writePending(i) }
+            guard i < self.paths.count else { return }
+            self.pending[i] += bytes
+            if self.pending[i].count >= Self.writeThrough { try self.writePending(i) }
         }) != nil else { return }
         pendingDialogues += 1
     }

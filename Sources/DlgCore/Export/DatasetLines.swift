@@ -27,56 +27,56 @@ struct DatasetLines {
     }
 
     /// Hands the dialogue's lines to `sink` one file at a time (`names` index, then `names.count` for the
-    /// filtered file), each buffer released once handed over: a dialogue of 100 MB holds one file's
-    /// bytes at a time, not every file's. Returns nil, handing nothing, for anything but a completed
-    /// dialogue or an id in `seen` (then added).
+    /// filtered file), in pieces of at most `chunkBytes` (a file's lines may come in several calls, a
+    /// small dialogue's in one): the lines are written from the rows as they are serialized, so a
+    /// dialogue of 100 MB (whose rows repeat its answer in several columns) takes a piece's memory to
+    /// write, not a line's. Returns nil, handing nothing, for anything but a completed dialogue or an
+    /// id in `seen` (then added).
     func encode(_ r: JSONObject, seen: inout Set<String>,
-                sink: (Int, [UInt8]) throws(DlgError) -> Void) throws(DlgError) -> Encoded? {
+                sink: @escaping (Int, [UInt8]) throws(DlgError) -> Void) throws(DlgError) -> Encoded? {
         guard Record.status(r) == .completed else { return nil }
         let id = Record.id(r)
         guard seen.insert(id).inserted else { return nil }
-        var rows = Optional(self.rows.rows(r))
-        func line(_ value: JSON) -> [UInt8] {
-            var bytes: [UInt8] = []
-            value.write(into: &bytes)
-            bytes.append(0x0A)
-            return bytes
+        let rows = self.rows.rows(r)
+        func put(_ file: Int, _ values: [JSON]) throws(DlgError) {
+            var out = JSONChunks(limit: Self.chunkBytes) { (bytes) throws(DlgError) in try sink(file, bytes) }
+            for value in values {
+                value.write(to: &out)
+                out.append(0x0A)
+            }
+            try out.finish()
         }
-        try sink(0, line(rows!.synthetic))
-        var turns: [UInt8] = []
-        for t in rows!.turns {
-            t.write(into: &turns)
-            turns.append(0x0A)
-        }
-        let turnCount = rows!.turns.count
-        try sink(1, turns)
-        turns = []
-        try sink(2, line(rows!.sharegpt))
-        let judged = rows!.judged != nil
-        if let j = rows!.judged { try sink(3, line(j)) }
+        try put(0, [rows.synthetic])
+        try put(1, rows.turns)
+        try put(2, [rows.sharegpt])
+        if let j = rows.judged { try put(3, [j]) }
         var failed: QualityFilters.Filter?
         if settings.filters.isActive {
             // The dialogues that pass, with the judged file's columns.
             failed = settings.filters.failing(r)
             if failed == nil {
-                var row = rows!.judged ?? rows!.sharegpt
-                if rows!.judged == nil { row[settings.saving.columns["judge"] ?? "judge"] = self.rows.judgeColumn(r) }
-                try sink(Self.names.count, line(row))
+                var row = rows.judged ?? rows.sharegpt
+                if rows.judged == nil { row[settings.saving.columns["judge"] ?? "judge"] = self.rows.judgeColumn(r) }
+                try put(Self.names.count, [row])
             }
         }
         let convPath = (convDir as NSString).appendingPathComponent("\(id).json")
-        var index = rows!.index
-        let conversation = rows!.conversation
-        rows = nil
         // Rebuilt from the run state at will: atomic, without an fsync per file.
-        var text = conversation.prettyBytes()
+        try Files.makeDirectory(convDir)
+        let file = try AtomicFile(convPath)
+        var text = JSONChunks(limit: Self.chunkBytes) { (bytes) throws(DlgError) in try file.write(bytes) }
+        rows.conversation.writePretty(to: &text)
         text.append(0x0A)
-        try Files.writeAtomically(text, to: convPath, durable: false)
-        text = []
+        try text.finish()
+        try file.commit(durable: false)
+        var index = rows.index
         index["conversation_file"] = .string(relativePath(convPath))
-        try sink(4, line(.object(index)))
-        return Encoded(turns: turnCount, judged: judged, failedFilter: failed)
+        try put(4, [.object(index)])
+        return Encoded(turns: rows.turns.count, judged: rows.judged != nil, failedFilter: failed)
     }
+
+    /// The most bytes handed to a sink at once.
+    static let chunkBytes = 1 << 18
 
     /// A path under the project root as upstream writes it, relative to the root.
     func relativePath(_ path: String) -> String {

@@ -64,7 +64,7 @@ public final class ExportSession {
         while let line = try reader.next() {
             observer?.advanced(records, of: nil, "records read")
             if RecordCheck.isBlank(line) { continue }
-            switch RecordCheck.parse(Array(line)) {
+            switch RecordCheck.parse(line) {
             case .success(let record):
                 try add(record)
                 records += 1

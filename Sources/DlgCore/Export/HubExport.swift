@@ -44,14 +44,15 @@ public enum HubExport {
             var stats = DatasetStats.Accumulator(columns: settings.saving.columns)
             while let line = try reader.next() {
                 if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { continue }
-                guard var row = (try? JSONCodec.parse(Array(line)))?.objectValue else {
+                guard var row = (try? JSONCodec.parse(line))?.objectValue else {
                     throw DlgError.data("\(sourcePath):\(reader.lineNumber): not a JSON object")
                 }
                 row[reasoning] = HubSanitize.reasoning(row[reasoning])
-                var bytes: [UInt8] = []
-                JSON.object(row).write(into: &bytes)
-                bytes.append(0x0A)
-                try file.write(bytes)
+                // Written in pieces: a row is not held twice (tree and text) however big it is.
+                var text = JSONChunks { (bytes) throws(DlgError) in try file.write(bytes) }
+                JSON.object(row).write(to: &text)
+                text.append(0x0A)
+                try text.finish()
                 stats.add(row)
             }
             try file.commit()

@@ -26,7 +26,10 @@ public enum JSONCodec {
         return convert(root)
     }
 
-    public static func parse(_ bytes: [UInt8]) throws(JSONParseError) -> JSON {
+    public static func parse(_ bytes: [UInt8]) throws(JSONParseError) -> JSON { try parse(bytes[...]) }
+
+    /// Parses a part of a buffer in place (a line of `LineReader`'s, without copying it out).
+    public static func parse(_ bytes: ArraySlice<UInt8>) throws(JSONParseError) -> JSON {
         var result: Result<JSON, JSONParseError> = .success(.null)
         bytes.withUnsafeBytes { raw in
             do throws(JSONParseError) { result = .success(try parse(raw)) } catch { result = .failure(error) }
@@ -87,62 +90,25 @@ extension JSON {
     /// Indented JSON text as UTF-8 bytes.
     public func prettyBytes() -> [UInt8] {
         var out: [UInt8] = []
-        write(into: &out, indent: 0, pretty: true)
+        write(to: &out, indent: 0, pretty: true)
         return out
     }
 
     /// Appends compact JSON text to `out`.
-    public func write(into out: inout [UInt8]) { write(into: &out, indent: 0, pretty: false) }
+    public func write(into out: inout [UInt8]) { write(to: &out, indent: 0, pretty: false) }
+
+    /// Writes compact JSON text to `out` (the same bytes as `write(into:)`), e.g. through a
+    /// `JSONChunks` writer that hands it on in pieces of bounded size.
+    public func write(to out: inout some JSONOutput) { write(to: &out, indent: 0, pretty: false) }
+
+    /// Writes indented JSON text to `out` (the same bytes as `prettyBytes()`).
+    public func writePretty(to out: inout some JSONOutput) { write(to: &out, indent: 0, pretty: true) }
 
     /// Compact UTF-8 bytes, as `write(into:)`.
     public func compactBytes() -> [UInt8] {
         var out: [UInt8] = []
         write(into: &out)
         return out
-    }
-
-    private func write(into out: inout [UInt8], indent: Int, pretty: Bool) {
-        switch self {
-        case .null: out.append(contentsOf: "null".utf8)
-        case .bool(let b): out.append(contentsOf: (b ? "true" : "false").utf8)
-        case .int(let i): out.append(contentsOf: String(i).utf8)
-        case .double(let d):
-            if d.isFinite {
-                if d.rounded() == d && abs(d) < 1e15 {
-                    out.append(contentsOf: String(Int(d)).utf8); out.append(contentsOf: ".0".utf8)
-                } else {
-                    out.append(contentsOf: d.description.utf8)
-                }
-            } else {
-                out.append(contentsOf: "null".utf8)
-            }
-        case .string(let s): JSON.writeString(s, into: &out)
-        case .array(let items):
-            out.append(UInt8(ascii: "["))
-            if items.isEmpty { out.append(UInt8(ascii: "]")); return }
-            for (i, v) in items.enumerated() {
-                if i > 0 { out.append(UInt8(ascii: ",")) }
-                if pretty { newline(&out, indent + 1) }
-                v.write(into: &out, indent: indent + 1, pretty: pretty)
-            }
-            if pretty { newline(&out, indent) }
-            out.append(UInt8(ascii: "]"))
-        case .object(let o):
-            out.append(UInt8(ascii: "{"))
-            if o.isEmpty { out.append(UInt8(ascii: "}")); return }
-            var first = true
-            for (k, v) in o.pairs {
-                if !first { out.append(UInt8(ascii: ",")) }
-                first = false
-                if pretty { newline(&out, indent + 1) }
-                JSON.writeString(k, into: &out)
-                out.append(UInt8(ascii: ":"))
-                if pretty { out.append(UInt8(ascii: " ")) }
-                v.write(into: &out, indent: indent + 1, pretty: pretty)
-            }
-            if pretty { newline(&out, indent) }
-            out.append(UInt8(ascii: "}"))
-        }
     }
 
     /// Writes `object` compactly, but the value of member `key` as `raw`, bytes already serialized: a
@@ -161,16 +127,63 @@ extension JSON {
         out.append(UInt8(ascii: "}"))
     }
 
-    private func newline(_ out: inout [UInt8], _ indent: Int) {
+    private func write<O: JSONOutput>(to out: inout O, indent: Int, pretty: Bool) {
+        switch self {
+        case .null: out.appendASCII("null")
+        case .bool(let b): out.appendASCII(b ? "true" : "false")
+        case .int(let i): out.appendText(String(i))
+        case .double(let d):
+            if d.isFinite {
+                if d.rounded() == d && abs(d) < 1e15 {
+                    out.appendText(String(Int(d))); out.appendASCII(".0")
+                } else {
+                    out.appendText(d.description)
+                }
+            } else {
+                out.appendASCII("null")
+            }
+        case .string(let s): JSON.writeString(s, to: &out)
+        case .array(let items):
+            out.append(UInt8(ascii: "["))
+            if items.isEmpty { out.append(UInt8(ascii: "]")); return }
+            for (i, v) in items.enumerated() {
+                if i > 0 { out.append(UInt8(ascii: ",")) }
+                if pretty { newline(&out, indent + 1) }
+                v.write(to: &out, indent: indent + 1, pretty: pretty)
+            }
+            if pretty { newline(&out, indent) }
+            out.append(UInt8(ascii: "]"))
+        case .object(let o):
+            out.append(UInt8(ascii: "{"))
+            if o.isEmpty { out.append(UInt8(ascii: "}")); return }
+            var first = true
+            for (k, v) in o.pairs {
+                if !first { out.append(UInt8(ascii: ",")) }
+                first = false
+                if pretty { newline(&out, indent + 1) }
+                JSON.writeString(k, to: &out)
+                out.append(UInt8(ascii: ":"))
+                if pretty { out.append(UInt8(ascii: " ")) }
+                v.write(to: &out, indent: indent + 1, pretty: pretty)
+            }
+            if pretty { newline(&out, indent) }
+            out.append(UInt8(ascii: "}"))
+        }
+    }
+
+    private func newline<O: JSONOutput>(_ out: inout O, _ indent: Int) {
         out.append(UInt8(ascii: "\n"))
         for _ in 0..<(indent * 2) { out.append(UInt8(ascii: " ")) }
     }
 
-    static func writeString(_ s: String, into out: inout [UInt8]) {
+    static func writeString(_ s: String, into out: inout [UInt8]) { writeString(s, to: &out) }
+
+    static func writeString<O: JSONOutput>(_ s: String, to out: inout O) {
         out.append(UInt8(ascii: "\""))
         var s = s
         s.withUTF8 { bytes in
-            // Runs of bytes that need no escape are copied whole.
+            // Runs of bytes that need no escape are copied whole (a 100 MB answer is one run, handed
+            // on as it lies in the string's storage).
             var runStart = 0
             for i in 0..<bytes.count {
                 let byte = bytes[i]
@@ -184,7 +197,7 @@ extension JSON {
                 case 0x0D: out.append(UInt8(ascii: "r"))
                 case 0x09: out.append(UInt8(ascii: "t"))
                 default:
-                    out.append(contentsOf: "u00".utf8)
+                    out.appendASCII("u00")
                     out.append(hexDigit(byte >> 4)); out.append(hexDigit(byte & 0xF))
                 }
             }

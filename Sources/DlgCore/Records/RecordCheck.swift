@@ -9,7 +9,10 @@ public struct RecordProblem: Error, CustomStringConvertible, Sendable {
 /// Checks the fields every stage relies on, so a broken record is reported by name and line.
 public enum RecordCheck {
     /// One input line as a record, or what is wrong with it.
-    public static func parse(_ bytes: [UInt8]) -> Result<JSONObject, RecordProblem> {
+    public static func parse(_ bytes: [UInt8]) -> Result<JSONObject, RecordProblem> { parse(bytes[...]) }
+
+    /// One line as a record, read where it lies (a `LineReader` line, without copying it out).
+    public static func parse(_ bytes: ArraySlice<UInt8>) -> Result<JSONObject, RecordProblem> {
         let parsed: JSON
         do { parsed = try JSONCodec.parse(bytes) } catch { return .failure(RecordProblem("malformed JSON: \(error)")) }
         guard case .object(let record) = parsed else {
