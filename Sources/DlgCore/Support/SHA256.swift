@@ -15,6 +15,14 @@ public enum SHA256 {
     public static func hex(_ text: String) -> String { hex(Array(text.utf8)) }
 
     public static func hex(_ input: [UInt8]) -> String {
+        let digits = Array("0123456789abcdef".utf8)
+        var out: [UInt8] = []
+        for v in words(input) { for s in stride(from: 28, through: 0, by: -4) { out.append(digits[Int((v >> UInt32(s)) & 0xf)]) } }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// The digest as its eight big-endian 32-bit words (`hex` writes them in order).
+    public static func words(_ input: [UInt8]) -> [UInt32] {
         var h: [UInt32] = [0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19]
         var msg = input
         let bitLength = UInt64(input.count) * 8
@@ -44,10 +52,7 @@ public enum SHA256 {
             }
             h[0] &+= a; h[1] &+= b; h[2] &+= c; h[3] &+= d; h[4] &+= e; h[5] &+= f; h[6] &+= g; h[7] &+= hh
         }
-        let digits = Array("0123456789abcdef".utf8)
-        var out: [UInt8] = []
-        for v in h { for s in stride(from: 28, through: 0, by: -4) { out.append(digits[Int((v >> UInt32(s)) & 0xf)]) } }
-        return String(decoding: out, as: UTF8.self)
+        return h
     }
 
     @inline(__always) private static func rotr(_ x: UInt32, _ n: UInt32) -> UInt32 { (x >> n) | (x << (32 - n)) }
