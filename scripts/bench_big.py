@@ -6,8 +6,9 @@ on a small machine: --dialogues 1000 for the short version). Prints, never asser
    resident memory of every process (dlg-run, each stage, the mock), sampled from /proc while it runs, and
    the resident memory of each at every tenth of the run (flat: level from the first tenth to the last);
 2. the limits, each processed or refused with a message naming file, line and key, with its peak RSS:
-   a 100 MB single JSONL line (dlg-dedup, dlg-export), a 1 GB input file (dlg-dedup, dlg-export),
-   10,000 knowledge files and one 50 MB knowledge file (the index built by dlg-gen, then reused).
+   a 100 MB single JSONL line (dlg-dedup, dlg-respond, dlg-judge, dlg-export), a 1 GB input file (dlg-dedup, dlg-export),
+   10,000 knowledge files and one 50 MB knowledge file (the index built by dlg-gen, then reused);
+3. dlg-dedup's store with 200,000 accepted questions (--dedup-questions), fresh and read back.
 """
 import argparse
 import json
@@ -125,7 +126,7 @@ def show(label, result):
     print(f"  {label:<44} {what}; {wall:6.1f} s, peak RSS {rss:7.1f} MB")
 
 
-def limits(quick):
+def limits(quick, only_line=False):
     mock, url = bench.start_mock("--latency-ms", "0")
     env = dict(os.environ, BENCH_URL=url)
     d = bench.workdir(4, 4)
@@ -139,11 +140,15 @@ def limits(quick):
         r["turns"][0]["assistant_message"] = ("All work and no play. " * (mb * 1_000_000 // 22 + 1))[: mb * 1_000_000]
         with open(big, "w") as f:
             f.write(json.dumps(r) + "\n")
-        for tool, args in [("dlg-dedup", []), ("dlg-export", [big])]:
+        # The stages pass the finished dialogue through (nothing to do for it); dlg-export writes its rows.
+        for tool, args in [("dlg-dedup", []), ("dlg-respond", []), ("dlg-judge", []), ("dlg-export", [big])]:
             with open(big, "rb") as stdin:
                 show(f"{tool}: a {os.path.getsize(big) / 1e6:.0f} MB single JSONL line",
                      measured([os.path.join(BIN, tool), "--config", cfg, *args], env, d, stdin if not args else None))
         os.remove(big)
+        if only_line:
+            mock.terminate(); mock.wait()
+            return
 
         # A 1 GB input file of run-shaped records (about 16 KB each).
         records = os.path.join(d, "records.jsonl")
@@ -177,6 +182,30 @@ def limits(quick):
     mock.terminate(); mock.wait()
 
 
+def dedup_store(n):
+    """dlg-dedup's peak RSS over n distinct questions (file store, the coverage ledger): every one is
+    accepted, so the store ends holding n questions; then again over the same ledger (a resumed run
+    reads it back whole, then rejects every question)."""
+    d = bench.workdir(4, 4)
+    cfg = os.path.join(d, "config.yaml")
+    try:
+        words = "compost starter flour water chain brake pad layer hydration temperature feeding schedule".split()
+        questions = os.path.join(d, "questions.jsonl")
+        with open(questions, "w") as f:
+            for i in range(n):
+                q = f"How should I handle the {' '.join(words[(i >> k) % len(words)] for k in range(0, 24, 3))} case number {i}?"
+                f.write(json.dumps({"conversation_id": f"dq-{i:07d}", "run_id": "dq", "status": "active", "target_turns": 2,
+                                    "turns": [], "pending": {"state": "generated", "user_message": q, "turn_index": 1}}) + "\n")
+        mb = os.path.getsize(questions) / 1e6
+        for label in ["fresh ledger", "ledger read back"]:
+            with open(questions, "rb") as stdin:
+                show(f"dlg-dedup: {n:,} questions, {label}", measured(
+                    [os.path.join(BIN, "dlg-dedup"), "--config", cfg], dict(os.environ, BENCH_URL="http://127.0.0.1:9"), d, stdin))
+        print(f"    ({mb:.0f} MB of records in; the ledger holds {n:,} questions)")
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
 def many_files(kdir):
     words = "compost starter flour water chain brake pad layer hydration temperature feeding".split()
     for i in range(10_000):
@@ -203,12 +232,24 @@ def main():
     ap.add_argument("--quick", action="store_true", help="limits at a tenth of their size")
     ap.add_argument("--only-limits", action="store_true", help="skip the runs")
     ap.add_argument("--only-runs", action="store_true", help="skip the limits")
+    ap.add_argument("--dedup-questions", type=int, default=200_000,
+                    help="questions for dlg-dedup's store memory (default 200000; 0: skip)")
+    ap.add_argument("--only-dedup", action="store_true", help="only dlg-dedup's store memory")
+    ap.add_argument("--only-line", action="store_true", help="only the 100 MB single line")
     args = ap.parse_args()
-    for t in ["dlg-run", "dlg-gen", "dlg-dedup", "dlg-export", "dlg-mock"]:
+    for t in ["dlg-run", "dlg-gen", "dlg-dedup", "dlg-respond", "dlg-judge", "dlg-export", "dlg-mock"]:
         if not os.path.exists(os.path.join(BIN, t)):
             sys.exit(f"bench-big: {BIN}/{t} missing; run `swift build -c release` first")
     t0 = time.monotonic()
     print(f"dlgforge big runs and limits ({'release build' if BIN.endswith('release') else 'build in ' + BIN})")
+    if args.only_line:
+        print("limits:")
+        limits(args.quick, only_line=True)
+        return
+    if args.only_dedup:
+        print("dedup store:")
+        dedup_store(args.dedup_questions)
+        return
     if not args.only_limits:
         print("big runs:")
         for n in [int(x) for x in args.dialogues.split(",") if x]:
@@ -216,6 +257,8 @@ def main():
     if not args.only_runs:
         print("limits:")
         limits(args.quick)
+        if args.dedup_questions:
+            dedup_store(args.dedup_questions // 10 if args.quick else args.dedup_questions)
     print(f"bench-big took {(time.monotonic() - t0) / 60:.1f} min")
 
 
