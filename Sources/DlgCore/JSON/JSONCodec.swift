@@ -171,10 +171,19 @@ extension JSON {
         }
     }
 
+    /// A newline and the indentation, appended in one piece (a conversation file is mostly these).
     private func newline<O: JSONOutput>(_ out: inout O, _ indent: Int) {
-        out.append(UInt8(ascii: "\n"))
-        for _ in 0..<(indent * 2) { out.append(UInt8(ascii: " ")) }
+        var n = 1 + indent * 2
+        let lead = JSON.newlineAndSpaces
+        out.append(contentsOf: UnsafeBufferPointer(start: lead.utf8Start, count: min(n, lead.utf8CodeUnitCount)))
+        n -= lead.utf8CodeUnitCount
+        while n > 0 {
+            out.append(contentsOf: UnsafeBufferPointer(start: lead.utf8Start + 1, count: min(n, lead.utf8CodeUnitCount - 1)))
+            n -= lead.utf8CodeUnitCount - 1
+        }
     }
+
+    private static let newlineAndSpaces: StaticString = "\n                                                                "
 
     static func writeString(_ s: String, into out: inout [UInt8]) { writeString(s, to: &out) }
 
@@ -182,14 +191,21 @@ extension JSON {
         out.append(UInt8(ascii: "\""))
         var s = s
         s.withUTF8 { bytes in
+            guard let base = bytes.baseAddress else { return }
+            let n = bytes.count
             // Runs of bytes that need no escape are copied whole (a 100 MB answer is one run, handed
             // on as it lies in the string's storage).
             var runStart = 0
-            for i in 0..<bytes.count {
-                let byte = bytes[i]
-                if byte >= 0x20 && byte != UInt8(ascii: "\"") && byte != UInt8(ascii: "\\") { continue }
-                if runStart < i { out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart..<i])) }
-                runStart = i + 1
+            var i = 0
+            while i < n {
+                // Eight bytes at a time while none of them needs an escape: the usual case, text.
+                while i + 8 <= n && !needsEscape(UnsafeRawPointer(base + i).loadUnaligned(as: UInt64.self)) { i += 8 }
+                if i >= n { break }
+                let byte = base[i]
+                if byte >= 0x20 && byte != UInt8(ascii: "\"") && byte != UInt8(ascii: "\\") { i += 1; continue }
+                if runStart < i { out.append(contentsOf: UnsafeBufferPointer(start: base + runStart, count: i - runStart)) }
+                i += 1
+                runStart = i
                 out.append(UInt8(ascii: "\\"))
                 switch byte {
                 case UInt8(ascii: "\""), UInt8(ascii: "\\"): out.append(byte)
@@ -201,9 +217,19 @@ extension JSON {
                     out.append(hexDigit(byte >> 4)); out.append(hexDigit(byte & 0xF))
                 }
             }
-            if runStart < bytes.count { out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart...])) }
+            if runStart < n { out.append(contentsOf: UnsafeBufferPointer(start: base + runStart, count: n - runStart)) }
         }
         out.append(UInt8(ascii: "\""))
+    }
+
+    /// Whether one of the eight bytes of `w` is below 0x20, `"` or `\` (the bytes `writeString`
+    /// escapes): the usual bit tricks for "a byte less than n" and "a zero byte", exact as a yes/no
+    /// over the word.
+    @inline(__always) static func needsEscape(_ w: UInt64) -> Bool {
+        let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
+        let control = (w &- ones &* 0x20) & ~w & highs
+        let q = w ^ (ones &* 0x22), b = w ^ (ones &* 0x5C)
+        return (control | ((q &- ones) & ~q & highs) | ((b &- ones) & ~b & highs)) != 0
     }
 
     private static func hexDigit(_ v: UInt8) -> UInt8 { v < 10 ? 0x30 + v : 0x57 + v }
