@@ -271,6 +271,9 @@ final class LimitBrokerClient: LimitGate, @unchecked Sendable {
 
     /// Whether the broker has said `key`'s endpoint is paused now.
     func knowsPaused(_ key: String) -> Bool { lock.withLock { (pausedUntil[key] ?? 0) > LimitScheduler.now() } }
+    /// Pauses the broker has told of so far (tests: heard, whether or not over since).
+    var pausesHeard: Int { lock.withLock { heard } }
+    private var heard = 0
 
     func acquire(_ spec: EndpointLimitSpec, tokens: Int) async -> LeaseGrant? {
         if needsNoLeave(spec) {
@@ -333,7 +336,10 @@ final class LimitBrokerClient: LimitGate, @unchecked Sendable {
                 let f = line.split(separator: " ", maxSplits: 2)
                 if f.count == 3, let seconds = Double(f[1]) {
                     let until = LimitScheduler.now() + seconds
-                    lock.withLock { pausedUntil[String(f[2])] = max(pausedUntil[String(f[2])] ?? 0, until) }
+                    lock.withLock {
+                        pausedUntil[String(f[2])] = max(pausedUntil[String(f[2])] ?? 0, until)
+                        heard += 1
+                    }
                 }
                 continue
             }
