@@ -43,12 +43,15 @@ import Testing
             var kills: [String] = []
             for target in [2, 6, 10] {
                 let run = try startTool("dlg-run", args: args, env: env, cwd: work.url)
-                let deadline = ContinuousClock.now + .seconds(120)
-                while Self.committed(work) < target && run.isRunning && ContinuousClock.now < deadline {
-                    try await Task.sleep(for: .milliseconds(5))
+                // Watched from a thread of its own: polled from the cooperative pool, which the tests around
+                // this one can hold for seconds, the kill came after the 16-dialogue run had ended.
+                let outcome = await watch(until: { Self.committed(work) >= target }, while: { run.isRunning },
+                                          timeout: .seconds(120)) { run.kill(group: true) }
+                guard outcome == .fired else {
+                    if run.isRunning { run.kill(group: true) }
+                    _ = try await run.finish(timeout: .seconds(10))
+                    break
                 }
-                guard run.isRunning else { break }
-                run.kill(group: true)
                 let r = try await run.finish(timeout: .seconds(10))
                 if r.status == 0 { break }
                 kills.append("after commit \(Self.committed(work))")
