@@ -12,8 +12,9 @@ import Glibc
 ///
 /// A request to an endpoint with no limit to hold (no `max_in_flight`, no rate limit, no adaptive limit,
 /// no global rate limit) needs no leave: the stage grants it itself unless the broker told it the
-/// endpoint is paused, and only reports how it ended, so such a run pays one message per request and
-/// no round trip (the round trip cost about a tenth of a stage's CPU at 256 requests in flight).
+/// endpoint is paused, and reports its end only when the server spoke of its load (a 429 or 503,
+/// `x-ratelimit-*`), which may pause the endpoint for the run; an ordinary reply costs no message (the
+/// round trip cost about a tenth of a stage's CPU at 256 requests in flight).
 ///
 /// The wire is one text line per message (`-` for none):
 ///   stage → broker  `A cid tokens max_in_flight rpm tpm adaptive min initial base_url name`  (ask)
