@@ -21,6 +21,26 @@ import Testing
         #expect(throws: JSONParseError.self) { try parse(text) }
     }
 
+    /// Strings mixing escapes with runs of plain text (a prompt: every newline escaped) read back as
+    /// written, whatever comes first, and a raw control character after an escape is still refused.
+    @Test func escapesBetweenRunsOfPlainText() throws {
+        let pieces = ["plain words ", #"\n"#, #"\""#, #"\\"#, "é", "😀", #"\u00e9"#, #"\t"#, "x", "", #"\/"#]
+        let meant = ["plain words ", "\n", "\"", "\\", "é", "😀", "é", "\t", "x", "", "/"]
+        var seed: UInt64 = 11
+        for _ in 0..<2_000 {
+            var text = "", expected = ""
+            for _ in 0..<Int(seed % 9) {
+                seed = seed &* 6364136223846793005 &+ 1442695040888963407
+                let i = Int(seed >> 33) % pieces.count
+                text += pieces[i]
+                expected += meant[i]
+            }
+            seed = seed &* 6364136223846793005 &+ 1442695040888963407
+            #expect(try parse("\"" + text + "\"") == .string(expected), "\(text)")
+        }
+        #expect(throws: JSONParseError.self) { try parse("\"a" + #"\n"# + "b\u{01}c\"") }
+    }
+
     @Test func rejectsDeepNesting() {
         #expect(throws: JSONParseError.self) { try parse(String(repeating: "[", count: 1000) + String(repeating: "]", count: 1000)) }
     }

@@ -221,9 +221,16 @@ struct JSONParser {
                     throw error("invalid escape")
                 }
             default:
-                if byte < 0x20 { throw error("control character in string") }
-                buffer.append(byte)
-                index += 1
+                // A run of plain bytes up to the next quote, escape or control character, copied whole:
+                // prompts escape every newline, and a byte at a time was a tenth of the mock's CPU.
+                let run = index
+                while index < bytes.count {
+                    let b = bytes[index]
+                    if b == UInt8(ascii: "\"") || b == UInt8(ascii: "\\") || b < 0x20 { break }
+                    index += 1
+                }
+                if index == run { throw error("control character in string") }
+                buffer.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[run..<index]))
             }
         }
         throw error("unterminated string")
