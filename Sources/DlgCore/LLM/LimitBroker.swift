@@ -154,6 +154,20 @@ public final class LimitBroker: @unchecked Sendable {
         close(fd)
     }
 
+    /// How a request ended, from the eight fields `end elapsed tokens retry_after rem_req reset_req rem_tok reset_tok`.
+    static func outcome(_ f: ArraySlice<Substring>) -> LeaseOutcome {
+        let i = f.startIndex
+        var outcome = LeaseOutcome(end: LeaseEnd(rawValue: String(f[i])) ?? .failed)
+        outcome.elapsed = Double(f[i + 1]) ?? 0
+        outcome.tokens = Int(f[i + 2])
+        outcome.retryAfter = Double(f[i + 3])
+        outcome.server.remainingRequests = Int(f[i + 4])
+        outcome.server.resetRequests = Double(f[i + 5])
+        outcome.server.remainingTokens = Int(f[i + 6])
+        outcome.server.resetTokens = Double(f[i + 7])
+        return outcome
+    }
+
     private func handle(_ line: Substring, _ peer: Peer) {
         let f = line.split(separator: " ", maxSplits: 10, omittingEmptySubsequences: false)
         guard let kind = f.first else { return }
@@ -191,24 +205,9 @@ public final class LimitBroker: @unchecked Sendable {
                 return peer.ids.removeValue(forKey: cid)
             }
             guard let sid else { return }
-            var outcome = LeaseOutcome(end: LeaseEnd(rawValue: String(f[2])) ?? .failed)
-            outcome.elapsed = Double(f[3]) ?? 0
-            outcome.tokens = Int(f[4])
-            outcome.retryAfter = Double(f[5])
-            outcome.server.remainingRequests = Int(f[6])
-            outcome.server.resetRequests = Double(f[7])
-            outcome.server.remainingTokens = Int(f[8])
-            outcome.server.resetTokens = Double(f[9])
-            scheduler.release(sid, outcome)
+            scheduler.release(sid, Self.outcome(f[2...9]))
         case "O" where f.count == 11:
-            var outcome = LeaseOutcome(end: LeaseEnd(rawValue: String(f[1])) ?? .failed)
-            outcome.elapsed = Double(f[2]) ?? 0
-            outcome.tokens = Int(f[3])
-            outcome.retryAfter = Double(f[4])
-            outcome.server.remainingRequests = Int(f[5])
-            outcome.server.resetRequests = Double(f[6])
-            outcome.server.remainingTokens = Int(f[7])
-            outcome.server.resetTokens = Double(f[8])
+            let outcome = Self.outcome(f[1...8])
             let spec = EndpointLimitSpec(name: String(f[10]), baseURL: String(f[9]), maxInFlight: 0, rateLimit: .init(),
                                          adaptive: false, adaptiveMin: 1, adaptiveInitial: 8)
             scheduler.report(spec, outcome)
