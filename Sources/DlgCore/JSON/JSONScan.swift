@@ -153,24 +153,14 @@ public enum JSONScan {
         }
 
         mutating func object(depth: Int) -> Bool {
-            guard depth <= JSONScan.maxDepth else { return false }
-            pos += 1
-            if peek == UInt8(ascii: "}") { pos += 1; return true }
-            var keys = KeySet()
-            while true {
-                let start = pos
-                guard string(), keys.insert(start..<pos, in: b), peek == UInt8(ascii: ":") else { return false }
-                pos += 1
-                guard value(depth: depth) else { return false }
-                if peek == UInt8(ascii: ",") { pos += 1; continue }
-                guard peek == UInt8(ascii: "}") else { return false }
-                pos += 1
-                return true
-            }
+            var unrecorded: [Member]? = nil
+            return object(depth: depth, recording: &unrecorded)
         }
 
-        /// An object whose members are recorded (an element of the indexed array).
-        mutating func indexedObject(_ members: inout [Member]) -> Bool {
+        /// An object; its members are appended to `members` unless that is nil (an element of the
+        /// indexed array records them).
+        mutating func object(depth: Int, recording members: inout [Member]?) -> Bool {
+            guard depth <= JSONScan.maxDepth else { return false }
             pos += 1
             if peek == UInt8(ascii: "}") { pos += 1; return true }
             var keys = KeySet()
@@ -180,8 +170,8 @@ public enum JSONScan {
                 let key = start..<pos
                 pos += 1
                 let valueStart = pos
-                guard value(depth: 2) else { return false }
-                members.append(Member(key: key, value: valueStart..<pos))
+                guard value(depth: depth) else { return false }
+                members?.append(Member(key: key, value: valueStart..<pos))
                 if peek == UInt8(ascii: ",") { pos += 1; continue }
                 guard peek == UInt8(ascii: "}") else { return false }
                 pos += 1
@@ -207,14 +197,14 @@ public enum JSONScan {
             if peek == UInt8(ascii: "]") { pos += 1; return true }
             while true {
                 let start = pos
-                var members: [Member] = []
+                var members: [Member]? = []
                 if peek == UInt8(ascii: "{") {
-                    guard indexedObject(&members) else { return false }
+                    guard object(depth: 2, recording: &members) else { return false }
                 } else {
                     guard value(depth: 2) else { return false }
                 }
                 result.elements.append(start..<pos)
-                result.elementMembers.append(members)
+                result.elementMembers.append(members ?? [])
                 if peek == UInt8(ascii: ",") { pos += 1; continue }
                 guard peek == UInt8(ascii: "]") else { return false }
                 pos += 1
