@@ -19,6 +19,19 @@ import Glibc
         return text.split(separator: "\n").compactMap { (try? JSONCodec.parse(Array($0.utf8)))?["conversation_id"]?.stringValue }
     }
 
+    /// A project's settings (its fixture, to clean up).
+    static func project() throws -> (ConfigFixture, Settings) {
+        let f = try ConfigFixture("run:\n  batch_size: 1\n")
+        return (f, try f.load())
+    }
+
+    /// Run r1 appended and committed its first `dialogues` dialogues, then went away.
+    static func committedRun(_ s: Settings, dialogues n: Int) throws {
+        let append = try DatasetAppend(settings: s, runID: "r1")
+        for r in dialogues.prefix(n) { try append.add(r) }
+        try append.commit()
+    }
+
     static let dialogues: [JSONObject] = (0..<6).map {
         var r = JudgedRecords.make("d\($0)", scores: [7, 8])
         r["completed_at"] = .string("2026-01-01T00:00:0\($0)Z")
@@ -26,9 +39,8 @@ import Glibc
     }
 
     @Test func appendsInTwoCommitsGiveTheBytesOfAWholeExportInTheSameOrder() throws {
-        let f = try ConfigFixture("run:\n  batch_size: 1\n")
+        let (f, s) = try Self.project()
         defer { f.cleanup() }
-        let s = try f.load()
         let append = try DatasetAppend(settings: s, runID: "r1")
         for r in Self.dialogues.prefix(2) { try append.add(r) }
         try append.commit()
@@ -51,14 +63,9 @@ import Glibc
     }
 
     @Test func bytesPastTheCommitPointAreCutOnReopenSoNoLineIsDoubled() throws {
-        let f = try ConfigFixture("run:\n  batch_size: 1\n")
+        let (f, s) = try Self.project()
         defer { f.cleanup() }
-        let s = try f.load()
-        do {
-            let append = try DatasetAppend(settings: s, runID: "r1")
-            for r in Self.dialogues.prefix(3) { try append.add(r) }
-            try append.commit()
-        }
+        try Self.committedRun(s, dialogues: 3)
         let committed = Self.files(s)
         // A run killed after appending, before moving the commit point: whole lines and a torn one.
         for name in DatasetLines.names {
@@ -80,14 +87,9 @@ import Glibc
     }
 
     @Test func rowsWrittenThroughBeforeACommitAreCutOnReopen() throws {
-        let f = try ConfigFixture("run:\n  batch_size: 1\n")
+        let (f, s) = try Self.project()
         defer { f.cleanup() }
-        let s = try f.load()
-        do {
-            let append = try DatasetAppend(settings: s, runID: "r1")
-            try append.add(Self.dialogues[0])
-            try append.commit()
-        }
+        try Self.committedRun(s, dialogues: 1)
         let committed = Self.files(s)
         do {
             // Rows of more than DatasetAppend.writeThrough bytes reach the files before any commit.
@@ -112,14 +114,9 @@ import Glibc
     }
 
     @Test func anotherRunOrNoCommitPointStartsTheFilesAfresh() throws {
-        let f = try ConfigFixture("run:\n  batch_size: 1\n")
+        let (f, s) = try Self.project()
         defer { f.cleanup() }
-        let s = try f.load()
-        do {
-            let append = try DatasetAppend(settings: s, runID: "r1")
-            for r in Self.dialogues.prefix(3) { try append.add(r) }
-            try append.commit()
-        }
+        try Self.committedRun(s, dialogues: 3)
         let other = try DatasetAppend(settings: s, runID: "r2")
         #expect(other.dialogues == 0 && !other.holds("d0"))
         #expect(Self.files(s).values.allSatisfy { $0.isEmpty })
@@ -129,14 +126,9 @@ import Glibc
     }
 
     @Test func anIndexLineThatIsNotARowIsRefusedNamingTheFileAndLine() throws {
-        let f = try ConfigFixture("run:\n  batch_size: 1\n")
+        let (f, s) = try Self.project()
         defer { f.cleanup() }
-        let s = try f.load()
-        do {
-            let append = try DatasetAppend(settings: s, runID: "r1")
-            try append.add(Self.dialogues[0])
-            try append.commit()
-        }
+        try Self.committedRun(s, dialogues: 1)
         // Same size, other bytes: the committed index no longer names its dialogues.
         let index = (s.outputDir as NSString).appendingPathComponent("conversations_index.jsonl")
         let size = try Files.read(index).count
