@@ -52,9 +52,9 @@ public final class LLMClient: @unchecked Sendable {
 
     /// What a request counts against a tokens-per-minute limit before it is sent: its prompt (about four
     /// bytes a token) plus what the reply may take. Only worked out when such a limit is set.
-    static func estimatedTokens(messages: [ChatMessage], tools: [JSON], maxTokens: Int?) -> Int {
-        var bytes = 0
-        for m in messages { bytes += m.serialized().utf8.count }
+    /// `messageBytes`: the messages as serialized for the request.
+    static func estimatedTokens(messageBytes: Int, tools: [JSON], maxTokens: Int?) -> Int {
+        var bytes = messageBytes
         for t in tools { bytes += t.serialized().utf8.count }
         return bytes / 4 + (maxTokens ?? 512)
     }
@@ -127,7 +127,7 @@ public final class LLMClient: @unchecked Sendable {
             // Leave to send first (max_in_flight, the adaptive limit, the rate limits, a pause the server
             // asked for); with it comes what the run knows the endpoint refuses.
             let tokens = (layer.rateLimit.tokensPerMinute != nil || endpoint.rateLimit.tokensPerMinute != nil)
-                ? Self.estimatedTokens(messages: messages, tools: tools, maxTokens: agent.maxTokens) : 0
+                ? Self.estimatedTokens(messageBytes: messagesJSON.count, tools: tools, maxTokens: agent.maxTokens) : 0
             guard let lease = await limits.acquire(EndpointLimitSpec(endpoint, layer: layer), tokens: tokens) else {
                 throw LLMFailure(kind: .unavailable, message: Task.isCancelled ? "cancelled" : "\(endpoint.name): the run's limits broker is gone (dlg-run stopped)")
             }

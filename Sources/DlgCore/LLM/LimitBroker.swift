@@ -269,8 +269,6 @@ final class LimitBrokerClient: LimitGate, @unchecked Sendable {
             && spec.rateLimit.tokensPerMinute == nil && !spec.adaptive
     }
 
-    /// Whether the broker has said `key`'s endpoint is paused now.
-    func knowsPaused(_ key: String) -> Bool { lock.withLock { (pausedUntil[key] ?? 0) > LimitScheduler.now() } }
     /// Pauses the broker has told of so far (tests: heard, whether or not over since).
     var pausesHeard: Int { lock.withLock { heard } }
     private var heard = 0
