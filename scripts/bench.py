@@ -15,7 +15,8 @@
    run against the mock at zero latency, in dialogues per second.
 8. our LLM client alone (dlg-loadgen) beside the official `openai` package (AsyncOpenAI, asyncio), same
    calls, same concurrency, same mock at zero latency, in requests per CPU-second; and the run's limits
-   broker's CPU per request (dlg-loadgen --broker beside the same without).
+   broker's CPU per request for an endpoint with a limit and without one (dlg-loadgen --broker
+   [--max-in-flight N] beside the same without a broker).
 Nothing here asserts a time: it prints figures and ratios.
 """
 import argparse
@@ -645,15 +646,17 @@ def client_bench(concurrency, requests):
 
     try:
         loadgen()  # warm the mock
-        ours, theirs, leased = [], [], []
+        ours, theirs, leased, unleased = [], [], [], []
         for _ in range(2):
             ours.append(loadgen())
             if have_openai:
                 theirs.append(python_openai())
-            leased.append(loadgen("--broker"))
+            # A max_in_flight that never binds: every request asks the broker, as with any limit set.
+            leased.append(loadgen("--broker", "--max-in-flight", "1000000"))
+            unleased.append(loadgen("--broker"))
         best = lambda runs: max(runs, key=lambda r: r["requests_per_cpu_second"])
-        o, l = best(ours), best(leased)
-        errors = sum(r["errors"] for r in ours + theirs + leased)
+        o, l, u = best(ours), best(leased), best(unleased)
+        errors = sum(r["errors"] for r in ours + theirs + leased + unleased)
         line = f"  {requests} calls, {concurrency} in flight, 0 ms: dlg-loadgen {o['requests_per_cpu_second']:8.0f} requests/CPU-s"
         if theirs:
             t = best(theirs)
@@ -664,9 +667,12 @@ def client_bench(concurrency, requests):
         print(line + (f"; {errors} failed calls" if errors else ""))
         per_ours = o["cpu_seconds"] / requests * 1e6
         per_leased = l["cpu_seconds"] / requests * 1e6
-        print(f"  limits broker: {per_leased - per_ours:.1f} us CPU per request (both sides, one Unix-socket round trip "
-              f"and a release): {per_ours:.1f} us without, {per_leased:.1f} us with; "
+        per_unleased = u["cpu_seconds"] / requests * 1e6
+        print(f"  limits broker, endpoint with a limit: {per_leased - per_ours:.1f} us CPU per request (both sides, one "
+              f"Unix-socket round trip and a release): {per_ours:.1f} us without a broker, {per_leased:.1f} us with; "
               f"{l['requests_per_cpu_second']:.0f} requests/CPU-s through the broker")
+        print(f"  limits broker, endpoint without a limit (granted in the client): {per_unleased - per_ours:.1f} us CPU "
+              f"per request ({per_unleased:.1f} us)")
     finally:
         mock.terminate(); mock.wait()
         shutil.rmtree(d, ignore_errors=True)

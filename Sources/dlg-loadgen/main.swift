@@ -31,9 +31,13 @@ struct DlgLoadgen: AsyncParsableCommand {
     @Flag(help: "Take each request's lease from a limits broker over a Unix socket (both sides in this process).")
     var broker = false
 
+    @Option(help: "max_in_flight for the endpoint (0: none). With --broker, an endpoint with a limit asks the broker for every request; one without is granted in the client.")
+    var maxInFlight = 0
+
     func validate() throws {
         guard requests >= 1 else { throw ValidationError("'--requests' must be at least 1") }
         guard concurrency >= 1 else { throw ValidationError("'--concurrency' must be at least 1") }
+        guard maxInFlight >= 0 else { throw ValidationError("'--max-in-flight' must not be negative") }
     }
 
     static func cpuSeconds() -> Double {
@@ -53,7 +57,9 @@ struct DlgLoadgen: AsyncParsableCommand {
         }
         defer { host?.stop() }
         let client = LLMClient(logsDir: nil, layer: settings.llmLayer)
-        let agent = settings.agent(.kbResponder)
+        var configured = settings.agent(.kbResponder)
+        for i in configured.endpoints.indices where maxInFlight > 0 { configured.endpoints[i].maxInFlight = maxInFlight }
+        let agent = configured
         let format = ResponseFormat.json(name: "kb_responder", schema: .obj(["type": "object"]))
         let counter = Tally()
         let cpu0 = Self.cpuSeconds()
@@ -75,7 +81,7 @@ struct DlgLoadgen: AsyncParsableCommand {
         let cpu = Self.cpuSeconds() - cpu0
         let out: JSON = .obj([
             "requests": .int(requests), "errors": .int(counter.errors), "concurrency": .int(concurrency),
-            "broker": .bool(broker), "wall_seconds": .double(wall), "cpu_seconds": .double(cpu),
+            "broker": .bool(broker), "max_in_flight": .int(maxInFlight), "wall_seconds": .double(wall), "cpu_seconds": .double(cpu),
             "requests_per_cpu_second": .double(Double(requests) / max(cpu, 1e-9)),
         ])
         print(out.serialized())
