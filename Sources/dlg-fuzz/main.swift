@@ -5,16 +5,17 @@ import Foundation
 
 /// Throws seeded, mutated inputs at the parsers of what others write: JSONL records (RecordCheck), the
 /// config loader (YAML, .env-free: Settings.load), and the LLM reply path (a chat completion body through
-/// JSON, content parts, the JSON object in the text, and each agent's validation). A crash ends the
+/// JSON, content parts, the JSON object in the text, and each agent's validation), and the JSON parser
+/// against jansson (each input must give both the same value, or be refused by both). A crash ends the
 /// process; a hang is stopped by a watchdog (exit 70); every input must be accepted or rejected cleanly.
 @main
 struct DlgFuzz: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dlg-fuzz",
-        abstract: "Fuzz the record reader, the config loader and the LLM reply parser (make fuzz; a short run in make test).",
+        abstract: "Fuzz the record reader, the config loader, the LLM reply parser and the JSON parser (make fuzz; a short run in make test).",
         discussion: "Prints one line per target: inputs, seconds, how many were accepted. Exit 0: no crash, no hang.")
 
-    @Option(help: "Which parsers: records, config, reply, or all.")
+    @Option(help: "Which parsers: records, config, reply, json, or all.")
     var target = "all"
 
     @Option(help: "Inputs per target.")
@@ -24,14 +25,14 @@ struct DlgFuzz: ParsableCommand {
     var seed: UInt64 = 1
 
     func validate() throws {
-        guard ["records", "config", "reply", "all"].contains(target) else {
-            throw ValidationError("\"--target\" must be records, config, reply or all")
+        guard ["records", "config", "reply", "json", "all"].contains(target) else {
+            throw ValidationError("\"--target\" must be records, config, reply, json or all")
         }
         if inputs < 1 { throw ValidationError("\"--inputs\" must be at least 1") }
     }
 
     func run() throws {
-        let wanted = target == "all" ? ["records", "reply", "config"] : [target]
+        let wanted = target == "all" ? ["records", "reply", "json", "config"] : [target]
         for name in wanted {
             var accepted = 0
             let result: (inputs: Int, seconds: Double)
@@ -43,6 +44,10 @@ struct DlgFuzz: ParsableCommand {
             case "reply":
                 result = fuzz(name: name, seed: seed, count: inputs, mutator: Corpus.replies) { bytes in
                     if Corpus.reply(bytes) { accepted += 1 }
+                }
+            case "json":
+                result = fuzz(name: name, seed: seed, count: inputs, mutator: Corpus.json) { bytes in
+                    if Corpus.parsesAsJansson(bytes) { accepted += 1 }
                 }
             default:
                 let dir = FileManager.default.temporaryDirectory.appendingPathComponent("dlg-fuzz-\(getpid())")
@@ -94,6 +99,35 @@ enum Corpus {
         "run:\n  turns:\n    mode: range\n    min: 2\n    max: 5\n  data:\n    seeding:\n      question: q\nllm:\n  mode: api\n  agents:\n    user: {model: openai/gpt-5.2}\n    assistant: {provider: gemini, model: gemini/x}\ntools:\n  retrieval:\n    top_k: 3\n",
         "store:\n  backend: postgres\n  postgres:\n    dsn: ${POSTGRES_DSN}\nretrieval:\n  chunk_size: 400\n  overlap: 50\nllm:\n  price: {prompt_per_million: 1, completion_per_million: 2}\n",
     ], tokens: tokens)
+
+    /// Records, replies and the text inside replies, for the JSON parser.
+    static let json = Mutator(corpus: records.corpus.map { String(decoding: $0, as: UTF8.self) }
+        + replies.corpus.map { String(decoding: $0, as: UTF8.self) }
+        + [#" [ 1 , -0 , 0.5e-3 , 1E+2 , -12345678901234567 , 9223372036854775807 , -9223372036854775808 ] "#,
+           #"{"a":"\u00e9\ud83d\ude00\/\b\f\t\u0000","a":{"b":[]},"":"\""}"#,
+           "\t\r\n{\"k\" : \"v\" }\n"],
+        tokens: tokens + ["\\/", "\\b", "\\ud83d\\ude00", "1E+2", "0.5e-3", "9223372036854775808", "1e-400", " ", "\t"])
+
+    /// JSONCodec's parser and jansson alone on the same bytes: the same value (the same members in the
+    /// same order, the same number types and bits), or both refuse it. True when both accepted.
+    static func parsesAsJansson(_ bytes: [UInt8]) -> Bool {
+        let ours = try? JSONCodec.parse(bytes)
+        let theirs = bytes.withUnsafeBytes { try? JSONCodec.parseWithJansson($0) }
+        func mismatch(_ what: String) -> Never {
+            // The input is printed whole, escaped, so that it can be made a test case.
+            let text = String(decoding: bytes, as: UTF8.self).debugDescription
+            FileHandle.standardError.write(Data("dlg-fuzz: the parser \(what): \(text.prefix(2000))\n".utf8))
+            exit(70)
+        }
+        switch (ours, theirs) {
+        case (nil, nil): return false
+        case (let a?, let b?):
+            if !identicalJSON(a, b) { mismatch("and jansson read \(bytes.count) bytes differently: \(a) vs \(b)") }
+            return true
+        case (nil, _?): mismatch("refused what jansson accepted")
+        case (_?, nil): mismatch("accepted what jansson refused")
+        }
+    }
 
     /// The reply path of every agent; true when some agent's validation accepted it.
     static func reply(_ bytes: [UInt8]) -> Bool {

@@ -1,12 +1,12 @@
 // A short run of the fuzzer (make fuzz runs a million inputs per target): seeded mutations of records,
-// configs and LLM replies; the tool exits 0 only when no input crashed or hung its parser.
+// configs and LLM replies, and the JSON parser checked against jansson; the tool exits 0 only when no input crashed or hung its parser.
 
 import DlgTestSupport
 import Foundation
 import Testing
 
 @Suite("fuzzing, short") struct FuzzTests {
-    @Test(arguments: ["records", "reply", "config"])
+    @Test(arguments: ["records", "reply", "json", "config"])
     func noInputCrashesOrHangsTheParser(_ target: String) async throws {
         // Another seed every day: over the weeks the short runs cover more than one fixed seed would.
         let seed = UInt64(Date().timeIntervalSince1970 / 86_400)

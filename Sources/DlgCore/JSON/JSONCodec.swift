@@ -8,10 +8,18 @@ public struct JSONParseError: Error, Sendable, CustomStringConvertible {
     public init(message: String, column: Int) { self.message = message; self.column = column }
 }
 
-/// Parses JSON text with jansson (measured here about 2.5x faster than Codable).
+/// Parses JSON text (`JSONParser`, jansson for what it refuses) and writes it.
 public enum JSONCodec {
-    /// Parses one JSON value from UTF-8 bytes.
+    /// Parses one JSON value from UTF-8 bytes: with `JSONParser`, and with jansson what that leaves
+    /// (text it refuses, so that every error is worded as before, and the rare forms it leaves).
     public static func parse(_ bytes: UnsafeRawBufferPointer) throws(JSONParseError) -> JSON {
+        if let value = JSONParser.parse(bytes.assumingMemoryBound(to: UInt8.self)) { return value }
+        return try parseWithJansson(bytes)
+    }
+
+    /// Parses one JSON value with jansson alone (what `parse` falls back to; the reference the
+    /// parser is fuzzed against).
+    public static func parseWithJansson(_ bytes: UnsafeRawBufferPointer) throws(JSONParseError) -> JSON {
         var error = json_error_t()
         guard let base = bytes.baseAddress,
             let root = json_loadb(base.assumingMemoryBound(to: CChar.self), bytes.count,

@@ -100,6 +100,30 @@ public enum JSONScan {
         return w & highs != 0 || below20 != 0 || hasZero(w ^ (ones &* 0x22)) || hasZero(w ^ (ones &* 0x5C))
     }
 
+    /// The length of the multi-byte UTF-8 sequence at `at`, or 0 if it is not one jansson accepts: no
+    /// overlong form, no surrogate, at most U+10FFFF.
+    static func utf8SequenceLength(_ b: UnsafeBufferPointer<UInt8>, at pos: Int) -> Int {
+        let c = b[pos]
+        let n = b.count
+        func cont(_ i: Int) -> Bool { i < n && b[i] & 0xC0 == 0x80 }
+        if c >= 0xC2 && c <= 0xDF {
+            return cont(pos + 1) ? 2 : 0
+        } else if c >= 0xE0 && c <= 0xEF {
+            guard cont(pos + 1), cont(pos + 2) else { return 0 }
+            let c1 = b[pos + 1]
+            if c == 0xE0 && c1 < 0xA0 { return 0 }
+            if c == 0xED && c1 >= 0xA0 { return 0 }
+            return 3
+        } else if c >= 0xF0 && c <= 0xF4 {
+            guard cont(pos + 1), cont(pos + 2), cont(pos + 3) else { return 0 }
+            let c1 = b[pos + 1]
+            if c == 0xF0 && c1 < 0x90 { return 0 }
+            if c == 0xF4 && c1 >= 0x90 { return 0 }
+            return 4
+        }
+        return 0
+    }
+
     static func hexValue(_ c: UInt8) -> UInt8 { c <= UInt8(ascii: "9") ? c - 0x30 : c - 0x57 }
 
     /// Deeper than this, the scan gives up (jansson's own limit is 2048).
@@ -256,30 +280,11 @@ public enum JSONScan {
             return false
         }
 
-        /// One multi-byte UTF-8 sequence, as jansson checks it: no overlong form, no surrogate, at most U+10FFFF.
+        /// One multi-byte UTF-8 sequence.
         mutating func utf8Sequence() -> Bool {
-            let c = b[pos]
-            let n = b.count
-            func cont(_ i: Int) -> Bool { i < n && b[i] & 0xC0 == 0x80 }
-            if c >= 0xC2 && c <= 0xDF {
-                guard cont(pos + 1) else { return false }
-                pos += 2
-            } else if c >= 0xE0 && c <= 0xEF {
-                guard cont(pos + 1), cont(pos + 2) else { return false }
-                let c1 = b[pos + 1]
-                if c == 0xE0 && c1 < 0xA0 { return false }
-                if c == 0xED && c1 >= 0xA0 { return false }
-                pos += 3
-            } else if c >= 0xF0 && c <= 0xF4 {
-                guard cont(pos + 1), cont(pos + 2), cont(pos + 3) else { return false }
-                let c1 = b[pos + 1]
-                if c == 0xF0 && c1 < 0x90 { return false }
-                if c == 0xF4 && c1 >= 0x90 { return false }
-                pos += 4
-            } else {
-                return false
-            }
-            return true
+            let length = JSONScan.utf8SequenceLength(b, at: pos)
+            pos += length
+            return length > 0
         }
 
         /// A number as `JSON.write` writes it: an integer of up to 18 digits, or a real that writes
