@@ -100,20 +100,5 @@ final class FuzzProgress: @unchecked Sendable {
     func read() -> (Int, Bool) { lock.withLock { (index, done) } }
 }
 
-/// Whether two values are the same to the last detail `==` overlooks: members in the same order, an
-/// integer not equal to a real, a real's sign and bits (-0.0 is not 0.0).
-public func identicalJSON(_ a: JSON, _ b: JSON) -> Bool {
-    switch (a, b) {
-    case (.null, .null): return true
-    case (.bool(let x), .bool(let y)): return x == y
-    case (.int(let x), .int(let y)): return x == y
-    case (.double(let x), .double(let y)): return x.bitPattern == y.bitPattern
-    case (.string(let x), .string(let y)): return Array(x.utf8) == Array(y.utf8)
-    case (.array(let x), .array(let y)): return x.count == y.count && zip(x, y).allSatisfy { identicalJSON($0, $1) }
-    case (.object(let x), .object(let y)):
-        return x.count == y.count && zip(x.pairs, y.pairs).allSatisfy {
-            Array($0.key.utf8) == Array($1.key.utf8) && identicalJSON($0.value, $1.value)
-        }
-    default: return false
-    }
-}
+/// Whether two values are the same to the last detail `==` overlooks (`JSON.isIdentical`).
+public func identicalJSON(_ a: JSON, _ b: JSON) -> Bool { a.isIdentical(to: b) }

@@ -23,7 +23,8 @@ public enum AgentSchemas {
     public static let questionMaxLength = 300
     public static let answerMaxLength = 500
 
-    public static var qaGeneration: JSON {
+    /// Built once: `RequestParts` then knows it by its storage.
+    public static let qaGeneration: JSON =
         object([
             // Ends with a question mark: under a grammar this turns a small model's copied sentence into a
             // question. The pattern also bounds the length. The optional fields are small and single so
@@ -36,9 +37,8 @@ public enum AgentSchemas {
             "coverage_target": str(40),
             "notes_for_assistant": list(str(100), max: 1),
         ], required: ["user_message", "intent", "difficulty"])
-    }
 
-    public static var kbAnswer: JSON {
+    public static let kbAnswer: JSON =
         object([
             "assistant_message": str(answerMaxLength, min: 1),
             "reasoning_trace": object([
@@ -56,7 +56,6 @@ public enum AgentSchemas {
             ], required: []),
             "did_web_search": .obj(["type": "boolean"]),
         ], required: ["assistant_message"])
-    }
 
     public static func judge(reasons: [String]) -> JSON {
         // No "uniqueItems": llama.cpp cannot turn it into a grammar and then drops the whole schema

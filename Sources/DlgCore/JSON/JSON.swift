@@ -51,6 +51,26 @@ public enum JSON: Sendable, Equatable {
         }
     }
 
+    /// Whether `other` is the same value to the last detail `==` overlooks: members in the same order,
+    /// an integer not equal to a real, a real's bits (-0.0 is not 0.0), strings byte for byte. Values
+    /// that share their storage (a copy of a `static let` schema) are known identical at once.
+    public func isIdentical(to other: JSON) -> Bool {
+        switch (self, other) {
+        case (.null, .null): return true
+        case (.bool(let x), .bool(let y)): return x == y
+        case (.int(let x), .int(let y)): return x == y
+        case (.double(let x), .double(let y)): return x.bitPattern == y.bitPattern
+        case (.string(let x), .string(let y)): return x.utf8.elementsEqual(y.utf8)
+        case (.array(let x), .array(let y)):
+            if x.withUnsafeBufferPointer({ a in y.withUnsafeBufferPointer { b in a.baseAddress == b.baseAddress && a.count == b.count } }) {
+                return true
+            }
+            return x.count == y.count && zip(x, y).allSatisfy { $0.isIdentical(to: $1) }
+        case (.object(let x), .object(let y)): return x.isIdentical(to: y)
+        default: return false
+        }
+    }
+
     /// Builds an object from ordered pairs.
     public static func obj(_ pairs: KeyValuePairs<String, JSON>) -> JSON {
         var o = JSONObject()
@@ -104,6 +124,17 @@ public struct JSONObject: Sendable, Equatable {
     public var keys: [String] { members.map { $0.key } }
     /// Members in insertion order.
     public var pairs: [(key: String, value: JSON)] { members }
+
+    /// The same members in the same order, each value identical (`JSON.isIdentical`).
+    public func isIdentical(to other: JSONObject) -> Bool {
+        let shared = members.withUnsafeBufferPointer { a in
+            other.members.withUnsafeBufferPointer { b in a.baseAddress == b.baseAddress && a.count == b.count }
+        }
+        if shared { return true }
+        return members.count == other.members.count && zip(members, other.members).allSatisfy {
+            $0.key.utf8.elementsEqual($1.key.utf8) && $0.value.isIdentical(to: $1.value)
+        }
+    }
 
     /// Same members with the same values, in any order.
     public static func == (a: JSONObject, b: JSONObject) -> Bool {

@@ -123,6 +123,11 @@ extension JSON {
     /// big value that goes into two documents (a chat request's messages: its body and its cache key) is
     /// serialized once.
     static func write(_ object: JSONObject, replacing key: String, with raw: [UInt8], into out: inout [UInt8]) {
+        write(object, raw: [(key, raw)], into: &out)
+    }
+
+    /// Writes `object` compactly, but the value of each member named in `raw` as the bytes given there.
+    static func write(_ object: JSONObject, raw: [(key: String, bytes: [UInt8])], into out: inout [UInt8]) {
         out.append(UInt8(ascii: "{"))
         var first = true
         for (k, v) in object.pairs {
@@ -130,7 +135,7 @@ extension JSON {
             first = false
             JSON.writeString(k, into: &out)
             out.append(UInt8(ascii: ":"))
-            if k == key { out.append(contentsOf: raw) } else { v.write(into: &out) }
+            if let r = raw.first(where: { $0.key == k }) { out.append(contentsOf: r.bytes) } else { v.write(into: &out) }
         }
         out.append(UInt8(ascii: "}"))
     }

@@ -94,6 +94,21 @@ public final class LLMClient: @unchecked Sendable {
         return (body, sentOurSeed)
     }
 
+    /// A request's bytes: `body` as `requestBody` made it, with the messages, the tools and a JSON
+    /// schema format written from bytes serialized before (the same bytes as writing it whole).
+    static func requestBytes(_ body: JSONObject, messagesJSON: [UInt8], format: ResponseFormat, tools: [JSON],
+                             can: EndpointCapabilities.Snapshot) -> [UInt8] {
+        var raw: [(key: String, bytes: [UInt8])] = [("messages", messagesJSON)]
+        if !tools.isEmpty && can.tools { raw.append(("tools", RequestParts.shared.bytes(.array(tools)))) }
+        if case .json(let name, let schema) = format, can.json == .jsonSchema {
+            raw.append(("response_format", RequestParts.shared.jsonSchemaFormat(name: name, schema: schema)))
+        }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(messagesJSON.count + 1024 + raw.dropFirst().reduce(0) { $0 + $1.bytes.count })
+        JSON.write(body, raw: raw, into: &bytes)
+        return bytes
+    }
+
     /// One chat completion with retries. `tools` are OpenAI function tool definitions.
     public func chat(agent: AgentSettings, messages: [ChatMessage], format: ResponseFormat,
                      tools: [JSON] = [], label: String = "") async throws(LLMFailure) -> ChatReply
@@ -138,9 +153,7 @@ public final class LLMClient: @unchecked Sendable {
             let timeout = endpoint.timeout ?? agent.timeout
             let started = Date()
             router.begin(endpoint)
-            var bytes: [UInt8] = []
-            bytes.reserveCapacity(messagesJSON.count + 1024)
-            JSON.write(body, replacing: "messages", with: messagesJSON, into: &bytes)
+            let bytes = Self.requestBytes(body, messagesJSON: messagesJSON, format: format, tools: tools, can: can)
             let (outcome, server) = await send(endpoint: endpoint, body: consume bytes, timeout: timeout)
             let elapsed = Date().timeIntervalSince(started)
             router.end(endpoint, elapsed: elapsed)

@@ -306,12 +306,13 @@ final class LimitBrokerClient: LimitGate, @unchecked Sendable {
     }
 
     func release(_ lease: LeaseGrant, _ o: LeaseOutcome) {
+        // Nothing to report of a request granted here that ended without a word from the server on its
+        // load: the usual case, checked before any text is built (that was 2% of a stage's CPU).
+        if lease.local && o.end != .overloaded && o.server.isEmpty { return }
         let outcome = "\(o.end.rawValue) \(Self.field(o.elapsed)) \(Self.field(o.tokens)) \(Self.field(o.retryAfter)) \(Self.field(o.server.remainingRequests)) \(Self.field(o.server.resetRequests)) \(Self.field(o.server.remainingTokens)) \(Self.field(o.server.resetTokens))"
         let line = lease.local
             ? "O \(outcome) \(lease.baseURL.replacingOccurrences(of: " ", with: "%20")) \(lease.name.replacingOccurrences(of: "\n", with: " "))"
             : "R \(lease.id) \(outcome)"
-        // Nothing to report of a request granted here that ended without a word from the server on its load.
-        if lease.local && o.end != .overloaded && o.server.isEmpty { return }
         lock.withLock { if !closed { LimitWire.write(fd, line) } }
     }
 

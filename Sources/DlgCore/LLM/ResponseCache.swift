@@ -217,11 +217,15 @@ extension ResponseCache {
         if models.isEmpty { models.insert(agent.model) }
         var parts = JSONObject()
         parts["model"] = JSON(models.sorted())
-        parts["messages"] = .null  // written as `messagesJSON`
-        parts["tools"] = .array(tools)
+        // messages, tools and a JSON response format are written from bytes serialized before.
+        parts["messages"] = .null
+        parts["tools"] = .null
+        var raw: [(key: String, bytes: [UInt8])] = [("messages", messagesJSON), ("tools", RequestParts.shared.bytes(.array(tools)))]
         switch format {
         case .text: parts["response_format"] = "text"
-        case .json(let name, let schema): parts["response_format"] = .obj(["name": .string(name), "schema": schema])
+        case .json(let name, let schema):
+            parts["response_format"] = .null
+            raw.append(("response_format", RequestParts.shared.keyFormat(name: name, schema: schema)))
         }
         if let t = agent.temperature { parts["temperature"] = .double(t) }
         if let m = agent.maxTokens { parts["max_tokens"] = .int(m) }
@@ -230,7 +234,7 @@ extension ResponseCache {
         if let seed = agent.requestSeed { parts["seed"] = .int(seed) }
         var text = Array("chat".utf8)
         text.append(0x1F)
-        JSON.write(parts, replacing: "messages", with: messagesJSON, into: &text)
+        JSON.write(parts, raw: raw, into: &text)
         return key(text: text)
     }
 }

@@ -10,9 +10,12 @@ public final class JudgeStage: RecordStage, @unchecked Sendable {
     /// Re-judge turns or dialogues that already have a judgement (the offline judge-only pass).
     let force: Bool
     public let health = StageHealth()
+    /// The judge's reply schema, built once (its bytes are then served by `RequestParts` at once).
+    let schema: JSON
 
     public init(settings: Settings, caller: AgentCaller, log: Logger, force: Bool) {
         self.settings = settings
+        schema = AgentSchemas.judge(reasons: settings.judge.reasons)
         self.caller = caller
         self.log = log
         self.force = force
@@ -82,7 +85,6 @@ public final class JudgeStage: RecordStage, @unchecked Sendable {
         let reasons = settings.judge.reasons
         let userPersona = r["personas"]?["user"]?.stringValue ?? ""
         let assistantPersona = r["personas"]?["assistant"]?.stringValue ?? ""
-        let schema = AgentSchemas.judge(reasons: reasons)
         if settings.judge.granularity == .conversation {
             let turns = Record.turns(r)
             let compact = JSON.array(turns.map {
