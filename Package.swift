@@ -78,7 +78,7 @@ let package = Package(
             "DlgCore", "DlgTestSupport", "DlgMock", .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "ToolTests", dependencies: ["DlgCore", "DlgTestSupport"], exclude: ["Fixtures"]),
-        .testTarget(name: "DlgMockTests", dependencies: ["DlgMock"]),
+        .testTarget(name: "DlgMockTests", dependencies: ["DlgMock"], exclude: ["Golden"]),
         // One test per behaviour upstream dlgforge's own tests pin, and the compatibility items (issue 15).
         .testTarget(name: "ConformanceTests", dependencies: ["DlgCore", "DlgTestSupport"]),
     ]
