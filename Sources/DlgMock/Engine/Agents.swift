@@ -22,21 +22,31 @@ struct AgentReplies {
         "Can you explain how this works?",
     ]
 
+    /// The prompt asks for French (`fr`, or upstream's name): answer in French so language checks pass.
+    let french: Bool
+
+    /// The prompt asks for Arabic or one of upstream's Arabic varieties (`morocco`, `msa`, `gulf`, ...).
+    let arabic: Bool
+
+    init(request: ChatRequest, draw: Draw, duplicateRate: Double, toolCalls: Bool) {
+        self.request = request
+        self.draw = draw
+        self.duplicateRate = duplicateRate
+        self.toolCalls = toolCalls
+        let language = AgentReplies.targetLanguage(request.last("system") ?? "")
+        french = ["fr", "french", "france"].contains(language)
+        arabic = ["ar", "arabic", "msa", "morocco", "moroccan", "gulf", "levantine", "egypt", "egyptian", "saudi", "uae",
+                  "iraqi", "tunisian", "algerian"].contains(language)
+    }
+
     /// The target language the system prompt names (`language "fr"`), lowercased.
-    var targetLanguage: String {
-        let system = request.last("system") ?? ""
+    static func targetLanguage(_ system: String) -> String {
+        // Bytes when the match and the name are plain ASCII (then Foundation's search and Character
+        // slicing find the same); Foundation otherwise, as before.
+        if let ascii = TextTools.asciiValue(after: "language \"", in: system) { return ascii }
         guard let start = system.range(of: "language \"") else { return "" }
         let rest = system[start.upperBound...]
         return String(rest[..<(rest.firstIndex(of: "\"") ?? rest.endIndex)]).lowercased()
-    }
-
-    /// The prompt asks for French (`fr`, or upstream's name): answer in French so language checks pass.
-    var french: Bool { ["fr", "french", "france"].contains(targetLanguage) }
-
-    /// The prompt asks for Arabic or one of upstream's Arabic varieties (`morocco`, `msa`, `gulf`, ...).
-    var arabic: Bool {
-        ["ar", "arabic", "msa", "morocco", "moroccan", "gulf", "levantine", "egypt", "egyptian", "saudi", "uae",
-         "iraqi", "tunisian", "algerian"].contains(targetLanguage)
     }
 
     static let duplicatePoolArabic = ["ما فائدة هذا النظام؟", "كيف أبدأ باستخدام هذا؟", "هل يمكنك شرح طريقة عمله؟"]
@@ -151,24 +161,26 @@ struct AgentReplies {
 
     func qaGenerator() -> JSONValue {
         let prompt = request.last("user") ?? request.allText
-        var candidates = TextTools.distinct(TextTools.words(in: prompt, minLength: 4, filter: true))
-        let nounLike = candidates.filter(TextTools.isNounLike)
+        // Distinct words (indices into `words`), the noun-like ones when there are two.
+        let words = WordList(prompt, minLength: 4, filter: true, distinct: true)
+        var candidates = Array(0..<words.count)
+        let nounLike = candidates.filter(words.isNounLike)
         if nounLike.count >= 2 { candidates = nounLike }
         let first: String
         let second: String
         if candidates.count >= 2 {
             let i = draw.index(1, candidates.count)
-            first = candidates[i]
+            first = words.string(candidates[i])
             // Avoid pairs like "refund" / "refunds": a few hash-derived tries for a different stem.
             var j = 0
             for attempt in 0..<4 {
                 j = draw.index(2 + UInt64(attempt) * 100, candidates.count - 1)
                 if j >= i { j += 1 }
-                if candidates[j].prefix(5) != first.prefix(5) { break }
+                if !words.samePrefix5(candidates[j], candidates[i]) { break }
             }
-            second = candidates[j]
+            second = words.string(candidates[j])
         } else {
-            first = candidates.first ?? draw.pick(1, AgentReplies.fallbackWords)
+            first = candidates.first.map(words.string) ?? draw.pick(1, AgentReplies.fallbackWords)
             var other = draw.pick(2, AgentReplies.fallbackWords)
             if other == first { other = "the rest of the system" }
             second = other

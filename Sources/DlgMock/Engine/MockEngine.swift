@@ -458,8 +458,9 @@ final class MockEngine: @unchecked Sendable {
     /// A deterministic, L2-normalised bag-of-words vector: each lowercase word adds ±1 to one of 64 buckets.
     static func embed(_ text: String) -> [Float] {
         var vector = [Float](repeating: 0, count: embeddingDimensions)
-        for word in TextTools.words(in: text, scanBytes: .max) {
-            let h = mix64(StableHash.of(word[...].utf8))
+        let words = WordList(text, scanBytes: .max)
+        for i in 0..<words.count {
+            let h = mix64(words.stableHash(i))
             vector[Int(h % UInt64(embeddingDimensions))] += (h >> 63) == 0 ? 1 : -1
         }
         var norm: Float = 0

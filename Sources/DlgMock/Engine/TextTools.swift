@@ -34,37 +34,8 @@ enum TextTools {
     /// A word is a run of ASCII letters and digits and non-ASCII bytes; ASCII is
     /// lowercased. Words made only of digits, and stopwords when `filter` is set, are skipped.
     static func words(in text: String, minLength: Int = 1, filter: Bool = false, limit: Int = .max, scanBytes: Int = 65536) -> [String] {
-        var result: [String] = []
-        var text = text
-        text.withUTF8 { utf8 in
-            let end = min(utf8.count, scanBytes)
-            var current: [UInt8] = []
-            var hasLetter = false
-            func flush() {
-                defer { current.removeAll(keepingCapacity: true); hasLetter = false }
-                guard current.count >= minLength, current.count <= 40, hasLetter else { return }
-                let word = String(decoding: current, as: UTF8.self)
-                if filter, stopwords.contains(word) { return }
-                result.append(word)
-            }
-            var i = 0
-            while i < end, result.count < limit {
-                var byte = utf8[i]
-                i += 1
-                if byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") {
-                    byte += 32
-                    hasLetter = true
-                } else if (byte >= UInt8(ascii: "a") && byte <= UInt8(ascii: "z")) || byte >= 0x80 {
-                    hasLetter = true
-                } else if !(byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9")) {
-                    if !current.isEmpty { flush() }
-                    continue
-                }
-                current.append(byte)
-            }
-            if !current.isEmpty, result.count < limit { flush() }
-        }
-        return result
+        let list = WordList(text, minLength: minLength, filter: filter, distinct: false, limit: limit, scanBytes: scanBytes)
+        return (0..<list.count).map(list.string)
     }
 
     /// `words` without repeats, keeping the first occurrence.
@@ -101,7 +72,7 @@ enum TextTools {
     static func allowedLabels(in text: String) -> [String]? {
         var text = text
         return text.withUTF8 { utf8 -> [String]? in
-            let needle = Array("reason".utf8)
+            let needle = Array("reason".utf8)  // lowercase already
             var start = 0
             while let found = findCaseInsensitive(needle, in: utf8, from: start) {
                 start = found + 1
@@ -130,7 +101,7 @@ enum TextTools {
     /// collapsed, at most `maxBytes` long; nil when there is no such occurrence.
     static func fragment(around word: String, in text: String, maxBytes: Int = 180) -> String? {
         var text = text
-        let needle = Array(word.utf8)
+        let needle = word.utf8.map(lower)
         return text.withUTF8 { utf8 -> String? in
             var start = 0
             while let center = findCaseInsensitive(needle, in: utf8, from: start) {
@@ -249,6 +220,29 @@ enum TextTools {
         }
     }
 
+    /// For an ASCII `marker`: the text after its first occurrence up to the next `"` (or the end), ASCII
+    /// lowercased; "" when `marker` does not occur. Nil when a byte search could disagree with a search by
+    /// Characters (a non-ASCII byte next to the match, in the value or after its closing quote): the caller
+    /// then searches the Foundation way.
+    static func asciiValue(after marker: String, in text: String) -> String? {
+        var text = text
+        let needle = Array(marker.utf8)
+        return text.withUTF8 { utf8 -> String? in
+            guard let found = find(needle, in: utf8, from: 0) else { return "" }
+            if found > 0, utf8[found - 1] >= 0x80 { return nil }
+            let start = found + needle.count
+            var i = start
+            while i < utf8.count, utf8[i] != UInt8(ascii: "\"") {
+                if utf8[i] >= 0x80 { return nil }
+                i += 1
+            }
+            if i + 1 < utf8.count, utf8[i + 1] >= 0x80 { return nil }
+            var value = [UInt8](UnsafeBufferPointer(rebasing: utf8[start..<i]))
+            for k in value.indices { value[k] = lower(value[k]) }
+            return String(decoding: value, as: UTF8.self)
+        }
+    }
+
     /// Whether `text` contains `needle`, compared byte for byte.
     static func contains(_ needle: String, in text: String) -> Bool {
         var text = text
@@ -273,14 +267,18 @@ enum TextTools {
         return nil
     }
 
+    @inline(__always)
+    static func lower(_ b: UInt8) -> UInt8 { b >= 65 && b <= 90 ? b + 32 : b }
+
+    /// The first offset from `start` where `needle` (already lowercased) occurs, ASCII case ignored.
     private static func findCaseInsensitive(_ needle: [UInt8], in haystack: UnsafeBufferPointer<UInt8>, from start: Int) -> Int? {
-        @inline(__always) func lower(_ b: UInt8) -> UInt8 { b >= 65 && b <= 90 ? b + 32 : b }
-        let needle = needle.map(lower)
         guard !needle.isEmpty, needle.count <= haystack.count else { return nil }
         var i = start
         let last = haystack.count - needle.count
+        let first = needle[0]
         outer: while i <= last {
-            for j in 0..<needle.count where lower(haystack[i + j]) != needle[j] {
+            if lower(haystack[i]) != first { i += 1; continue }
+            for j in 1..<max(1, needle.count) where lower(haystack[i + j]) != needle[j] {
                 i += 1
                 continue outer
             }
