@@ -39,6 +39,15 @@ struct ChatRequest {
     /// Size of the request body, for the prompt token estimate.
     var bodyBytes = 0
 
+    /// What `init` reads of a request body; the rest (schemas, tool parameters, tool calls) is only checked.
+    static let keep = JSONKeep.members([
+        ("model", .all),
+        ("messages", .elements(.members([("role", .all), ("content", .all)]))),
+        ("response_format", .members([("type", .all), ("json_schema", .members([("name", .all)]))])),
+        ("seed", .all),
+        ("tools", .elements(.members([("function", .members([("name", .all)]))]))),
+    ])
+
     init(_ json: JSONValue) throws {
         guard case .object = json else { throw BadRequest(message: "the request body must be a JSON object") }
         if let model = json["model"], model != .null {

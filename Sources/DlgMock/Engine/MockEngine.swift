@@ -218,7 +218,7 @@ final class MockEngine: @unchecked Sendable {
     private func chatCompletion(_ body: UnsafeRawBufferPointer) -> MockOutcome {
         var request: ChatRequest
         do {
-            request = try ChatRequest(JSONParser.parse(body))
+            request = try ChatRequest(JSONParser.parse(body, keeping: ChatRequest.keep))
             request.bodyBytes = body.count
         } catch {
             count { $0.requests += 1; $0.chatCompletions += 1; $0.badRequests += 1 }
@@ -408,7 +408,7 @@ final class MockEngine: @unchecked Sendable {
         let inputs: [String]
         let model: String
         do {
-            let json = try JSONParser.parse(body)
+            let json = try JSONParser.parse(body, keeping: .members([("input", .all), ("model", .all)]))
             guard case .object = json else { throw BadRequest(message: "the request body must be a JSON object") }
             switch json["input"] {
             case .string(let s)?: inputs = [s]

@@ -1,6 +1,12 @@
 // Byte-level text helpers used to build plausible replies from prompt text.
 // They work on UTF-8 bytes (not Characters) because prompts can be many kilobytes.
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 enum TextTools {
     /// Words that make poor question material: English function words and prompt boilerplate.
     static let stopwords: Set<String> = [
@@ -80,6 +86,11 @@ enum TextTools {
                 let limit = min(utf8.count, i + 200)
                 while i < limit, utf8[i] != UInt8(ascii: "[") { i += 1 }
                 guard i < limit else { continue }
+                // Only an array whose first element is a string can be a list of labels: parse nothing else
+                // (the evidence a judge prompt carries is a long array of objects).
+                var first = i + 1
+                while first < utf8.count, isSpace(utf8[first]) { first += 1 }
+                guard first < utf8.count, utf8[first] == UInt8(ascii: "\"") else { continue }
                 guard let value = try? JSONParser.parsePrefix(UnsafeRawBufferPointer(utf8), at: i),
                       let elements = value.arrayValue, !elements.isEmpty else { continue }
                 let labels = elements.compactMap(\.stringValue).filter(isLabel)
@@ -251,10 +262,13 @@ enum TextTools {
     }
 
     private static func find(_ needle: [UInt8], in haystack: UnsafeBufferPointer<UInt8>, from start: Int) -> Int? {
-        guard let first = needle.first, needle.count <= haystack.count else { return nil }
+        guard let first = needle.first, needle.count <= haystack.count, let base = haystack.baseAddress else { return nil }
         var i = start
         let last = haystack.count - needle.count
         outer: while i <= last {
+            // memchr to the next candidate: the first byte of `"topic_id"` is common, of most needles rare.
+            guard let hit = memchr(base + i, Int32(first), last - i + 1) else { return nil }
+            i = base.distance(to: hit.assumingMemoryBound(to: UInt8.self))
             if haystack[i] == first {
                 for j in 1..<needle.count where haystack[i + j] != needle[j] {
                     i += 1

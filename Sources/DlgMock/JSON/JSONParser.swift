@@ -10,6 +10,17 @@ struct JSONParseError: Error, CustomStringConvertible {
     var description: String { "invalid JSON at byte \(offset): \(reason)" }
 }
 
+/// Which parts of a document `JSONParser.parse(_:keeping:)` builds; the rest is only checked.
+indirect enum JSONKeep: Sendable {
+    /// The whole value.
+    case all
+    /// For an object: only the members with these names (every occurrence), each kept as said. A value
+    /// of another type is kept whole.
+    case members([(name: String, keep: JSONKeep)])
+    /// For an array: every element, kept as said. A value of another type is kept whole.
+    case elements(JSONKeep)
+}
+
 /// Parses JSON text from a byte buffer into `JSONValue`.
 struct JSONParser {
     private let bytes: UnsafeRawBufferPointer
@@ -31,6 +42,16 @@ struct JSONParser {
         return value
     }
 
+    /// Parses one complete JSON document, building only what `keep` asks for: what is left out is checked
+    /// the same way (the same errors at the same offsets) but costs no Strings, arrays or objects.
+    static func parse(_ bytes: UnsafeRawBufferPointer, keeping keep: JSONKeep) throws -> JSONValue {
+        var parser = JSONParser(bytes: bytes, index: 0)
+        let value = try parser.parseValue(keep)
+        parser.skipWhitespace()
+        guard parser.index == bytes.count else { throw parser.error("trailing characters after the document") }
+        return value
+    }
+
     /// Parses one JSON value starting at `offset`, ignoring whatever follows it.
     static func parsePrefix(_ bytes: UnsafeRawBufferPointer, at offset: Int) throws -> JSONValue {
         var parser = JSONParser(bytes: bytes, index: offset)
@@ -47,6 +68,172 @@ struct JSONParser {
             case 0x20, 0x0A, 0x0D, 0x09: index += 1
             default: return
             }
+        }
+    }
+
+    private mutating func parseValue(_ keep: JSONKeep) throws -> JSONValue {
+        switch keep {
+        case .all:
+            return try parseValue()
+        case .members(let names):
+            skipWhitespace()
+            guard index < bytes.count, bytes[index] == UInt8(ascii: "{") else { return try parseValue() }
+            try enter()
+            defer { depth -= 1 }
+            index += 1
+            var members: [(key: String, value: JSONValue)] = []
+            skipWhitespace()
+            if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
+                index += 1
+                return .object(members)
+            }
+            while true {
+                skipWhitespace()
+                guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw error("expected a member name") }
+                let key = try parseString()
+                skipWhitespace()
+                guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw error("expected ':'") }
+                index += 1
+                if let wanted = names.first(where: { $0.name == key }) {
+                    members.append((key, try parseValue(wanted.keep)))
+                } else {
+                    try skipValue()
+                }
+                skipWhitespace()
+                guard index < bytes.count else { throw error("unexpected end of input") }
+                if bytes[index] == UInt8(ascii: ",") { index += 1; continue }
+                if bytes[index] == UInt8(ascii: "}") { index += 1; return .object(members) }
+                throw error("expected ',' or '}'")
+            }
+        case .elements(let each):
+            skipWhitespace()
+            guard index < bytes.count, bytes[index] == UInt8(ascii: "[") else { return try parseValue() }
+            try enter()
+            defer { depth -= 1 }
+            index += 1
+            var elements: [JSONValue] = []
+            skipWhitespace()
+            if index < bytes.count, bytes[index] == UInt8(ascii: "]") {
+                index += 1
+                return .array(elements)
+            }
+            while true {
+                elements.append(try parseValue(each))
+                skipWhitespace()
+                guard index < bytes.count else { throw error("unexpected end of input") }
+                if bytes[index] == UInt8(ascii: ",") { index += 1; continue }
+                if bytes[index] == UInt8(ascii: "]") { index += 1; return .array(elements) }
+                throw error("expected ',' or ']'")
+            }
+        }
+    }
+
+    /// `parseValue` that builds nothing: the same checks, errors and offsets.
+    private mutating func skipValue() throws {
+        skipWhitespace()
+        guard index < bytes.count else { throw error("unexpected end of input") }
+        switch bytes[index] {
+        case UInt8(ascii: "{"):
+            try enter()
+            defer { depth -= 1 }
+            index += 1
+            skipWhitespace()
+            if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
+                index += 1
+                return
+            }
+            while true {
+                skipWhitespace()
+                guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw error("expected a member name") }
+                try skipString()
+                skipWhitespace()
+                guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw error("expected ':'") }
+                index += 1
+                try skipValue()
+                skipWhitespace()
+                guard index < bytes.count else { throw error("unexpected end of input") }
+                if bytes[index] == UInt8(ascii: ",") { index += 1; continue }
+                if bytes[index] == UInt8(ascii: "}") { index += 1; return }
+                throw error("expected ',' or '}'")
+            }
+        case UInt8(ascii: "["):
+            try enter()
+            defer { depth -= 1 }
+            index += 1
+            skipWhitespace()
+            if index < bytes.count, bytes[index] == UInt8(ascii: "]") {
+                index += 1
+                return
+            }
+            while true {
+                try skipValue()
+                skipWhitespace()
+                guard index < bytes.count else { throw error("unexpected end of input") }
+                if bytes[index] == UInt8(ascii: ",") { index += 1; continue }
+                if bytes[index] == UInt8(ascii: "]") { index += 1; return }
+                throw error("expected ',' or ']'")
+            }
+        case UInt8(ascii: "\""): try skipString()
+        case UInt8(ascii: "t"): try expectLiteral("true")
+        case UInt8(ascii: "f"): try expectLiteral("false")
+        case UInt8(ascii: "n"): try expectLiteral("null")
+        case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): _ = try parseNumber()
+        default: throw error("unexpected character")
+        }
+    }
+
+    /// `parseString` that builds nothing.
+    private mutating func skipString() throws {
+        index += 1  // opening quote
+        while true {
+            skipPlain()
+            guard index < bytes.count else { throw error("unterminated string") }
+            let byte = bytes[index]
+            if byte == UInt8(ascii: "\"") {
+                index += 1
+                return
+            }
+            if byte < 0x20 { throw error("control character in string") }
+            // A backslash.
+            index += 1
+            guard index < bytes.count else { throw error("unterminated string") }
+            let escape = bytes[index]
+            index += 1
+            switch escape {
+            case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"), UInt8(ascii: "b"), UInt8(ascii: "f"),
+                 UInt8(ascii: "n"), UInt8(ascii: "r"), UInt8(ascii: "t"):
+                break
+            case UInt8(ascii: "u"):
+                let scalar = try parseHex4()
+                if (0xD800..<0xDC00).contains(scalar), index + 1 < bytes.count, bytes[index] == UInt8(ascii: "\\"),
+                   bytes[index + 1] == UInt8(ascii: "u") {
+                    index += 2
+                    _ = try parseHex4()
+                }
+            default:
+                throw error("invalid escape")
+            }
+        }
+    }
+
+    /// Moves `index` to the next quote, backslash or control character (or the end), 8 bytes at a time
+    /// while there is none among them.
+    @inline(__always)
+    private mutating func skipPlain() {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let highs: UInt64 = 0x8080_8080_8080_8080
+        while index + 8 <= bytes.count {
+            let x = bytes.loadUnaligned(fromByteOffset: index, as: UInt64.self)
+            let q = x ^ (ones &* 0x22)
+            let b = x ^ (ones &* 0x5C)
+            let special = ((q &- ones) & ~q) | ((b &- ones) & ~b) | ((x &- ones &* 0x20) & ~x)
+            if special & highs != 0 { break }
+            index += 8
+        }
+        while index < bytes.count {
+            let byte = bytes[index]
+            if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") || byte < 0x20 { return }
+            index += 1
         }
     }
 
@@ -164,18 +351,14 @@ struct JSONParser {
         index += 1  // opening quote
         let start = index
         // Fast path: no escapes, so the bytes are the string.
-        while index < bytes.count {
-            let byte = bytes[index]
-            if byte == UInt8(ascii: "\"") {
-                let text = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)
-                index += 1
-                return text
-            }
-            if byte == UInt8(ascii: "\\") { break }
-            if byte < 0x20 { throw error("control character in string") }
-            index += 1
-        }
+        skipPlain()
         guard index < bytes.count else { throw error("unterminated string") }
+        if bytes[index] == UInt8(ascii: "\"") {
+            let text = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)
+            index += 1
+            return text
+        }
+        if bytes[index] < 0x20 { throw error("control character in string") }
         var buffer = [UInt8](UnsafeRawBufferPointer(rebasing: bytes[start..<index]))
         while index < bytes.count {
             let byte = bytes[index]
@@ -224,11 +407,7 @@ struct JSONParser {
                 // A run of plain bytes up to the next quote, escape or control character, copied whole:
                 // prompts escape every newline, and a byte at a time was a tenth of the mock's CPU.
                 let run = index
-                while index < bytes.count {
-                    let b = bytes[index]
-                    if b == UInt8(ascii: "\"") || b == UInt8(ascii: "\\") || b < 0x20 { break }
-                    index += 1
-                }
+                skipPlain()
                 if index == run { throw error("control character in string") }
                 buffer.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[run..<index]))
             }

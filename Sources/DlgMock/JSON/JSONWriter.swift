@@ -48,12 +48,19 @@ struct JSONWriter {
 
     /// Writes raw UTF-8 bytes as the body of a JSON string (no quotes).
     mutating func escape(_ utf8: UnsafeBufferPointer<UInt8>) {
+        guard let base = utf8.baseAddress else { return }
         var runStart = 0
-        for i in 0..<utf8.count {
+        var i = 0
+        while i < utf8.count {
+            // Eight plain bytes at a time while there is no quote, backslash or control character among them.
+            while i + 8 <= utf8.count, !JSONWriter.hasSpecialByte(UnsafeRawPointer(base + i).loadUnaligned(as: UInt64.self)) { i += 8 }
+            guard i < utf8.count else { break }
             let byte = utf8[i]
+            i += 1
             guard byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") else { continue }
-            if runStart < i { bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[runStart..<i])) }
-            runStart = i + 1
+            let at = i - 1
+            if runStart < at { bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[runStart..<at])) }
+            runStart = i
             switch byte {
             case UInt8(ascii: "\""): raw("\\\"")
             case UInt8(ascii: "\\"): raw("\\\\")
@@ -68,6 +75,15 @@ struct JSONWriter {
             }
         }
         if runStart < utf8.count { bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[runStart..<utf8.count])) }
+    }
+
+    /// Whether one of the 8 bytes of `x` is a quote, a backslash or below 0x20 (exact, SWAR).
+    @inline(__always)
+    static func hasSpecialByte(_ x: UInt64) -> Bool {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let q = x ^ (ones &* 0x22)
+        let b = x ^ (ones &* 0x5C)
+        return (((q &- ones) & ~q) | ((b &- ones) & ~b) | ((x &- ones &* 0x20) & ~x)) & (ones &* 0x80) != 0
     }
 
     /// Writes a whole value.

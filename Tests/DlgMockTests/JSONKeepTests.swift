@@ -1,0 +1,89 @@
+// `JSONParser.parse(_:keeping:)` checks what it skips exactly as `parse` does: the same error at the same
+// offset for every broken document, and the same request for every good one. Differential, over the golden
+// corpus's bodies cut short and with bytes replaced at seeded positions.
+
+@testable import DlgMock
+import Foundation
+import Testing
+
+@Suite struct JSONKeepTests {
+    /// The outcome of reading `body` as a chat request: the parse error, the request error, or the request.
+    static func read(_ body: [UInt8], keep: Bool) -> String {
+        body.withUnsafeBytes { bytes in
+            do {
+                let json = keep ? try JSONParser.parse(bytes, keeping: ChatRequest.keep) : try JSONParser.parse(bytes)
+                do {
+                    let request = try ChatRequest(json)
+                    let format: String
+                    switch request.responseFormat {
+                    case .none: format = "none"
+                    case .jsonObject: format = "json_object"
+                    case .jsonSchema(let name): format = "json_schema \(name ?? "-")"
+                    }
+                    return "request model=\(request.model ?? "-") seed=\(request.seed.map(String.init) ?? "-") format=\(format) "
+                        + "tools=\(request.toolNames) messages=\(request.messages.map { [$0.role, $0.content] })"
+                } catch let bad as BadRequest {
+                    return "bad request: \(bad.message) (\(bad.param ?? "-"))"
+                }
+            } catch {
+                return "parse error: \(error)"
+            }
+        }
+    }
+
+    @Test func keepingChecksTheSkippedPartsLikeAFullParse() throws {
+        let bodies = try GoldenReplyTests.corpus().filter { $0.path == "/v1/chat/completions" && !$0.body.isEmpty }.map { Array($0.body.utf8) }
+        var random = SplitMix64(seed: 13)
+        let replacements: [UInt8] = Array("\\\"\u{01}x{}[]:,u0 \n".utf8) + [0xC3, 0xFF]
+        var checked = 0
+        var errors = 0
+        for body in bodies {
+            var variants = [body]
+            for _ in 0..<12 {
+                variants.append(Array(body[..<Int(random.nextUnit() * Double(body.count))]))
+                var changed = body
+                for _ in 0..<(1 + Int(random.nextUnit() * 3)) {
+                    changed[Int(random.nextUnit() * Double(body.count))] = replacements[Int(random.nextUnit() * Double(replacements.count))]
+                }
+                variants.append(changed)
+            }
+            for variant in variants {
+                let full = Self.read(variant, keep: false)
+                let kept = Self.read(variant, keep: true)
+                #expect(kept == full, "\(String(decoding: variant.prefix(300), as: UTF8.self))")
+                checked += 1
+                if full.hasPrefix("parse error") { errors += 1 }
+            }
+        }
+        #expect(checked > 1000)
+        #expect(errors > checked / 3, "too few broken documents to say much: \(errors) of \(checked)")
+    }
+
+    @Test func keepingChecksEscapesDepthAndNumbersInSkippedParts() {
+        let documents = [
+            #"{"messages":[{"role":"user","content":"hi"}],"extra":"a\qb"}"#,
+            #"{"messages":[{"role":"user","content":"hi"}],"extra":"\u12G4"}"#,
+            #"{"messages":[{"role":"user","content":"hi"}],"extra":"\ud800\u00zz"}"#,
+            #"{"messages":[{"role":"user","content":"hi"}],"extra":"\ud800\udc00 ok \ud800 x"}"#,
+            #"{"messages":[{"role":"user","content":"hi"}],"extra":"\u12"#,
+            #"{"messages":[{"role":"user","content":"hi"}],"extra":[01]}"#,
+            #"{"messages":[{"role":"user","content":"hi"}],"extra":[1.]}"#,
+            #"{"messages":[{"role":"user","content":"hi"}],"extra":-}"#,
+            #"{"messages":[{"role":"user","content":"hi"}],"extra":tru}"#,
+            #"{"messages":[{"role":"user","content":"hi"}],"extra":{"a" 1}}"#,
+            #"{"messages":[{"role":"user","content":"hi"}],"extra":{"a":1,}}"#,
+            #"{"messages":[{"role":"user","content":"hi"}],"extra":[1 2]}"#,
+            #"{"messages":[{"role":"user","content":"hi","x":"\"}],"extra":1}"#,
+            #"{"messages":[{"role":"user","content":"h\ti"}]}"#,
+            #"{"model":"m","model":5,"messages":[{"role":"user","content":"a","content":3}],"seed":1,"seed":"x"}"#,
+            #"{"messages":"no","response_format":[],"tools":{"a":1}}"#,
+            #"{"messages":[{"role":"user","content":[{"type":"text","text":"a"},{"text":"b"},{"text":5}]}],"tools":[{"function":{"name":"f","name":"g"}},3]}"#,
+            "{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"extra\":\"" + String(repeating: "x", count: 17) + "\u{01}\"}",
+            "{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"extra\":" + String(repeating: "[", count: 300) + "}",
+        ]
+        for document in documents {
+            let body = Array(document.utf8)
+            #expect(Self.read(body, keep: true) == Self.read(body, keep: false), "\(document.prefix(200))")
+        }
+    }
+}
