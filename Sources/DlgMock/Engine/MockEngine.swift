@@ -162,7 +162,8 @@ final class MockEngine: @unchecked Sendable {
                 if u < edge { draws.transport = kind; break }
             }
         }
-        if chat, draws.transport == nil {
+        if chat, draws.transport == nil, faults.truncated > 0 || faults.missingFields > 0 || faults.wrongTypes > 0
+            || faults.empty > 0 || faults.echo > 0 || faults.wrongLanguage > 0 {
             for (kind, rate) in [(MockFault.truncated, faults.truncated), (.missingFields, faults.missingFields),
                                  (.wrongTypes, faults.wrongTypes), (.empty, faults.empty), (.echo, faults.echo),
                                  (.wrongLanguage, faults.wrongLanguage)] where rate > 0 {
@@ -267,7 +268,7 @@ final class MockEngine: @unchecked Sendable {
             if case .content(let value) = reply { json = JSONWriter.serialize(value) }
             let cut = utf8Boundary(json, max(2, json.count * 2 / 5))
             let text = "Sure! Here is the answer: " + String(decoding: json[..<cut], as: UTF8.self)
-            return sentInPart(respondChat(request, hash: hash, content: text, toolCall: nil, delay: draws.delayNanoseconds), draws.transport)
+            return sentInPart(respondChat(request, hash: hash, content: Array(text.utf8), toolCall: nil, delay: draws.delayNanoseconds), draws.transport)
         }
         switch reply {
         case .toolCall(let id, let name, let arguments):
@@ -285,7 +286,7 @@ final class MockEngine: @unchecked Sendable {
 
     /// Weak-model faults: alter the reply object, then serialize (and perhaps cut) it.
     private func applyContentFaults(_ faults: Set<MockFault>, to value: JSONValue, agent: MockAgent, request: ChatRequest,
-                                    draw: Draw, applied: inout [MockFault]) -> String {
+                                    draw: Draw, applied: inout [MockFault]) -> [UInt8] {
         var value = value
         let mainField: String
         switch agent {
@@ -294,7 +295,8 @@ final class MockEngine: @unchecked Sendable {
         case .qaJudge, .conversationJudge: mainField = "score"
         case .unknown: mainField = "answer"
         }
-        if faults.isEmpty { return String(decoding: JSONWriter.serialize(value), as: UTF8.self) }
+        // The serialized JSON is valid UTF-8 (a cut moves back to a character boundary): bytes, no String.
+        if faults.isEmpty { return JSONWriter.serialize(value) }
         if faults.contains(.wrongLanguage) {
             applied.append(.wrongLanguage)
             switch agent {
@@ -316,7 +318,7 @@ final class MockEngine: @unchecked Sendable {
             applied.append(.empty)
             switch agent {
             case .qaGenerator, .kbResponder: value = value.setting(mainField, to: .string(""))
-            case .qaJudge, .conversationJudge, .unknown: return ""
+            case .qaJudge, .conversationJudge, .unknown: return []
             }
         }
         if faults.contains(.wrongTypes) {
@@ -342,7 +344,7 @@ final class MockEngine: @unchecked Sendable {
             let cut = utf8Boundary(bytes, max(1, bytes.count * (30 + draw.index(50, 40)) / 100))
             bytes.removeSubrange(cut...)
         }
-        return String(decoding: bytes, as: UTF8.self)
+        return bytes
     }
 
     /// `index` moved back so it does not split a UTF-8 sequence.
@@ -352,9 +354,9 @@ final class MockEngine: @unchecked Sendable {
         return i
     }
 
-    private func respondChat(_ request: ChatRequest, hash: UInt64, content: String?,
+    private func respondChat(_ request: ChatRequest, hash: UInt64, content: [UInt8]?,
                              toolCall: (id: String, name: String, arguments: String)?, delay: Int64) -> MockOutcome {
-        let contentBytes = content?.utf8.count ?? 0
+        let contentBytes = content?.count ?? 0
         let promptTokens = max(1, request.bodyBytes / 4)
         let completionTokens = max(1, (toolCall.map { $0.arguments.utf8.count + $0.name.utf8.count } ?? contentBytes) / 4)
         var w = JSONWriter(capacity: contentBytes + 400)
@@ -365,8 +367,9 @@ final class MockEngine: @unchecked Sendable {
         w.raw(",\"model\":")
         w.string(request.model ?? options.model)
         w.raw(",\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":")
-        if let content, options.contentParts {
+        if let bytes = content, options.contentParts {
             // Two parts, split at a character boundary: the client has to join them.
+            let content = String(decoding: bytes, as: UTF8.self)
             let cut = content.index(content.startIndex, offsetBy: content.count / 2)
             w.raw("[{\"type\":\"text\",\"text\":")
             w.string(String(content[..<cut]))
@@ -374,7 +377,7 @@ final class MockEngine: @unchecked Sendable {
             w.string(String(content[cut...]))
             w.raw("}]")
         } else if let content {
-            w.string(content)
+            w.string(bytes: content)
         } else {
             w.raw("null")
         }

@@ -46,6 +46,13 @@ struct JSONWriter {
         bytes.append(UInt8(ascii: "\""))
     }
 
+    /// Writes UTF-8 bytes as a quoted JSON string.
+    mutating func string(bytes text: [UInt8]) {
+        bytes.append(UInt8(ascii: "\""))
+        text.withUnsafeBufferPointer { escape($0) }
+        bytes.append(UInt8(ascii: "\""))
+    }
+
     /// Writes raw UTF-8 bytes as the body of a JSON string (no quotes).
     mutating func escape(_ utf8: UnsafeBufferPointer<UInt8>) {
         guard let base = utf8.baseAddress else { return }

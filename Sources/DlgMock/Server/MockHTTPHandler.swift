@@ -70,7 +70,7 @@ final class MockHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
                 switch outcome {
                 case .respond(let response, let delay):
                     if delay > 0 {
-                        context.eventLoop.assumeIsolated().scheduleTask(deadline: arrival + .nanoseconds(delay)) {
+                        self.later(context, at: arrival + .nanoseconds(delay)) {
                             self.write(response, version: head.version, keepAlive: keepAlive, context: context)
                         }
                     } else {
@@ -78,7 +78,7 @@ final class MockHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
                     }
                 case .partial(let response, let delay, let reset):
                     if delay > 0 {
-                        context.eventLoop.assumeIsolated().scheduleTask(deadline: arrival + .nanoseconds(delay)) {
+                        self.later(context, at: arrival + .nanoseconds(delay)) {
                             self.writePart(response, version: head.version, reset: reset, context: context)
                         }
                     } else {
@@ -88,7 +88,7 @@ final class MockHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
                     break
                 case .drop(let delay):
                     if delay > 0 {
-                        context.eventLoop.assumeIsolated().scheduleTask(deadline: arrival + .nanoseconds(delay)) {
+                        self.later(context, at: arrival + .nanoseconds(delay)) {
                             if self.active { context.close(promise: nil) }
                         }
                     } else {
@@ -97,6 +97,12 @@ final class MockHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
                 }
             }
         }
+    }
+
+    /// Runs `body` on the channel's event loop at `deadline`: a scheduled callback, which costs no promise
+    /// and future per reply as `scheduleTask` did. Nothing runs if the loop is shutting down.
+    private func later(_ context: ChannelHandlerContext, at deadline: NIODeadline, _ body: @escaping () -> Void) {
+        _ = try? context.eventLoop.assumeIsolated().scheduleCallback(at: deadline, handler: DeferredReply(body: body))
     }
 
     func channelInactive(context: ChannelHandlerContext) {
@@ -150,5 +156,14 @@ final class MockHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
                 context.close(promise: nil)
             }
         }
+    }
+}
+
+/// A reply (or a close) held back until its latency has passed.
+private struct DeferredReply: NIOScheduledCallbackHandler {
+    let body: () -> Void
+
+    func handleScheduledCallback(eventLoop: some EventLoop) {
+        body()
     }
 }
