@@ -87,3 +87,45 @@ import Testing
         }
     }
 }
+
+@Suite struct JSONWriterEscapeTests {
+    /// The escape a byte at a time, as the writer did before it went 8 bytes at a time.
+    static func reference(_ text: [UInt8]) -> [UInt8] {
+        var out: [UInt8] = []
+        for byte in text {
+            switch byte {
+            case UInt8(ascii: "\""): out += Array(#"\""#.utf8)
+            case UInt8(ascii: "\\"): out += Array(#"\\"#.utf8)
+            case 0x0A: out += Array(#"\n"#.utf8)
+            case 0x0D: out += Array(#"\r"#.utf8)
+            case 0x09: out += Array(#"\t"#.utf8)
+            case 0x08: out += Array(#"\b"#.utf8)
+            case 0x0C: out += Array(#"\f"#.utf8)
+            case 0..<0x20: out += Array(String(format: "\\u%04x", byte).utf8)
+            default: out.append(byte)
+            }
+        }
+        return out
+    }
+
+    @Test func escapesEveryByteLikeTheBytewiseEscape() {
+        var random = SplitMix64(seed: 5)
+        let alphabet: [UInt8] = Array("ab\"\\\n\r\t\u{08}\u{0C}\u{01}\u{1F} ".utf8) + [0x7F, 0x80, 0xC3, 0xA9, 0xFF, 0x21, 0x5B, 0x5D, 0x20]
+        for length in 0..<80 {
+            for _ in 0..<20 {
+                let text = (0..<length).map { _ in alphabet[Int(random.nextUnit() * Double(alphabet.count))] }
+                var writer = JSONWriter()
+                writer.raw("x")
+                text.withUnsafeBufferPointer { writer.escape($0) }
+                #expect(writer.bytes == [UInt8(ascii: "x")] + Self.reference(text), "\(text)")
+            }
+        }
+        // Every byte value, alone and between runs of plain text.
+        for byte in 0...255 {
+            let text = Array("0123456789".utf8) + [UInt8(byte)] + Array("abcdefghij".utf8)
+            var writer = JSONWriter()
+            text.withUnsafeBufferPointer { writer.escape($0) }
+            #expect(writer.bytes == Self.reference(text))
+        }
+    }
+}
