@@ -296,7 +296,8 @@ final class MockEngine: @unchecked Sendable {
         case .unknown: mainField = "answer"
         }
         // The serialized JSON is valid UTF-8 (a cut moves back to a character boundary): bytes, no String.
-        if faults.isEmpty { return JSONWriter.serialize(value) }
+        // Room for a grown reply at once (no copies while the array doubles).
+        if faults.isEmpty { return JSONWriter.serialize(value, capacity: 1024 + options.replyBytes) }
         if faults.contains(.wrongLanguage) {
             applied.append(.wrongLanguage)
             switch agent {

@@ -36,6 +36,10 @@ struct WordList {
         var hashes: [UInt64] = []
         var others = Set<String>()
         var out = [UInt8](repeating: 0, count: end)
+        let expected = end / (max(1, minLength) + 1) + 1
+        bounds.reserveCapacity(min(limit, expected) + 1)
+        ascii.reserveCapacity(min(limit, expected))
+        if distinct { hashes.reserveCapacity(expected) }
         var accepted = 0
         var w = 0
         out.withUnsafeMutableBufferPointer { out in

@@ -175,8 +175,8 @@ struct JSONWriter {
     }
 
     /// The compact serialization of `value`.
-    static func serialize(_ value: JSONValue) -> [UInt8] {
-        var writer = JSONWriter()
+    static func serialize(_ value: JSONValue, capacity: Int = 512) -> [UInt8] {
+        var writer = JSONWriter(capacity: capacity)
         writer.value(value)
         return writer.bytes
     }
