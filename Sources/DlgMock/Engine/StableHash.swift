@@ -31,13 +31,6 @@ struct StableHash {
             value = h
         }
     }
-
-    /// The FNV-1a hash of `text` alone.
-    static func of(_ text: Substring.UTF8View) -> UInt64 {
-        var h: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in text { h = (h ^ UInt64(byte)) &* 0x0000_0100_0000_01B3 }
-        return h
-    }
 }
 
 /// The SplitMix64 finaliser: spreads the bits of `x` over the whole word.

@@ -44,12 +44,6 @@ enum TextTools {
         return (0..<list.count).map(list.string)
     }
 
-    /// `words` without repeats, keeping the first occurrence.
-    static func distinct(_ words: [String]) -> [String] {
-        var seen = Set<String>()
-        return words.filter { seen.insert($0).inserted }
-    }
-
     /// The string value of the first `"key": "value"` pair in `text`, if any.
     static func firstStringValue(forKey key: String, in text: String) -> String? {
         let needle = Array("\"\(key)\"".utf8)

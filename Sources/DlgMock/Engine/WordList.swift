@@ -146,7 +146,7 @@ struct WordList {
         return true
     }
 
-    /// FNV-1a of word `i`'s bytes (`StableHash.of` of its String: the words of valid UTF-8 are valid).
+    /// FNV-1a of word `i`'s bytes (the same as of its String: the words of valid UTF-8 are valid UTF-8).
     func stableHash(_ i: Int) -> UInt64 {
         var h: UInt64 = 0xcbf2_9ce4_8422_2325
         for k in bounds[i]..<bounds[i + 1] { h = (h ^ UInt64(bytes[k])) &* 0x0000_0100_0000_01B3 }

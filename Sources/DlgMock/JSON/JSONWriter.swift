@@ -138,15 +138,6 @@ struct JSONWriter {
         return zeros(x ^ (ones &* 0x22)) | zeros(x ^ (ones &* 0x5C)) | zeros(x & (ones &* 0xE0))
     }
 
-    /// Whether one of the 8 bytes of `x` is a quote, a backslash or below 0x20 (exact, SWAR).
-    @inline(__always)
-    static func hasSpecialByte(_ x: UInt64) -> Bool {
-        let ones: UInt64 = 0x0101_0101_0101_0101
-        let q = x ^ (ones &* 0x22)
-        let b = x ^ (ones &* 0x5C)
-        return (((q &- ones) & ~q) | ((b &- ones) & ~b) | ((x &- ones &* 0x20) & ~x)) & (ones &* 0x80) != 0
-    }
-
     /// Writes a whole value.
     mutating func value(_ value: JSONValue) {
         switch value {
