@@ -2,6 +2,12 @@
 // stopwords and repeats are found by hashing bytes (a String and two `Set<String>` look-ups per word were
 // a sixth of the mock's CPU). Strings are made only for the words a reply uses.
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// Lowercased words of a text, in order of appearance (see `TextTools.words` for what a word is).
 struct WordList {
     /// The accepted words' bytes, one after the other.
@@ -186,7 +192,10 @@ final class StopwordTable: Sendable {
         var slot = Int(truncatingIfNeeded: hash) & mask
         while slots[slot] != 0 {
             let index = Int(slots[slot]) - 1
-            if hashes[index] == hash, words[index].elementsEqual(word) { return true }
+            if hashes[index] == hash, words[index].count == word.count,
+               words[index].withUnsafeBufferPointer({ memcmp($0.baseAddress!, word.baseAddress!, word.count) == 0 }) {
+                return true
+            }
             slot = (slot + 1) & mask
         }
         return false
