@@ -78,57 +78,14 @@ struct JSONParser {
         case .members(let names):
             skipWhitespace()
             guard index < bytes.count, bytes[index] == UInt8(ascii: "{") else { return try parseValue() }
-            try enter()
-            defer { depth -= 1 }
-            index += 1
-            var members: [(key: String, value: JSONValue)] = []
-            skipWhitespace()
-            if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
-                index += 1
-                return .object(members)
-            }
-            while true {
-                skipWhitespace()
-                guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw error("expected a member name") }
-                let key = try parseString()
-                skipWhitespace()
-                guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw error("expected ':'") }
-                index += 1
-                if let wanted = names.first(where: { $0.name == key }) {
-                    members.append((key, try parseValue(wanted.keep)))
-                } else {
-                    try skipValue()
-                }
-                skipWhitespace()
-                guard index < bytes.count else { throw error("unexpected end of input") }
-                if bytes[index] == UInt8(ascii: ",") { index += 1; continue }
-                if bytes[index] == UInt8(ascii: "}") { index += 1; return .object(members) }
-                throw error("expected ',' or '}'")
-            }
+            return try parseObject(keeping: names)
         case .elements(let each):
             skipWhitespace()
             guard index < bytes.count, bytes[index] == UInt8(ascii: "[") else { return try parseValue() }
-            try enter()
-            defer { depth -= 1 }
-            index += 1
-            var elements: [JSONValue] = []
-            skipWhitespace()
-            if index < bytes.count, bytes[index] == UInt8(ascii: "]") {
-                index += 1
-                return .array(elements)
-            }
-            while true {
-                elements.append(try parseValue(each))
-                skipWhitespace()
-                guard index < bytes.count else { throw error("unexpected end of input") }
-                if bytes[index] == UInt8(ascii: ",") { index += 1; continue }
-                if bytes[index] == UInt8(ascii: "]") { index += 1; return .array(elements) }
-                throw error("expected ',' or ']'")
-            }
+            return try parseArray(each: each)
         }
     }
 
-    /// `parseValue` that builds nothing: the same checks, errors and offsets.
     private mutating func skipValue() throws {
         skipWhitespace()
         guard index < bytes.count else { throw error("unexpected end of input") }
@@ -267,7 +224,9 @@ struct JSONParser {
         if depth > JSONParser.maxDepth { throw error("nesting is too deep") }
     }
 
-    private mutating func parseObject() throws -> JSONValue {
+    /// An object; with `names`, only those members are built (each as its `JSONKeep` says) and the
+    /// others only checked.
+    private mutating func parseObject(keeping names: [(name: String, keep: JSONKeep)]? = nil) throws -> JSONValue {
         try enter()
         defer { depth -= 1 }
         index += 1
@@ -284,8 +243,15 @@ struct JSONParser {
             skipWhitespace()
             guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw error("expected ':'") }
             index += 1
-            let value = try parseValue()
-            members.append((key, value))
+            if let names {
+                if let wanted = names.first(where: { $0.name == key }) {
+                    members.append((key, try parseValue(wanted.keep)))
+                } else {
+                    try skipValue()
+                }
+            } else {
+                members.append((key, try parseValue()))
+            }
             skipWhitespace()
             guard index < bytes.count else { throw error("unexpected end of input") }
             if bytes[index] == UInt8(ascii: ",") { index += 1; continue }
@@ -294,7 +260,8 @@ struct JSONParser {
         }
     }
 
-    private mutating func parseArray() throws -> JSONValue {
+    /// An array, each element built as `each` says.
+    private mutating func parseArray(each: JSONKeep = .all) throws -> JSONValue {
         try enter()
         defer { depth -= 1 }
         index += 1
@@ -305,7 +272,7 @@ struct JSONParser {
             return .array(elements)
         }
         while true {
-            elements.append(try parseValue())
+            elements.append(try parseValue(each))
             skipWhitespace()
             guard index < bytes.count else { throw error("unexpected end of input") }
             if bytes[index] == UInt8(ascii: ",") { index += 1; continue }
