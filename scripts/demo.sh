@@ -17,7 +17,7 @@ stop() { if [ "$started_here" = 1 ]; then scripts/llm-server.sh down "$port"; fi
 trap stop EXIT
 
 run_id="demo-$(date +%Y%m%d-%H%M%S)"
-echo "dlgforge: generating with SmolLM2-135M on the CPU (config $config, run $run_id); this takes about a minute" >&2
+echo "dlgforge: generating with SmolLM2-135M on the CPU (config $config, run $run_id); this takes one to four minutes" >&2
 # On a terminal dlg-run ends with a summary for people (where the dataset is, dialogues, turns, dropped
 # and why, judge score, tokens, wall time); in a pipe, with its one-line JSON summary.
 LLM_PORT=$port "$bin/dlg-run" --config "$config" --run-id "$run_id"
