@@ -78,7 +78,8 @@ let package = Package(
             "DlgCore", "DlgTestSupport", "DlgMock", .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "ToolTests", dependencies: ["DlgCore", "DlgTestSupport"], exclude: ["Fixtures"]),
-        .testTarget(name: "DlgMockTests", dependencies: ["DlgMock"], exclude: ["Golden"]),
+        // DlgTestSupport: BinaryTests runs the built dlg-mock as a child process (ChildProcess).
+        .testTarget(name: "DlgMockTests", dependencies: ["DlgMock", "DlgTestSupport"], exclude: ["Golden"]),
         // One test per behaviour upstream dlgforge's own tests pin, and the compatibility items (issue 15).
         .testTarget(name: "ConformanceTests", dependencies: ["DlgCore", "DlgTestSupport"]),
     ]

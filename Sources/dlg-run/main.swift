@@ -95,7 +95,7 @@ struct DlgRun: AsyncParsableCommand {
                 var judgeSettings = settings
                 judgeSettings.judge.enabled = true
                 try judgeSettings.requireAgent(.qaJudge)
-                let judged = try orchestrator.judgeOnly(runID: runId)
+                let judged = try await orchestrator.judgeOnly(runID: runId)
                 StandardError.write("dlg-run: judged \(judged) finished dialogue(s); dataset files rewritten in \(settings.outputDir)")
                 writeReport(settings, runID: runId)
                 return 0

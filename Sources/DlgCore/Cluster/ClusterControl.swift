@@ -42,11 +42,10 @@ public struct ClusterControl {
         log.seekToEndOfFile()
         var environment = ProcessInfo.processInfo.environment
         for (k, v) in env { environment[k] = v }
-        let out = Pipe()
-        let child = Subprocess(args, environment: environment, standardInput: FileHandle.nullDevice,
-                               standardOutput: out, standardError: log)
+        let child = Subprocess(args, environment: environment, standardInput: .null,
+                               standardOutput: .pipe, standardError: .fd(log.fileDescriptor))
         try child.start()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
+        let data = child.standardOutput?.readDataToEndOfFile() ?? Data()
         return (child.wait(), String(decoding: data, as: UTF8.self))
     }
 

@@ -115,7 +115,7 @@ public final class KnowledgeBase: @unchecked Sendable {
             observer?.advanced(i, of: files.count, "files indexed")
             let path = (dir as NSString).appendingPathComponent(f)
             let text = (f as NSString).pathExtension.lowercased() == "pdf"
-                ? try PDFText.extract(path, shownAs: path) : try Files.readText(path)
+                ? try await PDFText.extract(path, shownAs: path) : try Files.readText(path)
             chunks.append(contentsOf: chunk(text: text, source: f, size: r.chunkSize, overlap: r.overlap))
         }
         var inventory: [UInt8] = []

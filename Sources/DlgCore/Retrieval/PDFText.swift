@@ -5,6 +5,11 @@ import Foundation
 /// order, and the page keeps whichever has the higher share of letters: layout mode wins on tables and
 /// columns, reading order on text that layout mode spaces out.
 public enum PDFText {
+    /// How long one run of pdftotext may take: a crafted or broken PDF must not hang the index build.
+    static let timeout: Duration = .seconds(60)
+    /// How much text one run may write: a small PDF can inflate to far more text than memory holds.
+    static let maxTextBytes = 64 << 20
+
     /// `DLG_PDFTOTEXT` names the tool when it is not `pdftotext` on the PATH.
     static func tool(_ environment: [String: String] = ProcessInfo.processInfo.environment) -> String? {
         if let explicit = environment["DLG_PDFTOTEXT"], !explicit.isEmpty {
@@ -17,12 +22,12 @@ public enum PDFText {
         return nil
     }
 
-    public static func extract(_ path: String, shownAs name: String) throws(DlgError) -> String {
+    public static func extract(_ path: String, shownAs name: String) async throws(DlgError) -> String {
         guard let tool = tool() else {
             throw DlgError(.unavailable, "\(name): reading a PDF needs pdftotext (Debian: apt-get install poppler-utils); install it, or convert the file to .txt, or move it out of the knowledge folder")
         }
-        let layout = try pages(tool, ["-layout"], path, name)
-        let plain = try pages(tool, [], path, name)
+        let layout = try await pages(tool, ["-layout"], path, name)
+        let plain = try await pages(tool, [], path, name)
         var kept: [String] = []
         for i in 0..<max(layout.count, plain.count) {
             let a = i < layout.count ? layout[i] : ""
@@ -43,11 +48,23 @@ public enum PDFText {
         return visible == 0 ? 0 : Double(letters) / Double(visible)
     }
 
-    /// One run of pdftotext; its pages (it ends each with a form feed).
-    static func pages(_ tool: String, _ options: [String], _ path: String, _ name: String) throws(DlgError) -> [String] {
+    /// One run of pdftotext, on a thread of its own, within `timeout` and `maxBytes`; its pages (it ends
+    /// each with a form feed).
+    static func pages(_ tool: String, _ options: [String], _ path: String, _ name: String,
+                      timeout: Duration = timeout, maxBytes: Int = maxTextBytes) async throws(DlgError) -> [String] {
         let run: (status: Int32, output: Data, errors: Data)
-        do { run = try Subprocess.capture([tool] + options + ["-enc", "UTF-8", "-q", path, "-"]) } catch {
-            throw DlgError(.unavailable, "\(name): cannot run \(tool): \(error.message)")
+        do {
+            run = try await Subprocess.captureAsync([tool] + options + ["-enc", "UTF-8", "-q", path, "-"],
+                                                    timeout: timeout, maxOutputBytes: maxBytes)
+        } catch {
+            switch error.code {
+            case .tempFail:
+                throw DlgError(.tempFail, "\(name): pdftotext did not finish within \(Subprocess.durationText(timeout)) and was killed; the file may be damaged: convert it to .txt, or move it out of the knowledge folder")
+            case .data:
+                throw DlgError(.data, "\(name): pdftotext wrote more than \(Subprocess.bytesText(maxBytes)) of text and was killed; split the file, convert it to .txt, or move it out of the knowledge folder")
+            default:
+                throw DlgError(.unavailable, "\(name): cannot run \(tool): \(error.message)")
+            }
         }
         guard run.status == 0 else {
             let why = String(decoding: run.errors, as: UTF8.self).split(separator: "\n").first.map(String.init) ?? "exit status \(run.status)"

@@ -6,7 +6,7 @@ import Glibc
 extension RunOrchestrator {
     /// The judge-only pass: the run's finished dialogues through `dlg-judge --offline --force` into
     /// `judged.jsonl` beside them, then the dataset files rewritten from the judged records.
-    public func judgeOnly(runID requested: String?) throws(DlgError) -> Int {
+    public func judgeOnly(runID requested: String?) async throws(DlgError) -> Int {
         var id = requested ?? configuredRunID ?? ""
         if id.isEmpty {
             let last = (stateRoot as NSString).appendingPathComponent("last_run_id.txt")
@@ -27,7 +27,7 @@ extension RunOrchestrator {
             try journal.writeLatest(finished, to: finishedPath)
         }
         let judged = (dir as NSString).appendingPathComponent("judged.jsonl")
-        try runTool(StageCommand.judgeAgain(config: configPath).arguments(toolsDir: toolsDir), input: finishedPath, output: judged)
+        try await runTool(StageCommand.judgeAgain(config: configPath).arguments(toolsDir: toolsDir), input: finishedPath, output: judged)
         // Streamed from the judged file: a run of any size is exported one dialogue at a time.
         let fd = open(judged, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw DlgError.io("\(judged): cannot open") }
@@ -43,27 +43,31 @@ extension RunOrchestrator {
     /// Runs one tool from the file `input` into a temporary file renamed to `output` once it exits 0
     /// (or 69: the records it could not reach the server for are written back unchanged, so the output
     /// is still whole; the caller then stops with "unavailable").
-    func runTool(_ args: [String], input: String, output: String) throws(DlgError) {
+    func runTool(_ args: [String], input: String, output: String) async throws(DlgError) {
         let tmp = "\(output).tmp.\(getpid())"
-        guard FileManager.default.createFile(atPath: tmp, contents: nil),
-              let outHandle = FileHandle(forWritingAtPath: tmp) else {
-            throw DlgError.io("\(tmp): cannot create")
+        let outFD = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard outFD >= 0 else { throw DlgError.io("\(tmp): cannot create: \(String(cString: strerror(errno)))") }
+        defer { close(outFD) }
+        let inFD = open(input, O_RDONLY | O_CLOEXEC)
+        guard inFD >= 0 else {
+            unlink(tmp)
+            throw DlgError.io("\(input): cannot open: \(String(cString: strerror(errno)))")
         }
-        defer { try? outHandle.close() }
-        guard let inHandle = FileHandle(forReadingAtPath: input) else { throw DlgError.io("\(input): cannot open") }
-        defer { try? inHandle.close() }
-        let child = Subprocess(args, standardInput: inHandle, standardOutput: outHandle,
-                               standardError: FileHandle.standardError)
+        defer { close(inFD) }
+        let child = Subprocess(args, standardInput: .fd(inFD), standardOutput: .fd(outFD))
         let name = child.name
-        try child.start()
-        let status = child.wait()
+        do throws(DlgError) { try child.start() } catch {
+            unlink(tmp)
+            throw error
+        }
+        let status = await child.exitStatus()
         // 75: it stopped on an error storm; like 69, what it did not judge it wrote back unchanged.
         let stormed = status == DlgError.Code.tempFail.rawValue
         guard status == 0 || status == DlgError.Code.unavailable.rawValue || stormed else {
             unlink(tmp)
             throw DlgError(DlgError.Code(rawValue: status) ?? .software, "\(name) exited with status \(status); \(input) is unchanged, run again")
         }
-        outHandle.synchronizeFile()
+        fsync(outFD)
         if rename(tmp, output) != 0 { throw DlgError.io("\(output): rename failed") }
         if stormed {
             throw DlgError(.tempFail, "\(name) stopped on an error storm of the LLM server (see its message above); what it judged is in \(output), run again to judge the rest")

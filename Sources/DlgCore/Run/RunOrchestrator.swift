@@ -178,7 +178,7 @@ public final class RunOrchestrator {
             // says why). The stages before it may be idle, waiting on their input, and would wait forever:
             // stop them too (their records are in the journal).
             if failure == nil && !book.isDone { loop.terminate() }
-            let statuses = loop.wait()
+            let statuses = await loop.wait()
             observer?.runLoopEnded()
             interruption.withLock { activeLoop = nil }
             // A signal that came once every dialogue was finished stops nothing: the run ends normally.

@@ -22,32 +22,37 @@ final class StageLoop: @unchecked Sendable {
         for (k, v) in extraEnvironment { environment[k] = v }
         // dlg-run draws its own progress line; four stages drawing theirs over it would garble it.
         environment["DLG_PROGRESS"] = "0"
-        let first = Pipe()
-        let last = Pipe()
-        var processes: [Subprocess] = []
-        var previous: Any = first
-        for (i, args) in stages.enumerated() {
-            let next = i == stages.count - 1 ? last : Pipe()
-            processes.append(Subprocess(args, environment: environment, standardInput: previous,
-                                        standardOutput: next, standardError: FileHandle.standardError))
-            previous = next
+        // pipes[i] feeds stage i; the last one is read by dlg-run. Every end is close-on-exec, so a stage
+        // gets only its own two (dup2'ed onto its stdin and stdout) and none of its neighbours'.
+        var pipes: [(read: Int32, write: Int32)] = []
+        do throws(DlgError) {
+            for _ in 0...stages.count { pipes.append(try Subprocess.makePipe()) }
+        } catch {
+            for p in pipes { close(p.read); close(p.write) }
+            throw DlgError.io("cannot start \(stages.map { ($0[0] as NSString).lastPathComponent }.joined(separator: " | ")): \(error.message)")
+        }
+        let processes = stages.enumerated().map { i, args in
+            Subprocess(args, environment: environment, standardInput: .fd(pipes[i].read), standardOutput: .fd(pipes[i + 1].write))
         }
         names = processes.map(\.name)
         self.processes = processes
-        input = first.fileHandleForWriting
-        output = last.fileHandleForReading
-        do throws(DlgError) {
-            for p in processes { try p.start() }
-        } catch {
-            for p in processes { p.terminate() }
-            throw DlgError.io("cannot start \(names.joined(separator: " | ")): \(error.message)")
+        var failure: DlgError?
+        for p in processes where failure == nil {
+            do throws(DlgError) { try p.start() } catch { failure = error }
         }
         // Only the stages keep the inner pipe ends: EOF then travels down the loop when dlg-run closes
-        // the input.
-        try? first.fileHandleForReading.close()
-        try? last.fileHandleForWriting.close()
-        for p in processes.dropLast() { try? (p.standardOutput as? Pipe)?.fileHandleForWriting.close() }
-        for p in processes.dropFirst() { try? (p.standardInput as? Pipe)?.fileHandleForReading.close() }
+        // the input, and a stage that exits closes its neighbours' pipes.
+        for (i, p) in pipes.enumerated() {
+            if i != pipes.count - 1 { close(p.read) }
+            if i != 0 { close(p.write) }
+        }
+        input = FileHandle(fileDescriptor: pipes[0].write, closeOnDealloc: true)
+        output = FileHandle(fileDescriptor: pipes[pipes.count - 1].read, closeOnDealloc: true)
+        if let failure {
+            // The stages already started end on SIGTERM (or on EOF) and are reaped by their own threads.
+            for p in processes { p.terminate() }
+            throw DlgError.io("cannot start \(names.joined(separator: " | ")): \(failure.message)")
+        }
     }
 
     var outputDescriptor: Int32 { output.fileDescriptor }
@@ -86,10 +91,12 @@ final class StageLoop: @unchecked Sendable {
         for p in processes { p.terminate() }
     }
 
-    /// Waits for every stage to exit; their statuses in loop order.
-    func wait() -> [Int32] {
-        let statuses = processes.map { $0.wait() }
-        writes.sync {}
+    /// Waits for every stage to exit, holding no thread; their statuses in loop order.
+    func wait() async -> [Int32] {
+        var statuses: [Int32] = []
+        for p in processes { statuses.append(await p.exitStatus()) }
+        // The writes still queued end at once now that nobody reads them (EPIPE).
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in writes.async { done.resume() } }
         return statuses
     }
 }
