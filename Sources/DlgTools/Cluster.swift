@@ -1,3 +1,6 @@
+// dlg-cluster: Ray and PostgreSQL up and down, a run as sharded Ray tasks.
+// The root command of `dlg-cluster` (or `dlg cluster`), run by the multicall binary Sources/dlg.
+
 import ArgumentParser
 import DlgCLI
 import DlgCore
@@ -49,9 +52,9 @@ func say(_ lines: [String]) throws {
     try out.flush()
 }
 
-@main
-struct DlgCluster: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
+/// `dlg-cluster`: Ray and PostgreSQL up and down, and a run as sharded Ray tasks.
+public struct DlgCluster: AsyncParsableCommand {
+    public static let configuration = CommandConfiguration(
         commandName: "dlg-cluster",
         abstract: "Bring Ray and PostgreSQL up with one command, run a run as sharded Ray tasks, and stop what was started.",
         discussion: """
@@ -62,6 +65,8 @@ struct DlgCluster: AsyncParsableCommand {
         status: each component, healthy or not. down: stops exactly what up started; safe twice.
         """,
         subcommands: [Up.self, Status.self, Run.self, Down.self, Mode.self])
+
+    public init() {}
 
     struct Up: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Start (or attach to) Ray and PostgreSQL; write the state file.")
