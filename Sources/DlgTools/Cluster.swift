@@ -14,7 +14,7 @@ struct ClusterOptions: ParsableArguments {
     @Option(help: "Folder of the cluster's state file and of the Ray and PostgreSQL it starts (default: .dlgforge/cluster under the current folder, or DLG_CLUSTER_DIR).")
     var stateDir: String?
 
-    @Option(help: "The dlgforge checkout holding scripts/ and .venv/ (default: the first folder above this tool's that has scripts/cluster_driver.py).")
+    @Option(help: "The dlgforge checkout holding scripts/ and .venv/ (default: the first folder above this tool's that has scripts/cluster_driver.py; else, installed, the Ray driver in <prefix>/share/dlgforge).")
     var root: String?
 
     var toolsDir: String { URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent().path }
@@ -25,15 +25,26 @@ struct ClusterOptions: ParsableArguments {
         let dir = stateDir ?? ProcessInfo.processInfo.environment["DLG_CLUSTER_DIR"] ?? (cwd as NSString).appendingPathComponent(".dlgforge/cluster")
         // The first folder above this tool's holding scripts/cluster_driver.py (.build/<triple>/debug).
         var repo = root ?? ""
+        var driver: String?
         if repo.isEmpty {
             var dir = URL(fileURLWithPath: toolsDir)
             while dir.path != "/" {
                 dir = dir.deletingLastPathComponent()
                 if FileManager.default.fileExists(atPath: dir.appendingPathComponent("scripts/cluster_driver.py").path) { repo = dir.path; break }
             }
-            if repo.isEmpty { throw DlgError(.usage, "no dlgforge checkout (scripts/cluster_driver.py) above \(toolsDir); give --root") }
+            if repo.isEmpty {
+                // An installed dlg-cluster (make install): the driver in <prefix>/share/dlgforge.
+                let prefix = URL(fileURLWithPath: toolsDir).deletingLastPathComponent()
+                let installed = prefix.appendingPathComponent("share/dlgforge/cluster_driver.py").path
+                guard FileManager.default.fileExists(atPath: installed) else {
+                    throw DlgError(.usage, "no dlgforge checkout (scripts/cluster_driver.py) above \(toolsDir), nor an installed \(installed); give --root")
+                }
+                repo = prefix.path
+                driver = installed
+            }
         }
         var control = try ClusterControl(settings: settings, configPath: config, root: repo, stateDir: dir, toolsDir: toolsDir)
+        control.driverScript = driver
         let env = ProcessInfo.processInfo.environment
         for (name, port) in [("DLG_CLUSTER_RAY_PORT", \ClusterControl.localRayPort), ("DLG_CLUSTER_PG_PORT", \ClusterControl.localPGPort)] {
             guard let text = env[name] else { continue }
