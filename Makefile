@@ -23,8 +23,9 @@ FUZZ_SEED ?= 1
 PG_PORT ?= 54329
 
 BIN := .build/$(CONFIGURATION)
-# Release tools link the Swift runtime and Foundation statically: each process then starts without
-# relocating them and stays about 6 MB smaller (docs/decisions.md), at about 80 MB of disk per tool.
+# Release builds link the Swift runtime and Foundation statically: each process then starts without
+# relocating them and stays about 6 MB smaller (docs/decisions.md). The tools are one binary, `dlg`, and
+# dlg-gen, dlg-dedup, ... links to it (scripts/link-tools.sh, after every build), so that is on disk once.
 RELEASE_FLAGS := --static-swift-stdlib
 BUILD_FLAGS := $(if $(filter release,$(CONFIGURATION)),$(RELEASE_FLAGS),)
 VENV := .venv
@@ -45,8 +46,9 @@ help: ## Show the verbs and the variables you may set.
 deps: ## Install the Debian -dev packages the build needs, when missing.
 	@scripts/ensure-deps.sh
 
-build: deps ## Build every tool (CONFIGURATION=debug|release).
+build: deps ## Build every tool (CONFIGURATION=debug|release): dlg, and its links dlg-gen, dlg-dedup, ...
 	$(SWIFT) build -c $(CONFIGURATION) $(BUILD_FLAGS)
+	scripts/link-tools.sh $(BIN)
 
 test: deps ## The whole suite; starts (and stops) the local LLM and the services its tests need.
 	@scripts/test.sh $(TEST_ARGS)
@@ -82,10 +84,12 @@ pg-down: ## Stop the local PostgreSQL.
 
 bench: deps ## Benchmarks against the mock server; prints ratios (release build).
 	$(SWIFT) build -c release $(RELEASE_FLAGS)
+	scripts/link-tools.sh .build/release
 	scripts/bench.sh $(BENCH_ARGS)
 
 bench-big: deps ## Runs of 1,000 and 100,000 dialogues and the size limits, peak RSS of every process (hours; BENCH_ARGS='--dialogues 1000 --quick' for minutes).
 	$(SWIFT) build -c release $(RELEASE_FLAGS)
+	scripts/link-tools.sh .build/release
 	$(PYTHON) -u scripts/bench_big.py $(BENCH_ARGS)
 
 test-asan: deps ## The whole suite once more, built with AddressSanitizer (own build folder .build-asan).
@@ -95,8 +99,9 @@ fuzz: deps ## Fuzz the record reader, the config loader and the LLM reply parser
 	$(SWIFT) build -c release --product dlg-fuzz
 	.build/release/dlg-fuzz --inputs $(FUZZ_INPUTS) --seed $(FUZZ_SEED)
 
-install: deps ## Install the tools, man pages and shell completions under $(DESTDIR)$(PREFIX).
+install: deps ## Install dlg (stripped) and its tools' links, man pages and shell completions under $(DESTDIR)$(PREFIX).
 	$(SWIFT) build -c $(INSTALL_CONFIGURATION) $(if $(filter release,$(INSTALL_CONFIGURATION)),$(RELEASE_FLAGS),)
+	scripts/link-tools.sh .build/$(INSTALL_CONFIGURATION)
 	@scripts/install.sh install .build/$(INSTALL_CONFIGURATION) "$(PREFIX)" "$(DESTDIR)"
 
 uninstall: ## Remove exactly what make install wrote under $(DESTDIR)$(PREFIX).

@@ -6,13 +6,8 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .library(name: "DlgCore", targets: ["DlgCore"]),
-        .executable(name: "dlg-gen", targets: ["dlg-gen"]),
-        .executable(name: "dlg-dedup", targets: ["dlg-dedup"]),
-        .executable(name: "dlg-respond", targets: ["dlg-respond"]),
-        .executable(name: "dlg-judge", targets: ["dlg-judge"]),
-        .executable(name: "dlg-export", targets: ["dlg-export"]),
-        .executable(name: "dlg-run", targets: ["dlg-run"]),
-        .executable(name: "dlg-cluster", targets: ["dlg-cluster"]),
+        // The seven tools in one binary; dlg-gen, dlg-dedup, ... are links to it (scripts/link-tools.sh).
+        .executable(name: "dlg", targets: ["dlg"]),
         .executable(name: "dlg-mock", targets: ["dlg-mock"]),
         .executable(name: "dlg-fuzz", targets: ["dlg-fuzz"]),
         .executable(name: "dlg-loadgen", targets: ["dlg-loadgen"]),
@@ -46,18 +41,15 @@ let package = Package(
             .product(name: "NIOHTTP1", package: "swift-nio"),
         ]),
 
-        // Tools: thin wiring over DlgCore.
-        .executableTarget(name: "dlg-gen", dependencies: [
-            "DlgCLI", "DlgCore", .product(name: "Logging", package: "swift-log"),
+        // Tools: thin wiring over DlgCore, one root command per tool (DlgGen, DlgDedup, ...).
+        .target(name: "DlgTools", dependencies: [
+            "DlgCLI", "DlgCore", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
         ]),
-        .executableTarget(name: "dlg-dedup", dependencies: ["DlgCLI", "DlgCore"]),
-        .executableTarget(name: "dlg-respond", dependencies: ["DlgCLI", "DlgCore"]),
-        .executableTarget(name: "dlg-judge", dependencies: ["DlgCLI", "DlgCore"]),
-        .executableTarget(name: "dlg-export", dependencies: ["DlgCLI", "DlgCore"]),
-        .executableTarget(name: "dlg-run", dependencies: [
-            "DlgCLI", "DlgCore", .product(name: "Logging", package: "swift-log"),
+        // The one binary of the tools: `dlg gen ...`, or `dlg-gen ...` through a link named so.
+        .executableTarget(name: "dlg", dependencies: [
+            "DlgTools", "DlgCLI", "DlgCore", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
-        .executableTarget(name: "dlg-cluster", dependencies: ["DlgCLI", "DlgCore"]),
         .executableTarget(name: "dlg-mock", dependencies: [
             "DlgMock", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),

@@ -260,7 +260,8 @@ def stage_peaks(root_pid, peaks):
         return
     for pid in children:
         try:
-            exe = os.path.basename(os.readlink(f"/proc/{pid}/exe"))
+            # The name it was started as (argv[0]): every tool is the one binary dlg, /proc/PID/exe says dlg.
+            exe = os.path.basename(open(f"/proc/{pid}/cmdline", "rb").read().split(b"\0")[0].decode())
             for line in open(f"/proc/{pid}/status"):
                 if line.startswith("VmHWM:"):
                     peaks[exe] = max(peaks.get(exe, 0), int(line.split()[1]))

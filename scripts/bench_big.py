@@ -42,7 +42,9 @@ def tree(root):
         for tid in os.listdir(f"/proc/{root}/task"):
             for pid in open(f"/proc/{root}/task/{tid}/children").read().split():
                 try:
-                    out.append((int(pid), os.path.basename(os.readlink(f"/proc/{pid}/exe"))))
+                    # The name it was started as (argv[0]): every tool is the one binary dlg.
+                    argv0 = open(f"/proc/{pid}/cmdline", "rb").read().split(b"\0")[0].decode()
+                    out.append((int(pid), os.path.basename(argv0)))
                 except OSError:
                     pass
     except OSError:

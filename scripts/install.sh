@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# make install / make uninstall: the tools, a man page each, and bash, zsh and fish completions, where
-# each shell looks for them under PREFIX (DESTDIR prepended, for packaging).
+# make install / make uninstall: the one binary `dlg` (stripped), a link to it for each tool, a man page
+# and bash, zsh and fish completions for each tool, and dlg-cluster's Ray driver, where each shell looks
+# for them under PREFIX (DESTDIR prepended, for packaging).
 #   install.sh install BIN_DIR PREFIX [DESTDIR]
 #   install.sh uninstall PREFIX [DESTDIR]      removes exactly the files install writes
 set -euo pipefail
 cd "$(dirname "$0")/.."
-TOOLS=(dlg-gen dlg-dedup dlg-respond dlg-judge dlg-export dlg-run)
+TOOLS=(dlg-gen dlg-dedup dlg-respond dlg-judge dlg-export dlg-run dlg-cluster)
+DRIVER=share/dlgforge/cluster_driver.py  # dlg-cluster's Ray driver, found there when there is no checkout
 
 files_of() { # the files install writes for TOOL, relative to PREFIX
   local t=$1
@@ -21,14 +23,17 @@ case "$verb" in
   install)
     bin=$2; prefix=$3; dest=${4:-}
     root="$dest$prefix"
-    for t in "${TOOLS[@]}"; do
-      [ -x "$bin/$t" ] || { echo "install: $bin/$t is missing; build first (make build)" >&2; exit 66; }
-    done
-    echo "install: tools, man pages and bash/zsh/fish completions into $root" >&2
+    [ -x "$bin/dlg" ] || { echo "install: $bin/dlg is missing; build first (make build)" >&2; exit 66; }
+    command -v strip >/dev/null || { echo "install: strip is missing (Debian: apt-get install binutils)" >&2; exit 69; }
+    scripts/link-tools.sh "$bin"
+    echo "install: dlg and its tools, man pages, bash/zsh/fish completions into $root" >&2
     mkdir -p "$root/bin" "$root/share/man/man1" "$root/share/bash-completion/completions" \
-             "$root/share/zsh/site-functions" "$root/share/fish/vendor_completions.d"
+             "$root/share/zsh/site-functions" "$root/share/fish/vendor_completions.d" "$root/share/dlgforge"
+    # Stripped: the symbols are most of a release binary's size and nothing at run time reads them.
+    install -m 0755 -s "$bin/dlg" "$root/bin/dlg"
     for t in "${TOOLS[@]}"; do
-      install -m 0755 "$bin/$t" "$root/bin/$t"
+      ln -sfn dlg "$root/bin/$t"
+      # From the build folder's link, not the installed one: the same binary, and DESTDIR may not run.
       python3 scripts/manpage.py "$bin/$t" > "$root/share/man/man1/$t.1"
       "$bin/$t" --generate-completion-script bash > "$root/share/bash-completion/completions/$t"
       "$bin/$t" --generate-completion-script zsh > "$root/share/zsh/site-functions/_$t"
@@ -36,8 +41,9 @@ case "$verb" in
       chmod 0644 "$root/share/man/man1/$t.1" "$root/share/bash-completion/completions/$t" \
                  "$root/share/zsh/site-functions/_$t" "$root/share/fish/vendor_completions.d/$t.fish"
     done
+    install -m 0644 scripts/cluster_driver.py "$root/$DRIVER"
     # dlg-run starts the stage tools from its own folder, so the installed run uses the installed stages.
-    echo "install: done; try: $prefix/bin/dlg-run --help (and man dlg-run)" >&2
+    echo "install: done; try: $prefix/bin/dlg --help, $prefix/bin/dlg-run --help (and man dlg-run)" >&2
     ;;
   uninstall)
     prefix=$2; dest=${3:-}
@@ -45,12 +51,13 @@ case "$verb" in
     for t in "${TOOLS[@]}"; do
       while read -r f; do rm -f "$root/$f"; done < <(files_of "$t")
     done
+    rm -f "$root/bin/dlg" "$root/$DRIVER"
     # Remove the folders install made, only when they are now empty.
-    for d in share/fish/vendor_completions.d share/fish share/zsh/site-functions share/zsh \
+    for d in share/dlgforge share/fish/vendor_completions.d share/fish share/zsh/site-functions share/zsh \
              share/bash-completion/completions share/bash-completion share/man/man1 share/man share bin; do
       rmdir "$root/$d" 2>/dev/null || true
     done
-    echo "uninstall: removed the dlgforge tools, man pages and completions from $root" >&2
+    echo "uninstall: removed dlg, the dlgforge tools, man pages, completions and Ray driver from $root" >&2
     ;;
   *) echo "usage: install.sh install BIN_DIR PREFIX [DESTDIR] | uninstall PREFIX [DESTDIR]" >&2; exit 64 ;;
 esac

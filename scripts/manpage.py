@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Writes a tool's man page (roff, section 1) from its own help: `TOOL --experimental-dump-help`, the
-description swift-argument-parser builds `--help` from. Usage: manpage.py BINARY > TOOL.1"""
+description swift-argument-parser builds `--help` from. Usage: manpage.py BINARY > TOOL.1, where BINARY is
+the tool's name as a link to `dlg` (dlg-gen, ...): that name picks the tool."""
 import json
 import subprocess
 import sys
@@ -25,6 +26,24 @@ def flag_names(arg):
     return names
 
 
+def options(arguments):
+    """The roff of each displayed option or argument: its names, its value, its help and default."""
+    out = []
+    for a in arguments:
+        if not a.get("shouldDisplay", True) or "help" in [n["name"] for n in a.get("names", [])]:
+            continue
+        names = flag_names(a) or [a.get("valueName", "")]
+        head = ", ".join(f"\\fB{roff(n)}\\fR" for n in names)
+        if a["kind"] == "option":
+            head += f" \\fI{roff(a.get('valueName', 'value'))}\\fR"
+        out += [".TP", head]
+        text = a.get("abstract", "")
+        if a.get("defaultValue"):
+            text += f" (default: {a['defaultValue']})"
+        out.append(roff(text))
+    return out
+
+
 def main():
     binary = sys.argv[1]
     info = json.loads(subprocess.run([binary, "--experimental-dump-help"], check=True,
@@ -32,28 +51,28 @@ def main():
     cmd = info["command"]
     name = cmd["commandName"]
     date = datetime.date.today().strftime("%B %Y")
+    # A tool with subcommands (dlg-cluster): each one's options under COMMANDS.
+    subs = [c for c in cmd.get("subcommands", []) if c.get("shouldDisplay", True) and c["commandName"] != "help"]
     out = [f'.TH "{name.upper()}" 1 "{date}" "dlgforge" "dlgforge manual"',
            ".SH NAME", f"{roff(name)} \\- {roff(cmd.get('abstract', ''))}",
-           ".SH SYNOPSIS", f".B {roff(name)}", "[\\fIOPTIONS\\fR]"]
+           ".SH SYNOPSIS", f".B {roff(name)}", "\\fICOMMAND\\fR [\\fIOPTIONS\\fR]" if subs else "[\\fIOPTIONS\\fR]"]
     if cmd.get("discussion"):
         out += [".SH DESCRIPTION", roff(cmd["discussion"])]
-    args = [a for a in cmd.get("arguments", []) if a.get("shouldDisplay", True)]
-    if args:
-        out.append(".SH OPTIONS")
-        for a in args:
-            names = flag_names(a) or [a.get("valueName", "")]
-            head = ", ".join(f"\\fB{roff(n)}\\fR" for n in names)
-            if a["kind"] == "option":
-                head += f" \\fI{roff(a.get('valueName', 'value'))}\\fR"
-            out += [".TP", head]
-            text = a.get("abstract", "")
-            if a.get("defaultValue"):
-                text += f" (default: {a['defaultValue']})"
-            out.append(roff(text))
-    out += [".TP", "\\fB\\-h\\fR, \\fB\\-\\-help\\fR", "Show help information.",
-            ".SH EXIT STATUS",
+    out.append(".SH OPTIONS")
+    out += options(cmd.get("arguments", []))
+    out += [".TP", "\\fB\\-h\\fR, \\fB\\-\\-help\\fR", "Show help information."]
+    if subs:
+        out.append(".SH COMMANDS")
+        for c in subs:
+            out += [".SS " + roff(c["commandName"]), roff(c.get("abstract", ""))]
+            if c.get("discussion"):
+                out += [".PP", roff(c["discussion"])]
+            out += options(c.get("arguments", []))
+    out += [".SH EXIT STATUS",
             "0 ok, 64 usage, 65 bad input data, 66 no input, 69 service unavailable, 70 internal error, "
             "74 I/O error, 75 temporary failure, 78 bad config, 130 interrupted.",
+            ".SH NOTES", f"The tools are one binary, \\fBdlg\\fR; \\fB{roff(name)}\\fR is a link to it, and "
+            f"\\fBdlg {roff(name.removeprefix('dlg-'))}\\fR is the same command.",
             ".SH SEE ALSO", "The dlgforge README (configuration keys, modes, examples)."]
     sys.stdout.write("\n".join(out) + "\n")
 

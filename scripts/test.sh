@@ -55,9 +55,11 @@ if [ "${ASAN_BUILD:-0}" = 1 ]; then
   # tests run are the sanitized ones (DLG_BIN_DIR), and any report fails the run.
   export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0:abort_on_error=1}
   swift build --scratch-path .build-asan --sanitize=address
+  scripts/link-tools.sh .build-asan/debug
   export DLG_BIN_DIR="$PWD/.build-asan/debug"
   swift test --scratch-path .build-asan --sanitize=address "$@"
 else
   swift build
+  scripts/link-tools.sh .build/debug
   swift test "$@"
 fi

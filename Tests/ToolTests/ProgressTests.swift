@@ -65,7 +65,7 @@ import Testing
 
 @Suite("make install") struct InstallTests {
     static let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    static let tools = ["dlg-gen", "dlg-dedup", "dlg-respond", "dlg-judge", "dlg-export", "dlg-run"]
+    static let tools = ["dlg-gen", "dlg-dedup", "dlg-respond", "dlg-judge", "dlg-export", "dlg-run", "dlg-cluster"]
 
     /// What `make install` runs once the tools are built (the build itself is make's; running it here would
     /// wait on the build folder `swift test` holds).
@@ -78,7 +78,17 @@ import Testing
         let installed = try await runProcess(script, args: ["install", bin, "/usr/local", work.path], cwd: Self.repo)
         try #require(installed.status == 0, "\(installed)")
         let root = work.path + "/usr/local"
+        // One binary; each tool a relative link to it; dlg-cluster's Ray driver where it looks without a checkout.
+        #expect(FileManager.default.isExecutableFile(atPath: "\(root)/bin/dlg"), "\(installed)")
+        #expect(FileManager.default.fileExists(atPath: "\(root)/share/dlgforge/cluster_driver.py"), "\(installed)")
+        // Outside a checkout, dlg-cluster takes that driver instead of asking for --root.
+        let status = try await runProcess("\(root)/bin/dlg-cluster", args: [
+            "status", "-c", Self.repo.appendingPathComponent("examples/config.yaml").path, "--state-dir", work.path + "/state",
+        ], cwd: work.url)
+        #expect(status.status == 0 && status.stdout.contains("not up"), "\(status)")
         for tool in Self.tools {
+            #expect((try? FileManager.default.destinationOfSymbolicLink(atPath: "\(root)/bin/\(tool)")) == "dlg",
+                    "\(root)/bin/\(tool) is not a link to dlg")
             let help = try await runProcess("\(root)/bin/\(tool)", args: ["--help"])
             #expect(help.status == 0 && help.stdout.contains("USAGE: \(tool)"), "\(tool) --help from the install:\n\(help)")
             let page = try await runProcess("/usr/bin/man", args: ["-l", "\(root)/share/man/man1/\(tool).1"],

@@ -29,8 +29,21 @@ public struct ClusterControl {
         self.toolsDir = toolsDir
     }
 
-    var python: String { (root as NSString).appendingPathComponent(".venv/bin/python") }
+    /// The Ray driver, when not the checkout's scripts/cluster_driver.py: an installed dlg-cluster's
+    /// `<prefix>/share/dlgforge/cluster_driver.py` (scripts/install.sh).
+    public var driverScript: String?
+
+    /// The Python that runs the driver: the checkout's .venv (scripts/ray.sh puts Ray there); for an
+    /// installed driver without one, python3 on PATH (Ray must be importable there).
+    var python: String {
+        let venv = (root as NSString).appendingPathComponent(".venv/bin/python")
+        guard driverScript != nil, !FileManager.default.isExecutableFile(atPath: venv) else { return venv }
+        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
+        return path.split(separator: ":").map { ($0 as NSString).appendingPathComponent("python3") }
+            .first { FileManager.default.isExecutableFile(atPath: $0) } ?? venv
+    }
     func script(_ name: String) -> String { (root as NSString).appendingPathComponent("scripts/\(name)") }
+    var driver: String { driverScript ?? script("cluster_driver.py") }
     var logPath: String { (stateDir as NSString).appendingPathComponent("cluster.log") }
 
     /// Runs a program with extra environment; stdout returned, stderr appended to cluster.log.
@@ -141,7 +154,7 @@ public struct ClusterControl {
         guard let vllm = path.split(separator: ":").map({ "\($0)/vllm" }).first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
             throw DlgError.unavailable("llm.backend: vllm_managed: no vllm executable on PATH; install vLLM (pip install vllm) on every GPU node")
         }
-        var args = [python, script("cluster_driver.py"), "vllm-up", "--vllm", vllm, "--replicas", String(v.replicas),
+        var args = [python, driver, "vllm-up", "--vllm", vllm, "--replicas", String(v.replicas),
                     "--num-gpus", String(v.numGPUsPerReplica), "--port-start", String(v.portStart), "--host", v.host,
                     "--model", v.model, "--served-name", v.servedModelName, "--log-dir", logs,
                     "--health-timeout", String(v.healthTimeoutS)]
@@ -179,7 +192,7 @@ public struct ClusterControl {
 
     /// The nodes alive, through the driver (which connects as any Ray client does).
     func rayStatus(_ state: ClusterState) throws(DlgError) -> Int {
-        let r = try call([python, script("cluster_driver.py"), "status"], env: state.rayEnvironment)
+        let r = try call([python, driver, "status"], env: state.rayEnvironment)
         for line in r.output.split(separator: "\n") {
             if let o = (try? JSONCodec.parse(String(line)))?.objectValue, o["component"]?.stringValue == "ray" {
                 return o["nodes_alive"]?.intValue ?? 0
@@ -193,7 +206,7 @@ public struct ClusterControl {
     public func status() throws(DlgError) -> [String] {
         guard let state = try ClusterState.load(dir: stateDir) else { return ["cluster: not up (no \(ClusterState.path(dir: stateDir)))"] }
         var lines: [String] = []
-        let r = try call([python, script("cluster_driver.py"), "status"], env: state.rayEnvironment)
+        let r = try call([python, driver, "status"], env: state.rayEnvironment)
         var rayOK = false
         for line in r.output.split(separator: "\n") {
             guard let o = (try? JSONCodec.parse(String(line)))?.objectValue, let c = o["component"]?.stringValue else { continue }
@@ -225,7 +238,7 @@ public struct ClusterControl {
     /// what could not be stopped.
     func stopVLLM(_ state: inout ClusterState) throws(DlgError) -> String? {
         guard state.vllmManaged == true else { return nil }
-        let r = try call([python, script("cluster_driver.py"), "vllm-down"], env: state.rayEnvironment)
+        let r = try call([python, driver, "vllm-down"], env: state.rayEnvironment)
         guard r.status == 0 else { return "vllm replicas (status \(r.status))" }
         try? FileManager.default.removeItem(atPath: keyPath)
         state.vllmManaged = nil
@@ -353,7 +366,7 @@ public struct ClusterControl {
             if !names.isEmpty { env["DLG_CLUSTER_FORWARD"] = names.joined(separator: ",") }
         }
         let config = (configPath as NSString).isAbsolutePath ? configPath : (FileManager.default.currentDirectoryPath as NSString).appendingPathComponent(configPath)
-        let r = try call([python, script("cluster_driver.py"), "run", "--shards", String(shards), "--run-id", runID,
+        let r = try call([python, driver, "run", "--shards", String(shards), "--run-id", runID,
                           "--config", config, "--bin", toolsDir, "--cwd", FileManager.default.currentDirectoryPath,
                           "--max-retries", String(cluster.maxRetries), "--num-cpus", String(cluster.numCPUs)], env: env)
         var results: [ShardResult] = []

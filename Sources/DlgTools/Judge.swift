@@ -1,10 +1,13 @@
+// dlg-judge: the judge stage (qa_judge), online or offline.
+// The root command of `dlg-judge` (or `dlg judge`), run by the multicall binary Sources/dlg.
+
 import ArgumentParser
 import DlgCLI
 import DlgCore
 
-@main
-struct DlgJudge: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
+/// `dlg-judge`: scores turns or whole dialogues.
+public struct DlgJudge: AsyncParsableCommand {
+    public static let configuration = CommandConfiguration(
         commandName: "dlg-judge",
         abstract: "Score turns or whole dialogues with qa_judge.",
         discussion: """
@@ -13,6 +16,8 @@ struct DlgJudge: AsyncParsableCommand {
         (conversation). In the pipe it does nothing unless judge.enabled and judge.mode is online; \
         --offline judges whatever it is given (the judge-only pass over a finished file).
         """)
+
+    public init() {}
 
     @OptionGroup var common: CommonOptions
 
@@ -25,13 +30,13 @@ struct DlgJudge: AsyncParsableCommand {
     @Option(help: "Override judge.granularity: turn or conversation.")
     var granularity: String?
 
-    func validate() throws {
+    public func validate() throws {
         if let g = granularity, JudgeGranularity(rawValue: g) == nil {
             throw ValidationError("\"--granularity\" must be turn or conversation")
         }
     }
 
-    func run() async throws {
+    public func run() async throws {
         try await ToolMain.run("dlg-judge") {
             var settings = try common.settings()
             if let g = granularity.flatMap(JudgeGranularity.init) { settings.judge.granularity = g }

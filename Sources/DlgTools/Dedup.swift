@@ -1,10 +1,13 @@
+// dlg-dedup: the dedup stage against the run's store.
+// The root command of `dlg-dedup` (or `dlg dedup`), run by the multicall binary Sources/dlg.
+
 import ArgumentParser
 import DlgCLI
 import DlgCore
 
-@main
-struct DlgDedup: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
+/// `dlg-dedup`: rejects duplicate pending questions across the run.
+public struct DlgDedup: AsyncParsableCommand {
+    public static let configuration = CommandConfiguration(
         commandName: "dlg-dedup",
         abstract: "Reject duplicate pending questions (normalized exact match) across the whole run.",
         discussion: """
@@ -15,6 +18,8 @@ struct DlgDedup: AsyncParsableCommand {
         accepted again (reruns are idempotent).
         """)
 
+    public init() {}
+
     @OptionGroup var common: CommonOptions
 
     @Option(help: "The dedup store file (default: <saving.output_dir>/coverage_ledger.jsonl, or the database with store.backend: postgres and a DSN).")
@@ -23,7 +28,7 @@ struct DlgDedup: AsyncParsableCommand {
     @Option(help: "The run whose questions the database store checks against (default: run.resume_run_id, then run.run_id; the file store needs none).")
     var runID: String?
 
-    func run() async throws {
+    public func run() async throws {
         try await ToolMain.run("dlg-dedup") {
             let settings = try common.settings()
             let store = try StoreFactory.dedupStore(settings, ledger: ledger, runID: runID)

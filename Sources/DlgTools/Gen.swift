@@ -1,12 +1,15 @@
+// dlg-gen: the question stage (qa_generator), and the seed file migration.
+// The root command of `dlg-gen` (or `dlg gen`), run by the multicall binary Sources/dlg.
+
 import ArgumentParser
 import DlgCLI
 import DlgCore
 import Foundation
 import Logging
 
-@main
-struct DlgGen: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
+/// `dlg-gen`: writes the next user question of every open dialogue.
+public struct DlgGen: AsyncParsableCommand {
+    public static let configuration = CommandConfiguration(
         commandName: "dlg-gen",
         abstract: "Write the next user question for every open dialogue (qa_generator).",
         discussion: """
@@ -16,6 +19,8 @@ struct DlgGen: AsyncParsableCommand {
         drop_reason dedup_exhausted). With --new N, starts N new dialogues instead of reading stdin. \
         With --migrate-seeds, converts a legacy seed topics file (upstream's seeds-migrate) and exits.
         """)
+
+    public init() {}
 
     @OptionGroup var common: CommonOptions
 
@@ -43,7 +48,7 @@ struct DlgGen: AsyncParsableCommand {
     @Flag(help: "With --migrate-seeds: replace the destination if it exists.")
     var overwrite = false
 
-    func validate() throws {
+    public func validate() throws {
         if migrateSeeds && new != nil { throw ValidationError("\"--migrate-seeds\" and \"--new\" do not go together") }
         if !migrateSeeds && (sourceFile != nil || destFile != nil || overwrite) {
             throw ValidationError("\"--source-file\", \"--dest-file\" and \"--overwrite\" go with \"--migrate-seeds\"")
@@ -55,7 +60,7 @@ struct DlgGen: AsyncParsableCommand {
         if let id = runId, let problem = SafeID.problem(id) { throw ValidationError("\"--run-id\" \(problem)") }
     }
 
-    func run() async throws {
+    public func run() async throws {
         try await ToolMain.run("dlg-gen") {
             let settings = try common.settings()
             if migrateSeeds {

@@ -1,3 +1,6 @@
+// dlg-cluster: Ray and PostgreSQL up and down, a run as sharded Ray tasks.
+// The root command of `dlg-cluster` (or `dlg cluster`), run by the multicall binary Sources/dlg.
+
 import ArgumentParser
 import DlgCLI
 import DlgCore
@@ -11,7 +14,7 @@ struct ClusterOptions: ParsableArguments {
     @Option(help: "Folder of the cluster's state file and of the Ray and PostgreSQL it starts (default: .dlgforge/cluster under the current folder, or DLG_CLUSTER_DIR).")
     var stateDir: String?
 
-    @Option(help: "The dlgforge checkout holding scripts/ and .venv/ (default: the first folder above this tool's that has scripts/cluster_driver.py).")
+    @Option(help: "The dlgforge checkout holding scripts/ and .venv/ (default: the first folder above this tool's that has scripts/cluster_driver.py; else, installed, the Ray driver in <prefix>/share/dlgforge).")
     var root: String?
 
     var toolsDir: String { URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent().path }
@@ -22,15 +25,26 @@ struct ClusterOptions: ParsableArguments {
         let dir = stateDir ?? ProcessInfo.processInfo.environment["DLG_CLUSTER_DIR"] ?? (cwd as NSString).appendingPathComponent(".dlgforge/cluster")
         // The first folder above this tool's holding scripts/cluster_driver.py (.build/<triple>/debug).
         var repo = root ?? ""
+        var driver: String?
         if repo.isEmpty {
             var dir = URL(fileURLWithPath: toolsDir)
             while dir.path != "/" {
                 dir = dir.deletingLastPathComponent()
                 if FileManager.default.fileExists(atPath: dir.appendingPathComponent("scripts/cluster_driver.py").path) { repo = dir.path; break }
             }
-            if repo.isEmpty { throw DlgError(.usage, "no dlgforge checkout (scripts/cluster_driver.py) above \(toolsDir); give --root") }
+            if repo.isEmpty {
+                // An installed dlg-cluster (make install): the driver in <prefix>/share/dlgforge.
+                let prefix = URL(fileURLWithPath: toolsDir).deletingLastPathComponent()
+                let installed = prefix.appendingPathComponent("share/dlgforge/cluster_driver.py").path
+                guard FileManager.default.fileExists(atPath: installed) else {
+                    throw DlgError(.usage, "no dlgforge checkout (scripts/cluster_driver.py) above \(toolsDir), nor an installed \(installed); give --root")
+                }
+                repo = prefix.path
+                driver = installed
+            }
         }
         var control = try ClusterControl(settings: settings, configPath: config, root: repo, stateDir: dir, toolsDir: toolsDir)
+        control.driverScript = driver
         let env = ProcessInfo.processInfo.environment
         for (name, port) in [("DLG_CLUSTER_RAY_PORT", \ClusterControl.localRayPort), ("DLG_CLUSTER_PG_PORT", \ClusterControl.localPGPort)] {
             guard let text = env[name] else { continue }
@@ -49,9 +63,9 @@ func say(_ lines: [String]) throws {
     try out.flush()
 }
 
-@main
-struct DlgCluster: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
+/// `dlg-cluster`: Ray and PostgreSQL up and down, and a run as sharded Ray tasks.
+public struct DlgCluster: AsyncParsableCommand {
+    public static let configuration = CommandConfiguration(
         commandName: "dlg-cluster",
         abstract: "Bring Ray and PostgreSQL up with one command, run a run as sharded Ray tasks, and stop what was started.",
         discussion: """
@@ -62,6 +76,8 @@ struct DlgCluster: AsyncParsableCommand {
         status: each component, healthy or not. down: stops exactly what up started; safe twice.
         """,
         subcommands: [Up.self, Status.self, Run.self, Down.self, Mode.self])
+
+    public init() {}
 
     struct Up: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Start (or attach to) Ray and PostgreSQL; write the state file.")

@@ -1,12 +1,15 @@
+// dlg-run: a whole generation through the stage tools.
+// The root command of `dlg-run` (or `dlg run`), run by the multicall binary Sources/dlg.
+
 import ArgumentParser
 import DlgCLI
 import DlgCore
 import Foundation
 import Logging
 
-@main
-struct DlgRun: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
+/// `dlg-run`: a whole generation through the stage tools (what `make run` calls).
+public struct DlgRun: AsyncParsableCommand {
+    public static let configuration = CommandConfiguration(
         commandName: "dlg-run",
         abstract: "Run a whole generation through the stage tools (what `make run` calls).",
         discussion: """
@@ -19,6 +22,8 @@ struct DlgRun: AsyncParsableCommand {
         summary of the run, or on a terminal a short summary for people (--json forces the JSON). \
         stderr: on a terminal, a progress line (DLG_PROGRESS=0 turns it off).
         """)
+
+    public init() {}
 
     @OptionGroup var common: CommonOptions
 
@@ -40,7 +45,7 @@ struct DlgRun: AsyncParsableCommand {
     @Option(help: "Do one shard of the run, I/N: every language's slots I, I+N, I+2N, ..., its share of run.total_samples and run.batch_size (needs store.backend: postgres; the dataset is then built by dlg-export --run-id). What dlg-cluster run starts on each Ray task.")
     var shard: String?
 
-    func validate() throws {
+    public func validate() throws {
         if let shard {
             do { _ = try RunShard(parsing: shard) } catch { throw ValidationError("\"--shard\" \(error.message)") }
             if runId == nil { throw ValidationError("\"--shard\" needs \"--run-id\" (every shard of a run uses the same id)") }
@@ -61,7 +66,7 @@ struct DlgRun: AsyncParsableCommand {
         }
     }
 
-    func run() async throws {
+    public func run() async throws {
         try await ToolMain.run("dlg-run") {
             let settings = try common.settings()
             if listRuns {

@@ -1,11 +1,14 @@
+// dlg-export: the dataset files, the Hub folder and its upload, the run report.
+// The root command of `dlg-export` (or `dlg export`), run by the multicall binary Sources/dlg.
+
 import ArgumentParser
 import Foundation
 import DlgCLI
 import DlgCore
 
-@main
-struct DlgExport: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
+/// `dlg-export`: writes the dataset files from finished dialogue records.
+public struct DlgExport: AsyncParsableCommand {
+    public static let configuration = CommandConfiguration(
         commandName: "dlg-export",
         abstract: "Write the dataset files from finished dialogue records.",
         discussion: """
@@ -21,6 +24,8 @@ struct DlgExport: AsyncParsableCommand {
         (its last run, --run-id, or the record files given). With saving.filters.* or --min-score / \
         --exclude-reasons, the completed dialogues that pass also go to conversations_sharegpt_filtered.jsonl.
         """)
+
+    public init() {}
 
     @OptionGroup var common: CommonOptions
 
@@ -48,7 +53,7 @@ struct DlgExport: AsyncParsableCommand {
     @Option(help: "Quality filter: drop dialogues a judge verdict gives one of these reasons (comma-separated); replaces saving.filters.exclude_reasons.")
     var excludeReasons: String?
 
-    func validate() throws {
+    public func validate() throws {
         if hub && !files.isEmpty { throw ValidationError("\"--hub\" reads the dataset file in saving.output_dir, not record files") }
         if runID != nil && (hub || !files.isEmpty) { throw ValidationError("\"--run-id\" reads the run from the store, not from files or --hub") }
         if let id = runID, let problem = SafeID.problem(id) { throw ValidationError("\"--run-id\" \(problem)") }
@@ -58,7 +63,7 @@ struct DlgExport: AsyncParsableCommand {
         if let s = minScore, !(0...10).contains(s) { throw ValidationError("\"--min-score\" must be from 0 to 10") }
     }
 
-    func run() async throws {
+    public func run() async throws {
         try await ToolMain.run("dlg-export") {
             var settings = try common.settings()
             // The flags replace the config's filters, each on its own.

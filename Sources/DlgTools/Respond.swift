@@ -1,10 +1,13 @@
+// dlg-respond: the answer stage (kb_responder).
+// The root command of `dlg-respond` (or `dlg respond`), run by the multicall binary Sources/dlg.
+
 import ArgumentParser
 import DlgCLI
 import DlgCore
 
-@main
-struct DlgRespond: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
+/// `dlg-respond`: answers each accepted question from the knowledge base.
+public struct DlgRespond: AsyncParsableCommand {
+    public static let configuration = CommandConfiguration(
         commandName: "dlg-respond",
         abstract: "Answer each accepted question from the knowledge base (kb_responder).",
         discussion: """
@@ -14,9 +17,11 @@ struct DlgRespond: AsyncParsableCommand {
         built on first use and rebuilt on its own when files or settings change.
         """)
 
+    public init() {}
+
     @OptionGroup var common: CommonOptions
 
-    func run() async throws {
+    public func run() async throws {
         try await ToolMain.run("dlg-respond") {
             let settings = try common.settings()
             try settings.requireAgent(.kbResponder)
