@@ -49,7 +49,9 @@ final class PrivatePostgres: @unchecked Sendable {
         dir = ToolPaths.packageRoot.appendingPathComponent(".dlgforge/pg-\(PostgresTestServer.freshRunID("t"))").path
         let up = try await runShell("'\(script)' up", env: env, timeout: .seconds(120))
         guard up.status == 0 else { throw HarnessError("pg.sh up failed\n\(up)") }
-        dsn = up.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        // pg.sh prints where the DSN is (a 0600 file), not the DSN.
+        dsn = try String(contentsOfFile: up.stdout.trimmingCharacters(in: .whitespacesAndNewlines), encoding: .utf8)
+            .trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
     func control(_ verb: String) async throws {

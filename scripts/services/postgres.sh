@@ -13,8 +13,8 @@ export PG_DIR=${TEST_PG_DIR:-.dlgforge/pg-test}
 case "${1:-}" in
   var) echo DLG_PG_DSN ;;
   up)
-    dsn=$(scripts/pg.sh up)
-    printf 'export DLG_PG_DSN=%q\n' "$dsn"
+    dsnfile=$(scripts/pg.sh up)
+    printf 'export DLG_PG_DSN=%q\n' "$(cat "$dsnfile")"
     ;;
   down) scripts/pg.sh down ;;
   *) echo "usage: scripts/services/postgres.sh var|up|down" >&2; exit 64 ;;

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The test Ray cluster (scripts/ray-local.sh: a head and 2 worker nodes on 127.0.0.1, a port and folder
+# The test Ray cluster (scripts/ray.sh: a head and 2 worker nodes on 127.0.0.1, a port and folder
 # of their own), for scripts/test.sh (`make test`):
 #   ray.sh var    the variable its tests read (DLG_RAY_ADDRESS)
 #   ray.sh up     install Ray into .venv when missing, start; prints the `export` lines
@@ -14,11 +14,11 @@ export RAY_WORKERS=2
 case "${1:-}" in
   var) echo DLG_RAY_ADDRESS ;;
   up)
-    exports=$(scripts/ray-local.sh up)
+    exports=$(scripts/ray.sh up)
     echo "$exports"
     eval "$exports"
     printf 'export DLG_RAY_ADDRESS=%q\n' "$RAY_ADDRESS"
     ;;
-  down) scripts/ray-local.sh down ;;
+  down) scripts/ray.sh down ;;
   *) echo "usage: scripts/services/ray.sh var|up|down" >&2; exit 64 ;;
 esac

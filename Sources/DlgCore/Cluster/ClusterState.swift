@@ -5,6 +5,8 @@ import Foundation
 /// what `started*` says and removes the file, so a second `down` finds nothing to do.
 public struct ClusterState: Codable, Sendable, Equatable {
     public var rayAddress: String
+    /// The address `up --listen` put the head and PostgreSQL on (nil: loopback, before it was an option).
+    public var listen: String?
     /// Set when `up` started the local Ray cluster (scripts/ray-local.sh with this folder and port).
     public var rayStartedDir: String?
     public var rayPort: Int?
@@ -46,9 +48,9 @@ public struct ClusterState: Codable, Sendable, Equatable {
             let enc = JSONEncoder()
             enc.outputFormatting = [.prettyPrinted, .sortedKeys]
             let data = try enc.encode(self)
-            _ = FileManager.default.createFile(atPath: p, contents: nil, attributes: [.posixPermissions: 0o600])
-            try data.write(to: URL(fileURLWithPath: p))
-            chmod(p, 0o600)
+            try Files.writeSecret(String(decoding: data, as: UTF8.self), to: p)
+        } catch let e as DlgError {
+            throw e
         } catch {
             throw DlgError.io("\(p): cannot write the cluster state: \(error.localizedDescription)")
         }
@@ -60,7 +62,7 @@ public struct ClusterState: Codable, Sendable, Equatable {
     public var rayEnvironment: [String: String] {
         var env = ["RAY_ADDRESS": rayAddress]
         if let rayTokenPath { env["RAY_AUTH_MODE"] = "token"; env["RAY_AUTH_TOKEN_PATH"] = rayTokenPath }
-        if rayAddress.hasPrefix("127.0.0.1:") || rayAddress.hasPrefix("localhost:") {
+        if rayAddress.hasPrefix("127.") || rayAddress.hasPrefix("localhost:") {
             // Else ray.init rewrites a loopback address to the machine's other one (docs/decisions.md).
             env["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
         }

@@ -71,6 +71,7 @@ public final class KnowledgeBase: @unchecked Sendable {
                             observer: (any WorkObserver)? = nil) async throws(DlgError) -> KnowledgeBase {
         defer { observer?.ended() }
         let dir = settings.knowledgeDir
+        if let shipped = try openShipped(settings: settings, knowledgeDir: dir) { return shipped }
         guard Files.isDirectory(dir) else {
             throw DlgError(.noInput, "\(dir): knowledge folder not found; put .txt, .md or .pdf files under knowledge/ beside the config")
         }
@@ -129,6 +130,28 @@ public final class KnowledgeBase: @unchecked Sendable {
         }
         // The fingerprint goes last: an interrupted build is never taken for a finished one.
         try Files.writeAtomically(JSON.obj(["fingerprint": .string(fingerprint)]).serialized(), to: fpPath)
+        return kb
+    }
+
+    /// A shard of `dlg-cluster run` on a worker host: the driver shipped the index it built (and its
+    /// vectors) without the knowledge files (DLG_SHIPPED_INDEX=1, no knowledge folder), so the index is
+    /// taken as it is. Nil when this is not such a shard.
+    static func openShipped(settings: Settings, knowledgeDir: String) throws(DlgError) -> KnowledgeBase? {
+        guard settings.tree.environment["DLG_SHIPPED_INDEX"] == "1", !Files.isDirectory(knowledgeDir) else { return nil }
+        let indexDir = settings.indexDir
+        let inventoryPath = (indexDir as NSString).appendingPathComponent("chunk_inventory.jsonl")
+        guard Files.exists((indexDir as NSString).appendingPathComponent("knowledge_fingerprint.json")),
+              let chunks = try? loadInventory(inventoryPath) else {
+            throw DlgError(.noInput, "\(indexDir): the knowledge index shipped with the job is missing or incomplete")
+        }
+        let r = settings.retrieval
+        let kb = KnowledgeBase(chunks: chunks, embeddingModel: r.embeddingModel, rebuilt: false)
+        if !r.embeddingModel.isEmpty {
+            guard let v = try? loadVectors((indexDir as NSString).appendingPathComponent("embeddings.jsonl")), v.count == chunks.count else {
+                throw DlgError(.noInput, "\(indexDir): the shipped knowledge index has no vectors for \(r.embeddingModel)")
+            }
+            kb.vectors = v
+        }
         return kb
     }
 

@@ -183,6 +183,23 @@ public enum Files {
         try writeAtomically(Array(text.utf8), to: path, durable: durable)
     }
 
+    /// A secret (a key, a DSN) written to a file that is 0600 from its creation: a new file beside the
+    /// target, created exclusively (never through a link someone left there), then renamed over it.
+    public static func writeSecret(_ text: String, to path: String) throws(DlgError) {
+        let tmp = "\(path).tmp.\(getpid())"
+        unlink(tmp)
+        let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw DlgError.io("\(tmp): cannot create: \(String(cString: strerror(errno)))") }
+        let bytes = Array(text.utf8)
+        let written = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+        fsync(fd)
+        close(fd)
+        guard written == bytes.count, rename(tmp, path) == 0 else {
+            unlink(tmp)
+            throw DlgError.io("\(path): cannot write: \(String(cString: strerror(errno)))")
+        }
+    }
+
     /// Removes `name.tmp.<pid>` files in `dir` left by a process that no longer runs (a killed run).
     public static func removeStaleTemporaries(in dir: String) {
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: dir) else { return }
