@@ -37,6 +37,7 @@ second run on the same hosts sends nothing again. Secrets reach shards through t
 import argparse
 import collections
 import ctypes
+import fcntl
 import gzip
 import hashlib
 import io
@@ -240,6 +241,15 @@ def ensure_package(kind, version, digest, holder):
     final = os.path.join(cache, f"{kind}-{version}")
     if os.path.isfile(os.path.join(final, ".complete")):
         return final, 0, 0.0
+    # One fetch per host: shards that start together on it wait for the first one's copy.
+    with open(os.path.join(cache, f".{kind}.lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if os.path.isfile(os.path.join(final, ".complete")):
+            return final, 0, 0.0
+        return fetch_package(kind, version, digest, holder, cache, final)
+
+
+def fetch_package(kind, version, digest, holder, cache, final):
     started = time.time()
     data = ray.get(holder[0])
     if hashlib.sha256(data).hexdigest() != digest:
@@ -513,46 +523,67 @@ def processes_under(path):
 
 
 @ray.remote(num_cpus=0)
-def clean_node(stop_joined):
-    """On one host: our cached packages removed; a node `dlg-cluster join` started stops itself a moment
-    after this task has answered (its processes are found by the node's temp folder)."""
+def clean_node():
+    """On one host: our cached packages removed; for a node `dlg-cluster join` started, what stop_node
+    needs to stop it (its processes, found by the node's temp folder, and its raylet, our parent)."""
     removed = 0
     cache = worker_cache()
     for name in os.listdir(cache):
         if name.startswith(("tools-", "project-", ".tools-", ".project-", "work")):
             shutil.rmtree(os.path.join(cache, name), ignore_errors=True)
             removed += 1
-    stopping = False
     temp = os.environ.get("DLG_JOINED_TEMP_DIR")
-    if stop_joined and temp:
-        pids = sorted(processes_under(temp) - {os.getpid()})
-        if pids:
-            subprocess.Popen(["sh", "-c", f"sleep 1; kill {' '.join(map(str, pids))} 2>/dev/null; sleep 5; "
-                              f"kill -9 {' '.join(map(str, pids))} 2>/dev/null; rm -rf {temp}"],
-                             start_new_session=True, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                             stderr=subprocess.DEVNULL)
-            stopping = True
-    return {"host": ray.util.get_node_ip_address(), "removed": removed, "stopping": stopping}
+    pids = sorted(processes_under(temp) - {os.getpid()}) if temp else []
+    return {"host": ray.util.get_node_ip_address(), "removed": removed, "joined": bool(temp), "pids": pids,
+            "raylet": os.getppid()}
+
+
+@ray.remote(num_cpus=0, max_retries=0)
+def stop_node(pids, raylet):
+    """Stops the Ray node this task runs on: its other processes, then its raylet, which ends this task
+    too (so nobody waits for its answer)."""
+    for p in pids:
+        if p not in (raylet, os.getpid()):
+            try:
+                os.kill(p, signal.SIGTERM)
+            except OSError:
+                pass
+    time.sleep(0.5)
+    os.kill(raylet, signal.SIGTERM)
+    time.sleep(30)
 
 
 def cmd_cleanup(a):
     connect()
     here = ray.get_runtime_context().get_node_id()
-    asked = {}
+    asked, lost = {}, set()
     for n in ray.nodes():
         if not n.get("Alive"):
-            emit({"component": "host", "host": n["NodeManagerAddress"], "reached": False, "reason": "node not alive"})
+            lost.add(n["NodeManagerAddress"])
             continue
         strategy = ray.util.scheduling_strategies.NodeAffinitySchedulingStrategy(n["NodeID"], soft=False)
-        asked[clean_node.options(scheduling_strategy=strategy).remote(a.stop_joined and n["NodeID"] != here)] = n["NodeManagerAddress"]
+        asked[clean_node.options(scheduling_strategy=strategy).remote()] = (n["NodeManagerAddress"], n["NodeID"])
     ready, late = ray.wait(list(asked), num_returns=len(asked), timeout=a.timeout)
+    stopping = []
     for ref in ready:
+        host, node = asked[ref]
         try:
-            emit({"component": "host", "reached": True, **ray.get(ref)})
+            info = ray.get(ref)
         except Exception as e:
-            emit({"component": "host", "host": asked[ref], "reached": False, "reason": type(e).__name__})
+            emit({"component": "host", "host": host, "reached": False, "reason": type(e).__name__})
+            continue
+        stop = a.stop_joined and info["joined"] and node != here
+        if stop:
+            strategy = ray.util.scheduling_strategies.NodeAffinitySchedulingStrategy(node, soft=False)
+            stopping.append(stop_node.options(scheduling_strategy=strategy).remote(info["pids"], info["raylet"]))
+        emit({"component": "host", "host": host, "reached": True, "removed": info["removed"], "stopping": stop})
     for ref in late:
-        emit({"component": "host", "host": asked[ref], "reached": False, "reason": f"no answer within {a.timeout} s"})
+        emit({"component": "host", "host": asked[ref][0], "reached": False, "reason": f"no answer within {a.timeout} s"})
+    alive = {h for h, _ in asked.values()}
+    for host in sorted(lost - alive):  # a host that rejoined is not lost
+        emit({"component": "host", "host": host, "reached": False, "reason": "its node is lost"})
+    if stopping:  # each ends with its node; a moment for the signals to land
+        ray.wait(stopping, num_returns=len(stopping), timeout=3)
     return 0
 
 
@@ -580,10 +611,10 @@ def cmd_check_host(a):
     if a.manifest:
         with open(a.manifest) as f:
             manifest = json.load(f)
-    else:  # `join`: the manifest the head published, read as a client of the cluster
-        connect()
-        from ray.experimental import internal_kv
-        raw = internal_kv._internal_kv_get(MANIFEST_KEY)
+    else:  # `join`: the manifest the head published, read from its GCS (this host has no Ray node yet,
+        # so it cannot be a driver: ray.init would look for a raylet here)
+        from ray._raylet import GcsClient
+        raw = GcsClient(address=os.environ["RAY_ADDRESS"]).internal_kv_get(MANIFEST_KEY, None)
         if raw is None:
             emit({"component": "host", "arch": platform.machine(), "problems": [], "note": "the head published no manifest"})
             return 0

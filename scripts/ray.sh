@@ -107,7 +107,9 @@ case "${1:-}" in
       # The head. On loopback RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0, without which Ray 2.60 binds the machine's
       # other address even with --node-ip-address 127.0.0.1. Not for the other nodes: with it `ray start
       # --address` refuses to join ("multi-node clusters are not supported").
-      if ! env "${loopback_env[@]}" "$python" -m ray.scripts.scripts start --head --port "$port" \
+      # The nodes run in a session of their own (setsid): whatever ends the caller's process group or
+      # session (a closed terminal, a test harness) must not take the cluster with it.
+      if ! env "${loopback_env[@]}" setsid -w "$python" -m ray.scripts.scripts start --head --port "$port" \
           --include-dashboard=false --temp-dir "$tmp/n0" --num-cpus "$head_cpus" --resources '{"dlg_node_0": 1}' \
           "${common[@]}" >"$dir/start-0.log" 2>&1; then
         tail -20 "$dir/start-0.log" >&2; "$0" down; exit 69
@@ -117,7 +119,7 @@ case "${1:-}" in
         # Ray rewrites a loopback --address to the machine's other address before it connects
         # (services.resolve_ip_for_localhost) while the head listens on 127.0.0.1 only: the CLI is run
         # with that one rewrite turned off.
-        if ! "$python" -c "$keep_loopback" start --address "$listen:$port" --temp-dir "$tmp/n$i" --num-cpus "$cpus" \
+        if ! setsid -w "$python" -c "$keep_loopback" start --address "$listen:$port" --temp-dir "$tmp/n$i" --num-cpus "$cpus" \
             --resources "{\"dlg_node_$i\": 1}" "${common[@]}" >"$dir/start-$i.log" 2>&1; then
           tail -20 "$dir/start-$i.log" >&2; "$0" down; exit 69
         fi

@@ -122,7 +122,8 @@ public struct DlgRun: AsyncParsableCommand {
             let totals = try await orchestrator.run(runID: id)
             let summary = orchestrator.summary(runID: id, totals: totals)
             DlgLog.logger("dlg.run", logsDir: settings.logsDir, file: "run.log").info("run summary \(summary.serialized())")
-            writeReport(settings, runID: id)
+            // A shard holds part of a run: dlg-cluster writes the report once the dataset is built.
+            if orchestrator.shard == nil { writeReport(settings, runID: id) }
             let out = FDWriter()
             if json || isatty(1) != 1 {
                 try out.write(summary.serialized() + "\n")

@@ -54,6 +54,17 @@ import Testing
         }
     }
 
+    /// The shards' processes on this machine: dlg-run and its stages, run in a folder of the worker
+    /// node's package cache (scripts/cluster_driver.py), as their command lines say.
+    static func shardProcesses() -> [String] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        return names.compactMap { name -> String? in
+            guard Int(name) != nil, let raw = FileManager.default.contents(atPath: "/proc/\(name)/cmdline") else { return nil }
+            let cmdline = String(decoding: raw.map { $0 == 0 ? 0x20 : $0 }, as: UTF8.self)
+            return cmdline.contains("/worker-cache/work/shard-") && cmdline.contains("dlg-") ? "\(name): \(cmdline)" : nil
+        }
+    }
+
     /// No process of this test's project left: none has its config on its command line.
     static func leftovers(_ work: WorkDir) throws -> String {
         let r = try Subprocess.capture(["/usr/bin/pgrep", "-af", work.configPath])
@@ -156,7 +167,7 @@ import Testing
             }
             try await Task.sleep(for: .seconds(2))
             try #require(run.isRunning, "the run ended before the kill")
-            let shards = ResumeTests.stagesStillRunning(work)
+            let shards = Self.shardProcesses()
             try #require(shards.contains { $0.contains("/dlg-run ") }, "no shard running: \(shards)")
             run.kill(SIGKILL, group: false)  // dlg-cluster alone: what it started must follow by itself
             _ = try? await run.finish(timeout: .seconds(10))
@@ -164,7 +175,7 @@ import Testing
             let gone = ContinuousClock.now + .seconds(15)
             while !left.isEmpty && ContinuousClock.now < gone {
                 try await Task.sleep(for: .milliseconds(200))
-                left = ResumeTests.stagesStillRunning(work)  // /proc, not pgrep: no blocking child in the poll
+                left = Self.shardProcesses()  // /proc, not pgrep: no blocking child in the poll
             }
             #expect(left.isEmpty, "left running 15 s after dlg-cluster was killed: \(left)")
         }

@@ -1,122 +1,122 @@
 import Foundation
 
-/// `dlg-cluster`'s work: bring Ray and PostgreSQL up (or attach to them), run a run as Ray tasks one
-/// per shard (scripts/cluster_driver.py), build the dataset from the database, and stop exactly what
-/// was started. The Ray and PostgreSQL life cycles are the project's scripts (scripts/ray-local.sh,
-/// scripts/pg.sh), the same ones `make test` and `make pg-up` use. Prints nothing: each step returns
-/// lines for the tool to show (no secret in them) and errors as `DlgError`.
-public struct ClusterControl {
+/// `dlg-cluster`'s work on the head host: bring Ray and PostgreSQL up on the address the user names (or
+/// attach to them), run a run as Ray tasks one per shard on whichever hosts joined (ClusterRun.swift),
+/// and stop exactly what was started, asking joined hosts to stop too. The Ray and PostgreSQL life cycles
+/// are the project's scripts (scripts/ray.sh, scripts/pg.sh), the same ones `make test` and `make pg-up`
+/// use; Ray is driven through scripts/cluster_driver.py. Prints nothing: each step returns lines for the
+/// tool to show (no secret in them) and errors as `DlgError`. Every call blocks: run it off Swift's
+/// cooperative pool (`OwnThread.run`).
+public struct ClusterControl: Sendable {
     public let settings: Settings
     public let cluster: ClusterSettings
     public let configPath: String
-    /// The repository (its scripts/ and .venv/).
-    public let root: String
+    /// The folder of cluster_driver.py, ray.sh and pg.sh (a checkout's scripts/, or share/dlgforge).
+    public let scriptsDir: String
     /// Where the state file and the local Ray and PostgreSQL data go.
     public let stateDir: String
-    /// Folder of the dlg-* binaries every node reaches (all nodes share this machine's paths here).
+    /// Folder of the `dlg` binary shipped to the workers (and of dlg-export, run here at the end).
     public let toolsDir: String
     /// Port of a local Ray head `up` starts, and of a local PostgreSQL.
     public var localRayPort = 6390
     public var localPGPort = 54349
-    public var localRayWorkers = 2
+    /// The address `up` puts the Ray head, PostgreSQL and managed endpoints on (`up --listen`).
+    public var listen = "127.0.0.1"
+    /// Extra Ray nodes `up` starts on this host (nil: 2 on loopback, none elsewhere).
+    public var localRayWorkers: Int?
+    /// CPUs the head offers to shards (nil: as many as a local node; 0 keeps shards off the head).
+    public var headCPUs: Int?
+    /// A Python with Ray (`--python`, DLG_RAY_PYTHON); nil: the checkout's .venv, else python3 on PATH.
+    public var rayPython: String?
 
-    public init(settings: Settings, configPath: String, root: String, stateDir: String, toolsDir: String) throws(DlgError) {
+    public init(settings: Settings, configPath: String, scriptsDir: String, stateDir: String, toolsDir: String) throws(DlgError) {
         self.settings = settings
         cluster = try ClusterSettings(settings: settings)
         self.configPath = configPath
-        self.root = root
+        self.scriptsDir = scriptsDir
         self.stateDir = stateDir
         self.toolsDir = toolsDir
     }
 
-    /// The Ray driver, when not the checkout's scripts/cluster_driver.py: an installed dlg-cluster's
-    /// `<prefix>/share/dlgforge/cluster_driver.py` (scripts/install.sh).
-    public var driverScript: String?
-
-    /// The Python that runs the driver: the checkout's .venv (scripts/ray.sh puts Ray there); for an
-    /// installed driver without one, python3 on PATH (Ray must be importable there).
-    var python: String {
-        let venv = (root as NSString).appendingPathComponent(".venv/bin/python")
-        guard driverScript != nil, !FileManager.default.isExecutableFile(atPath: venv) else { return venv }
-        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
-        return path.split(separator: ":").map { ($0 as NSString).appendingPathComponent("python3") }
-            .first { FileManager.default.isExecutableFile(atPath: $0) } ?? venv
-    }
-    func script(_ name: String) -> String { (root as NSString).appendingPathComponent("scripts/\(name)") }
-    var driver: String { driverScript ?? script("cluster_driver.py") }
+    func script(_ name: String) -> String { (scriptsDir as NSString).appendingPathComponent(name) }
     var logPath: String { (stateDir as NSString).appendingPathComponent("cluster.log") }
+    var isLoopback: Bool { ClusterPorts.isLoopback(listen) }
 
-    /// Runs a program with extra environment; stdout returned, stderr appended to cluster.log.
-    func call(_ args: [String], env: [String: String] = [:]) throws(DlgError) -> (status: Int32, output: String) {
+    /// The Python that runs the driver (installing Ray into a checkout's .venv when that is where it goes).
+    func python() throws(DlgError) -> String {
+        try RayPython.find(explicit: rayPython, scriptsDir: scriptsDir, log: logPath)
+    }
+
+    /// Runs a program with extra environment to its exit; its stdout (through a file, so a daemon that
+    /// keeps the descriptor open cannot hold us), its stderr appended to cluster.log.
+    func call(_ args: [String], env: [String: String] = [:], timeout: Duration? = nil) throws(DlgError) -> (status: Int32, output: String) {
         try Files.makeDirectory(stateDir)
-        if !FileManager.default.fileExists(atPath: logPath) { _ = FileManager.default.createFile(atPath: logPath, contents: nil) }
-        guard let log = FileHandle(forWritingAtPath: logPath) else { throw DlgError.io("\(logPath): cannot open for writing") }
-        defer { try? log.close() }
-        log.seekToEndOfFile()
+        chmod(stateDir, 0o700)
+        let log = open(logPath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
+        guard log >= 0 else { throw DlgError.io("\(logPath): cannot open for writing") }
+        defer { close(log) }
+        let outPath = (stateDir as NSString).appendingPathComponent(".out-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
+        let out = open(outPath, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard out >= 0 else { throw DlgError.io("\(outPath): cannot create") }
+        defer { close(out); unlink(outPath) }
         var environment = ProcessInfo.processInfo.environment
         for (k, v) in env { environment[k] = v }
         let child = Subprocess(args, environment: environment, standardInput: .null,
-                               standardOutput: .pipe, standardError: .fd(log.fileDescriptor))
+                               standardOutput: .fd(out), standardError: .fd(log))
         try child.start()
-        let data = child.standardOutput?.readDataToEndOfFile() ?? Data()
-        return (child.wait(), String(decoding: data, as: UTF8.self))
+        if let timeout {
+            // A watchdog of its own: the child is killed if it outlives the limit (a Ray client that
+            // keeps retrying a head that is gone).
+            let seconds = Double(timeout.components.seconds) + Double(timeout.components.attoseconds) / 1e18
+            _ = OwnThread.detach(stackSize: 64 << 10) {
+                let deadline = Date().addingTimeInterval(seconds)
+                while child.isRunning && Date() < deadline { usleep(100_000) }
+                if child.isRunning { child.kill(signal: SIGKILL) }
+            }
+        }
+        let status = child.wait()
+        let text = (try? String(contentsOfFile: outPath, encoding: .utf8)) ?? ""
+        return (status, text)
     }
 
+    /// The last lines of cluster.log, secrets masked.
     func tailOfLog(_ n: Int = 5) -> String {
         let text = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
         return Redact.text(text.split(separator: "\n").suffix(n).joined(separator: " | "))
     }
 
+    /// The driver's JSON lines.
+    static func events(_ output: String) -> [JSONObject] {
+        output.split(separator: "\n").compactMap { (try? JSONCodec.parse(String($0)))?.objectValue }
+    }
+
+    func driver(_ verb: String, _ args: [String] = [], state: ClusterState, env extra: [String: String] = [:],
+                timeout: Duration? = nil) throws(DlgError) -> (status: Int32, events: [JSONObject]) {
+        var env = state.rayEnvironment
+        for (k, v) in extra { env[k] = v }
+        let r = try call([try python(), script("cluster_driver.py"), verb] + args, env: env, timeout: timeout)
+        return (r.status, Self.events(r.output))
+    }
+
     // MARK: up
 
-    /// Brings the cluster up; on a failure stops what it had started, then throws.
+    /// Brings the cluster up; on a failure stops what it had started, then throws. Each service is
+    /// recorded in the state file before it is started, so an `up` killed at any moment leaves nothing a
+    /// following `down` cannot stop.
     public func up() throws(DlgError) -> [String] {
         if let old = try ClusterState.load(dir: stateDir) {
             throw DlgError(.usage, "a cluster is already up (state in \(ClusterState.path(dir: stateDir)), created \(old.created)); stop it first (down)")
         }
         var lines: [String] = []
         var state = ClusterState(rayAddress: cluster.rayAddress, dsn: cluster.dsn, backend: cluster.backend)
+        state.listen = listen
         do throws(DlgError) {
-            // Ray
-            if cluster.rayAddress == "auto" {
-                guard cluster.autoStartLocal else {
-                    throw DlgError.unavailable("ray.address is auto, RAY_ADDRESS is not set and ray.auto_start_local is false: no Ray cluster to use; set ray.address or ray.auto_start_local: true")
-                }
-                let dir = (stateDir as NSString).appendingPathComponent("ray")
-                state.rayStartedDir = dir
-                state.rayPort = localRayPort
-                try state.save(dir: stateDir)
-                let r = try call([script("ray-local.sh"), "up"], env: rayScriptEnv(dir: dir, port: localRayPort))
-                guard r.status == 0 else { throw DlgError.unavailable("starting the local Ray cluster failed (status \(r.status)): \(tailOfLog())") }
-                state.rayAddress = "127.0.0.1:\(localRayPort)"
-                state.rayTokenPath = (dir as NSString).appendingPathComponent("auth_token")
-                lines.append("ray: started a head and \(localRayWorkers) worker node(s) on 127.0.0.1:\(localRayPort) (data \(dir))")
-            } else {
-                if let p = ProcessInfo.processInfo.environment["RAY_AUTH_TOKEN_PATH"] { state.rayTokenPath = p }
-                lines.append("ray: using the cluster at \(cluster.rayAddress)")
-            }
             try state.save(dir: stateDir)
-            let nodes = try rayStatus(state)
-            lines.append("ray: \(nodes) node(s) alive")
-            // PostgreSQL
-            if cluster.dsn.isEmpty {
-                let dir = (stateDir as NSString).appendingPathComponent("pg")
-                let pgEnv = ["PG_DIR": dir, "PG_PORT": String(localPGPort)]
-                let r = try call([script("pg.sh"), "up"], env: pgEnv)
-                guard r.status == 0 else {
-                    // pg.sh stops on its first error; a server it did start is stopped here.
-                    _ = try? call([script("pg.sh"), "down"], env: pgEnv)
-                    throw DlgError.unavailable("starting the local PostgreSQL failed (status \(r.status)): \(tailOfLog())")
-                }
-                state.pgStartedDir = dir
-                state.pgPort = localPGPort
-                state.dsn = r.output.trimmingCharacters(in: .whitespacesAndNewlines)
-                lines.append("postgres: started on 127.0.0.1:\(localPGPort) (data \(dir))")
-            } else {
-                lines.append("postgres: using store.postgres.dsn (\(Redact.text(cluster.dsn)))")
-            }
-            try state.save(dir: stateDir)
-            // LLM endpoints
+            lines += try startRay(&state)
+            let nodes = try rayNodes(state)
+            lines.append("ray: \(nodes.filter(\.alive).count) node(s) alive")
+            lines += try startPostgres(&state)
+            lines += try publishManifest(state)
             switch cluster.backend {
             case "vllm_managed":
                 lines += try startVLLM(&state)
@@ -130,75 +130,81 @@ public struct ClusterControl {
             _ = try? down(state: state)
             throw error
         }
+        if state.rayStartedDir != nil, !isLoopback {
+            let token = state.rayTokenPath ?? "<state>/ray/auth_token"
+            lines.append("join a worker host: copy \(token) there (mode 0600), then run: dlg-cluster join --address \(state.rayAddress) --token-file <its path>")
+            lines += ClusterPorts(rayPort: localRayPort, pgPort: state.pgPort).firewallLines(listen: listen)
+        }
         return lines
     }
 
-    var keyPath: String { (stateDir as NSString).appendingPathComponent("vllm_key") }
-
-    /// `llm.vllm.replicas` `vllm serve` processes, each in a detached Ray actor with
-    /// `num_gpus_per_replica` GPUs, on ports from `port_start`, with a key made for this cluster.
-    func startVLLM(_ state: inout ClusterState) throws(DlgError) -> [String] {
-        let v = cluster.vllm
-        var bytes = [UInt8](repeating: 0, count: 24)
-        for i in bytes.indices { bytes[i] = UInt8.random(in: 0...255) }
-        let key = "dlg-" + bytes.map { String(format: "%02x", $0) }.joined()
-        _ = FileManager.default.createFile(atPath: keyPath, contents: Data(key.utf8), attributes: [.posixPermissions: 0o600])
-        state.vllmManaged = true
+    func startRay(_ state: inout ClusterState) throws(DlgError) -> [String] {
+        guard cluster.rayAddress == "auto" else {
+            if let p = ProcessInfo.processInfo.environment["RAY_AUTH_TOKEN_PATH"] { state.rayTokenPath = p }
+            try state.save(dir: stateDir)
+            return ["ray: using the cluster at \(cluster.rayAddress)"]
+        }
+        guard cluster.autoStartLocal else {
+            throw DlgError.unavailable("ray.address is auto, RAY_ADDRESS is not set and ray.auto_start_local is false: no Ray cluster to use; set ray.address or ray.auto_start_local: true")
+        }
+        let dir = (stateDir as NSString).appendingPathComponent("ray")
+        state.rayStartedDir = dir
+        state.rayPort = localRayPort
         try state.save(dir: stateDir)
-        var env = state.rayEnvironment
-        env["DLG_CLUSTER_VLLM_KEY"] = key
-        let logs = (settings.logsDir as NSString).isAbsolutePath ? settings.logsDir
-            : (FileManager.default.currentDirectoryPath as NSString).appendingPathComponent(settings.logsDir)
-        // `vllm` as this process's PATH finds it (Ray's workers have the PATH of their node's start).
-        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
-        guard let vllm = path.split(separator: ":").map({ "\($0)/vllm" }).first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
-            throw DlgError.unavailable("llm.backend: vllm_managed: no vllm executable on PATH; install vLLM (pip install vllm) on every GPU node")
+        let r = try call([script("ray.sh"), "up"], env: rayScriptEnv(dir: dir, port: localRayPort))
+        guard r.status == 0 else { throw DlgError.unavailable("starting the Ray head failed (status \(r.status)): \(tailOfLog())") }
+        state.rayAddress = "\(listen):\(localRayPort)"
+        state.rayTokenPath = (dir as NSString).appendingPathComponent("auth_token")
+        try state.save(dir: stateDir)
+        let workers = localRayWorkers ?? (isLoopback ? 2 : 0)
+        return ["ray: started a head\(workers > 0 ? " and \(workers) worker node(s)" : "") on \(listen):\(localRayPort) (data \(dir))"]
+    }
+
+    func startPostgres(_ state: inout ClusterState) throws(DlgError) -> [String] {
+        guard cluster.dsn.isEmpty else {
+            return ["postgres: using store.postgres.dsn (\(Redact.text(cluster.dsn)))"]
         }
-        var args = [python, driver, "vllm-up", "--vllm", vllm, "--replicas", String(v.replicas),
-                    "--num-gpus", String(v.numGPUsPerReplica), "--port-start", String(v.portStart), "--host", v.host,
-                    "--model", v.model, "--served-name", v.servedModelName, "--log-dir", logs,
-                    "--health-timeout", String(v.healthTimeoutS)]
-        for f in v.flags { args += ["--extra-arg=\(f)"] }
-        let r = try call(args, env: env)
-        var urls: [String] = []
-        var nodes: [String] = []
-        var problems: [String] = []
-        var warnings: [String] = []
-        for line in r.output.split(separator: "\n") {
-            guard let o = (try? JSONCodec.parse(String(line)))?.objectValue else { continue }
-            if o["event"]?.stringValue == "replica_started", let u = o["base_url"]?.stringValue {
-                urls.append(u)
-                nodes.append(o["node_ip"]?.stringValue ?? "?")
-            }
-            if o["event"]?.stringValue == "replica_warning" {
-                warnings.append("vllm: replica \(o["replica"]?.intValue ?? -1) \(o["warning"]?.stringValue ?? "")")
-            }
-            if o["event"]?.stringValue == "replica_failed" {
-                problems.append("vLLM replica \(o["replica"]?.intValue ?? -1): \(o["error"]?.stringValue ?? "failed")")
-            }
+        let dir = (stateDir as NSString).appendingPathComponent("pg")
+        state.pgStartedDir = dir
+        state.pgPort = localPGPort
+        try state.save(dir: stateDir)
+        let pgEnv = ["PG_DIR": dir, "PG_PORT": String(localPGPort), "PG_LISTEN": listen]
+        let r = try call([script("pg.sh"), "up"], env: pgEnv)
+        let dsnFile = r.output.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard r.status == 0, let dsn = try? Files.readText(dsnFile) else {
+            throw DlgError.unavailable("starting the local PostgreSQL failed (status \(r.status)): \(tailOfLog())")
         }
-        guard r.status == 0, problems.isEmpty, urls.count == v.replicas else {
-            throw DlgError.unavailable("starting vLLM failed: \(problems.isEmpty ? tailOfLog() : problems.joined(separator: "; "))")
+        state.dsn = dsn.trimmingCharacters(in: .whitespacesAndNewlines)
+        try state.save(dir: stateDir)
+        return ["postgres: started on \(listen):\(localPGPort) (data \(dir); its DSN, with a password made for it, in \(dsnFile))"]
+    }
+
+    /// What the tools shipped to the workers need of a host (architecture, glibc), in Ray's key-value
+    /// store, for `join` to check a host before it joins.
+    func publishManifest(_ state: ClusterState) throws(DlgError) -> [String] {
+        let r = try driver("publish-manifest", ["--bin", toolsDir], state: state)
+        guard r.status == 0, let m = r.events.first(where: { $0["component"]?.stringValue == "manifest" }) else {
+            return ["tools: no manifest published (\(tailOfLog(2))): join cannot check hosts before the first run"]
         }
-        state.vllmEndpoints = urls
-        return urls.enumerated().map {
-            "vllm: replica \($0.offset) healthy at \($0.element) on node \(nodes[$0.offset]) (log \(logs)/vllm-\($0.offset).log)"
-        } + warnings
+        return ["tools: \(m["arch"]?.stringValue ?? "?"), glibc \(m["glibc"]?.stringValue ?? "?") or newer on every worker host"]
     }
 
     func rayScriptEnv(dir: String, port: Int) -> [String: String] {
-        ["RAY_DIR": dir, "RAY_PORT": String(port), "RAY_WORKERS": String(localRayWorkers)]
+        var env = ["RAY_DIR": dir, "RAY_PORT": String(port), "RAY_LISTEN": listen]
+        if let w = localRayWorkers { env["RAY_WORKERS"] = String(w) }
+        if let c = headCPUs { env["RAY_HEAD_CPUS"] = String(c) }
+        if let p = try? python() { env["RAY_PYTHON"] = p }
+        return env
     }
 
-    /// The nodes alive, through the driver (which connects as any Ray client does).
-    func rayStatus(_ state: ClusterState) throws(DlgError) -> Int {
-        let r = try call([python, driver, "status"], env: state.rayEnvironment)
-        for line in r.output.split(separator: "\n") {
-            if let o = (try? JSONCodec.parse(String(line)))?.objectValue, o["component"]?.stringValue == "ray" {
-                return o["nodes_alive"]?.intValue ?? 0
-            }
+    /// The hosts of the cluster, through the driver (which connects as any Ray client does).
+    func rayNodes(_ state: ClusterState) throws(DlgError) -> [ClusterHost] {
+        let r = try driver("nodes", ["--shard-cpus", String(cluster.numCPUs)], state: state, timeout: .seconds(60))
+        let hosts = r.events.compactMap(ClusterHost.init(event:))
+        guard r.status == 0, !hosts.isEmpty else {
+            throw DlgError.unavailable("ray at \(state.rayAddress) does not answer (status \(r.status)): \(tailOfLog())")
         }
-        throw DlgError.unavailable("ray at \(state.rayAddress) does not answer (status \(r.status)): \(tailOfLog())")
+        return hosts
     }
 
     // MARK: status
@@ -206,23 +212,28 @@ public struct ClusterControl {
     public func status() throws(DlgError) -> [String] {
         guard let state = try ClusterState.load(dir: stateDir) else { return ["cluster: not up (no \(ClusterState.path(dir: stateDir)))"] }
         var lines: [String] = []
-        let r = try call([python, driver, "status"], env: state.rayEnvironment)
-        var rayOK = false
-        for line in r.output.split(separator: "\n") {
-            guard let o = (try? JSONCodec.parse(String(line)))?.objectValue, let c = o["component"]?.stringValue else { continue }
-            if c == "ray" {
-                rayOK = true
-                lines.append("ray: healthy, \(o["nodes_alive"]?.intValue ?? 0) node(s) alive at \(state.rayAddress)")
-            } else if let i = Int(c.dropFirst(5)), let urls = state.vllmEndpoints, i < urls.count {
+        if let hosts = try? rayNodes(state) {
+            lines.append("ray: healthy, \(hosts.filter(\.alive).count) node(s) alive at \(state.rayAddress)")
+            lines += hosts.map(\.line)
+        } else {
+            lines.append("ray: NOT healthy at \(state.rayAddress)")
+        }
+        if let urls = state.vllmEndpoints, !urls.isEmpty {
+            let r = try driver("status", state: state)
+            for o in r.events {
+                guard let c = o["component"]?.stringValue, c.hasPrefix("vllm-"), let i = Int(c.dropFirst(5)), i < urls.count else { continue }
                 lines.append("vllm-\(i): \(o["healthy"]?.boolValue == true ? "healthy" : "NOT healthy (died)") at \(urls[i])")
             }
         }
-        if !rayOK { lines.append("ray: NOT healthy at \(state.rayAddress)") }
         if let dir = state.pgStartedDir {
-            let r = try call([script("pg.sh"), "status"], env: ["PG_DIR": dir, "PG_PORT": String(state.pgPort ?? localPGPort)])
-            lines.append("postgres: \(r.status == 0 ? "healthy" : "NOT healthy") on 127.0.0.1:\(state.pgPort ?? localPGPort)")
+            let port = state.pgPort ?? localPGPort
+            let r = try call([script("pg.sh"), "status"], env: ["PG_DIR": dir, "PG_PORT": String(port), "PG_LISTEN": state.listen ?? listen])
+            lines.append("postgres: \(r.status == 0 ? "healthy" : "NOT healthy") on \(state.listen ?? listen):\(port)")
         } else {
             lines.append("postgres: \(Redact.text(state.dsn)) (not started by dlg-cluster)")
+        }
+        if state.rayStartedDir != nil, let l = state.listen, !ClusterPorts.isLoopback(l) {
+            lines += ClusterPorts(rayPort: state.rayPort ?? localRayPort, pgPort: state.pgPort).firewallLines(listen: l)
         }
         return lines
     }
@@ -234,22 +245,13 @@ public struct ClusterControl {
         return try down(state: state)
     }
 
-    /// Stops the replicas `up` (or `run`) started and forgets them in `state`; nil when done, else
-    /// what could not be stopped.
-    func stopVLLM(_ state: inout ClusterState) throws(DlgError) -> String? {
-        guard state.vllmManaged == true else { return nil }
-        let r = try call([python, driver, "vllm-down"], env: state.rayEnvironment)
-        guard r.status == 0 else { return "vllm replicas (status \(r.status))" }
-        try? FileManager.default.removeItem(atPath: keyPath)
-        state.vllmManaged = nil
-        state.vllmEndpoints = nil
-        return nil
-    }
-
+    /// Stops what the state lists: each joined host is asked to drop the packages it cached and, when
+    /// this `up` started the head, to stop its Ray node; the hosts that could not be reached are named.
     func down(state: ClusterState) throws(DlgError) -> [String] {
         var state = state
         var lines: [String] = []
         var failures: [String] = []
+        lines += cleanHosts(state)
         if state.vllmManaged == true {
             if let failed = try stopVLLM(&state) { failures.append(failed) } else { lines.append("vllm: replicas stopped") }
         }
@@ -258,7 +260,9 @@ public struct ClusterControl {
             if r.status == 0 { lines.append("postgres: stopped") } else { failures.append("postgres (status \(r.status))") }
         }
         if let dir = state.rayStartedDir {
-            let r = try call([script("ray-local.sh"), "down"], env: rayScriptEnv(dir: dir, port: state.rayPort ?? localRayPort))
+            var env = rayScriptEnv(dir: dir, port: state.rayPort ?? localRayPort)
+            env["RAY_LISTEN"] = state.listen ?? listen
+            let r = try call([script("ray.sh"), "down"], env: env)
             if r.status == 0 { lines.append("ray: stopped") } else { failures.append("ray (status \(r.status))") }
         }
         guard failures.isEmpty else {
@@ -269,127 +273,23 @@ public struct ClusterControl {
         return lines
     }
 
-    // MARK: run
-
-    /// The names in `${NAME}` and `${NAME:-default}` of a config's text.
-    public static func referencedVariables(_ text: String) -> [String] {
-        var out: [String] = []
-        var rest = Substring(text)
-        while let r = rest.range(of: "${") {
-            rest = rest[r.upperBound...]
-            let name = rest.prefix { $0 == "_" || $0.isLetter || $0.isNumber }
-            if !name.isEmpty, !out.contains(String(name)) { out.append(String(name)) }
-        }
-        return out
-    }
-
-    /// One shard's result as the driver reports it.
-    public struct ShardResult: Sendable {
-        public let shard: Int
-        public let nodeID: String
-        public let seconds: Double
-    }
-
-    public struct RunResult: Sendable {
-        public let runID: String
-        public let shards: [ShardResult]
-        public let failedShards: Int
-        public let exportSummary: String
-        /// What the run started or stopped besides its shards (vLLM replicas), for the log.
-        public let notes: [String]
-    }
-
-    /// The run split in shards, one Ray task each, then the dataset from the database.
-    ///
-    /// With `llm.backend: vllm_managed`, replicas that are not up (stopped by an earlier run's
-    /// `llm.vllm.auto_stop_on_exit`) are started first, and with `auto_stop_on_exit` (upstream's default)
-    /// they are stopped when the run ends, whether it succeeded or not; Ray and PostgreSQL stay up for
-    /// the next run until `down`.
-    public func run(runID: String, shards requested: Int?) throws(DlgError) -> RunResult {
-        guard var state = try ClusterState.load(dir: stateDir) else {
-            throw DlgError.unavailable("no cluster is up (no \(ClusterState.path(dir: stateDir))); bring one up first (up -c \(configPath))")
-        }
-        var notes: [String] = []
-        let managed = cluster.backend == "vllm_managed"
-        if managed && (state.vllmEndpoints ?? []).isEmpty {
-            do throws(DlgError) {
-                notes += try startVLLM(&state)
-                try state.save(dir: stateDir)
-            } catch {
-                _ = try? stopVLLM(&state)
-                try? state.save(dir: stateDir)
-                throw error
-            }
-        }
-        let result: RunResult
-        do throws(DlgError) {
-            result = try runShards(state: state, runID: runID, shards: requested)
-        } catch {
-            if managed && cluster.vllm.autoStopOnExit {
-                _ = try? stopVLLM(&state)
-                try? state.save(dir: stateDir)
-            }
-            throw error
-        }
-        if managed && cluster.vllm.autoStopOnExit {
-            if let failed = try stopVLLM(&state) {
-                notes.append("could not stop \(failed) (llm.vllm.auto_stop_on_exit): run down")
+    /// Every host's cached packages dropped; joined hosts stopped when this `up` started the head.
+    func cleanHosts(_ state: ClusterState) -> [String] {
+        guard state.rayTokenPath != nil || state.rayStartedDir != nil, let r = try? driver(
+            "cleanup", (state.rayStartedDir != nil ? ["--stop-joined"] : []) + ["--timeout", "20"], state: state,
+            timeout: .seconds(60)) else { return [] }
+        var lines: [String] = []
+        var stopped = 0, cleaned = 0
+        for o in r.events where o["component"]?.stringValue == "host" {
+            let host = o["host"]?.stringValue ?? "?"
+            if o["reached"]?.boolValue == true {
+                cleaned += 1
+                if o["stopping"]?.boolValue == true { stopped += 1 }
             } else {
-                notes.append("vllm: replicas stopped (llm.vllm.auto_stop_on_exit)")
-            }
-            try state.save(dir: stateDir)
-        }
-        return RunResult(runID: result.runID, shards: result.shards, failedShards: result.failedShards,
-                         exportSummary: result.exportSummary, notes: notes)
-    }
-
-    func runShards(state: ClusterState, runID: String, shards requested: Int?) throws(DlgError) -> RunResult {
-        var shards = requested ?? cluster.shards
-        if shards == 0 { shards = max(1, 2 * (try rayStatus(state))) }
-        var env = state.rayEnvironment
-        env["POSTGRES_DSN"] = state.dsn
-        env["STORE_BACKEND"] = "postgres"
-        if let urls = state.vllmEndpoints, !urls.isEmpty {
-            // The replicas are the run's endpoints, with the cluster's key (read from its file here,
-            // handed on in the environment, never in a command line or a message).
-            let key = (try? String(contentsOfFile: keyPath, encoding: .utf8)) ?? ""
-            env["DLG_CLUSTER_VLLM_KEY"] = key
-            let list: [JSON] = urls.map { .object(["base_url": .string($0), "api_key_env": .string("DLG_CLUSTER_VLLM_KEY"),
-                                                    "model": .string(cluster.vllm.servedModelName)]) }
-            env["LLM_ROUTING_ENDPOINTS_JSON"] = JSON.array(list).serialized()
-            env["LLM_MODE"] = "vllm_attach"
-            env["LLM_BACKEND"] = "vllm_attach"
-        }
-        // The variables the config names (`${VAR}`) go to the shards too, as the ones dlgforge reads.
-        if let text = try? String(contentsOfFile: configPath, encoding: .utf8) {
-            let names = Self.referencedVariables(text)
-            if !names.isEmpty { env["DLG_CLUSTER_FORWARD"] = names.joined(separator: ",") }
-        }
-        let config = (configPath as NSString).isAbsolutePath ? configPath : (FileManager.default.currentDirectoryPath as NSString).appendingPathComponent(configPath)
-        let r = try call([python, driver, "run", "--shards", String(shards), "--run-id", runID,
-                          "--config", config, "--bin", toolsDir, "--cwd", FileManager.default.currentDirectoryPath,
-                          "--max-retries", String(cluster.maxRetries), "--num-cpus", String(cluster.numCPUs)], env: env)
-        var results: [ShardResult] = []
-        var failed = 0
-        for line in r.output.split(separator: "\n") {
-            guard let o = (try? JSONCodec.parse(String(line)))?.objectValue else { continue }
-            switch o["event"]?.stringValue {
-            case "shard_done":
-                results.append(ShardResult(shard: o["shard"]?.intValue ?? -1, nodeID: o["node_id"]?.stringValue ?? "",
-                                           seconds: o["seconds"]?.doubleValue ?? 0))
-            case "shard_failed": failed += 1
-            default: break
+                lines.append("host \(host): could not reach it (\(o["reason"]?.stringValue ?? "no answer")); stop its node there (dlg-cluster leave)")
             }
         }
-        if r.status != 0 || failed > 0 || results.count != shards {
-            throw DlgError(.tempFail, "\(failed) of \(shards) shard(s) failed after \(cluster.maxRetries) retries (driver status \(r.status)): \(tailOfLog()); every dialogue is in the database: run again with --run-id \(runID) to resume")
-        }
-        let export = try call([(toolsDir as NSString).appendingPathComponent("dlg-export"), "--config", config, "--run-id", runID],
-                              env: ["POSTGRES_DSN": state.dsn, "STORE_BACKEND": "postgres"])
-        guard export.status == 0 else {
-            throw DlgError(DlgError.Code(rawValue: export.status) ?? .software, "the export of run \(runID) from the store failed with status \(export.status): \(tailOfLog())")
-        }
-        return RunResult(runID: runID, shards: results.sorted { $0.shard < $1.shard }, failedShards: failed,
-                         exportSummary: export.output.trimmingCharacters(in: .whitespacesAndNewlines), notes: [])
+        if cleaned > 0 { lines.insert("hosts: \(cleaned) cleaned of shipped packages, \(stopped) joined node(s) stopping", at: 0) }
+        return lines
     }
 }
