@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # make install / make uninstall: the one binary `dlg` (stripped), a link to it for each tool, a man page
-# and bash, zsh and fish completions for each tool, and dlg-cluster's Ray driver, where each shell looks
+# and bash, zsh and fish completions for each tool, and dlg-cluster's helpers (share/dlgforge), where each shell looks
 # for them under PREFIX (DESTDIR prepended, for packaging).
 #   install.sh install BIN_DIR PREFIX [DESTDIR]
 #   install.sh uninstall PREFIX [DESTDIR]      removes exactly the files install writes
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TOOLS=(dlg-gen dlg-dedup dlg-respond dlg-judge dlg-export dlg-run dlg-cluster)
-DRIVER=share/dlgforge/cluster_driver.py  # dlg-cluster's Ray driver, found there when there is no checkout
+# dlg-cluster's helpers, found there when there is no checkout: the Ray driver, and the scripts that start
+# Ray and PostgreSQL on a head host (an installed dlg-cluster needs a Python with Ray: --python).
+HELPERS=(cluster_driver.py ray.sh pg.sh)
 
 files_of() { # the files install writes for TOOL, relative to PREFIX
   local t=$1
@@ -41,7 +43,8 @@ case "$verb" in
       chmod 0644 "$root/share/man/man1/$t.1" "$root/share/bash-completion/completions/$t" \
                  "$root/share/zsh/site-functions/_$t" "$root/share/fish/vendor_completions.d/$t.fish"
     done
-    install -m 0644 scripts/cluster_driver.py "$root/$DRIVER"
+    install -m 0644 scripts/cluster_driver.py "$root/share/dlgforge/cluster_driver.py"
+    install -m 0755 scripts/ray.sh scripts/pg.sh "$root/share/dlgforge/"
     # dlg-run starts the stage tools from its own folder, so the installed run uses the installed stages.
     echo "install: done; try: $prefix/bin/dlg --help, $prefix/bin/dlg-run --help (and man dlg-run)" >&2
     ;;
@@ -51,7 +54,8 @@ case "$verb" in
     for t in "${TOOLS[@]}"; do
       while read -r f; do rm -f "$root/$f"; done < <(files_of "$t")
     done
-    rm -f "$root/bin/dlg" "$root/$DRIVER"
+    rm -f "$root/bin/dlg"
+    for h in "${HELPERS[@]}"; do rm -f "$root/share/dlgforge/$h"; done
     # Remove the folders install made, only when they are now empty.
     for d in share/dlgforge share/fish/vendor_completions.d share/fish share/zsh/site-functions share/zsh \
              share/bash-completion/completions share/bash-completion share/man/man1 share/man share bin; do

@@ -132,18 +132,21 @@ case "${1:-}" in
     printf 'export RAY_AUTH_TOKEN_PATH=%q\n' "$token"
     ;;
   down)
-    # Stop every process running from our temp dirs (raylets, GCS, workers), TERM then KILL.
-    list=$(ours | sort -u)
-    if [ -n "$list" ]; then
+    # Stop every process running from our temp dirs (raylets, GCS, workers), TERM then KILL; again while
+    # any is found: an `up` killed mid-start may leave a `ray start` that is still starting more.
+    for pass in 1 2 3 4 5; do
+      list=$(ours | sort -u)
+      [ -z "$list" ] && break
       kill $list 2>/dev/null || true
       for _ in $(seq 1 50); do
         alive=""
-        for p in $list; do kill -0 "$p" 2>/dev/null && alive="$alive $p"; done
+        for p in $list; do kill -0 "$p" 2>/dev/null && [ "$(awk '{print $3}' "/proc/$p/stat" 2>/dev/null)" != Z ] && alive="$alive $p"; done
         [ -z "$alive" ] && break
         sleep 0.2
       done
       [ -n "${alive:-}" ] && kill -9 $alive 2>/dev/null || true
-    fi
+      sleep 0.5
+    done
     # Ray leaves its session folders behind: ours go with the cluster, and the shards' package cache.
     case "$tmp" in /tmp/dlgray-*) rm -rf "$tmp" ;; esac
     rm -rf "$dir/tmp" "$dir/worker-cache"

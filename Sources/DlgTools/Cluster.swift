@@ -246,7 +246,8 @@ public struct DlgCluster: AsyncParsableCommand {
         static func summary(_ result: ClusterControl.RunResult) -> JSON {
             let shards: [JSON] = result.shards.map {
                 .object(["shard": .int($0.shard), "host": .string($0.host), "node_id": .string($0.nodeID),
-                         "seconds": .double($0.seconds), "fetched_bytes": .int($0.fetchedBytes)])
+                         "seconds": .double($0.seconds), "fetched_bytes": .int($0.fetchedBytes),
+                         "fetch_seconds": .double($0.fetchSeconds)])
             }
             let s = result.shipping
             var summary: JSONObject = ["run_id": .string(result.runID), "shards": .array(shards),

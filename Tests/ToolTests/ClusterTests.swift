@@ -42,15 +42,18 @@ import Testing
                 index.compactMap { $0["conversation_id"]?.stringValue })
     }
 
-    /// Processes with a file open under `prefix` (pid: command line); zombies hold none.
+    /// Processes with a file open under `prefix`, or naming it on their command line (pid: command
+    /// line); zombies hold none and have none.
     static func processesHoldingFiles(under prefix: String) -> [String] {
         let pids = ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).filter { Int($0) != nil }
         return pids.compactMap { pid -> String? in
-            let fds = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd")) ?? []
-            guard fds.contains(where: { ((try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/fd/\($0)")) ?? "").hasPrefix(prefix) })
-            else { return nil }
             let raw = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") ?? Data()
-            return "\(pid): \(String(decoding: raw.map { $0 == 0 ? 0x20 : $0 }, as: UTF8.self))"
+            let cmdline = String(decoding: raw.map { $0 == 0 ? 0x20 : $0 }, as: UTF8.self)
+            let fds = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd")) ?? []
+            guard cmdline.contains(prefix) || fds.contains(where: {
+                ((try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/fd/\($0)")) ?? "").hasPrefix(prefix) })
+            else { return nil }
+            return "\(pid): \(cmdline)"
         }
     }
 
@@ -219,6 +222,41 @@ import Testing
     }
 }
 
+/// `dlg-cluster up` killed mid-start (its whole process group, as Ctrl-C or a closed terminal would): each
+/// service was recorded before it was started, so the following `down` stops what was started.
+@Suite("dlg-cluster up killed", .serialized) struct ClusterKilledUpTests {
+    @Test(.enabled(if: ClusterTests.available, ClusterTests.needs), .timeLimit(.minutes(5)))
+    func anUpKilledWhileRayStartsLeavesNothingThatDownCannotStop() async throws {
+        let work = try WorkDir(label: "cluster-killed-up")
+        try ClusterTests.configure(work)
+        var env = RayTestCluster.env
+        env["RAY_ADDRESS"] = nil
+        env["DLG_CLUSTER_DIR"] = work.file(".cluster").path
+        env["DLG_CLUSTER_RAY_PORT"] = "6394"
+        env["DLG_CLUSTER_PG_PORT"] = String(try PrivatePostgres.freePort())
+        let up = try startTool("dlg-cluster", args: ["up", "--config", work.configPath], env: env, cwd: work.url)
+        // Ray's temp folder is made just before its head starts: the kill lands while nodes are starting.
+        let tmpLink = work.file(".cluster/ray/tmp").path
+        let seen = await watch(until: { (try? FileManager.default.destinationOfSymbolicLink(atPath: tmpLink)) != nil },
+                               while: { up.isRunning }, timeout: .seconds(120)) {}
+        try #require(seen == .fired, "up never started Ray (\(seen)): \(up.stderrText)")
+        try await Task.sleep(for: .seconds(2))
+        up.kill(SIGKILL, group: true)
+        _ = try? await up.finish(timeout: .seconds(10))
+        let tmp = try FileManager.default.destinationOfSymbolicLink(atPath: tmpLink)
+        let down = try await ClusterTests.cluster(work, "down", env: env)
+        #expect(down.status == 0 && down.stdout.contains("ray: stopped"), "\(down)")
+        var left: [String] = []
+        for _ in 0..<20 {
+            left = ClusterTests.processesHoldingFiles(under: tmp) + ClusterTests.processesHoldingFiles(under: work.file(".cluster").path)
+            if left.isEmpty { break }
+            try await Task.sleep(for: .milliseconds(500))
+        }
+        #expect(left.isEmpty, "left running after a killed up and its down: \(left)")
+        #expect(!work.exists(".cluster/state.json"))
+    }
+}
+
 /// llm.backend: vllm_managed with the stand-in `vllm` (scripts/vllm-standin: the mock behind vLLM's
 /// command line) first on PATH: replicas as Ray actors, their key, health wait, routing, stop.
 @Suite("dlg-cluster with vllm_managed", .serialized) struct ClusterVLLMTests {
@@ -337,6 +375,28 @@ import Testing
         #expect(!work.exists(".cluster/state.json") && !work.exists(".cluster/vllm_key"))
         let left = try Subprocess.capture(["/usr/bin/pgrep", "-af", "--port 1862"])
         #expect(left.output.isEmpty, "left: \(String(decoding: left.output, as: UTF8.self))")
+    }
+}
+
+/// A worker host the tools cannot run on is refused with the reason: the check `join` makes against the
+/// manifest the head published, and every shard against the tools it was shipped.
+@Suite struct ClusterHostCheckTests {
+    @Test func anotherArchitectureOrAnOlderGlibcIsRefusedWithBothNamed() async throws {
+        let python = ToolPaths.packageRoot.appendingPathComponent(".venv/bin/python").path
+        try #require(FileManager.default.isExecutableFile(atPath: python), "no \(python): scripts/ray.sh install (make test does it)")
+        let work = try WorkDir(label: "hostcheck")
+        try work.write("manifest.json", #"{"arch": "riscv64", "glibc": "2.99", "libraries": []}"#)
+        let driver = ToolPaths.packageRoot.appendingPathComponent("scripts/cluster_driver.py").path
+        let r = try await runProcess(python, args: [driver, "check-host", "--manifest", work.file("manifest.json").path])
+        #expect(r.status == 69, "\(r)")
+        #expect(r.stdout.contains("the tools were built for riscv64") && r.stdout.contains("the tools need glibc 2.99 or newer"), "\(r)")
+        // This host fits the tools it built.
+        var u = utsname()
+        uname(&u)
+        let arch = withUnsafeBytes(of: &u.machine) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        try work.write("ok.json", #"{"arch": ""# + arch + #"", "glibc": "2.17", "libraries": []}"#)
+        let ok = try await runProcess(python, args: [driver, "check-host", "--manifest", work.file("ok.json").path])
+        #expect(ok.status == 0 && ok.stdout.contains("\"problems\": []"), "\(ok)")
     }
 }
 

@@ -10,8 +10,10 @@ extension ClusterControl {
         public let nodeID: String
         public let host: String
         public let seconds: Double
-        /// Bytes of shipped packages this attempt's host had to fetch (0: all were cached there).
+        /// Bytes of shipped packages this attempt's host had to fetch (0: all were cached there), and the
+        /// seconds fetching and unpacking them took.
         public let fetchedBytes: Int
+        public let fetchSeconds: Double
     }
 
     /// What was shipped: the packages' sizes and how long packing and the object store took.
@@ -152,10 +154,11 @@ extension ClusterControl {
                                     packSeconds: o["pack_seconds"]?.doubleValue ?? 0, putSeconds: o["put_seconds"]?.doubleValue ?? 0,
                                     toolsBuilt: o["tools_built"]?.boolValue ?? false)
             case "shard_done":
-                let fetched = (o["fetched"]?.objectValue?.pairs ?? []).reduce(0) { $0 + ($1.value["bytes"]?.intValue ?? 0) }
+                let parts = o["fetched"]?.objectValue?.pairs ?? []
                 results.append(ShardResult(shard: o["shard"]?.intValue ?? -1, nodeID: o["node_id"]?.stringValue ?? "",
                                            host: o["node_ip"]?.stringValue ?? "", seconds: o["seconds"]?.doubleValue ?? 0,
-                                           fetchedBytes: fetched))
+                                           fetchedBytes: parts.reduce(0) { $0 + ($1.value["bytes"]?.intValue ?? 0) },
+                                           fetchSeconds: parts.reduce(0.0) { $0 + ($1.value["seconds"]?.doubleValue ?? 0) }))
             case "shard_failed": failures.append(Self.describeFailure(o))
             default: break
             }
