@@ -17,6 +17,11 @@
    calls, same concurrency, same mock at zero latency, in requests per CPU-second; and the run's limits
    broker's CPU per request for an endpoint with a limit and without one (dlg-loadgen --broker
    [--max-in-flight N] beside the same without a broker).
+9. dlg-cluster: on one machine (a local Ray), 1 and 2 shards beside dlg-run; and across three test hosts
+   that share only a network (scripts/testhosts.sh, as root: --only-hosts): up, join and down times,
+   the same run through dlg-run on one host and through 4 shards on two, and what was shipped. Request
+   rates of these runs come from the mock's arrival times (dlg-mock --request-log): shards log where
+   they run, not in the project.
 Nothing here asserts a time: it prints figures and ratios.
 """
 import argparse
@@ -30,6 +35,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from datetime import datetime
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -49,7 +55,7 @@ def start_mock(*args):
     return p, m.group(1)
 
 
-def workdir(batch, total, languages="[en]", cache_path=None, turns=2):
+def workdir(batch, total, languages="[en]", cache_path=None, turns=2, no_cache=False):
     d = tempfile.mkdtemp(prefix="dlg-bench-")
     for name in ["knowledge", "data", "personas.yaml"]:
         src = os.path.join(ROOT, "examples", name)
@@ -65,7 +71,7 @@ llm:
   base_url: ${{BENCH_URL}}
   model: mock-model
   timeout: 60
-{f"  cache: {{path: {cache_path}}}" if cache_path else ""}
+{f"  cache: {{path: {cache_path}}}" if cache_path else ""}{"  cache: {enabled: false}" if no_cache else ""}
 retrieval: {{default_k: 3, chunk_size: 600, overlap: 100}}
 personas: {{path: personas.yaml}}
 judge: {{enabled: true, mode: online, granularity: turn}}
@@ -95,15 +101,19 @@ def run_generation(d, url, run_id="bench", extra_env=None):
     return summary, wall, cpu, span if n else wall, n
 
 
-def warm_up(url, inflight):
+def warm_up(url, inflight, host=None):
     """One burst of `inflight` generator requests against a fresh mock before it is measured. A fresh
     mock answers its first few hundred connections 50-70 ms late (allocations, first page faults), which
-    a server that has been up for a while does not; a measured run would count that as ours."""
+    a server that has been up for a while does not; a measured run would count that as ours. With
+    `host`, sent from that test host (scripts/testhosts.sh netexec)."""
     d = workdir(inflight, inflight)
     try:
-        subprocess.run([os.path.join(BIN, "dlg-gen"), "--config", os.path.join(d, "config.yaml"), "--new", str(inflight),
-                        "--language", "en", "--run-id", "warm", "--concurrency", str(inflight)],
-                       env=dict(os.environ, BENCH_URL=url), capture_output=True, check=True)
+        cmd = [os.path.join(BIN, "dlg-gen"), "--config", os.path.join(d, "config.yaml"), "--new", str(inflight),
+               "--language", "en", "--run-id", "warm", "--concurrency", str(inflight)]
+        if host is not None:
+            on_host(host, cmd, env={"BENCH_URL": url})
+        else:
+            subprocess.run(cmd, env=dict(os.environ, BENCH_URL=url), capture_output=True, check=True)
     finally:
         shutil.rmtree(d, ignore_errors=True)
 
@@ -453,42 +463,77 @@ def llm_span(d):
     return len(ends), (max(ends) - min(starts) if ends else 0)
 
 
+def mock_requests(root, reset=False, host=None):
+    """The arrival times (ms) of the chat requests a mock started with --request-log has had since its
+    last reset, from GET /stats/requests; with `reset`, then zeroed (POST /stats/reset clears them too).
+    With `host`, asked from that test host (this machine's network does not reach the hosts')."""
+    if host is not None:
+        arrivals = json.loads(on_host(host, ["curl", "-sf", "-m", "30", root + "/stats/requests"])[1])["arrivals_ms"]
+        if reset:
+            on_host(host, ["curl", "-sf", "-m", "30", "-X", "POST", root + "/stats/reset"])
+        return arrivals
+    with urllib.request.urlopen(root + "/stats/requests", timeout=30) as r:
+        arrivals = json.load(r)["arrivals_ms"]
+    if reset:
+        urllib.request.urlopen(urllib.request.Request(root + "/stats/reset", method="POST"), timeout=30).read()
+    return arrivals
+
+
+def arrival_span(arrivals_ms, latency_ms):
+    """Requests and their span, from the mock's arrivals: the first request's arrival to the last one's
+    reply (its arrival plus the mock's fixed latency), as llm_span measures it from the client's side."""
+    if not arrivals_ms:
+        return 0, 0.0
+    return len(arrivals_ms), (max(arrivals_ms) - min(arrivals_ms) + latency_ms) / 1000
+
+
+def local_ray():
+    """The Ray cluster of the single-machine cluster bench: DLG_RAY_ADDRESS's (RAY_* of the environment),
+    else scripts/services/ray.sh's (started here); (RAY_* variables, stop function), or None."""
+    if os.environ.get("DLG_RAY_ADDRESS"):
+        return {k: v for k, v in os.environ.items() if k.startswith("RAY_")}, (lambda: None)
+    svc = os.path.join(ROOT, "scripts", "services", "ray.sh")
+    out = subprocess.run([svc, "up"], capture_output=True, text=True)
+    if out.returncode != 0:
+        print(f"  no Ray cluster (scripts/services/ray.sh up failed: {out.stderr[-300:]}): skipped")
+        return None
+    return dict(re.findall(r"export (RAY_[A-Z_]+)=(\S+)", out.stdout)), (lambda: subprocess.run([svc, "down"], capture_output=True))
+
+
+def timed_in(d, cmd, env, timeout=900):
+    """Seconds `cmd` took in folder d (raises RuntimeError with its stderr when it fails)."""
+    t0 = time.monotonic()
+    out = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=d, timeout=timeout)
+    if out.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd[:2])} failed ({out.returncode}): {out.stderr[-800:]}")
+    return time.monotonic() - t0
+
+
 def cluster_bench(dsn, inflight=64, latency_ms=200, rounds=6, repeats=3):
     """The request rate of a run through dlg-cluster (Ray tasks running dlg-run --shard) with 1 and 2
     shards against the same run without Ray (dlg-run, PostgreSQL store), same total in flight, at
     `latency_ms`; and how long `dlg-cluster up` and `down` take, attaching to a running Ray and starting
-    a local one (a head and 2 nodes)."""
-    ray_env, stop_ray = {}, (lambda: None)
-    if os.environ.get("DLG_RAY_ADDRESS"):
-        ray_env = {k: v for k, v in os.environ.items() if k.startswith("RAY_")}
-    else:
-        svc = os.path.join(ROOT, "scripts", "services", "ray.sh")
-        out = subprocess.run([svc, "up"], capture_output=True, text=True)
-        if out.returncode != 0:
-            print(f"  no Ray cluster (scripts/services/ray.sh up failed: {out.stderr[-300:]}): skipped")
-            return
-        ray_env = dict(re.findall(r"export (RAY_[A-Z_]+)=(\S+)", out.stdout))
-        stop_ray = lambda: subprocess.run([svc, "down"], capture_output=True)
+    a local one (a head and 2 nodes). Rates come from the mock's arrival times (the shards run in
+    folders of their own, so their logs/llm.log is not the project's)."""
+    ray = local_ray()
+    if ray is None:
+        return
+    ray_env, stop_ray = ray
     cluster = os.path.join(BIN, "dlg-cluster")
-    mock, url = start_mock("--latency-ms", str(latency_ms))
-    d = workdir(inflight, inflight * rounds)
+    mock, url = start_mock("--latency-ms", str(latency_ms), "--request-log")
+    root = url[:-len("/v1")]
+    # No response cache: every run asks the mock (the runs share a question seed). In the config, since
+    # DLGFORGE_CACHE stays on the driver's host and does not reach the shards.
+    d = workdir(inflight, inflight * rounds, no_cache=True)
     try:
         warm_up(url, inflight)
-        # No response cache: every run asks the mock (the runs share a question seed and a folder).
+        mock_requests(root, reset=True)
         base_env = dict(os.environ, BENCH_URL=url, POSTGRES_DSN=dsn, STORE_BACKEND="postgres", DLG_PROGRESS="0",
                         DLG_CLUSTER_DIR=os.path.join(d, ".cluster"), DLGFORGE_CACHE="0")
         for k in [k for k in base_env if k.startswith("RAY_")]:
             del base_env[k]
         env = dict(base_env, **ray_env)
         cfg = os.path.join(d, "config.yaml")
-
-        def timed(cmd, e):
-            t0 = time.monotonic()
-            out = subprocess.run(cmd, env=e, capture_output=True, text=True, cwd=d)
-            if out.returncode != 0:
-                raise RuntimeError(f"{' '.join(cmd[:2])} failed ({out.returncode}): {out.stderr[-800:]}")
-            return time.monotonic() - t0
-
         # Rounds alternate the three ways, so a change in the machine's load hits all of them alike;
         # the medians are compared. The run is long enough (`rounds` waves of `inflight` dialogues)
         # that the shards' staggered starts and ends weigh little.
@@ -496,32 +541,236 @@ def cluster_bench(dsn, inflight=64, latency_ms=200, rounds=6, repeats=3):
         first_up = True
         for rep in range(repeats):
             for label, shards in (("dlg-run", 0), ("1 shard", 1), ("2 shards", 2)):
-                if os.path.exists(os.path.join(d, "logs", "llm.log")):
-                    os.remove(os.path.join(d, "logs", "llm.log"))
                 run_id = f"bench-cluster-{os.getpid()}-{rep}-{shards}"
                 if shards == 0:
-                    wall = timed([os.path.join(BIN, "dlg-run"), "--config", cfg, "--run-id", run_id], env)
+                    wall = timed_in(d, [os.path.join(BIN, "dlg-run"), "--config", cfg, "--run-id", run_id], env)
                 else:
                     if first_up:
                         first_up = False
-                        print(f"  dlg-cluster up (attach to Ray at {env.get('RAY_ADDRESS')}, DSN given): {timed([cluster, 'up', '-c', cfg], env):.2f} s")
-                    wall = timed([cluster, "run", "-c", cfg, "--run-id", run_id, "--shards", str(shards)], env)
-                n, span = llm_span(d)
+                        print(f"  dlg-cluster up (attach to Ray at {env.get('RAY_ADDRESS')}, DSN given): {timed_in(d, [cluster, 'up', '-c', cfg], env):.2f} s")
+                    wall = timed_in(d, [cluster, "run", "-c", cfg, "--run-id", run_id, "--shards", str(shards)], env)
+                n, span = arrival_span(mock_requests(root, reset=True), latency_ms)
                 samples[label].append(n / span if span else 0)
                 print(f"  {label:<9} {inflight} in flight: {n} requests in {span:.2f} s (wall {wall:.2f} s) -> {samples[label][-1]:7.1f} req/s")
         med = {k: statistics.median(v) for k, v in samples.items()}
         for label in ("1 shard", "2 shards"):
             print(f"  median {label} / dlg-run: {med[label] / med['dlg-run']:.3f} (aim: Ray costs under 10%, >= 0.90)")
-        print(f"  dlg-cluster down (attached: nothing to stop): {timed([cluster, 'down', '-c', cfg], env):.2f} s")
+        print(f"  dlg-cluster down (attached: nothing to stop): {timed_in(d, [cluster, 'down', '-c', cfg], env):.2f} s")
         local_env = dict(base_env, DLG_CLUSTER_RAY_PORT="6395", DLG_CLUSTER_DIR=os.path.join(d, ".c2"))
-        print(f"  dlg-cluster up (starts a local head and 2 nodes): {timed([cluster, 'up', '-c', cfg], local_env):.2f} s")
-        print(f"  dlg-cluster down (stops them): {timed([cluster, 'down', '-c', cfg], local_env):.2f} s")
-    except RuntimeError as e:
+        print(f"  dlg-cluster up (starts a local head and 2 nodes): {timed_in(d, [cluster, 'up', '-c', cfg], local_env):.2f} s")
+        print(f"  dlg-cluster down (stops them): {timed_in(d, [cluster, 'down', '-c', cfg], local_env):.2f} s")
+    except (RuntimeError, subprocess.TimeoutExpired) as e:
         print(f"  cluster bench failed: {e}")
     finally:
+        # A cluster a failure left up is stopped (down is safe twice).
+        for state in (".cluster", ".c2"):
+            if os.path.exists(os.path.join(d, state, "state.json")):
+                subprocess.run([cluster, "down", "-c", os.path.join(d, "config.yaml")], cwd=d, capture_output=True,
+                               env=dict(os.environ, **(ray_env if state == ".cluster" else {}), DLG_CLUSTER_DIR=os.path.join(d, state)))
         mock.terminate(); mock.wait()
         stop_ray()
         shutil.rmtree(d, ignore_errors=True)
+
+
+# The hosts part: three test hosts (scripts/testhosts.sh: network namespaces on a private bridge) of
+# their own, apart from the test suite's (another prefix and folder).
+HOSTS_ENV = {"TESTHOSTS_PREFIX": "dlgb", "TESTHOSTS_DIR": "/var/lib/dlgforge-benchhosts"}
+HOSTS_SCRIPT = os.path.join(ROOT, "scripts", "testhosts.sh")
+HOST_ADDR = ["10.231.7.1", "10.231.7.2", "10.231.7.3"]
+HOST_PORTS = {"ray": 6530, "pg": 54370, "mock": 18801}
+WORKER_STATE = "/tmp/dlgworker"  # a worker host's own /tmp (it does not see this machine's)
+
+
+def hosts_env(extra=None):
+    """This environment for a command on a test host: the bench's hosts named, no Ray of ours (RAY_*)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_")}
+    return dict(env, **HOSTS_ENV, **(extra or {}))
+
+
+def hosts_missing():
+    """Why the test hosts cannot be made on this machine, or None."""
+    if os.geteuid() != 0:
+        return "needs root (network and mount namespaces)"
+    if not shutil.which("ip") and not os.path.exists("/usr/sbin/ip") and not os.path.exists("/sbin/ip"):
+        return "needs iproute2 (ip netns)"
+    out = subprocess.run([HOSTS_SCRIPT, "check"], env=hosts_env(), capture_output=True, text=True)
+    return None if out.returncode == 0 else (out.stderr.strip() or f"testhosts.sh check: status {out.returncode}")
+
+
+def on_host(h, cmd, env=None, hidden=False, cwd=None, timeout=900):
+    """`cmd` run on test host h to its end: with netexec (h's network, this machine's files), or with
+    `hidden` as a worker host that sees neither the checkout nor /tmp. (seconds, stdout); a failure
+    raises RuntimeError with its stderr."""
+    full = [HOSTS_SCRIPT, "exec" if hidden else "netexec", str(h), *cmd]
+    t0 = time.monotonic()
+    out = subprocess.run(full, env=hosts_env(env), capture_output=True, text=True, cwd=cwd, timeout=timeout)
+    if out.returncode != 0:
+        raise RuntimeError(f"on h{h}: {os.path.basename(cmd[0])} {cmd[1] if len(cmd) > 1 else ''} failed "
+                           f"({out.returncode}): {out.stderr[-1200:]}")
+    return time.monotonic() - t0, out.stdout
+
+
+def hosts_setup():
+    """The three hosts, and the release tools installed where the worker hosts see them (what they
+    join from); returns the install's bin folder."""
+    out = subprocess.run([HOSTS_SCRIPT, "up"], env=hosts_env(), capture_output=True, text=True, timeout=180)
+    if out.returncode != 0:
+        raise RuntimeError(f"testhosts.sh up failed ({out.returncode}): {out.stderr[-800:]}")
+    prefix = os.path.join(HOSTS_ENV["TESTHOSTS_DIR"], "prefix")
+    out = subprocess.run([os.path.join(ROOT, "scripts", "install.sh"), "install", BIN, prefix],
+                         capture_output=True, text=True, timeout=600)
+    if out.returncode != 0:
+        raise RuntimeError(f"install.sh install {BIN} {prefix} failed ({out.returncode}): {out.stderr[-800:]}")
+    return os.path.join(prefix, "bin")
+
+
+def start_host_mock(latency_ms):
+    """The mock LLM on h1 (fixed seed, arrival times kept); (process, its root URL as the hosts reach it)."""
+    cmd = [HOSTS_SCRIPT, "netexec", "1", os.path.join(MOCK_BIN or BIN, "dlg-mock"), "--host", HOST_ADDR[1],
+           "--port", str(HOST_PORTS["mock"]), "--latency-ms", str(latency_ms), "--seed", "7", "--request-log"]
+    p = subprocess.Popen(cmd, env=hosts_env(), stdout=subprocess.PIPE, text=True)
+    line = p.stdout.readline()
+    if "listening" not in line:
+        p.kill(); p.wait()
+        raise RuntimeError(f"the mock on h1 did not start: {line!r}")
+    return p, f"http://{HOST_ADDR[1]}:{HOST_PORTS['mock']}"
+
+
+def hosts_cluster_up(d, env, tools_bin):
+    """`dlg-cluster up` on h0 (Ray head with no CPUs for shards, PostgreSQL), then h1 and h2 joined from
+    the install with a 0600 copy of the token, each timed; returns the cluster's DSN."""
+    cfg = os.path.join(d, "config.yaml")
+    secs, _ = on_host(0, [os.path.join(BIN, "dlg-cluster"), "up", "-c", cfg, "--listen", HOST_ADDR[0], "--head-cpus", "0"],
+                      env=env, cwd=d)
+    print(f"  dlg-cluster up --listen {HOST_ADDR[0]} --head-cpus 0 (h0: Ray head, PostgreSQL): {secs:6.2f} s")
+    token = os.path.join(HOSTS_ENV["TESTHOSTS_DIR"], "ray-token")
+    fd = os.open(token, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f, open(os.path.join(env["DLG_CLUSTER_DIR"], "ray", "auth_token")) as src:
+        f.write(src.read())
+    os.chmod(token, 0o600)
+    python = os.path.join(HOSTS_ENV["TESTHOSTS_DIR"], "ray-venv", "bin", "python")
+    for h in (1, 2):
+        secs, _ = on_host(h, [os.path.join(tools_bin, "dlg-cluster"), "join", "--address", f"{HOST_ADDR[0]}:{HOST_PORTS['ray']}",
+                              "--token-file", token, "--python", python, "--cpus", "2", "--state-dir", WORKER_STATE],
+                          hidden=True, timeout=300)
+        print(f"  dlg-cluster join on h{h} ({HOST_ADDR[h]}, 2 CPUs, from the install):          {secs:6.2f} s")
+    with open(os.path.join(env["DLG_CLUSTER_DIR"], "pg", "dsn")) as f:
+        return f.read().strip()
+
+
+def hosts_one_run(d, env, dsn, label, run_id):
+    """One run: `dlg-run` on h1 (PostgreSQL of the cluster on h0), or `dlg-cluster run --shards 4` on h0
+    with the shards on h1 and h2; (wall seconds, the cluster's summary or None)."""
+    cfg = os.path.join(d, "config.yaml")
+    if label == "dlg-run":
+        secs, _ = on_host(1, [os.path.join(BIN, "dlg-run"), "--config", cfg, "--run-id", run_id],
+                          env=dict(env, POSTGRES_DSN=dsn, STORE_BACKEND="postgres"), cwd=d)
+        return secs, None
+    secs, out = on_host(0, [os.path.join(BIN, "dlg-cluster"), "run", "-c", cfg, "--run-id", run_id, "--shards", "4"], env=env, cwd=d)
+    return secs, json.loads(out.strip().splitlines()[-1])
+
+
+def hosts_runs(d, env, dsn, root, inflight, latency_ms, repeats):
+    """The same run through dlg-run and through the cluster, alternated `repeats` times; prints each
+    rate (from the mock's arrivals) and the medians' ratio; returns the cluster runs' summaries."""
+    samples = {"dlg-run": [], "cluster": []}
+    walls = {"dlg-run": [], "cluster": []}
+    summaries = []
+    for rep in range(repeats):
+        for label in ("dlg-run", "cluster"):
+            wall, summary = hosts_one_run(d, env, dsn, label, f"bench-hosts-{os.getpid()}-{rep}-{label}")
+            n, span = arrival_span(mock_requests(root, reset=True, host=1), latency_ms)
+            samples[label].append(n / span if span else 0)
+            walls[label].append(wall)
+            if summary is None:
+                where = "dlg-run on h1"
+            else:
+                summaries.append(summary)
+                hosts = sorted({s["host"] for s in summary["shards"]})
+                where = f"4 shards on {', '.join(hosts)}"
+            print(f"  {label:<8} {inflight} in flight ({where}): {n} requests in {span:.2f} s (wall {wall:.2f} s) "
+                  f"-> {samples[label][-1]:7.1f} req/s")
+    med = {k: statistics.median(v) for k, v in samples.items()}
+    print(f"  median: dlg-run {med['dlg-run']:.1f} req/s, cluster {med['cluster']:.1f} req/s; cluster / dlg-run = "
+          f"{med['cluster'] / med['dlg-run']:.3f} (the hosts share this machine's {os.cpu_count()} cores: the "
+          f"distributed path's overhead, not a scaling figure)")
+    wall = {k: statistics.median(v) for k, v in walls.items()}
+    print(f"  median wall: dlg-run {wall['dlg-run']:.2f} s, cluster {wall['cluster']:.2f} s (the cluster's adds the driver, "
+          f"packing and shipping, the shards' start and the export from the database); cluster / dlg-run = "
+          f"{wall['cluster'] / wall['dlg-run']:.2f}")
+    return summaries
+
+
+def shipping_report(first, second):
+    """What the first cluster run shipped (the tools package built: bundle cache cleared) and each
+    host's fetch; and what the hosts fetched on the second run (their caches hold both versions)."""
+    s = first["shipping"]
+    print(f"  shipped, first run: tools {s['tools_bytes']:,} B (package built: {s['tools_built']}), "
+          f"project {s['project_bytes']:,} B; pack {s['pack_seconds']:.2f} s, put {s['put_seconds']:.2f} s")
+    for run, summary in (("first", first), ("second", second)):
+        for host in sorted({sh["host"] for sh in summary["shards"]}):
+            mine = [sh for sh in summary["shards"] if sh["host"] == host]
+            per_shard = ", ".join(f"shard {sh['shard']} {sh['fetched_bytes']:,} B in {sh['fetch_seconds']:.2f} s" for sh in mine)
+            # A host's shards fetch its packages once between them (one each, under a lock per package).
+            print(f"    {run} run, {host}: fetched {sum(sh['fetched_bytes'] for sh in mine):,} B in "
+                  f"{max(sh['fetch_seconds'] for sh in mine):.2f} s ({per_shard})")
+    again = sum(sh["fetched_bytes"] for sh in second["shards"])
+    t = second["shipping"]
+    print(f"  second run: the hosts fetched {again:,} B ({'nothing: both packages cached' if again == 0 else 'NOT 0'}); "
+          f"pack {t['pack_seconds']:.2f} s (package built: {t['tools_built']}), put {t['put_seconds']:.2f} s")
+
+
+def hosts_teardown(d, env):
+    """Whatever happened: the cluster down (safe twice), every process of the hosts killed, the hosts
+    gone, PostgreSQL's server folder (pg.sh puts it under /var/lib/dlgforge-pg) removed."""
+    state = env["DLG_CLUSTER_DIR"]
+    if os.path.exists(os.path.join(state, "state.json")):
+        try:
+            on_host(0, [os.path.join(BIN, "dlg-cluster"), "down", "-c", os.path.join(d, "config.yaml")], env=env, cwd=d, timeout=300)
+        except (RuntimeError, subprocess.TimeoutExpired) as e:
+            print(f"  teardown: dlg-cluster down: {e}")
+    for h in (2, 1, 0):
+        subprocess.run([HOSTS_SCRIPT, "kill", str(h)], env=hosts_env(), capture_output=True)
+    subprocess.run([HOSTS_SCRIPT, "down"], env=hosts_env(), capture_output=True)
+    server = os.path.join(state, "pg", "server")
+    if os.path.islink(server) and os.path.realpath(server).startswith("/var/lib/dlgforge-pg/"):
+        shutil.rmtree(os.path.realpath(server), ignore_errors=True)
+    token = os.path.join(HOSTS_ENV["TESTHOSTS_DIR"], "ray-token")
+    if os.path.exists(token):
+        os.remove(token)
+    shutil.rmtree(d, ignore_errors=True)
+
+
+def hosts_bench(inflight=64, latency_ms=200, rounds=6, repeats=3):
+    """dlg-cluster across three hosts that share only a network: up, join and down times; the same run
+    through dlg-run on one host and through 4 shards on two worker hosts, alternated; what was shipped."""
+    why = hosts_missing()
+    if why:
+        print(f"  skipped: the test hosts cannot be made here: {why}")
+        return
+    d = workdir(inflight, inflight * rounds, no_cache=True)
+    env = {"BENCH_URL": f"http://{HOST_ADDR[1]}:{HOST_PORTS['mock']}/v1", "DLG_PROGRESS": "0", "DLGFORGE_CACHE": "0",
+           "DLG_CLUSTER_DIR": os.path.join(d, ".cluster"), "DLG_BUNDLE_CACHE": os.path.join(d, ".bundles"),
+           "DLG_CLUSTER_RAY_PORT": str(HOST_PORTS["ray"]), "DLG_CLUSTER_PG_PORT": str(HOST_PORTS["pg"])}
+    mock = None
+    try:
+        tools_bin = hosts_setup()
+        mock, root = start_host_mock(latency_ms)
+        warm_up(root + "/v1", inflight, host=1)
+        mock_requests(root, reset=True, host=1)
+        dsn = hosts_cluster_up(d, env, tools_bin)
+        # The first cluster run builds the tools package: no cached one.
+        shutil.rmtree(env["DLG_BUNDLE_CACHE"], ignore_errors=True)
+        summaries = hosts_runs(d, env, dsn, root, inflight, latency_ms, repeats)
+        shipping_report(summaries[0], summaries[1])
+        secs, _ = on_host(0, [os.path.join(BIN, "dlg-cluster"), "down", "-c", os.path.join(d, "config.yaml")], env=env, cwd=d, timeout=300)
+        print(f"  dlg-cluster down (h0's Ray and PostgreSQL, and the nodes h1 and h2 joined): {secs:.2f} s")
+    except (RuntimeError, subprocess.TimeoutExpired) as e:
+        print(f"  hosts bench failed: {e}")
+    finally:
+        if mock is not None:
+            mock.terminate(); mock.wait()
+        hosts_teardown(d, env)
 
 
 def synthetic_records(path, n):
@@ -744,7 +993,7 @@ def fault_bench(total=200, inflight=64):
         shutil.rmtree(d, ignore_errors=True)
 
 
-def main():
+def parse_args():
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="smaller sizes")
     ap.add_argument("--only-store", action="store_true", help="only the store benchmarks (section 5)")
@@ -759,7 +1008,12 @@ def main():
     ap.add_argument("--report-dialogues", type=int, default=10_000, help="dialogues in the report bench")
     ap.add_argument("--only-client", action="store_true", help="only the LLM client figures (section 8)")
     ap.add_argument("--only-faults", action="store_true", help="only the 20%% fault mix (retries per fault kind)")
-    args = ap.parse_args()
+    ap.add_argument("--only-hosts", action="store_true", help="only dlg-cluster across three test hosts (network namespaces; root)")
+    return ap.parse_args()
+
+
+def main():
+    args = parse_args()
     for t in TOOLS:
         if not os.path.exists(os.path.join(BIN, t)):
             sys.exit(f"bench: {BIN}/{t} missing; run `swift build -c release` first")
@@ -802,6 +1056,10 @@ def main():
         print("a bad day: 20% faults of every kind (retries per fault kind):")
         fault_bench()
         return
+    if args.only_hosts:
+        print(HOSTS_TITLE)
+        hosts_bench()
+        return
     if args.report_only:
         print("report.html:")
         report_bench(args.report_dialogues)
@@ -835,6 +1093,17 @@ def main():
     client_bench(64, 3000 if args.quick else 10000)
     print("a bad day: 20% faults of every kind (retries per fault kind):")
     fault_bench()
+    store_figures(args)
+    print(HOSTS_TITLE)
+    hosts_bench()
+
+
+HOSTS_TITLE = ("dlg-cluster across three hosts that share only a network (scripts/testhosts.sh, 64 in flight, 200 ms; "
+               "dlg-run on one host vs 4 shards on two):")
+
+
+def store_figures(args):
+    """Sections 5 and the single-machine cluster figures, which need a PostgreSQL."""
     dsn, stop = bench_postgres()
     if dsn is None:
         print("store: no PostgreSQL (set DLG_PG_DSN or let scripts/services/postgres.sh up start one): skipped")

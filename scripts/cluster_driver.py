@@ -42,6 +42,7 @@ import gzip
 import hashlib
 import io
 import json
+import lzma
 import os
 import platform
 import re
@@ -93,9 +94,10 @@ def connect(runtime_env=None):
 # Packages: what the driver ships
 
 
-def deterministic_targz(add_entries, level=6):
-    """A gzipped tar whose bytes depend only on the files' names, modes and contents (no times, owners),
-    so the same content is the same version on every run."""
+def deterministic_targz(add_entries, level=6, xz=False):
+    """A compressed tar whose bytes depend only on the files' names, modes and contents (no times, owners),
+    so the same content is the same version on every run. gzip, or xz (about a quarter smaller for the
+    tools, several times slower to pack: worth it once per release build that ships to real hosts)."""
     raw = io.BytesIO()
     with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as tar:
         for name, path, mode in sorted(add_entries):
@@ -107,6 +109,8 @@ def deterministic_targz(add_entries, level=6):
             info.size = os.path.getsize(path)
             with open(path, "rb") as f:
                 tar.addfile(info, f)
+    if xz:
+        return lzma.compress(raw.getvalue(), format=lzma.FORMAT_XZ, preset=2)
     out = io.BytesIO()
     with gzip.GzipFile(fileobj=out, mode="wb", compresslevel=level, mtime=0) as gz:
         gz.write(raw.getvalue())
@@ -144,7 +148,10 @@ def build_tools_package(bindir, cache_dir):
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
     version = h.hexdigest()[:16]
-    path = os.path.join(cache_dir, f"tools-{version}.tar.gz")
+    # A release build or an install ships xz (it goes to real hosts, once per version); a debug build
+    # gzip at its fastest (tests and development, where packing time matters more than bytes).
+    xz = os.environ.get("DLG_BUNDLE_COMPRESSION", "xz" if "/debug/" not in binary + "/" else "gzip") == "xz"
+    path = os.path.join(cache_dir, f"tools-{version}.tar.{'xz' if xz else 'gz'}")
     if os.path.exists(path):
         return version, path, False
     os.makedirs(cache_dir, mode=0o700, exist_ok=True)
@@ -167,7 +174,7 @@ def build_tools_package(bindir, cache_dir):
         with open(mpath, "w") as f:
             json.dump(manifest, f, sort_keys=True)
         entries.append(("manifest.json", mpath, 0o644))
-        data = deterministic_targz(entries)
+        data = deterministic_targz(entries, level=1, xz=xz)
         tmp = path + ".tmp"
         with open(tmp, "wb") as f:
             f.write(data)
@@ -176,7 +183,7 @@ def build_tools_package(bindir, cache_dir):
         shutil.rmtree(work, ignore_errors=True)
     # Only the two newest tool packages stay in the driver's cache.
     olds = sorted((os.path.getmtime(os.path.join(cache_dir, n)), n) for n in os.listdir(cache_dir)
-                  if n.startswith("tools-") and n.endswith(".tar.gz"))
+                  if n.startswith("tools-") and n.endswith((".tar.gz", ".tar.xz")))
     for _, n in olds[:-2]:
         os.unlink(os.path.join(cache_dir, n))
     return version, path, True
@@ -255,7 +262,7 @@ def fetch_package(kind, version, digest, holder, cache, final):
     if hashlib.sha256(data).hexdigest() != digest:
         raise RuntimeError(f"the {kind} package {version} arrived damaged (checksum mismatch)")
     work = tempfile.mkdtemp(prefix=f".{kind}-", dir=cache)
-    with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
+    with tarfile.open(fileobj=io.BytesIO(data), mode="r:*") as tar:
         tar.extractall(work, filter="data")
     if kind == "tools":
         for t in TOOLS:  # the tools dispatch on the name they were started as
@@ -304,6 +311,22 @@ def relay(stream, tail, sink, run_id, index, host):
             batch, last = [], time.time()
     if batch:
         sink.lines.remote(run_id, index, host, batch)
+
+
+def ship_logs(work, sink):
+    """The shard's own log files (logs/llm.log, run.log, judge.log) appended to the files of the same
+    names on the driver's host, so that they read as a single-machine run's; in pieces of 1 MiB, in
+    order (an actor runs one caller's calls in the order they were made)."""
+    logs = os.path.join(work, "logs")
+    refs = []
+    if os.path.isdir(logs):
+        for name in sorted(os.listdir(logs)):
+            if name.endswith(".log"):
+                with open(os.path.join(logs, name), "rb") as f:
+                    for chunk in iter(lambda: f.read(1 << 20), b""):
+                        refs.append(sink.append_file.remote(name, chunk))
+    if refs:
+        ray.get(refs)
 
 
 @ray.remote
@@ -358,6 +381,10 @@ def run_shard(index, count, run_id, packages, sink):
     out = proc.stdout.read()
     proc.wait()
     reader.join(timeout=10)
+    try:
+        ship_logs(work, sink)
+    except Exception as e:  # the run's own result matters more than its log files
+        tail.append(f"(the shard's log files did not reach the driver: {e})")
     shutil.rmtree(work, ignore_errors=True)
     if proc.returncode != 0:
         status = proc.returncode if proc.returncode > 0 else 128 - proc.returncode
@@ -395,6 +422,12 @@ class ShardLogSink:
     def lines(self, run_id, index, host, lines):
         with open(self._path(run_id, index, "log"), "a") as f:
             f.writelines(f"[{host}] {line}\n" for line in lines)
+
+    def append_file(self, name, data):
+        name = os.path.basename(name)
+        if name.endswith(".log") and not name.startswith("."):
+            with open(os.path.join(self.log_dir, name), "ab") as f:
+                f.write(data)
 
     def host_of(self, index):
         return self.last_host.get(index, "")

@@ -7,6 +7,7 @@
 #   pg.sh restart   stop and start again (the tests use it for a server restart mid-run)
 #   pg.sh dsn       print the DSN to put in store.postgres.dsn (or POSTGRES_DSN)
 #   pg.sh status    say whether it runs
+#   pg.sh purge     stop it and delete its data (PG_DIR, and the server's folder under /var/lib/dlgforge-pg)
 # PG_PORT (default 54329), PG_DIR (default .dlgforge/pg), PG_LISTEN (default 127.0.0.1) and PG_PASSWORD
 # (default: a random password made once per data folder, kept in PG_DIR/password, mode 0600) may be set.
 # The tools connect as `dlgforge`, a role that owns the database `dlgforge` and may create databases but
@@ -20,6 +21,13 @@ cd "$(dirname "$0")/.."
 verb=${1:-}
 port=${PG_PORT:-54329}
 dir=${PG_DIR:-.dlgforge/pg}
+# down and status need nothing made: a folder that is not there has no server to stop.
+if [ ! -d "$dir" ] && [ "$verb" != up ]; then
+  case "$verb" in
+    down|purge) exit 0 ;;
+    status) echo "stopped"; exit 3 ;;
+  esac
+fi
 mkdir -p "$dir"
 dir=$(cd "$dir" && pwd)
 data=$dir/data
@@ -101,8 +109,8 @@ EOF
   as_owner tee "$data/pg_hba.conf" >/dev/null <<EOF
 # dlgforge (scripts/pg.sh)
 local   all   all                    trust
-host    $db   $role   127.0.0.1/32   scram-sha-256
-host    $db   $role   samenet        scram-sha-256
+host    all   $role   127.0.0.1/32   scram-sha-256
+host    all   $role   samenet        scram-sha-256
 host    all   all     0.0.0.0/0      reject
 EOF
   as_owner "$BIN/pg_ctl" -D "$data" -l "$log" -w -t 60 start >/dev/null
@@ -137,10 +145,15 @@ case "$verb" in
     BIN=$(bindir)
     as_owner "$BIN/pg_ctl" -D "$data" -l "$log" -w -t 60 -m fast restart >/dev/null
     ;;
+  purge)
+    BIN=$(bindir)
+    if running; then as_owner "$BIN/pg_ctl" -D "$data" -w -m fast stop >/dev/null; fi
+    rm -rf "$(dirname "$data")/data" "$sock" "${alt:-}" "$dir"
+    ;;
   dsn) dsn ;;
   status)
     BIN=$(bindir)
     if running; then echo "running on $listen:$port"; else echo "stopped"; exit 3; fi
     ;;
-  *) echo "usage: scripts/pg.sh up|down|restart|dsn|status" >&2; exit 64 ;;
+  *) echo "usage: scripts/pg.sh up|down|restart|dsn|status|purge" >&2; exit 64 ;;
 esac

@@ -8,11 +8,20 @@ import DlgTestSupport
 import Foundation
 import Testing
 
+/// Every suite that starts Ray runs inside this one, one test at a time: Ray finds the other clusters of
+/// the machine by their processes (it greps `ps`, and the test hosts share this machine's processes), and
+/// heads started side by side on two cores time out.
+@Suite("Ray clusters", .serialized) struct RayClusterSuites {}
+
+extension RayClusterSuites {
 @Suite("dlg-cluster", .serialized) struct ClusterTests {
     static let needs = Comment(rawValue: RayTestCluster.howTo + "; " + PostgresTestServer.howTo)
     static var available: Bool { RayTestCluster.available && PostgresTestServer.available }
 
     static func configure(_ work: WorkDir) throws {
+        // PostgreSQL runs as its own user, who must reach the cluster's folder (else pg.sh puts the
+        // server's files under /var/lib/dlgforge-pg, where a removed work folder would leave them).
+        chmod(work.url.path, 0o711)
         try work.setConfig("run.target_languages", "[en, fr]")
         try work.setConfig("run.total_samples", "16")
         try work.setConfig("run.batch_size", "8")
@@ -221,9 +230,12 @@ import Testing
         #expect(down.status == 0 && down.stdout.contains("nothing to stop"), "\(down)")
     }
 }
+}
+typealias ClusterTests = RayClusterSuites.ClusterTests
 
 /// `dlg-cluster up` killed mid-start (its whole process group, as Ctrl-C or a closed terminal would): each
 /// service was recorded before it was started, so the following `down` stops what was started.
+extension RayClusterSuites {
 @Suite("dlg-cluster up killed", .serialized) struct ClusterKilledUpTests {
     @Test(.enabled(if: ClusterTests.available, ClusterTests.needs), .timeLimit(.minutes(5)))
     func anUpKilledWhileRayStartsLeavesNothingThatDownCannotStop() async throws {
@@ -256,9 +268,12 @@ import Testing
         #expect(!work.exists(".cluster/state.json"))
     }
 }
+}
+typealias ClusterKilledUpTests = RayClusterSuites.ClusterKilledUpTests
 
 /// llm.backend: vllm_managed with the stand-in `vllm` (scripts/vllm-standin: the mock behind vLLM's
 /// command line) first on PATH: replicas as Ray actors, their key, health wait, routing, stop.
+extension RayClusterSuites {
 @Suite("dlg-cluster with vllm_managed", .serialized) struct ClusterVLLMTests {
     static func managed(_ work: WorkDir, replicas: Int, port: Int, extra: String = "") throws {
         try ClusterTests.configure(work)
@@ -377,6 +392,8 @@ import Testing
         #expect(left.output.isEmpty, "left: \(String(decoding: left.output, as: UTF8.self))")
     }
 }
+}
+typealias ClusterVLLMTests = RayClusterSuites.ClusterVLLMTests
 
 /// A worker host the tools cannot run on is refused with the reason: the check `join` makes against the
 /// manifest the head published, and every shard against the tools it was shipped.

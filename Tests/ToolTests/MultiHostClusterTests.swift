@@ -10,6 +10,7 @@ import DlgTestSupport
 import Foundation
 import Testing
 
+extension RayClusterSuites {
 @Suite("dlg-cluster on three hosts", .serialized) struct MultiHostClusterTests {
     static let rayPort = 6520
     static let pgPort = 54360
@@ -29,6 +30,7 @@ import Testing
     }
 
     static func configure(_ work: WorkDir, endpoints: [Int], maxInFlight: Int, maxRetries: Int = 3) throws {
+        chmod(work.url.path, 0o711)  // PostgreSQL's own user reaches the head's folder (see ClusterTests.configure)
         try work.setConfig("run.target_languages", "[en, fr]")
         try work.setConfig("run.total_samples", "16")
         try work.setConfig("run.batch_size", "8")
@@ -194,3 +196,5 @@ import Testing
         (0..<4).map { i in "\n-- shard \(i):\n" + String(((try? work.read("logs/shard-\(runID)-\(i).log")) ?? "").suffix(1200)) }.joined()
     }
 }
+}
+typealias MultiHostClusterTests = RayClusterSuites.MultiHostClusterTests

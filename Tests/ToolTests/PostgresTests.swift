@@ -60,7 +60,7 @@ final class PrivatePostgres: @unchecked Sendable {
     }
 
     func remove() async {
-        _ = try? await runShell("'\(script)' down; rm -rf '\(dir)'", env: env, timeout: .seconds(120))
+        _ = try? await runShell("'\(script)' purge", env: env, timeout: .seconds(120))
     }
 
     static func freePort() throws -> Int {

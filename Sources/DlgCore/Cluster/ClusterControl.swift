@@ -275,6 +275,10 @@ public struct ClusterControl: Sendable {
 
     /// Every host's cached packages dropped; joined hosts stopped when this `up` started the head.
     func cleanHosts(_ state: ClusterState) -> [String] {
+        // A head that is gone answers nobody: no Ray client is started to wait for it.
+        guard ClusterPorts.reachable(state.rayAddress) else {
+            return state.rayStartedDir == nil ? [] : ["ray: the head at \(state.rayAddress) does not answer: joined hosts were not asked to stop"]
+        }
         guard state.rayTokenPath != nil || state.rayStartedDir != nil, let r = try? driver(
             "cleanup", (state.rayStartedDir != nil ? ["--stop-joined"] : []) + ["--timeout", "20"], state: state,
             timeout: .seconds(60)) else { return [] }

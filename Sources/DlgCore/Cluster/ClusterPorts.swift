@@ -31,6 +31,30 @@ public struct ClusterPorts: Sendable, Equatable {
         return lines
     }
 
+    /// Whether something accepts TCP connections at `HOST:PORT` (IPv4) within `timeoutMs`.
+    public static func reachable(_ address: String, timeoutMs: Int32 = 2000) -> Bool {
+        let parts = address.split(separator: ":")
+        guard parts.count == 2, let port = UInt16(parts[1]) else { return false }
+        let host = parts[0] == "localhost" ? "127.0.0.1" : String(parts[0])
+        var to = sockaddr_in()
+        to.sin_family = sa_family_t(AF_INET)
+        to.sin_port = in_port_t(port.bigEndian)
+        guard inet_pton(AF_INET, host, &to.sin_addr) == 1 else { return false }
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        let rc = withUnsafePointer(to: &to) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+            connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        if rc == 0 { return true }
+        guard errno == EINPROGRESS else { return false }
+        var p = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
+        guard poll(&p, 1, timeoutMs) == 1 else { return false }
+        var err: Int32 = 0
+        var len = socklen_t(MemoryLayout<Int32>.size)
+        getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len)
+        return err == 0
+    }
+
     public static func isLoopback(_ address: String) -> Bool {
         address.hasPrefix("127.") || address == "localhost" || address == "::1"
     }

@@ -15,10 +15,11 @@ import Testing
         try "{}\n".write(toFile: dir + "/knowledge_index/chunk_inventory.jsonl", atomically: true, encoding: .utf8)
         try """
         run: {seed_topics_path: data/seeds.yaml, distributed: {enabled: true, shards: 4}}
-        llm: {base_url: "http://10.0.0.9:8000/v1", api_key: sk-literal-in-the-file-0001, model: m}
+        llm: {base_url: "http://10.0.0.9:8000/v1", api_key: sk-literal-in-the-file-0001, model: m,
+              routing: {endpoints: [{name: a, base_url: "http://10.0.0.9:8000/v1", api_key: hf_fromthefile0002}]}}
         personas: {enabled: true, path: people.yaml}
         store: {backend: postgres, postgres: {dsn: "${MY_DSN}"}}
-        saving: {output_dir: /somewhere/absolute/outputs, hf_push: {token: hf_fromthefile0002}}
+        saving: {output_dir: /somewhere/absolute/outputs}
         """.write(toFile: dir + "/config.yaml", atomically: true, encoding: .utf8)
         return dir
     }
@@ -42,8 +43,8 @@ import Testing
         }
         // A shard loads it with the job's environment: the same keys, DSN (sslmode kept) and model.
         let shard = try Settings.load(path: out + "/config.yaml", environment: project.secrets.merging(["PATH": "/usr/bin"]) { a, _ in a })
-        #expect(shard.agent(.qaGenerator).apiKey == settings.agent(.qaGenerator).apiKey)
-        #expect(shard.agent(.qaGenerator).baseURL == "http://10.0.0.9:8000/v1")
+        #expect(shard.agent(.qaGenerator).endpoints.map(\.apiKey) == settings.agent(.qaGenerator).endpoints.map(\.apiKey))
+        #expect(shard.agent(.qaGenerator).endpoints.map(\.baseURL) == ["http://10.0.0.9:8000/v1"])
         #expect(shard.store.dsn == env["MY_DSN"])
         #expect(shard.personasPath == "personas.yaml" && shard.tree.resolvePath(shard.personasPath) == out + "/personas.yaml")
         #expect(shard.outputDir == out + "/outputs", "a shard writes in its own folder")
