@@ -111,6 +111,7 @@ import Testing
     @Test(.enabled(if: Chromium.binary != nil, Comment(rawValue: ReportToolTests.skipReason)), .timeLimit(.minutes(5)))
     func theReportSurvivesABadPercentEscapeInItsHash() async throws {
         let work = try WorkDir(label: "sec-report")
+        try FileManager.default.createDirectory(at: work.file("outputs"), withIntermediateDirectories: true)
         let e = try await stage("dlg-export", work, nil, ["--report", Fixtures.path("export_records.jsonl")])
         try #require(e.status == 0, "\(e)")
         let url = URL(fileURLWithPath: work.file("outputs/report.html").path).absoluteString
