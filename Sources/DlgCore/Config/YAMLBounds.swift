@@ -6,11 +6,13 @@ import Yams
 /// stands for once every alias is expanded. Yams shares an aliased node rather than copying it, but
 /// everything after it (our conversion to JSON, Yams's construction, the duplicate-key check that
 /// hashes a key's whole subtree) walks the expansion: nine levels of lists of nine aliases, 448 bytes,
-/// once grew to 278 MB. So the events are counted first, with libyaml's parser (the one Yams embeds),
-/// the size of each anchor kept, and a file over a budget is refused before Yams sees it. The count
-/// costs one pass over the events, whatever the aliases would expand to.
+/// once grew to 278 MB. So the events are counted first, with libyaml's parser (the one Yams embeds;
+/// SwiftPM makes it importable as Yams's dependency), the size of each anchor kept, and a file over a
+/// budget is refused before Yams sees it. Values and text are both counted: a long scalar aliased a few
+/// thousand times is as costly as many values (each copy's tag is resolved and its text scanned). The
+/// count costs one pass over the events, whatever the aliases would expand to.
 public struct YAMLBounds: Sendable {
-    /// The largest file read, in bytes.
+    /// The largest file read, in bytes, and the most text (scalars' bytes) after alias expansion.
     public var maxBytes: Int
     /// The most values (scalars, lists, mappings, keys included) after alias expansion.
     public var maxNodes: Int
@@ -26,6 +28,7 @@ public struct YAMLBounds: Sendable {
     public enum Excess: Equatable, Sendable {
         case bytes(Int)
         case nodes
+        case text
         case depth
     }
 
@@ -34,6 +37,7 @@ public struct YAMLBounds: Sendable {
         switch excess {
         case .bytes(let n): "is \(n) bytes, more than the \(maxBytes >> 20) MiB a YAML input may be"
         case .nodes: "stands for more than \(maxNodes) values once its aliases are expanded (aliases of aliases?); refused before expanding it"
+        case .text: "stands for more than \(maxBytes >> 20) MiB of text once its aliases are expanded; refused before expanding it"
         case .depth: "nests lists and mappings more than \(maxDepth) deep"
         }
     }
@@ -57,22 +61,22 @@ public struct YAMLBounds: Sendable {
     /// most one pass over the events however large the expansion.
     public func check(_ text: String) throws -> Excess? {
         if text.utf8.count > maxBytes { return .bytes(text.utf8.count) }
-        return try Self.scan(text, limit: maxNodes, maxDepth: maxDepth)
+        return try Self.scan(text, limit: maxNodes, maxText: maxBytes, maxDepth: maxDepth)
     }
 
-    /// One pass over libyaml's events: each scalar, list and mapping counts one, an alias counts the
-    /// size of what its anchor named (kept when that node ended).
-    static func scan(_ text: String, limit: Int, maxDepth: Int) throws -> Excess? {
+    /// One pass over libyaml's events: each scalar, list and mapping counts one value (and a scalar its
+    /// bytes of text), an alias counts what its anchor named (kept when that node ended).
+    static func scan(_ text: String, limit: Int, maxText: Int = .max, maxDepth: Int) throws -> Excess? {
         var parser = yaml_parser_t()
         guard yaml_parser_initialize(&parser) == 1 else { throw DlgError(.software, "libyaml: cannot start a parser") }
         defer { yaml_parser_delete(&parser) }
-        var bytes = Array(text.utf8)
-        return try bytes.withUnsafeMutableBufferPointer { (buffer) throws -> Excess? in
+        var input = Array(text.utf8)
+        return try input.withUnsafeMutableBufferPointer { (buffer) throws -> Excess? in
             yaml_parser_set_encoding(&parser, YAML_UTF8_ENCODING)
             yaml_parser_set_input_string(&parser, buffer.baseAddress, buffer.count)
-            var sizes: [String: Int] = [:]
-            var open: [(anchor: String?, start: Int)] = []
-            var count = 0
+            var sizes: [String: (values: Int, text: Int)] = [:]
+            var open: [(anchor: String?, values: Int, text: Int)] = []
+            var count = 0, bytes = 0
             while true {
                 var event = yaml_event_t()
                 guard yaml_parser_parse(&parser, &event) == 1 else {
@@ -86,21 +90,25 @@ public struct YAMLBounds: Sendable {
                     return nil
                 case YAML_SCALAR_EVENT:
                     count += 1
-                    if let a = name(event.data.scalar.anchor) { sizes[a] = 1 }
+                    bytes += event.data.scalar.length
+                    if let a = name(event.data.scalar.anchor) { sizes[a] = (1, event.data.scalar.length) }
                 case YAML_SEQUENCE_START_EVENT, YAML_MAPPING_START_EVENT:
                     count += 1
                     let anchor = event.type == YAML_SEQUENCE_START_EVENT
                         ? name(event.data.sequence_start.anchor) : name(event.data.mapping_start.anchor)
-                    open.append((anchor, count - 1))
+                    open.append((anchor, count - 1, bytes))
                     if open.count > maxDepth { return .depth }
                 case YAML_SEQUENCE_END_EVENT, YAML_MAPPING_END_EVENT:
-                    if let top = open.popLast(), let a = top.anchor { sizes[a] = count - top.start }
+                    if let top = open.popLast(), let a = top.anchor { sizes[a] = (count - top.values, bytes - top.text) }
                 case YAML_ALIAS_EVENT:
-                    count += name(event.data.alias.anchor).flatMap { sizes[$0] } ?? 1
+                    let size = name(event.data.alias.anchor).flatMap { sizes[$0] } ?? (1, 0)
+                    count += size.values
+                    bytes += size.text
                 default:
                     break
                 }
                 if count > limit { return .nodes }
+                if bytes > maxText { return .text }
             }
         }
     }

@@ -29,6 +29,15 @@ import Testing
         #expect(try YAMLBounds.scan("a: &a [x, y]\nb: [*a, *a]\n", limit: 12, maxDepth: 8) == .nodes)
     }
 
+    /// A long scalar aliased thousands of times: few values, much text (each copy is scanned again).
+    @Test func aLongScalarAliasedOftenIsRefusedByItsText() throws {
+        var lines = ["a: &a \"" + String(repeating: "U", count: 2000) + "\"", "b: &b [" + Array(repeating: "*a", count: 50).joined(separator: ",") + "]"]
+        lines.append("c: [" + Array(repeating: "*b", count: 50).joined(separator: ",") + "]")
+        let text = lines.joined(separator: "\n") + "\n"
+        #expect(try YAMLBounds.scan(text, limit: 100_000, maxDepth: 8) == nil, "2,551 values: under the value budget")
+        #expect(try YAMLBounds.config.check(text) == .text)
+    }
+
     /// Loading the bomb as a config: exit 78 naming the file, and the budget said to be the reason.
     @Test func theConfigLoaderRefusesTheBombWithItsPath() throws {
         let f = try ConfigFixture(Self.bomb(keys: true))
