@@ -65,17 +65,23 @@ public struct Mutator: Sendable {
 
 /// Runs `target` over `count` inputs, with a watchdog that ends the process (exit 70, naming the input)
 /// when one input takes longer than `hangSeconds`.
+/// `hangSeconds` bounds the time of one input and `maxResidentBytes` (0: none) the process's resident
+/// memory while it runs: past either, the input's number is printed and the process exits 70.
 public func fuzz(name: String, seed: UInt64, count: Int, mutator: Mutator, hangSeconds: Double = 10,
-                 target: ([UInt8]) -> Void) -> (inputs: Int, seconds: Double) {
+                 maxResidentBytes: Int = 0, target: ([UInt8]) -> Void) -> (inputs: Int, seconds: Double) {
     var rng = FuzzRandom(seed: seed)
     let started = Date()
     let current = FuzzProgress()
     let watchdog = Thread {
         var last = -1, since = Date()
         while true {
-            Thread.sleep(forTimeInterval: 0.5)
+            Thread.sleep(forTimeInterval: 0.05)
             let (index, done) = current.read()
             if done { return }
+            if maxResidentBytes > 0, let rss = residentBytes(), rss > maxResidentBytes {
+                FileHandle.standardError.write(Data("dlg-fuzz: \(name): input \(index) of seed \(seed) grew the process to \(rss >> 20) MiB, over \(maxResidentBytes >> 20) MiB\n".utf8))
+                exit(70)
+            }
             if index != last { last = index; since = Date(); continue }
             if Date().timeIntervalSince(since) > hangSeconds {
                 FileHandle.standardError.write(Data("dlg-fuzz: \(name): input \(index) of seed \(seed) ran over \(hangSeconds) s (a hang)\n".utf8))
@@ -90,6 +96,14 @@ public func fuzz(name: String, seed: UInt64, count: Int, mutator: Mutator, hangS
     }
     current.finish()
     return (count, Date().timeIntervalSince(started))
+}
+
+/// This process's resident memory (`/proc/self/statm`), or nil where there is none.
+public func residentBytes() -> Int? {
+    guard let text = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) else { return nil }
+    let fields = text.split(separator: " ")
+    guard fields.count > 1, let pages = Int(fields[1]) else { return nil }
+    return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
 }
 
 final class FuzzProgress: @unchecked Sendable {

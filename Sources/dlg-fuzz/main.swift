@@ -54,7 +54,9 @@ struct DlgFuzz: ParsableCommand {
                 try? FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
                 defer { try? FileManager.default.removeItem(at: dir) }
                 let path = dir.appendingPathComponent("config.yaml").path
-                result = fuzz(name: name, seed: seed, count: inputs, mutator: Corpus.configs) { bytes in
+                // Bounded per input: a config that expands (aliases of aliases) must be refused, not grown.
+                result = fuzz(name: name, seed: seed, count: inputs, mutator: Corpus.configs, hangSeconds: 5,
+                              maxResidentBytes: 512 << 20) { bytes in
                     FileManager.default.createFile(atPath: path, contents: Data(bytes))
                     do {
                         _ = try Settings.load(path: path, environment: [:])
@@ -98,7 +100,23 @@ enum Corpus {
         "run:\n  batch_size: 4\n  total_samples: 2\n  target_languages: [en, fr]\n  min_turns: 1\n  max_turns: 3\nllm:\n  base_url: http://127.0.0.1:9/v1\n  model: m\n  agents:\n    qa_judge:\n      temperature: 0.1\njudge:\n  enabled: true\n  granularity: conversation\nsaving:\n  output_dir: outputs\n",
         "run:\n  turns:\n    mode: range\n    min: 2\n    max: 5\n  data:\n    seeding:\n      question: q\nllm:\n  mode: api\n  agents:\n    user: {model: openai/gpt-5.2}\n    assistant: {provider: gemini, model: gemini/x}\ntools:\n  retrieval:\n    top_k: 3\n",
         "store:\n  backend: postgres\n  postgres:\n    dsn: ${POSTGRES_DSN}\nretrieval:\n  chunk_size: 400\n  overlap: 50\nllm:\n  price: {prompt_per_million: 1, completion_per_million: 2}\n",
+        // Alias bombs (YAMLBounds): nine levels of nine aliases, as values and as mapping keys (which
+        // Yams hashes whole), and nesting deeper than a config needs.
+        aliasBomb(keys: false), aliasBomb(keys: true),
+        "run:\n  x: " + String(repeating: "[", count: 200) + String(repeating: "]", count: 200) + "\n",
     ], tokens: tokens)
+
+    /// `a: &a [lol x9]`, then each level a list of nine aliases of the one before (9^9 values once
+    /// expanded); with `keys`, the last level is a mapping whose key is the whole expansion.
+    static func aliasBomb(keys: Bool) -> String {
+        var lines = ["a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
+        let names = Array("abcdefghi").map(String.init)
+        for (previous, name) in zip(names, names.dropFirst()) {
+            lines.append("\(name): &\(name) [" + Array(repeating: "*\(previous)", count: 9).joined(separator: ", ") + "]")
+        }
+        if keys { lines.append("j: {? *i : 1}") }
+        return lines.joined(separator: "\n") + "\n"
+    }
 
     /// Records, replies and the text inside replies, for the JSON parser.
     static let json = Mutator(corpus: records.corpus.map { String(decoding: $0, as: UTF8.self) }

@@ -58,14 +58,19 @@ public enum ConfigLoader {
         let absolute = URL(fileURLWithPath: path).standardizedFileURL.path
         let root = (absolute as NSString).deletingLastPathComponent
         var env = environment
+        // Files that hold secrets where others may read them: one warning each.
+        var exposed: [String] = []
         for dotenv in [root + "/.env", root + "/src/dlgforge/.env"] where Files.exists(dotenv) {
-            for (k, v) in try parseDotEnv(dotenv) where env[k] == nil { env[k] = v }
+            let variables = try parseDotEnv(dotenv)
+            for (k, v) in variables where env[k] == nil { env[k] = v }
+            if SecretFiles.dotEnvHoldsSecret(variables), let w = SecretFiles.warning(dotenv) { exposed.append(w) }
         }
-        let text = try Files.readText(path)
+        // Bounded before it is parsed: a config is small, and aliases must not make it large.
+        let text = try YAMLBounds.config.readText(path)
         var lines: [String: Int] = [:]
         var user: JSON
         do {
-            if let node = try Yams.compose(yaml: text) {
+            if let node = try YAMLBounds.config.compose(text, file: path) {
                 user = try convert(node, path: "", lines: &lines, file: path)
             } else {
                 user = .object(JSONObject())
@@ -80,6 +85,7 @@ public enum ConfigLoader {
         guard case .object = user else {
             throw DlgError.config("\(path):1: the config must be a mapping of sections (run, llm, ...), found \(user.typeName)")
         }
+        if SecretFiles.yamlHoldsSecret(user), let w = SecretFiles.warning(path) { exposed.insert(w, at: 0) }
         // Upstream's newer layout (run.turns, llm.mode, llm.agents.user, tools.retrieval, ...) onto ours.
         let layout = try ConfigLayoutV2.normalize(user, lines: &lines, file: path)
         user = layout.tree
@@ -96,7 +102,7 @@ public enum ConfigLoader {
         var unknown: [String] = []
         collectUnknown(user, defaults: ConfigDefaults.tree, path: "", into: &unknown)
         tree.unknownKeys = (unknown + layout.unknown).map { "\(tree.location(of: $0)): \($0)" }
-        tree.warnings = layout.warnings
+        tree.warnings = exposed + layout.warnings
         return tree
     }
 
@@ -108,7 +114,7 @@ public enum ConfigLoader {
     /// Reads KEY=VALUE lines; `export`, quotes and comments are understood.
     static func parseDotEnv(_ path: String) throws(DlgError) -> [String: String] {
         var out: [String: String] = [:]
-        for raw in try Files.readText(path).split(separator: "\n", omittingEmptySubsequences: false) {
+        for raw in try YAMLBounds.config.readText(path).split(separator: "\n", omittingEmptySubsequences: false) {
             var line = raw.trimmingCharacters(in: .whitespaces)
             if line.isEmpty || line.hasPrefix("#") { continue }
             if line.hasPrefix("export ") { line = String(line.dropFirst(7)) }

@@ -54,7 +54,7 @@ public final class DatasetAppend {
         committed = Array(repeating: 0, count: paths.count)
         uncommitted = Array(repeating: 0, count: paths.count)
         let statePath = Self.statePath(settings)
-        try Files.makeDirectory((statePath as NSString).deletingLastPathComponent)
+        try Files.makePrivateDirectory((statePath as NSString).deletingLastPathComponent)
         var resumed = false
         if let state = try? JSONCodec.parse(Files.read(statePath)), state["run_id"]?.stringValue == runID,
            state["filtered"]?.boolValue == settings.filters.isActive,

@@ -3,7 +3,8 @@ import Foundation
 /// Upstream's Hugging Face export folder (`dlgforge push --no-push`): the ShareGPT file copied with
 /// its reasoning premises normalised, optionally the run state, a dataset card (README.md), and with
 /// `saving.hf_push.generate_stats` / `generate_plots` a stats JSON and four SVG bar charts. Uploading
-/// the folder to the Hub is not done here.
+/// the folder to the Hub is not done here. Where the folder may be and what an export replaces in it:
+/// `HubExportFolder`.
 public enum HubExport {
     public struct Summary: Sendable {
         public var exportDir: String
@@ -16,8 +17,9 @@ public enum HubExport {
     public static func prepare(settings: Settings, includeRunState: Bool? = nil) throws(DlgError) -> Summary {
         let hub = settings.saving.hfPush
         let out = settings.outputDir
-        let exportName = hub["export_dir"]?.stringValue ?? "hf_export"
-        let exportDir = exportName.hasPrefix("/") ? exportName : (out as NSString).appendingPathComponent(exportName)
+        // Checked before anything is touched: the folder's last export is replaced.
+        let folder = try HubExportFolder.resolve(settings: settings)
+        let exportDir = folder.path
         // Upstream prefers the judged file when the plain one is named and the judged one has data.
         var sourceName = hub["source_file"]?.stringValue ?? "conversations_sharegpt_judged.jsonl"
         let judgedName = "conversations_sharegpt_judged.jsonl"
@@ -30,7 +32,7 @@ public enum HubExport {
         }
         let fileName = (sourcePath as NSString).lastPathComponent
 
-        // Built beside the export folder and renamed over it: a failed export leaves the last one whole.
+        // Built beside the export folder, then moved in file by file: a failed export leaves the last one whole.
         let staging = exportDir + ".tmp.\(getpid())"
         try? FileManager.default.removeItem(atPath: staging)
         try Files.makeDirectory(staging)
@@ -85,10 +87,8 @@ public enum HubExport {
                                           records: stats.records, stats: computed,
                                           statsFile: statsFile, plots: plots, languages: stats.languageNames)
             try Files.writeAtomically(card, to: (staging as NSString).appendingPathComponent("README.md"))
-            try? FileManager.default.removeItem(atPath: exportDir)
-            if rename(staging, exportDir) != 0 {
-                throw DlgError.io("\(exportDir): cannot put the export in place: \(String(cString: strerror(errno)))")
-            }
+            try folder.replace(with: staging)
+            try? FileManager.default.removeItem(atPath: staging)
             return Summary(exportDir: exportDir, sourceFile: sourcePath, records: stats.records, statsFile: statsFile, plots: plots)
         } catch {
             try? FileManager.default.removeItem(atPath: staging)

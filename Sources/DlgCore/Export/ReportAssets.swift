@@ -532,8 +532,13 @@ enum ReportAssets {
           var next = shown[Math.max(0, Math.min(shown.length - 1, at + (e.key === 'ArrowDown' ? 1 : -1)))];
           if (next) { e.preventDefault(); go(next.id); }
         });
+        // A hand-edited link may hold a bad % escape (#%E0%A4%A): then the text as written, never a throw.
+        function hashID() {
+          var raw = location.hash.slice(1);
+          try { return decodeURIComponent(raw); } catch (e) { return raw; }
+        }
         function fromHash() {
-          var id = decodeURIComponent(location.hash.slice(1));
+          var id = hashID();
           if (id && index.has(id)) select(id, true);
         }
         window.addEventListener('hashchange', fromHash);
@@ -541,7 +546,7 @@ enum ReportAssets {
 
         var params = new URLSearchParams(location.search);
         KEYS.forEach(function (k) { if (params.has(k)) setFilter(k, params.get(k)); });
-        var hashed = decodeURIComponent(location.hash.slice(1));
+        var hashed = hashID();
         if (hashed && index.has(hashed)) selected = hashed;
         apply(false);
         if (selected) select(selected, true);

@@ -23,6 +23,8 @@ public enum RunReport {
                              onBadLine: (String, Int, String) throws(DlgError) -> Void = { _, _, _ in })
         throws(DlgError) -> ReportBuilder.Summary
     {
+        // The output folder may not exist yet (a report from record files before any run).
+        try Files.makeDirectory(settings.outputDir)
         let builder = try ReportBuilder(settings: settings, path: path(settings: settings))
         var info: ReportBuilder.RunInfo
         if !files.isEmpty {

@@ -25,7 +25,9 @@ public struct PersonaPool: Sendable {
     public static func load(settings: Settings) -> (PersonaPool, String?) {
         guard settings.personasEnabled else { return (builtIn, nil) }
         let path = settings.tree.resolvePath(settings.personasPath)
-        guard let text = try? Files.readText(path), let root = try? Yams.load(yaml: text) as? [String: Any],
+        // Bounded (YAMLBounds.inputs): a file whose aliases would expand without end is not expanded.
+        guard let text = try? YAMLBounds.inputs.readText(path),
+              let root = try? YAMLBounds.inputs.compose(text, file: path)?.any as? [String: Any],
               let personas = root["personas"] as? [String: Any]
         else {
             return (builtIn, "personas file \(path) not found or unreadable; using the built-in personas")

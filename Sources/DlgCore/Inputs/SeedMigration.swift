@@ -49,9 +49,11 @@ public enum SeedMigration {
         if Files.exists(destination) && !overwrite {
             throw DlgError(.usage, "\(destination): already exists; pass --overwrite to replace it")
         }
-        let text = try Files.readText(source)
+        let text = try YAMLBounds.inputs.readText(source)
         let root: Node?
-        do { root = try Yams.compose(yaml: text) } catch {
+        do { root = try YAMLBounds.inputs.compose(text, file: source) } catch let e as DlgError {
+            throw e
+        } catch {
             throw DlgError.data("\(source): not JSON or YAML: \(error)")
         }
         guard let mapping = root?.mapping else {

@@ -26,7 +26,8 @@ public struct SeedTopics: Sendable {
         guard settings.run.seedTopicsEnabled else { return nil }
         var path = settings.tree.resolvePath(settings.run.seedTopicsPath)
         if Files.isDirectory(path) { path = (path as NSString).appendingPathComponent("topics.yaml") }
-        guard let text = try? Files.readText(path), let root = try? Yams.load(yaml: text) as? [String: Any] else {
+        guard let text = try? YAMLBounds.inputs.readText(path),
+              let root = try? YAMLBounds.inputs.compose(text, file: path)?.any as? [String: Any] else {
             return nil
         }
         let hardDefaults = ["ar": "msa", "en": "english", "fr": "france"]

@@ -65,6 +65,33 @@ public final class KnowledgeBase: @unchecked Sendable {
         return files.sorted()
     }
 
+    /// A knowledge file that cannot be read stops the build, named with the reason: every file under
+    /// knowledge/ is meant to ground the dialogues, and a dataset silently built on fewer of them is
+    /// worse than a run that does not start. A link whose target lies outside the knowledge folder is
+    /// refused too: its text would go to the LLM provider and into the dataset (a knowledge folder
+    /// from someone else could name `~/.ssh/id_ed25519` as `notes.txt`).
+    static func checkReadable(_ path: String, in dir: String) throws(DlgError) {
+        var st = stat()
+        var why = ""
+        if stat(path, &st) != 0 || access(path, R_OK) != 0 {
+            why = String(cString: strerror(errno))
+        } else if st.st_mode & S_IFMT != S_IFREG {
+            why = "not a regular file"
+        }
+        if !why.isEmpty {
+            throw DlgError(.noInput, "\(path): knowledge file cannot be read (\(why)); fix it or move it out of the knowledge folder")
+        }
+        guard lstat(path, &st) == 0, st.st_mode & S_IFMT == S_IFLNK else { return }
+        let real = { (p: String) -> String? in
+            guard let r = realpath(p, nil) else { return nil }
+            defer { free(r) }
+            return String(cString: r)
+        }
+        guard let target = real(path), let folder = real(dir), target.hasPrefix(folder + "/") else {
+            throw DlgError(.noInput, "\(path): a link to a file outside the knowledge folder; its text would be sent to the LLM and put in the dataset, so copy the file in instead")
+        }
+    }
+
     /// Loads the persisted index when its fingerprint matches, else builds and persists it.
     /// `observer` hears the files read and the chunks embedded while the index is built.
     public static func open(settings: Settings, client: LLMClient? = nil,
@@ -115,6 +142,7 @@ public final class KnowledgeBase: @unchecked Sendable {
         for (i, f) in files.enumerated() {
             observer?.advanced(i, of: files.count, "files indexed")
             let path = (dir as NSString).appendingPathComponent(f)
+            try checkReadable(path, in: dir)
             let text = (f as NSString).pathExtension.lowercased() == "pdf"
                 ? try await PDFText.extract(path, shownAs: path) : try Files.readText(path)
             chunks.append(contentsOf: chunk(text: text, source: f, size: r.chunkSize, overlap: r.overlap))

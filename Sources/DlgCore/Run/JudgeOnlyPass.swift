@@ -45,8 +45,7 @@ extension RunOrchestrator {
     /// is still whole; the caller then stops with "unavailable").
     func runTool(_ args: [String], input: String, output: String) async throws(DlgError) {
         let tmp = "\(output).tmp.\(getpid())"
-        let outFD = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard outFD >= 0 else { throw DlgError.io("\(tmp): cannot create: \(String(cString: strerror(errno)))") }
+        let outFD = try Files.createTemporary(tmp)
         defer { close(outFD) }
         let inFD = open(input, O_RDONLY | O_CLOEXEC)
         guard inFD >= 0 else {

@@ -90,6 +90,7 @@ public final class RunOrchestrator {
 
     public func run(runID base: String) async throws(DlgError) -> RunTotals {
         let dir = (stateRoot as NSString).appendingPathComponent(base)
+        try Files.makePrivateDirectory(stateRoot)
         try Files.makeDirectory(dir)
         Files.removeStaleTemporaries(in: dir)
         Files.removeStaleTemporaries(in: stateRoot)

@@ -117,6 +117,8 @@ public final class FDWriter: @unchecked Sendable {
 /// A file written under a temporary name beside its path (`<path>.tmp.<pid>`, which
 /// `Files.removeStaleTemporaries` cleans up after a killed process) and put in place by `commit()`,
 /// a rename, so a reader sees the old file or the whole new one. Dropped unless committed.
+/// The temporary is created exclusively (`Files.createTemporary`): a link left at its name is
+/// removed, never followed.
 public final class AtomicFile {
     public let path: String
     public let temporary: String
@@ -126,8 +128,7 @@ public final class AtomicFile {
     public init(_ path: String, bufferSize: Int = 1 << 18) throws(DlgError) {
         self.path = path
         temporary = "\(path).tmp.\(getpid())"
-        fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw DlgError.io("\(temporary): cannot create: \(String(cString: strerror(errno)))") }
+        fd = try Files.createTemporary(temporary)
         writer = FDWriter(fd: fd, bufferSize: bufferSize)
     }
 
@@ -187,9 +188,7 @@ public enum Files {
     /// target, created exclusively (never through a link someone left there), then renamed over it.
     public static func writeSecret(_ text: String, to path: String) throws(DlgError) {
         let tmp = "\(path).tmp.\(getpid())"
-        unlink(tmp)
-        let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw DlgError.io("\(tmp): cannot create: \(String(cString: strerror(errno)))") }
+        let fd = try createTemporary(tmp, mode: 0o600)
         let bytes = Array(text.utf8)
         let written = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
         fsync(fd)
@@ -198,6 +197,18 @@ public enum Files {
             unlink(tmp)
             throw DlgError.io("\(path): cannot write: \(String(cString: strerror(errno)))")
         }
+    }
+
+    /// Opens `temporary` for writing as a new file of this process: whatever is at that name (a stale
+    /// temporary of an earlier process with this pid, or a link someone planted) is unlinked first, which
+    /// removes a link itself and never what it points at; then the file is created with
+    /// `O_CREAT | O_EXCL | O_NOFOLLOW`, so a link or file put there in between makes it fail, never write
+    /// elsewhere.
+    public static func createTemporary(_ temporary: String, mode: mode_t = 0o644) throws(DlgError) -> Int32 {
+        unlink(temporary)
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode)
+        guard fd >= 0 else { throw DlgError.io("\(temporary): cannot create: \(String(cString: strerror(errno)))") }
+        return fd
     }
 
     /// Removes `name.tmp.<pid>` files in `dir` left by a process that no longer runs (a killed run).
@@ -217,6 +228,17 @@ public enum Files {
             try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         } catch {
             throw DlgError.io("\(path): cannot create folder: \(error.localizedDescription)")
+        }
+    }
+
+    /// A folder only its owner may enter (0700), for run state: the journal holds every dialogue and the
+    /// run's settings, which are nobody else's business on a shared machine. Its parents are made as
+    /// `makeDirectory` makes them; an existing folder is narrowed to 0700 too.
+    public static func makePrivateDirectory(_ path: String) throws(DlgError) {
+        try makeDirectory(path)
+        var st = stat()
+        if stat(path, &st) == 0, st.st_uid == geteuid(), st.st_mode & 0o077 != 0, chmod(path, 0o700) != 0 {
+            throw DlgError.io("\(path): cannot make the folder private (chmod 700): \(String(cString: strerror(errno)))")
         }
     }
 
