@@ -42,8 +42,8 @@ import Testing
         }
         // A shard loads it with the job's environment: the same keys, DSN (sslmode kept) and model.
         let shard = try Settings.load(path: out + "/config.yaml", environment: project.secrets.merging(["PATH": "/usr/bin"]) { a, _ in a })
-        #expect(shard.agent(.qaGenerator).apiKey == settings.agent(.qaGenerator).apiKey)
-        #expect(shard.agent(.qaGenerator).baseURL == "http://10.0.0.9:8000/v1")
+        #expect(shard.agent(.qaGenerator).endpoints.first?.apiKey == settings.agent(.qaGenerator).endpoints.first?.apiKey)
+        #expect(shard.agent(.qaGenerator).endpoints.first?.baseURL == "http://10.0.0.9:8000/v1")
         #expect(shard.store.dsn == env["MY_DSN"])
         #expect(shard.personasPath == "personas.yaml" && shard.tree.resolvePath(shard.personasPath) == out + "/personas.yaml")
         #expect(shard.outputDir == out + "/outputs", "a shard writes in its own folder")
