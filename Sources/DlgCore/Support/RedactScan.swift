@@ -96,10 +96,25 @@ enum RedactScan {
         return e
     }
 
+    /// A key's body is random: it has a digit or a capital, and no `/`. `hf_export/data.jsonl` (a path)
+    /// and `sk-learn` (a word) are not keys.
+    static func looksLikeKey(_ b: UnsafeBufferPointer<UInt8>, _ from: Int, _ to: Int) -> Bool {
+        var random = false
+        for k in from..<to {
+            let c = b[k]
+            if c == 0x2F { return false }
+            if (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5A) { random = true }
+        }
+        return random
+    }
+
     /// A shape rule matching at `i`: the range to replace (from `from` to `to`) and its replacement.
     static func shape(_ b: UnsafeBufferPointer<UInt8>, at i: Int) -> (Int, Int, String)? {
         let startsToken = i == 0 || !isWordByte(b[i - 1])
-        if startsToken && (has(b, i, "sk-") || has(b, i, "hf_")) { return (i, tokenEnd(b, i + 3), Redact.mask) }
+        if startsToken && (has(b, i, "sk-") || has(b, i, "hf_")) {
+            let end = tokenEnd(b, i + 3)
+            return looksLikeKey(b, i + 3, end) ? (i, end, Redact.mask) : nil
+        }
         if has(b, i, "Bearer ") { return (i, tokenEnd(b, i + 7), Redact.mask) }
         if has(b, i, "://") { return urlPassword(b, at: i + 3) }
         if has(b, i, "password") {
