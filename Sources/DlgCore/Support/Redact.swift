@@ -48,6 +48,10 @@ public enum Redact {
         for p in RedactScan.dsnPasswords(dsn) { register(p) }
     }
 
+    /// The passwords a DSN holds, as libpq reads them (both the written and the percent-decoded form of a
+    /// URI's); what `register(dsn:)` registers.
+    public static func dsnPasswords(_ dsn: String) -> [String] { RedactScan.dsnPasswords(dsn) }
+
     /// Registers the values of the variables named (those set and not empty).
     public static func register(variables names: some Sequence<String>, in env: [String: String]) {
         for n in names { if let v = env[n] { register(v) } }

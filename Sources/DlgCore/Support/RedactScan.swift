@@ -166,7 +166,9 @@ extension RedactScan {
     /// percent-decoded), its `?password=` parameter, and key=value `password` values (unquoted, unescaped).
     static func dsnPasswords(_ dsn: String) -> [String] {
         var out: [String] = []
-        if let scheme = dsn.range(of: "://") {
+        // A URI only when it starts as one (libpq's rule); `password=a://b@c` is a key=value password.
+        let trimmed = dsn.drop { $0 == " " || $0 == "\t" || $0 == "\n" }
+        if trimmed.hasPrefix("postgresql://") || trimmed.hasPrefix("postgres://"), let scheme = dsn.range(of: "://") {
             let rest = dsn[scheme.upperBound...]
             let authority = rest.prefix { $0 != "/" }
             if let at = authority.firstIndex(of: "@"), let colon = authority[..<at].firstIndex(of: ":") {
