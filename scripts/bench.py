@@ -489,15 +489,17 @@ def arrival_span(arrivals_ms, latency_ms):
 
 def local_ray():
     """The Ray cluster of the single-machine cluster bench: DLG_RAY_ADDRESS's (RAY_* of the environment),
-    else scripts/services/ray.sh's (started here); (RAY_* variables, stop function), or None."""
+    else one of scripts/services/ray.sh started here on a port and folder of the bench's own (the test
+    suite's, which a test run may be using, is left alone); (RAY_* variables, stop function), or None."""
     if os.environ.get("DLG_RAY_ADDRESS"):
         return {k: v for k, v in os.environ.items() if k.startswith("RAY_")}, (lambda: None)
     svc = os.path.join(ROOT, "scripts", "services", "ray.sh")
-    out = subprocess.run([svc, "up"], capture_output=True, text=True)
+    own = dict(os.environ, TEST_RAY_PORT="6397", TEST_RAY_DIR=".dlgforge/ray-bench")
+    out = subprocess.run([svc, "up"], capture_output=True, text=True, env=own)
     if out.returncode != 0:
         print(f"  no Ray cluster (scripts/services/ray.sh up failed: {out.stderr[-300:]}): skipped")
         return None
-    return dict(re.findall(r"export (RAY_[A-Z_]+)=(\S+)", out.stdout)), (lambda: subprocess.run([svc, "down"], capture_output=True))
+    return dict(re.findall(r"export (RAY_[A-Z_]+)=(\S+)", out.stdout)), (lambda: subprocess.run([svc, "down"], capture_output=True, env=own))
 
 
 def timed_in(d, cmd, env, timeout=900):

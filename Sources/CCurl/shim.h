@@ -12,6 +12,19 @@ static inline CURLcode dlg_curl_setopt_write(CURL *h, CURLoption o, dlg_curl_wri
 static inline CURLcode dlg_curl_getinfo_long(CURL *h, CURLINFO i, long *v) { return curl_easy_getinfo(h, i, v); }
 static inline CURLcode dlg_curl_getinfo_ptr(CURL *h, CURLINFO i, char **v) { return curl_easy_getinfo(h, i, v); }
 static inline CURLMcode dlg_curl_multi_setopt_long(CURLM *m, CURLMoption o, long v) { return curl_multi_setopt(m, o, v); }
+/* Only http and https, for the request and for any redirect (none is followed): a URL a server names
+   (`file://`, `gopher://`, ...) is refused by libcurl itself (CURLE_UNSUPPORTED_PROTOCOL). */
+static inline CURLcode dlg_curl_web_only(CURL *h) {
+#if LIBCURL_VERSION_NUM >= 0x075500
+    CURLcode c = curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+    if (c != CURLE_OK) return c;
+    return curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+#else
+    CURLcode c = curl_easy_setopt(h, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+    if (c != CURLE_OK) return c;
+    return curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+#endif
+}
 /* CURLMsg's data is a union; read it here. */
 static inline CURLcode dlg_curl_msg_result(CURLMsg *m) { return m->data.result; }
 

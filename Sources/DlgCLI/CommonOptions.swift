@@ -36,6 +36,11 @@ public struct CommonOptions: ParsableArguments {
     public func settings() throws -> Settings {
         var s = try Settings.load(path: config)
         if noCache { s.llmLayer.cache.enabled = false }
+        // Once per tool the user started: the stages dlg-run starts (DLG_PROGRESS=0) leave it to dlg-run.
+        if ProcessInfo.processInfo.environment["DLG_PROGRESS"] != "0" {
+            let tool = (CommandLine.arguments.first.map { ($0 as NSString).lastPathComponent }) ?? "dlg"
+            for w in s.keyWarnings { StandardError.write("\(tool): warning: \(w)") }
+        }
         return s
     }
 }

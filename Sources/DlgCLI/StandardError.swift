@@ -1,3 +1,4 @@
+import DlgCore
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -6,8 +7,9 @@ import Glibc
 /// The tools' stderr: error and warning lines, and the progress line. Only the command-line side
 /// writes here; the core reports through errors, observers and log files.
 public enum StandardError {
+    /// Writes a line (a newline is added when missing), secrets masked (`Redact.text`).
     public static func write(_ text: String) {
-        var bytes = Array(text.utf8)
+        var bytes = Array(Redact.text(text).utf8)
         if bytes.last != 0x0A { bytes.append(0x0A) }
         bytes.withUnsafeBytes { raw in _ = Glibc.write(2, raw.baseAddress!, raw.count) }
     }
@@ -21,7 +23,7 @@ public enum StandardError {
 
     /// Redraws the progress line in place (`text` starts with a carriage return); `clearLine()` ends it.
     public static func redraw(_ text: String) {
-        text.utf8CString.withUnsafeBufferPointer { p in _ = Glibc.write(2, p.baseAddress!, p.count - 1) }
+        Redact.text(text).utf8CString.withUnsafeBufferPointer { p in _ = Glibc.write(2, p.baseAddress!, p.count - 1) }
     }
     public static func clearLine() { redraw("\r\u{1B}[K") }
 }

@@ -113,6 +113,14 @@ public struct MockOptions: Sendable, Equatable {
     public var maxInFlight = 0
     /// Whether the arrival time of every chat request is kept for `GET /stats/requests`. Default false.
     public var requestLog = false
+    /// Rate (0...1) of error replies (HTTP 4xx and 5xx) whose message repeats the API key of the request's
+    /// `Authorization: Bearer` header, as some providers echo the key they refused; spread evenly in
+    /// request order. Default 0.
+    public var echoKeyRate: Double = 0
+    /// When above 0, every chat completion is answered with a 200 of this many bytes (one JSON object
+    /// padded out), streamed from one shared piece so the mock itself stays small: a server whose reply
+    /// has no end. Default 0.
+    public var hugeReplyBytes = 0
     /// Injected fault rates. Default none.
     public var faults = MockFaults()
 
@@ -130,6 +138,8 @@ public struct MockOptions: Sendable, Equatable {
         if !(latencyJitterMs >= 0) { problems.append("latencyJitterMs must not be negative") }
         if retryAfterSeconds < 0 { problems.append("retryAfterSeconds must not be negative") }
         if !(0...1).contains(duplicateRate) { problems.append("duplicateRate \(duplicateRate) is not in 0...1") }
+        if !(0...1).contains(echoKeyRate) { problems.append("echoKeyRate \(echoKeyRate) is not in 0...1") }
+        if hugeReplyBytes < 0 { problems.append("hugeReplyBytes must not be negative, got \(hugeReplyBytes)") }
         for (name, rate) in faults.all where !(0...1).contains(rate) {
             problems.append("\(name) rate \(rate) is not in 0...1")
         }

@@ -6,7 +6,9 @@ import Foundation
 /// Throws seeded, mutated inputs at the parsers of what others write: JSONL records (RecordCheck), the
 /// config loader (YAML, .env-free: Settings.load), and the LLM reply path (a chat completion body through
 /// JSON, content parts, the JSON object in the text, and each agent's validation), and the JSON parser
-/// against jansson (each input must give both the same value, or be refused by both). A crash ends the
+/// against jansson (each input must give both the same value, or be refused by both), and DSN strings
+/// through `Redact` (`dsn`: whatever the password, in a URI or key=value, quoted or not, in text or alone,
+/// it never survives). A crash ends the
 /// process; a hang is stopped by a watchdog (exit 70); every input must be accepted or rejected cleanly.
 @main
 struct DlgFuzz: ParsableCommand {
@@ -15,7 +17,7 @@ struct DlgFuzz: ParsableCommand {
         abstract: "Fuzz the record reader, the config loader, the LLM reply parser and the JSON parser (make fuzz; a short run in make test).",
         discussion: "Prints one line per target: inputs, seconds, how many were accepted. Exit 0: no crash, no hang.")
 
-    @Option(help: "Which parsers: records, config, reply, json, or all.")
+    @Option(help: "Which parsers: records, config, reply, json, dsn (the redaction of DSN passwords), or all.")
     var target = "all"
 
     @Option(help: "Inputs per target.")
@@ -25,14 +27,14 @@ struct DlgFuzz: ParsableCommand {
     var seed: UInt64 = 1
 
     func validate() throws {
-        guard ["records", "config", "reply", "json", "all"].contains(target) else {
-            throw ValidationError("\"--target\" must be records, config, reply, json or all")
+        guard ["records", "config", "reply", "json", "dsn", "all"].contains(target) else {
+            throw ValidationError("\"--target\" must be records, config, reply, json, dsn or all")
         }
         if inputs < 1 { throw ValidationError("\"--inputs\" must be at least 1") }
     }
 
     func run() throws {
-        let wanted = target == "all" ? ["records", "reply", "json", "config"] : [target]
+        let wanted = target == "all" ? ["records", "reply", "json", "dsn", "config"] : [target]
         for name in wanted {
             var accepted = 0
             let result: (inputs: Int, seconds: Double)
@@ -48,6 +50,10 @@ struct DlgFuzz: ParsableCommand {
             case "json":
                 result = fuzz(name: name, seed: seed, count: inputs, mutator: Corpus.json) { bytes in
                     if Corpus.parsesAsJansson(bytes) { accepted += 1 }
+                }
+            case "dsn":
+                result = fuzz(name: name, seed: seed, count: inputs, mutator: DSNCorpus.mutator) { bytes in
+                    accepted += DSNCorpus.check(bytes)
                 }
             default:
                 let dir = FileManager.default.temporaryDirectory.appendingPathComponent("dlg-fuzz-\(getpid())")
@@ -160,5 +166,60 @@ enum Corpus {
         if case .success = ReplyValidation.answer(object, question: "How do I oil a chain?", language: "en") { ok = true }
         if case .success = ReplyValidation.judge(object, reasons: ["other", "hallucination"]) { ok = true }
         return ok
+    }
+}
+
+
+/// The `dsn` target: DSNs with a password made from each input, written every way libpq reads one, alone
+/// and inside text, through `Redact.text`; the password must never survive, and `Redact.dsnPasswords`
+/// must find it (what `register(dsn:)` masks by value). Mutated DSNs go through both too (no crash, no hang).
+enum DSNCorpus {
+    static let mutator = Mutator(corpus: [
+        "postgresql://dlg:s3cret@127.0.0.1:5432/dlgforge",
+        "postgres://u:p%40ss%2Fw@[::1]:5432/db?sslmode=require&password=x",
+        "host=10.0.0.5 port=5432 user=dlg password=s3cret dbname=dlg sslmode=require",
+        "password = 'a b\\' c' host=h",
+        "dsn: host=h password=pw\\ x user=u; then postgresql://a:b@c/d",
+    ], tokens: ["password=", "password = '", "://", "@", ":", "'", "\\", "%", "?password=", "&", " ", "sslpassword="])
+
+    /// Checks the structured forms for one input; returns how many were checked.
+    static func check(_ bytes: [UInt8]) -> Int {
+        let raw = String(decoding: bytes, as: UTF8.self)
+        _ = Redact.text(raw)
+        _ = Redact.dsnPasswords(raw)
+        // A password of the input's printable bytes (no whitespace: libpq would need quotes, tried below).
+        let pw = String(decoding: bytes.filter { $0 > 0x20 && $0 < 0x7F }.prefix(24), as: UTF8.self)
+        guard pw.count >= 6 else { return 0 }
+        let unreserved = Set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~".utf8)
+        let encoded = pw.utf8.map { unreserved.contains($0) ? String(UnicodeScalar($0)) : "%" + hex($0) }.joined()
+        let escaped = pw.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "'", with: "\\'")
+        let spaced = "ab cd" + escaped
+        // Each form with `\u{1}` where the password is written: the output may hold the written password
+        // no more often than the same text with the password masked does (a password such as "postgres"
+        // also appears in the scheme).
+        let forms: [(template: String, written: String, password: String)] = [
+            ("postgresql://dlg:\u{1}@db.example:5432/dlg?sslmode=require", encoded, pw),
+            ("postgresql://dlg@db.example/dlg?sslmode=require&password=\u{1}", encoded, pw),
+            ("host=db.example port=5432 user=dlg password=\u{1} dbname=dlg", escaped, pw),
+            ("host=db.example password = '\u{1}' user=dlg", spaced, "ab cd" + pw),
+            ("sslmode=require password='\u{1}'", escaped, pw),
+        ]
+        func count(_ s: String, _ part: String) -> Int { s.components(separatedBy: part).count - 1 }
+        for f in forms {
+            let dsn = f.template.replacingOccurrences(of: "\u{1}", with: f.written)
+            for wrap in ["\u{1}", "postgres: \u{1} (not started by dlg-cluster)", "dsn=\"\u{1}\""] {
+                let text = wrap.replacingOccurrences(of: "\u{1}", with: dsn)
+                let baseline = wrap.replacingOccurrences(of: "\u{1}", with: f.template.replacingOccurrences(of: "\u{1}", with: "***"))
+                let shown = Redact.text(text)
+                precondition(count(shown, f.written) <= count(baseline, f.written), "the password survived: \(text) -> \(shown)")
+            }
+            precondition(Redact.dsnPasswords(dsn).contains(f.password), "dsnPasswords missed the password of \(dsn)")
+        }
+        return forms.count
+    }
+
+    static func hex(_ b: UInt8) -> String {
+        let digits = Array("0123456789ABCDEF")
+        return String([digits[Int(b >> 4)], digits[Int(b & 15)]])
     }
 }

@@ -119,6 +119,12 @@ struct DlgMockCommand: AsyncParsableCommand {
     @Option(help: "Rate (0-1) of chat replies whose answer text is a fixed German sentence.")
     var faultWrongLanguage: Double = 0
 
+    @Option(name: .customLong("fault-echo-key"), help: "Rate (0-1) of error replies (HTTP 4xx and 5xx: --fault-500, --fault-429, --api-key's 401, ...) whose message repeats the request's API key, as some providers echo the key they refused.")
+    var faultEchoKey: Double = 0
+
+    @Option(name: .customLong("huge-reply-bytes"), help: "Answer every chat completion with a 200 of this many bytes (streamed from one shared piece: the mock stays small), as a server whose reply never ends; 0: off.")
+    var hugeReplyBytes = 0
+
     @Option(help: "Require 'Authorization: Bearer KEY' on /v1/* (401 otherwise), as 'vllm serve --api-key'; /health stays open. Also read from VLLM_API_KEY when not given.")
     var apiKey: String?
 
@@ -128,12 +134,13 @@ struct DlgMockCommand: AsyncParsableCommand {
          ("--fault-truncated", faultTruncated), ("--fault-missing-fields", faultMissingFields),
          ("--fault-wrong-types", faultWrongTypes), ("--fault-empty", faultEmpty), ("--fault-echo", faultEcho),
          ("--fault-wrong-language", faultWrongLanguage), ("--fault-503", fault503),
-         ("--fault-reset-body", faultResetBody), ("--fault-short-body", faultShortBody)]
+         ("--fault-reset-body", faultResetBody), ("--fault-short-body", faultShortBody), ("--fault-echo-key", faultEchoKey)]
     }
 
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("'--port' must be in 0...65535, got \(port)") }
         guard maxInFlight >= 0 else { throw ValidationError("'--max-in-flight' must not be negative, got \(maxInFlight)") }
+        guard hugeReplyBytes >= 0 else { throw ValidationError("'--huge-reply-bytes' must not be negative, got \(hugeReplyBytes)") }
         guard threads >= 1 else { throw ValidationError("'--threads' must be at least 1, got \(threads)") }
         guard latencyMs >= 0 else { throw ValidationError("'--latency-ms' must not be negative") }
         guard latencyJitterMs >= 0 else { throw ValidationError("'--latency-jitter-ms' must not be negative") }
@@ -186,6 +193,8 @@ struct DlgMockCommand: AsyncParsableCommand {
         options.faults.serviceUnavailable = fault503
         options.faults.resetInBody = faultResetBody
         options.faults.shortBody = faultShortBody
+        options.echoKeyRate = faultEchoKey
+        options.hugeReplyBytes = hugeReplyBytes
         return options
     }
 

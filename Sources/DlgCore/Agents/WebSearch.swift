@@ -37,6 +37,8 @@ public struct WebSearch: Sendable {
                                                   timeout: settings.timeout) {
         case .failed(let message, let timedOut):
             return failed(timedOut ? "timed out" : "connection error (\(message))")
+        case .tooLarge(let limit, _):
+            return failed("the reply is larger than \(limit) bytes")
         case .response(let r) where r.status != 200:
             return failed("HTTP \(r.status)")
         case .response(let r):

@@ -19,6 +19,8 @@ public struct ClusterProject: Sendable {
     /// shards (they name the driver's paths).
     public static let pathOverrides: Set<String> = ["SEED_TOPICS_PATH", "KB_PERSIST_DIR", "OUTPUT_DIR", "PERSONAS_PATH"]
 
+    static let secretKeys = Redact.secretKeys
+
     /// Lays out `dir` (emptied first) from `settings`. The knowledge index must be built already.
     public static func prepare(settings: Settings, in dir: String) throws(DlgError) -> ClusterProject {
         try? FileManager.default.removeItem(atPath: dir)
@@ -88,7 +90,7 @@ public struct ClusterProject: Sendable {
         }
     }
 
-    static func isSecretKey(_ key: String) -> Bool { SecretFiles.isSecretKey(key) }
+    static func isSecretKey(_ key: String) -> Bool { Redact.isSecretKey(key) }
 
     static func copy(_ source: String, to target: String, skipping: Set<String> = []) throws(DlgError) {
         let fm = FileManager.default

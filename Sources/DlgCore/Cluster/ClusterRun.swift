@@ -115,13 +115,15 @@ extension ClusterControl {
                 env[k] = v
             }
         }
-        for (k, v) in project.secrets { env[k] = v }
+        for (k, v) in project.secrets { env[k] = v; Redact.register(v) }
         env["POSTGRES_DSN"] = state.dsn
+        Redact.register(dsn: state.dsn)
         env["STORE_BACKEND"] = "postgres"
         if let urls = state.vllmEndpoints, !urls.isEmpty {
             // The replicas are the run's endpoints, with the cluster's key (read from its file here,
             // handed on in the environment, never in a command line or a message).
             env["DLG_CLUSTER_VLLM_KEY"] = (try? String(contentsOfFile: keyPath, encoding: .utf8)) ?? ""
+            Redact.register(env["DLG_CLUSTER_VLLM_KEY"]!)
             let list: [JSON] = urls.map { .object(["base_url": .string($0), "api_key_env": .string("DLG_CLUSTER_VLLM_KEY"),
                                                     "model": .string(cluster.vllm.servedModelName)]) }
             env["LLM_ROUTING_ENDPOINTS_JSON"] = JSON.array(list).serialized()

@@ -25,6 +25,7 @@ extension ClusterControl {
                     "--port-start", String(v.portStart), "--host", v.host, "--model", v.model,
                     "--served-name", v.servedModelName, "--log-dir", logs, "--health-timeout", String(v.healthTimeoutS)]
         for f in v.flags { args += ["--extra-arg=\(f)"] }
+        Redact.register(key)
         let r = try driver("vllm-up", args, state: state, env: ["DLG_CLUSTER_VLLM_KEY": key])
         var urls: [String] = [], nodes: [String] = [], problems: [String] = [], warnings: [String] = []
         for o in r.events {

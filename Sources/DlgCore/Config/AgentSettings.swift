@@ -41,6 +41,9 @@ public struct AgentSettings: Sendable {
     /// Why this agent cannot be called (an unknown provider, a key mapping naming an empty variable);
     /// reported by `Settings.requireAgent` only when a stage needs the agent.
     public var unusable: String? = nil
+    /// Warnings about where this agent's keys go (plain http to a public host; OPENAI_API_KEY held back),
+    /// printed once by the tool (`Settings.keyWarnings`).
+    public var keyNotes: [String] = []
 
     /// Upstream's "agent used name": `provider/model` when the model has no "/".
     public var usedName: String {
@@ -143,7 +146,17 @@ public struct AgentSettings: Sendable {
                 providerProblem = "\(r.tree.location(of: path("provider"))): \(path("provider")): unknown provider \"\(name)\"; set \(agentPath).base_url (or \(rolePrefix)BASE_URL) to its OpenAI-compatible URL, or use one of " + Providers.table.map(\.name).joined(separator: ", ")
             }
         }
-        if apiKey.isEmpty, hosted == nil || hosted?.name == "openai" { apiKey = envValue("OPENAI_API_KEY", environment) ?? "" }
+        var notes: [String] = []
+        if apiKey.isEmpty, hosted == nil || hosted?.name == "openai" {
+            // OPENAI_API_KEY goes with OPENAI_BASE_URL (or OpenAI itself), as upstream pairs them; never to
+            // a base_url the config or another variable names, unless the config names the key for it.
+            if let key = envValue("OPENAI_API_KEY", environment) {
+                if Self.pairsWithOpenAIKey(baseURL: baseURL, environment) { apiKey = key }
+                else if let peer = PeerURL(baseURL) {
+                    notes.append("OPENAI_API_KEY is not sent to \(peer.origin) (\(path("base_url"))): it goes with OPENAI_BASE_URL or OpenAI only; to send it there, set \(path("api_key_env")): OPENAI_API_KEY")
+                }
+            }
+        }
         if baseURL.isEmpty { baseURL = envValue("OPENAI_BASE_URL", environment) ?? "" }
         if model.isEmpty { model = envValue("LLM_MODEL", environment) ?? envValue("OPENAI_MODEL", environment) ?? "" }
         if apiKey.isEmpty, !baseURL.isEmpty { apiKey = "EMPTY" }
@@ -199,10 +212,35 @@ public struct AgentSettings: Sendable {
             endpoints.append(Endpoint(name: "default", baseURL: try checkURL(baseURL, path("base_url"), r),
                                       apiKey: apiKey, weight: 1, maxInFlight: 0, timeout: nil, model: ""))
         }
-        return AgentSettings(
+        var settings = AgentSettings(
             agent: agent, backend: backend, provider: provider, model: model, temperature: temperature,
             maxTokens: maxTokens, topP: topP, timeout: timeout ?? 120, maxRetries: maxRetries ?? 4, extra: extra,
             endpoints: endpoints, unusable: unusable)
+        settings.keyNotes = notes + Self.registerKeys(endpoints, environment)
+        return settings
+    }
+
+    /// Whether the implicit OPENAI_API_KEY may go to `baseURL`: none given yet (then it is OPENAI_BASE_URL
+    /// or OpenAI's), or the same as OPENAI_BASE_URL.
+    static func pairsWithOpenAIKey(baseURL: String, _ environment: [String: String]) -> Bool {
+        if baseURL.isEmpty { return true }
+        func normal(_ u: String) -> String { var u = u.trimmingCharacters(in: .whitespaces); while u.hasSuffix("/") { u.removeLast() }; return u }
+        if let paired = envValue("OPENAI_BASE_URL", environment), normal(paired) == normal(baseURL) { return true }
+        return normal(baseURL) == "https://api.openai.com/v1"
+    }
+
+    /// Registers every key these endpoints send (and every provider key variable that is set) with
+    /// `Redact`, and returns a warning for each key that would cross a public network in clear text.
+    static func registerKeys(_ endpoints: [Endpoint], _ environment: [String: String]) -> [String] {
+        Redact.register(variables: Providers.table.flatMap(\.keyVariables) + ["OPENAI_API_KEY"], in: environment)
+        var warnings: [String] = []
+        for e in endpoints where !e.apiKey.isEmpty && e.apiKey != "EMPTY" {
+            Redact.register(e.apiKey)
+            if let peer = PeerURL(e.baseURL), !peer.isHTTPS, !peer.isPrivate {
+                warnings.append("an API key is sent over plain http to \(peer.origin) (endpoint \(e.name)), a host that is neither this machine nor a private network: anyone on the way can read it; use https")
+            }
+        }
+        return warnings
     }
 
     /// An endpoint entry's `rate_limit` (`requests_per_minute`, `tokens_per_minute`: positive integers).

@@ -42,6 +42,8 @@ enum ConfigDefaults {
                 "backend": "openai", "provider": "", "model": "", "base_url": "", "api_key": "",
                 "api_key_env": "", "temperature": nil, "max_tokens": nil, "top_p": nil, "timeout": nil,
                 "max_retries": nil, "extra": .object(JSONObject()),
+                // Ours: the most a chat, embeddings or /models reply may hold (LLMLayerSettings).
+                "max_response_bytes": .int(LLMLayerSettings.defaultMaxResponseBytes),
                 "routing": .obj(["strategy": "weighted_least_inflight", "endpoints": []]),
                 "vllm": .obj([
                     "model": "", "served_model_name": "", "replicas": 1, "num_gpus_per_replica": 1,

@@ -71,6 +71,10 @@ public struct LLMLayerSettings: Sendable, Equatable {
     /// `llm.rate_limit.*`: one limit over every request of the run.
     public var rateLimit = RateLimit()
     public var adaptive = AdaptiveConcurrency()
+    /// `llm.max_response_bytes` (default 16 MiB): the most a chat, embeddings or `/models` reply may hold;
+    /// a bigger one is stopped there and the request fails (not retried).
+    public var maxResponseBytes = LLMLayerSettings.defaultMaxResponseBytes
+    public static let defaultMaxResponseBytes = 16 << 20
     /// The run's limits broker (`DLGFORGE_LIMITS_SOCKET`, set by dlg-run for its stages): when set, the
     /// limits are the run's, shared with the other stages; else this process keeps its own.
     public var limitsSocket: String?
@@ -102,6 +106,7 @@ public struct LLMLayerSettings: Sendable, Equatable {
             if !path.isEmpty { s.cache.path = r.tree.resolvePath(path) }
         }
         s.rateLimit = try RateLimit.read(r, "llm.rate_limit")
+        if has("llm.max_response_bytes") { s.maxResponseBytes = try r.int("llm.max_response_bytes", min: 1024) }
         let a = "llm.adaptive_concurrency"
         if let v = r.tree.value(at: a), !v.isNull, v.objectValue == nil {
             throw r.fail(a, v, "a mapping with enabled, min and initial")

@@ -8,13 +8,9 @@ import Glibc
 public enum SecretFiles {
     /// Key names that hold secrets: `api_key`, `hf_token`, `password`, `client_secret`, `dsn`, ...
     /// (`api_key_env` names a variable, not a secret).
-    static let secretKeys = ["api_key", "token", "password", "secret", "dsn"]
 
     /// Whether a config key's value is a secret.
-    public static func isSecretKey(_ key: String) -> Bool {
-        let k = key.lowercased()
-        return !k.hasSuffix("_env") && secretKeys.contains { k == $0 || k.hasSuffix("_" + $0) || k.hasPrefix($0 + "_") }
-    }
+    public static func isSecretKey(_ key: String) -> Bool { Redact.isSecretKey(key) }
 
     /// Whether an environment variable's name says it holds a secret (`OPENAI_API_KEY`, `HF_TOKEN`,
     /// `PGPASSWORD`, `CLIENT_SECRET`; `POSTGRES_DSN` when its value carries a password).

@@ -235,6 +235,7 @@ public struct Settings: Sendable {
 
     public init(tree: ConfigTree) throws(DlgError) {
         self.tree = tree
+        Self.registerSecrets(tree)
         let r = ConfigReader(tree: tree)
         let batch = try r.int("run.batch_size", min: 1)
         let nTurns = try r.int("run.n_turns", min: 1)
@@ -334,6 +335,34 @@ public struct Settings: Sendable {
         var agents: [AgentName: AgentSettings] = [:]
         for agent in AgentName.allCases { agents[agent] = try AgentSettings.resolve(agent, reader: r) }
         self.agents = agents
+    }
+
+    /// Where keys go that the user may not expect, one line each (agents sharing an endpoint: once).
+    public var keyWarnings: [String] {
+        var seen = Set<String>()
+        return AgentName.allCases.flatMap { agent($0).keyNotes }.filter { seen.insert($0).inserted }
+    }
+
+    /// Registers with `Redact` the secrets the config and environment hold beyond the agents' keys: any
+    /// string under a key that names a secret (`api_key`, `token`, `password`, `secret`, `dsn`), the
+    /// passwords of DSNs, the cluster's vLLM key and the `DLG_SECRET_<n>` values a shard is given.
+    static func registerSecrets(_ tree: ConfigTree) {
+        func walk(_ v: JSON, key: String) {
+            switch v {
+            case .object(let o): for (k, c) in o.pairs { walk(c, key: k) }
+            case .array(let a): for c in a { walk(c, key: key) }
+            case .string(let s) where !s.isEmpty && Redact.isSecretKey(key):
+                if key.lowercased().hasSuffix("dsn") { Redact.register(dsn: s) } else { Redact.register(s) }
+            default: break
+            }
+        }
+        walk(tree.root, key: "")
+        let env = tree.environment
+        for (name, value) in env where name.hasPrefix("DLG_SECRET_") || name == "DLG_CLUSTER_VLLM_KEY"
+            || name == "SERPER_API_KEY" || name == "HF_TOKEN" || name == "HUGGINGFACE_HUB_TOKEN" || name == "PGPASSWORD" {
+            Redact.register(value)
+        }
+        for name in ["POSTGRES_DSN", "DLGFORGE_POSTGRES_DSN", "DATABASE_URL"] { if let d = env[name] { Redact.register(dsn: d) } }
     }
 
     /// Settings of one agent; the conversation judge uses qa_judge's.

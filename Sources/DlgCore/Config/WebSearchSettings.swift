@@ -29,6 +29,7 @@ public struct WebSearchSettings: Sendable {
             s.url = url
         }
         s.apiKey = r.tree.environment["SERPER_API_KEY"] ?? ""
+        Redact.register(s.apiKey)
         return s
     }
 }

@@ -53,7 +53,8 @@ enum DatasetCard {
         if !plots.isEmpty {
             card += "\n## Plots\n\n" + plots.map { "![\(($0 as NSString).lastPathComponent)](\($0))\n" }.joined(separator: "\n")
         }
-        return card
+        // Built from the records' figures only; masked all the same, as every file that leaves.
+        return Redact.values(card)
     }
 
     /// The front matter's `language:` list in ISO 639 codes the Hub accepts (`morocco` is `ary`);

@@ -43,13 +43,14 @@ public enum HubUpload {
     /// (`HF_TOKEN_PATH`, else `$HF_HOME/token`, else `~/.cache/huggingface/token`).
     public static func token(environment env: [String: String]) -> String? {
         for k in ["HF_TOKEN", "HUGGINGFACE_HUB_TOKEN"] {
-            if let t = env[k]?.trimmingCharacters(in: .whitespacesAndNewlines), !t.isEmpty { return t }
+            if let t = env[k]?.trimmingCharacters(in: .whitespacesAndNewlines), !t.isEmpty { Redact.register(t); return t }
         }
         let home = env["HOME"] ?? NSHomeDirectory()
         let hfHome = env["HF_HOME"] ?? (env["XDG_CACHE_HOME"] ?? home + "/.cache") + "/huggingface"
         let path = env["HF_TOKEN_PATH"] ?? hfHome + "/token"
         guard let data = FileManager.default.contents(atPath: path) else { return nil }
         let t = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        if !t.isEmpty { Redact.register(t) }
         return t.isEmpty ? nil : t
     }
 
@@ -76,6 +77,9 @@ public enum HubUpload {
         if let m = hub["commit_message"]?.stringValue, !m.isEmpty { t.commitMessage = m }
         if var e = settings.tree.environment["HF_ENDPOINT"], !e.isEmpty {
             while e.hasSuffix("/") { e.removeLast() }
+            guard let origin = PeerURL(e), origin.isHTTPS || origin.isLoopback, origin.path.isEmpty else {
+                throw DlgError.config("HF_ENDPOINT=\(Redact.text(e)): the Hub's address must be https://host[:port] (http only on this machine: 127.0.0.1, ::1, localhost); the token is sent there")
+            }
             t.endpoint = e
         }
         return t
@@ -106,15 +110,19 @@ public enum HubUpload {
                      timeout: Double = 600) async throws(DlgError) -> Reply {
         var headers = ["Content-Type: \(contentType)", "Accept: \(accept)", "User-Agent: dlgforge"] + extra
         if auth { headers.append("Authorization: Bearer \(t.token)") }
+        // The token goes to the configured Hub only, whatever URL a reply of the Hub names.
+        if auth { try HubPeers.checkTokenTarget(url, endpoint: t.endpoint) }
         switch await CurlTransport.shared.perform(url: url, method: method, headers: headers, body: body, timeout: timeout) {
         case .response(let r): return Reply(status: r.status, body: r.body)
+        case .tooLarge(let limit, _):
+            throw DlgError.unavailable("the Hub (\(t.endpoint)) sent a reply larger than \(limit) bytes to \(method) \(HubPeers.shown(url)); stopped there")
         case .failed(let message, let timedOut):
-            throw DlgError.unavailable("the Hub (\(t.endpoint)) did not answer: \(timedOut ? "timed out" : message)")
+            throw DlgError.unavailable("the Hub (\(t.endpoint)) did not answer \(method) \(HubPeers.shown(url)): \(timedOut ? "timed out" : message)")
         }
     }
 
     static func fail(_ what: String, _ r: Reply) -> DlgError {
-        let text = Redact.text(String(decoding: r.body.prefix(300), as: UTF8.self))
+        let text = String(Redact.text(String(decoding: r.body.prefix(64 << 10), as: UTF8.self)).prefix(300))
         if r.status == 401 || r.status == 403 {
             return DlgError.config("the Hub refused the token for \(what) (HTTP \(r.status)); check HF_TOKEN and its write access")
         }
@@ -125,6 +133,10 @@ public enum HubUpload {
     public static func push(folder: String, to t: Target) async throws(DlgError) -> Summary {
         let paths = files(in: folder)
         guard !paths.isEmpty else { throw DlgError(.noInput, "\(folder): nothing to upload (prepare the folder first: --hub)") }
+        // What each file is, read once; a file holding a secret the tools were given is not uploaded.
+        var contents: [String: [UInt8]] = [:]
+        for p in paths { contents[p] = try Files.read((folder as NSString).appendingPathComponent(p)) }
+        try HubPeers.refuseSecrets(contents, folder: folder)
         let parts = t.repoID.split(separator: "/").map(String.init)
         var create = JSONObject()
         create["name"] = .string(parts.last!)
@@ -136,9 +148,6 @@ public enum HubUpload {
         let made = try await call(t, "POST", "\(t.endpoint)/api/repos/create", body: body)
         guard made.status == 200 || made.status == 201 || made.status == 409 else { throw fail("creating \(t.repoID)", made) }
 
-        // What each file is, read once.
-        var contents: [String: [UInt8]] = [:]
-        for p in paths { contents[p] = try Files.read((folder as NSString).appendingPathComponent(p)) }
         let api = "\(t.endpoint)/api/\(t.repoType)s/\(t.repoID)"
         var preupload: [JSON] = []
         for p in paths {
@@ -157,44 +166,7 @@ public enum HubUpload {
         }
 
         var oids: [String: String] = [:]
-        var uploaded = 0
-        if !lfs.isEmpty {
-            var objects: [JSON] = []
-            for p in paths where lfs.contains(p) {
-                let oid = SHA256.hex(contents[p]!)
-                oids[p] = oid
-                objects.append(.obj(["oid": .string(oid), "size": .int(contents[p]!.count)]))
-            }
-            let prefix = t.repoType == "model" ? "" : "\(t.repoType)s/"
-            body = []
-            JSON.obj(["operation": "upload", "transfers": ["basic"], "objects": .array(objects), "hash_algo": "sha256",
-                      "ref": .obj(["name": .string("refs/heads/\(t.revision)")])]).write(into: &body)
-            let batch = try await call(t, "POST", "\(t.endpoint)/\(prefix)\(t.repoID).git/info/lfs/objects/batch", body: body,
-                                       contentType: "application/vnd.git-lfs+json", accept: "application/vnd.git-lfs+json")
-            guard batch.status == 200, let answered = batch.json?["objects"]?.arrayValue else { throw fail("the LFS batch", batch) }
-            let byOID = Dictionary(paths.filter { lfs.contains($0) }.map { (oids[$0]!, $0) }, uniquingKeysWith: { a, _ in a })
-            for object in answered {
-                guard let oid = object["oid"]?.stringValue, let path = byOID[oid] else { continue }
-                if let error = object["error"]?["message"]?.stringValue {
-                    throw DlgError(.software, "the Hub refused the LFS upload of \(path): \(Redact.text(error))")
-                }
-                // No upload action: the Hub has the object already.
-                guard let upload = object["actions"]?["upload"], let href = upload["href"]?.stringValue else { continue }
-                let headers = (upload["header"]?.objectValue?.pairs ?? []).compactMap { k, v in v.stringValue.map { "\(k): \($0)" } }
-                let put = try await call(t, "PUT", href, body: contents[path]!, contentType: "application/octet-stream",
-                                         auth: false, extra: headers)
-                guard (200..<300).contains(put.status) else { throw fail("the LFS upload of \(path)", put) }
-                if let verify = object["actions"]?["verify"], let vhref = verify["href"]?.stringValue {
-                    let vheaders = (verify["header"]?.objectValue?.pairs ?? []).compactMap { k, v in v.stringValue.map { "\(k): \($0)" } }
-                    body = []
-                    JSON.obj(["oid": .string(oid), "size": .int(contents[path]!.count)]).write(into: &body)
-                    let ok = try await call(t, "POST", vhref, body: body, contentType: "application/vnd.git-lfs+json",
-                                            accept: "application/vnd.git-lfs+json", extra: vheaders)
-                    guard (200..<300).contains(ok.status) else { throw fail("the LFS verification of \(path)", ok) }
-                }
-                uploaded += 1
-            }
-        }
+        let uploaded = lfs.isEmpty ? 0 : try await uploadLFS(paths.filter { lfs.contains($0) }, contents, to: t, oids: &oids)
 
         var ndjson: [UInt8] = []
         func line(_ j: JSON) { j.write(into: &ndjson); ndjson.append(0x0A) }
@@ -215,5 +187,51 @@ public enum HubUpload {
         guard commit.status == 200 || commit.status == 201 else { throw fail("the commit", commit) }
         return Summary(repoID: t.repoID, created: made.status != 409, files: paths.count, lfsFiles: lfs.count,
                        lfsUploaded: uploaded, bytes: total, commitURL: commit.json?["commitUrl"]?.stringValue ?? "")
+    }
+
+    /// The LFS part of a push: the batch call, the upload of each object the Hub lacks, its verification.
+    /// Returns how many objects were uploaded; `oids` gets each file's sha256.
+    static func uploadLFS(_ lfsPaths: [String], _ contents: [String: [UInt8]], to t: Target,
+                          oids: inout [String: String]) async throws(DlgError) -> Int {
+        var body: [UInt8] = []
+        var uploaded = 0
+        var objects: [JSON] = []
+        // (An LFS upload URL may be another host, a storage bucket: it gets the object and the headers the
+        // Hub named for it, never the token. The verification carries the token: the Hub's origin only.)
+        for p in lfsPaths {
+            let oid = SHA256.hex(contents[p]!)
+            oids[p] = oid
+            objects.append(.obj(["oid": .string(oid), "size": .int(contents[p]!.count)]))
+        }
+        let prefix = t.repoType == "model" ? "" : "\(t.repoType)s/"
+        body = []
+        JSON.obj(["operation": "upload", "transfers": ["basic"], "objects": .array(objects), "hash_algo": "sha256",
+                  "ref": .obj(["name": .string("refs/heads/\(t.revision)")])]).write(into: &body)
+        let batch = try await call(t, "POST", "\(t.endpoint)/\(prefix)\(t.repoID).git/info/lfs/objects/batch", body: body,
+                                   contentType: "application/vnd.git-lfs+json", accept: "application/vnd.git-lfs+json")
+        guard batch.status == 200, let answered = batch.json?["objects"]?.arrayValue else { throw fail("the LFS batch", batch) }
+        let byOID = Dictionary(lfsPaths.map { (oids[$0]!, $0) }, uniquingKeysWith: { a, _ in a })
+        for object in answered {
+            guard let oid = object["oid"]?.stringValue, let path = byOID[oid] else { continue }
+            if let error = object["error"]?["message"]?.stringValue {
+                throw DlgError(.software, "the Hub refused the LFS upload of \(path): \(Redact.text(error))")
+            }
+            // No upload action: the Hub has the object already.
+            guard let upload = object["actions"]?["upload"], let href = upload["href"]?.stringValue else { continue }
+            let headers = (upload["header"]?.objectValue?.pairs ?? []).compactMap { k, v in v.stringValue.map { "\(k): \($0)" } }
+            let put = try await call(t, "PUT", href, body: contents[path]!, contentType: "application/octet-stream",
+                                     auth: false, extra: headers)
+            guard (200..<300).contains(put.status) else { throw fail("the LFS upload of \(path)", put) }
+            if let verify = object["actions"]?["verify"], let vhref = verify["href"]?.stringValue {
+                let vheaders = (verify["header"]?.objectValue?.pairs ?? []).compactMap { k, v in v.stringValue.map { "\(k): \($0)" } }
+                body = []
+                JSON.obj(["oid": .string(oid), "size": .int(contents[path]!.count)]).write(into: &body)
+                let ok = try await call(t, "POST", vhref, body: body, contentType: "application/vnd.git-lfs+json",
+                                        accept: "application/vnd.git-lfs+json", extra: vheaders)
+                guard (200..<300).contains(ok.status) else { throw fail("the LFS verification of \(path)", ok) }
+            }
+            uploaded += 1
+        }
+        return uploaded
     }
 }

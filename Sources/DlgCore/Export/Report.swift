@@ -88,7 +88,9 @@ public final class ReportBuilder {
 
     private func emit(_ text: String) throws(DlgError) { try emit(Array(text.utf8)) }
 
-    private func emit(_ bytes: [UInt8]) throws(DlgError) {
+    private func emit(_ raw: [UInt8]) throws(DlgError) {
+        // Each piece whole (a dialogue's entry, a figure): a known secret never reaches the page.
+        let bytes = Redact.values(raw)
         try file.write(bytes)
         written += bytes.count
     }

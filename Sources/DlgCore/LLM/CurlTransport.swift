@@ -18,11 +18,20 @@ public final class CurlTransport: @unchecked Sendable {
         case response(Response)
         /// The transfer failed before a response: connection refused, reset, timed out.
         case failed(message: String, timedOut: Bool)
+        /// The reply grew past `maxResponseBytes`: the transfer was stopped there. `buffered` is what
+        /// was held when it stopped (never more than the cap).
+        case tooLarge(limit: Int, buffered: Int)
     }
+
+    /// The cap on a reply when the caller names none (`llm.max_response_bytes`'s default).
+    public static let defaultMaxResponseBytes = LLMLayerSettings.defaultMaxResponseBytes
 
     final class Transfer {
         let easy: UnsafeMutableRawPointer
         var body: [UInt8] = []
+        /// The most `body` may hold; past it the write callback stops the transfer.
+        var limit = CurlTransport.defaultMaxResponseBytes
+        var tooLarge = false
         var retryAfter: Double?
         var rateLimit: [String: String] = [:]
         var headers: UnsafeMutablePointer<curl_slist>?
@@ -67,11 +76,14 @@ public final class CurlTransport: @unchecked Sendable {
         thread.start()
     }
 
-    /// Performs one request. `headers` are full header lines (`Name: value`).
+    /// Performs one request. `headers` are full header lines (`Name: value`). Only http and https are
+    /// spoken; a reply bigger than `maxResponseBytes` ends as `.tooLarge`, with at most that much held.
     public func perform(url: String, method: String, headers: [String], body: consuming [UInt8]?,
-                        timeout: Double) async -> Outcome {
+                        timeout: Double, maxResponseBytes: Int = CurlTransport.defaultMaxResponseBytes) async -> Outcome {
         guard let easy = curl_easy_init() else { return .failed(message: "cannot create a transfer", timedOut: false) }
         let t = Transfer(easy: easy)
+        t.limit = max(1, maxResponseBytes)
+        guard dlg_curl_web_only(easy) == CURLE_OK else { return .failed(message: "cannot restrict the transfer to http and https", timedOut: false) }
         _ = dlg_curl_setopt_str(easy, CURLOPT_URL, url)
         _ = dlg_curl_setopt_long(easy, CURLOPT_NOSIGNAL, 1)
         _ = dlg_curl_setopt_long(easy, CURLOPT_TIMEOUT_MS, max(1, Int(timeout * 1000)))
@@ -101,6 +113,12 @@ public final class CurlTransport: @unchecked Sendable {
         _ = dlg_curl_setopt_write(easy, CURLOPT_WRITEFUNCTION) { ptr, size, count, user in
             let t = Unmanaged<Transfer>.fromOpaque(user!).takeUnretainedValue()
             let n = size * count
+            // Past the cap the transfer stops here (a short count is CURLE_WRITE_ERROR): memory is bounded
+            // by the cap, not by what the server sends.
+            if t.body.count + n > t.limit {
+                t.tooLarge = true
+                return 0
+            }
             ptr!.withMemoryRebound(to: UInt8.self, capacity: n) { t.body.append(contentsOf: UnsafeBufferPointer(start: $0, count: n)) }
             return n
         }
@@ -180,7 +198,9 @@ public final class CurlTransport: @unchecked Sendable {
                 guard let raw else { continue }
                 let t = Unmanaged<Transfer>.fromOpaque(UnsafeRawPointer(raw)).takeRetainedValue()
                 let outcome: Outcome
-                if code == CURLE_OK {
+                if t.tooLarge {
+                    outcome = .tooLarge(limit: t.limit, buffered: t.body.count)
+                } else if code == CURLE_OK {
                     var status = 0
                     _ = dlg_curl_getinfo_long(easy, CURLINFO_RESPONSE_CODE, &status)
                     outcome = .response(Response(status: status, body: t.body, retryAfter: t.retryAfter, rateLimit: t.rateLimit))

@@ -12,7 +12,8 @@ extension LLMClient {
         }
         for attempt in 0..<4 {
             switch convert(await transport.perform(url: endpoint.baseURL + "/embeddings", method: "POST",
-                                                   headers: headers(endpoint.apiKey), body: bytes, timeout: timeout)) {
+                                                   headers: headers(endpoint.apiKey), body: bytes, timeout: timeout,
+                                                   maxResponseBytes: layer.maxResponseBytes)) {
             case .success(let data):
                 guard let reply = try? JSONCodec.parse(data), let items = reply["data"]?.arrayValue else {
                     throw LLMFailure(kind: .invalidReply, message: "\(endpoint.name): embeddings reply is not valid")
@@ -33,6 +34,8 @@ extension LLMClient {
                 try await RetryPolicy.sleep(attempt: attempt + 1, retryAfter: ra)
             case .status(let code, _, _):
                 throw LLMFailure(kind: .rejected, message: "\(endpoint.name): embeddings HTTP \(code)")
+            case .tooLarge(let limit):
+                throw LLMFailure(kind: .rejected, message: Self.tooLargeMessage(endpoint.name, limit))
             case .failed(let reason, _):
                 if attempt == 3 { throw LLMFailure(kind: .unavailable, message: "\(endpoint.name): \(reason)") }
                 try await RetryPolicy.sleep(attempt: attempt + 1, retryAfter: nil)

@@ -188,10 +188,16 @@ public final class LLMClient: @unchecked Sendable {
                 log?.info("agent=\(agent.agent.rawValue) endpoint=\(endpoint.name) model=\(model) status=200 ms=\(ms) prompt_tokens=\(usage.promptTokens) completion_tokens=\(usage.completionTokens) served_by=\(served) http_attempt=\(attempt + 1) \(label)")
                 return ChatReply(message: message, finishReason: choice["finish_reason"]?.stringValue ?? "",
                                  usage: usage, model: served, endpoint: endpoint.name, raw: reply)
+            case .tooLarge(let limit):
+                // A server that sends more than the cap is not overloaded, it is wrong: no retry.
+                storm.failure(endpoint: endpoint.name, error: "reply too large")
+                log?.warning("agent=\(agent.agent.rawValue) endpoint=\(endpoint.name) status=200 ms=\(ms) http_attempt=\(attempt + 1) error=reply-too-large \(label)")
+                throw LLMFailure(kind: .rejected, message: Self.tooLargeMessage(endpoint.name, limit))
             case .status(let code, let data, let retryAfter):
-                let text = String(decoding: data.prefix(400), as: UTF8.self)
+                // Masked whole, then cut: a key the server echoed is never left half-masked at the cut.
+                let text = String(Redact.text(String(decoding: data.prefix(64 << 10), as: UTF8.self)).prefix(400))
                 lastOutage = (endpoint.name, "HTTP \(code)")
-                log?.warning("agent=\(agent.agent.rawValue) endpoint=\(endpoint.name) status=\(code) ms=\(ms) http_attempt=\(attempt + 1) \(label) body=\(Redact.text(text).prefix(200))")
+                log?.warning("agent=\(agent.agent.rawValue) endpoint=\(endpoint.name) status=\(code) ms=\(ms) http_attempt=\(attempt + 1) \(label) body=\(text.prefix(200))")
                 // The endpoint does not take a parameter we sent: step down and retry at once.
                 if capabilities.learnRefusal(status: code, body: text, request: body, sentOurSeed: sentOurSeed,
                                              baseURL: endpoint.baseURL, current: can) {
@@ -199,7 +205,7 @@ public final class LLMClient: @unchecked Sendable {
                     continue
                 }
                 if code == 400 || code == 422 {
-                    throw LLMFailure(kind: .rejected, message: "\(endpoint.name): HTTP \(code): \(Redact.text(text).prefix(200))")
+                    throw LLMFailure(kind: .rejected, message: "\(endpoint.name): HTTP \(code): \(text.prefix(200))")
                 }
                 if RetryPolicy.isFinal(code) {
                     storm.failure(endpoint: endpoint.name, error: "HTTP \(code)")
@@ -212,7 +218,7 @@ public final class LLMClient: @unchecked Sendable {
                     try await RetryPolicy.sleep(attempt: attempt, retryAfter: retryAfter)
                 } else if RetryPolicy.isBadReply(code) {
                     storm.failure(endpoint: endpoint.name, error: "HTTP \(code)")
-                    throw LLMFailure(kind: .invalidReply, message: "\(lastError): \(Redact.text(text).prefix(200))")
+                    throw LLMFailure(kind: .invalidReply, message: "\(lastError): \(text.prefix(200))")
                 }
             case .failed(let reason, let isTimeout):
                 lastOutage = (endpoint.name, reason)
@@ -242,6 +248,8 @@ public final class LLMClient: @unchecked Sendable {
         case success([UInt8])
         case status(Int, [UInt8], Double?)
         case failed(String, Bool)
+        /// The reply passed `llm.max_response_bytes` (the cap) and was stopped there.
+        case tooLarge(Int)
 
         /// The server answered (whatever it said).
         var answered: Bool { if case .failed = self { false } else { true } }
@@ -258,7 +266,8 @@ public final class LLMClient: @unchecked Sendable {
     private func send(endpoint: Endpoint, body bytes: consuming [UInt8], timeout: Double) async -> (Outcome, ServerRateLimit) {
         // Handed over, not copied: hundreds of request bodies wait on the server at once.
         let raw = await transport.perform(url: endpoint.baseURL + "/chat/completions", method: "POST",
-                                          headers: headers(endpoint.apiKey), body: consume bytes, timeout: timeout)
+                                          headers: headers(endpoint.apiKey), body: consume bytes, timeout: timeout,
+                                          maxResponseBytes: layer.maxResponseBytes)
         var server = ServerRateLimit()
         if case .response(let r) = raw, !r.rateLimit.isEmpty { server = ServerRateLimit(headers: r.rateLimit) }
         return (convert(raw), server)
@@ -275,6 +284,8 @@ public final class LLMClient: @unchecked Sendable {
                                 retryAfter: retryAfter, server: server)
         case .failed(_, let timedOut):
             return LeaseOutcome(end: timedOut ? .timeout : .failed, elapsed: elapsed)
+        case .tooLarge:
+            return LeaseOutcome(end: .failed, elapsed: elapsed)
         }
     }
 
@@ -284,16 +295,24 @@ public final class LLMClient: @unchecked Sendable {
             return r.status == 200 ? .success(r.body) : .status(r.status, r.body, r.retryAfter)
         case .failed(let message, let timedOut):
             return .failed(timedOut ? "timed out" : "connection error (\(message))", timedOut)
+        case .tooLarge(let limit, _):
+            return .tooLarge(limit)
         }
+    }
+
+    static func tooLargeMessage(_ endpoint: String, _ limit: Int) -> String {
+        "\(endpoint): the reply is larger than llm.max_response_bytes (\(limit) bytes); the transfer was stopped there"
     }
 
     /// GET `/models` of an endpoint: nil when healthy, else why not.
     public func checkModels(_ endpoint: Endpoint, timeout: Double = 10) async -> String? {
         switch convert(await transport.perform(url: endpoint.baseURL + "/models", method: "GET",
-                                               headers: headers(endpoint.apiKey), body: nil, timeout: timeout)) {
+                                               headers: headers(endpoint.apiKey), body: nil, timeout: timeout,
+                                               maxResponseBytes: layer.maxResponseBytes)) {
         case .success: return nil
         case .status(let code, _, _): return "HTTP \(code)"
         case .failed(let reason, _): return reason
+        case .tooLarge(let limit): return Self.tooLargeMessage("/models", limit)
         }
     }
 

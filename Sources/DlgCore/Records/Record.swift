@@ -44,7 +44,9 @@ public enum Record {
     public static func drop(_ r: inout JSONObject, reason: DropReason, detail: String = "") {
         r["status"] = .string(RecordStatus.dropped.rawValue)
         r["drop_reason"] = .string(reason.rawValue)
-        if !detail.isEmpty { r["drop_detail"] = .string(String(detail.prefix(300))) }
+        // The detail may carry a server's words (an error body that repeats the key): masked here, so
+        // no drop reason holds a secret, whichever stage wrote it. Cut after masking, never mid-secret.
+        if !detail.isEmpty { r["drop_detail"] = .string(String(Redact.text(detail).prefix(300))) }
     }
 
     /// Adds tokens an agent spent on this dialogue: to the total, and to `usage.by_agent` (what a price

@@ -43,12 +43,12 @@ public final class PostgresJournal: DialogueJournal {
 
     public func append(_ r: JSONObject) throws(DlgError) {
         try remember(r)
-        try writer.enqueue(Record.id(r), JSON.object(r).serialized())
+        try writer.enqueue(Record.id(r), Redact.values(JSON.object(r).serialized()))
     }
 
     public func append(_ r: JSONObject, line: [UInt8]) throws(DlgError) {
         try remember(r)
-        try writer.enqueue(Record.id(r), String(decoding: line.last == 0x0A ? line.dropLast() : line[...], as: UTF8.self))
+        try writer.enqueue(Record.id(r), Redact.values(String(decoding: line.last == 0x0A ? line.dropLast() : line[...], as: UTF8.self)))
     }
 
     /// Waits until every state appended so far is in the database.

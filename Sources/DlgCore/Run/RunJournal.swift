@@ -74,7 +74,9 @@ public final class RunJournal {
     }
 
     /// Appends a state whose JSONL line (with its newline) is already at hand.
-    public func append(_ r: JSONObject, line bytes: [UInt8]) throws(DlgError) {
+    public func append(_ r: JSONObject, line: [UInt8]) throws(DlgError) {
+        // A known secret never reaches the checkpoint (nor the dataset built from it).
+        let bytes = Redact.values(line)
         let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress!, $0.count) }
         if n != bytes.count {
             let why = n < 0 ? String(cString: strerror(errno)) : "short write"

@@ -109,7 +109,8 @@ enum RunStateFile {
             first = false
             // An entry one level down: every newline of its pretty text gains two levels of indentation
             // (a string's newlines are escaped, so each raw newline is the layout's).
-            for b in entry.prettyBytes() {
+            // Masked per entry (a whole drop reason), before the buffer is cut into writes.
+            for b in Redact.values(entry.prettyBytes()) {
                 buffer.append(b)
                 if b == 0x0A { buffer.append(contentsOf: [0x20, 0x20, 0x20, 0x20]) }
             }

@@ -73,14 +73,13 @@ public struct PGRetryPolicy: Sendable {
 
 /// One libpq connection. The DSN means what it means to libpq (a URI or key=value pairs, `PG*`
 /// variables, `~/.pgpass`, `sslmode`); it is never echoed: messages name the host, port and
-/// database from `PQhost`/`PQport`/`PQdb`, and any password is scrubbed from libpq's own text.
+/// database from `PQhost`/`PQport`/`PQdb`, and any password is masked in libpq's own text (`Redact`).
 /// Queries are parameterized only. A connection lost mid-statement (the server restarted) is
 /// re-established with bounded backoff and the statement run again, so statements must be safe to
 /// repeat; after `retry.totalWait` seconds the statement fails with `unavailable` (69).
 /// Thread-safe: statements are serialized by a lock.
 public final class PGConnection: @unchecked Sendable {
     private let dsn: String
-    private let secrets: [String]
     private var conn: OpaquePointer?
     private let lock = NSLock()
     public let statementTimeoutMs: Int
@@ -96,7 +95,8 @@ public final class PGConnection: @unchecked Sendable {
         self.dsn = dsn
         self.statementTimeoutMs = statementTimeoutMs
         self.retry = retry
-        secrets = try Self.passwords(in: dsn)
+        // Masked by value from here on, in this connection's messages and everywhere else (Redact).
+        for p in try Self.passwords(in: dsn) { Redact.register(p) }
         let c = Self.open(dsn)
         conn = c
         location = Self.describe(c)
@@ -190,8 +190,8 @@ public final class PGConnection: @unchecked Sendable {
         }
     }
 
-    /// Checks the DSN parses (78 otherwise, without echoing it) and returns the passwords to scrub
-    /// from messages: the DSN's own and PGPASSWORD.
+    /// Checks the DSN parses (78 otherwise, without echoing it) and returns the passwords to mask
+    /// in messages: the DSN's own and PGPASSWORD.
     private static func passwords(in dsn: String) throws(DlgError) -> [String] {
         var err: UnsafeMutablePointer<CChar>?
         guard let options = PQconninfoParse(dsn, &err) else {
@@ -222,13 +222,7 @@ public final class PGConnection: @unchecked Sendable {
         var line = raw.split(separator: "\n").first.map(String.init) ?? raw
         if let r = line.range(of: "failed: ", options: .backwards) { line = String(line[r.upperBound...]) }
         for prefix in ["FATAL:", "ERROR:"] where line.hasPrefix(prefix) { line = String(line.dropFirst(prefix.count)) }
-        return scrub(line.trimmingCharacters(in: .whitespaces))
-    }
-
-    private func scrub(_ text: String) -> String {
-        var t = text
-        for s in secrets where !s.isEmpty { t = t.replacingOccurrences(of: s, with: "***") }
-        return t
+        return Redact.text(line.trimmingCharacters(in: .whitespaces))
     }
 
     private var errorText: String { conn.flatMap { PQerrorMessage($0) }.map { String(cString: $0) } ?? "" }
@@ -317,7 +311,7 @@ public final class PGConnection: @unchecked Sendable {
         }
         let state = dlg_pq_sqlstate(res).map { String(cString: $0) } ?? ""
         let primary = dlg_pq_primary_message(res).map { String(cString: $0) }
-        let message = scrub(primary ?? libpqReason(errorText))
+        let message = Redact.text(primary ?? libpqReason(errorText))
         if PQstatus(conn) == CONNECTION_BAD || state.hasPrefix("08") || ["57P01", "57P02", "57P03"].contains(state) {
             return .lost(message)
         }

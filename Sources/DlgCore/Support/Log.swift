@@ -42,7 +42,8 @@ public struct FileLogHandler: LogHandler {
         if let extra = event.metadata { all.merge(extra) { $1 } }
         for key in all.keys.sorted() { line += " \(key)=\(all[key]!)" }
         line += "\n"
-        sink.write(line)
+        // Every log line leaves through here: a key a server echoed in its error body is masked (Redact).
+        sink.write(Redact.text(line))
     }
 
     /// Python logging's level names, as upstream's files carry them.

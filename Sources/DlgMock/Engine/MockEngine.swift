@@ -9,6 +9,8 @@ struct MockResponse {
     var body: [UInt8]
     /// A chat reply: once written, the request no longer counts as in flight.
     var endsChat = false
+    /// When above 0, `body` is ignored and a 200 of this many bytes is streamed (`hugeReplyBytes`).
+    var streamedBytes = 0
 }
 
 /// What the network layer should do with a request.
@@ -34,6 +36,8 @@ final class MockEngine: @unchecked Sendable {
     private var inFlight = 0
     /// Arrival of every chat request, in ms since the server started (with `requestLog`).
     private var arrivals: [Double] = []
+    /// Error replies seen so far, for `echoKeyRate`.
+    private var echoDraws = 0
     private let started = DispatchTime.now().uptimeNanoseconds
 
     init(options: MockOptions) {
@@ -62,6 +66,29 @@ final class MockEngine: @unchecked Sendable {
 
     /// Routes one request. `path` may carry a query string.
     func handle(method: String, path: Substring, body: UnsafeRawBufferPointer, authorization: String? = nil) -> MockOutcome {
+        if options.hugeReplyBytes > 0, method == "POST", path.hasPrefix("/v1/chat/completions") {
+            count { $0.requests += 1; $0.chatCompletions += 1 }
+            return .respond(MockResponse(status: 200, body: [], streamedBytes: options.hugeReplyBytes), delayNanoseconds: 0)
+        }
+        let outcome = route(method: method, path: path, body: body, authorization: authorization)
+        guard options.echoKeyRate > 0, case .respond(let response, let delay) = outcome, response.status >= 400,
+              let authorization, authorization.hasPrefix("Bearer ") else { return outcome }
+        // Spread evenly at the rate, in request order: the n-th error body echoes when the rate's running
+        // total passes a whole number.
+        let echo: Bool = lock.withLock {
+            echoDraws += 1
+            return (Double(echoDraws) * options.echoKeyRate).rounded(.down) > (Double(echoDraws - 1) * options.echoKeyRate).rounded(.down)
+        }
+        guard echo else { return outcome }
+        let key = String(authorization.dropFirst(7))
+        var echoed = errorResponse(response.status, "Incorrect API key provided: \(key). You can find your API key at https://example.invalid/keys (echoed by dlg-mock).",
+                                   type: "invalid_request_error", code: "invalid_api_key")
+        echoed.headers = response.headers
+        echoed.endsChat = response.endsChat
+        return .respond(echoed, delayNanoseconds: delay)
+    }
+
+    private func route(method: String, path: Substring, body: UnsafeRawBufferPointer, authorization: String?) -> MockOutcome {
         var route = path
         if let query = route.firstIndex(of: "?") { route = route[..<query] }
         if route.count > 1, route.hasSuffix("/") { route = route.dropLast() }

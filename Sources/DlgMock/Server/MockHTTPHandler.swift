@@ -138,6 +138,7 @@ final class MockHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
     private func write(_ response: MockResponse, version: HTTPVersion, keepAlive: Bool, context: ChannelHandlerContext) {
         if response.endsChat { engine.chatEnded() }
         guard active else { return }
+        if response.streamedBytes > 0 { return writeStreamed(response.streamedBytes, version: version, context: context) }
         var headers = HTTPHeaders()
         headers.reserveCapacity(4 + response.headers.count)
         headers.add(name: "content-type", value: "application/json")
@@ -156,6 +157,45 @@ final class MockHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
                 context.close(promise: nil)
             }
         }
+    }
+}
+
+extension MockHTTPHandler {
+    /// A 200 of `size` bytes, `{"pad":"xxx..."}`, written as pieces of one shared 1 MiB buffer (NIO's
+    /// buffers are copy-on-write): the mock holds a few MiB whatever the size. The connection closes after.
+    func writeStreamed(_ size: Int, version: HTTPVersion, context: ChannelHandlerContext) {
+        let head = Array(#"{"pad":""#.utf8), tail = Array(#""}"#.utf8)
+        let size = max(size, head.count + tail.count)
+        var headers = HTTPHeaders()
+        headers.add(name: "content-type", value: "application/json")
+        headers.add(name: "content-length", value: String(size))
+        headers.add(name: "connection", value: "close")
+        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: version, status: .ok, headers: headers))), promise: nil)
+        var first = context.channel.allocator.buffer(capacity: head.count)
+        first.writeBytes(head)
+        context.write(wrapOutboundOut(.body(.byteBuffer(first))), promise: nil)
+        let pieceSize = 1 << 20
+        var piece = context.channel.allocator.buffer(capacity: pieceSize)
+        piece.writeRepeatingByte(UInt8(ascii: "x"), count: pieceSize)
+        var left = size - head.count - tail.count
+        // One piece at a time, the next once the last is written: a client that stops reading holds the
+        // mock at one piece, and one that hangs up ends it.
+        func next() {
+            guard left > 0 else {
+                var last = context.channel.allocator.buffer(capacity: tail.count)
+                last.writeBytes(tail)
+                context.write(wrapOutboundOut(.body(.byteBuffer(last))), promise: nil)
+                context.writeAndFlush(wrapOutboundOut(.end(nil))).assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+                return
+            }
+            let n = min(left, pieceSize)
+            left -= n
+            let slice = piece.getSlice(at: piece.readerIndex, length: n)!
+            context.writeAndFlush(wrapOutboundOut(.body(.byteBuffer(slice)))).assumeIsolated().whenComplete { result in
+                if case .success = result { next() } else { context.close(promise: nil) }
+            }
+        }
+        next()
     }
 }
 

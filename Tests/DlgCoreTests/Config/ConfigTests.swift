@@ -77,7 +77,11 @@ import Testing
         #expect(s.agent(.qaJudge).model == "judge-model")
         #expect(s.agent(.kbResponder).model == "env-kb")
         #expect(s.agent(.qaGenerator).endpoints.first?.baseURL == "http://127.0.0.1:9/v1")
-        #expect(s.agent(.qaGenerator).endpoints.first?.apiKey == "sk-test")
+        // Issue 23: OPENAI_API_KEY goes with OPENAI_BASE_URL (or OpenAI), not to a base_url the config names.
+        #expect(s.agent(.qaGenerator).endpoints.first?.apiKey == "EMPTY")
+        #expect(s.keyWarnings.contains { $0.contains("OPENAI_API_KEY is not sent to http://127.0.0.1:9") }, "\(s.keyWarnings)")
+        let paired = try f.load(["OPENAI_API_KEY": "sk-test", "OPENAI_BASE_URL": "http://127.0.0.1:9/v1"])
+        #expect(paired.agent(.qaGenerator).endpoints.first?.apiKey == "sk-test")
     }
 
     @Test func dotenvFillsButNeverOverridesAndVariablesExpand() throws {

@@ -8,12 +8,23 @@ import base64, hashlib, json, sys
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 OUT, TOKEN = sys.argv[1], sys.argv[2]
+# argv[3], for the security tests: a hostile Hub whose LFS batch names another host ("other-host":
+# localhost, the same server under another origin, so a token sent there is seen) or a file:// URL
+# ("file") for the verification, which carries the token.
+MODE = sys.argv[3] if len(sys.argv) > 3 else ""
 state = {"requests": [], "created": [], "commits": [], "lfs_objects": {}}
 repos = set()
 
 def save():
     with open(OUT, "w") as f:
         json.dump(state, f)
+
+def verify_href(base):
+    if MODE == "other-host":
+        return base.replace("127.0.0.1", "localhost") + "/lfs-steal"
+    if MODE == "file":
+        return "file:///etc/hostname"
+    return f"{base}/lfs-verify"
 
 class Handler(BaseHTTPRequestHandler):
     def reply(self, code, obj):
@@ -55,7 +66,7 @@ class Handler(BaseHTTPRequestHandler):
                 else:
                     objs.append({"oid": o["oid"], "size": o["size"], "actions": {
                         "upload": {"href": f"{base}/lfs-objects/{o['oid']}", "header": {"X-Upload-Check": "standin"}},
-                        "verify": {"href": f"{base}/lfs-verify", "header": {}}}})
+                        "verify": {"href": verify_href(base), "header": {}}}})
             return self.reply(200, {"transfer": "basic", "objects": objs})
         if method == "PUT" and lfs_put:
             oid = self.path.rsplit("/", 1)[1]
