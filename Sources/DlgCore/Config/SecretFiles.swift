@@ -6,10 +6,8 @@ import Glibc
 /// Which config values are secrets, and a warning for a file that holds one where others on the
 /// machine may read it (a config or `.env` left 0644 by an editor or a `git clone`).
 public enum SecretFiles {
-    /// Key names that hold secrets: `api_key`, `hf_token`, `password`, `client_secret`, `dsn`, ...
-    /// (`api_key_env` names a variable, not a secret).
-
-    /// Whether a config key's value is a secret.
+    /// Whether a config key's value is a secret: the one rule, Redact's (`api_key`, `hf_token`,
+    /// `password`, `client_secret`, `dsn`, ...; `api_key_env` names a variable, not a secret).
     public static func isSecretKey(_ key: String) -> Bool { Redact.isSecretKey(key) }
 
     /// Whether an environment variable's name says it holds a secret (`OPENAI_API_KEY`, `HF_TOKEN`,
