@@ -2,7 +2,8 @@
 # make bench: see scripts/bench.py.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-command -v jq >/dev/null || { echo "dlgforge: installing jq (the pass-through baseline)" >&2; apt-get install -y -qq jq >/dev/null 2>&1 || true; }
+# jq is the pass-through baseline; without it that comparison is skipped.
+scripts/ensure-deps.sh jq || echo "dlgforge: jq not installed; the pass-through baseline will be skipped" >&2
 # The baseline client of section 8: the official openai package, in the repo's .venv.
 OPENAI_VERSION=3.51.0
 source scripts/venv.sh

@@ -7,6 +7,7 @@ bin=${1:-.build/debug}
 config=${2:-examples/demo.yaml}
 port=${3:-8080}
 threads=${4:-1}
+scripts/ensure-deps.sh curl
 
 started_here=0
 if ! curl -sf "http://127.0.0.1:$port/v1/models" >/dev/null 2>&1; then

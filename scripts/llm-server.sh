@@ -28,6 +28,7 @@ case "$verb" in
   install) install ;;
   up)
     install
+    scripts/ensure-deps.sh curl
     mkdir -p logs
     if [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
       echo "dlgforge: LLM server already running on 127.0.0.1:$port (pid $(cat "$pidfile"))" >&2

@@ -134,11 +134,11 @@ func nonEmptyString(_ value: JSON?) -> Bool {
 }
 
 /// Starts a Python stand-in of a service (`Fixtures/<script>` with `args`) and waits for the URL it
-/// prints on its first line. Nil, with a skip line naming `what`, when there is no python3.
-func startPythonStandIn(_ what: String, script: String, args: [String]) async throws -> (RunningTool, String)? {
+/// prints on its first line. Throws when there is no python3: `make test` installs it, so a missing one
+/// is a broken set-up, not a reason to pass.
+func startPythonStandIn(_ what: String, script: String, args: [String]) async throws -> (RunningTool, String) {
     guard let python = ["/usr/bin/python3", "/usr/local/bin/python3"].first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
-        print("\(what) stand-in test skipped: python3 not found (apt-get install python3)")
-        return nil
+        throw HarnessError("the \(what) stand-in needs python3, which is not installed (scripts/ensure-deps.sh test installs it; Debian: apt-get install python3)")
     }
     let standIn = try RunningTool(python, args: [Fixtures.path(script)] + args)
     let deadline = ContinuousClock.now + .seconds(60)  // Python starting on a loaded machine

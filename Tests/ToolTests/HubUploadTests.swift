@@ -10,7 +10,7 @@ import Testing
 @Suite("hub upload") struct HubUploadTests {
     static let token = "hf_standinToken0123456789"
 
-    static func startStandIn(out: String) async throws -> (RunningTool, String)? {
+    static func startStandIn(out: String) async throws -> (RunningTool, String) {
         try await startPythonStandIn("hub", script: "hub_standin.py", args: [out, token])
     }
 
@@ -18,7 +18,7 @@ import Testing
         let work = try smallProject(label: "hub", total: 2, batch: 2)
         defer { work.cleanup() }
         let received = work.file("standin.json").path
-        guard let (standIn, endpoint) = try await Self.startStandIn(out: received) else { return }
+        let (standIn, endpoint) = try await Self.startStandIn(out: received)
         defer { standIn.kill() }
         try work.setConfig("saving.hf_push", "{enabled: true, auto_push_on_run: true, repo_id: me/dlg-test, private: true, commit_message: Test upload, generate_stats: true}")
         let env = ["HF_TOKEN": Self.token, "HF_ENDPOINT": endpoint]
@@ -80,7 +80,7 @@ import Testing
         let work = try WorkDir(label: "hub-bad")
         defer { work.cleanup() }
         let received = work.file("standin.json").path
-        guard let (standIn, endpoint) = try await Self.startStandIn(out: received) else { return }
+        let (standIn, endpoint) = try await Self.startStandIn(out: received)
         defer { standIn.kill() }
         for name in ["conversations_sharegpt.jsonl", "conversations_sharegpt_judged.jsonl"] {
             try work.write("outputs/\(name)", "{\"messages\":[]}\n")

@@ -45,9 +45,9 @@ func chatArrivals(_ mock: MockServerProcess) async throws -> [Double] {
         try work.setConfig("run.max_turns", "2")
         try work.setConfig("llm.rate_limit", "{requests_per_minute: 600}")
         try await withMock(["--seed", "7", "--request-log"]) { mock in
-            let started = Date()
+            // The run ends: 760 requests at 600 a minute need 76 s, and the timeout (a bound on a hang, not a
+            // measure of speed) leaves a machine loaded by the whole suite room (95 s seen there).
             let (r, summary) = try await runDlgRun(work, mock, runID: "rpm", timeout: .seconds(150))
-            let elapsed = Date().timeIntervalSince(started)
             try #require(r.status == 0, "\(r)")
             try checkFinishedRun(work, r, summary: summary, completed: ["en": 95])
             let arrivals = try await chatArrivals(mock)
@@ -59,10 +59,8 @@ func chatArrivals(_ mock: MockServerProcess) async throws -> [Double] {
                 busiest = max(busiest, i - j + 1)
             }
             #expect(busiest <= 600, "\(busiest) requests in one 60 s window")
+            // Crawling under the limit, counted: the busiest minute carries nearly the limit.
             #expect(busiest >= 540, "the limit was used, not crawled under: \(busiest) in the busiest minute")
-            // 760 requests at 600 a minute need 76 s; the rest is room for a machine loaded by the whole suite
-            // (95 s seen there). Crawling under the limit is what `busiest` above catches.
-            #expect(elapsed < 120, "the run took \(elapsed) s")
         }
     }
 }
