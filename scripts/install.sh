@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 TOOLS=(dlg-gen dlg-dedup dlg-respond dlg-judge dlg-export dlg-run dlg-cluster)
 # dlg-cluster's helpers, found there when there is no checkout: the Ray driver, and the scripts that start
 # Ray and PostgreSQL on a head host (an installed dlg-cluster needs a Python with Ray: --python).
-HELPERS=(cluster_driver.py ray.sh pg.sh)
+HELPERS=(cluster_driver.py ray.sh pg.sh ensure-deps.sh)
 
 files_of() { # the files install writes for TOOL, relative to PREFIX
   local t=$1
@@ -44,7 +44,7 @@ case "$verb" in
                  "$root/share/zsh/site-functions/_$t" "$root/share/fish/vendor_completions.d/$t.fish"
     done
     install -m 0644 scripts/cluster_driver.py "$root/share/dlgforge/cluster_driver.py"
-    install -m 0755 scripts/ray.sh scripts/pg.sh "$root/share/dlgforge/"
+    install -m 0755 scripts/ray.sh scripts/pg.sh scripts/ensure-deps.sh "$root/share/dlgforge/"
     # dlg-run starts the stage tools from its own folder, so the installed run uses the installed stages.
     echo "install: done; try: $prefix/bin/dlg --help, $prefix/bin/dlg-run --help (and man dlg-run)" >&2
     ;;

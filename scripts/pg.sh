@@ -17,6 +17,7 @@
 # PG_LISTEN is another address, from the networks that address is on (pg_hba `samenet`).
 # initdb refuses to run as root, so as root the server runs as the `postgres` user.
 set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
 cd "$(dirname "$0")/.."
 verb=${1:-}
 port=${PG_PORT:-54329}
@@ -54,16 +55,8 @@ if [ "$(id -u)" -eq 0 ] && ! runuser -u postgres -- test -x "$dir" 2>/dev/null; 
 fi
 
 bindir() {
-  local d
-  d=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1 || true)
-  if [ -z "$d" ] || [ ! -x "$d/initdb" ]; then
-    echo "dlgforge: installing Debian package postgresql (for make pg-up)" >&2
-    if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
-    $SUDO apt-get update -qq >&2
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq postgresql >/dev/null
-    d=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
-  fi
-  echo "$d"
+  # The newest installed PostgreSQL, installed when missing (scripts/ensure-deps.sh, the one installer).
+  "$here/ensure-deps.sh" --pg-bindir
 }
 
 # Runs a server binary as the cluster's owner: `postgres` when we are root, else ourselves.
