@@ -99,7 +99,7 @@ import Testing
         defer { work.cleanup() }
         let token = Self.randomKey("hf_", 30)
         let received = work.file("standin.json").path
-        guard let (standIn, endpoint) = try await startPythonStandIn("hub", script: "hub_standin.py", args: [received, token, mode]) else { return }
+        let (standIn, endpoint) = try await startPythonStandIn("hub", script: "hub_standin.py", args: [received, token, mode])
         defer { standIn.kill() }
         try Self.hubFolder(work)
         let r = try await stage("dlg-export", work, nil, ["--hub", "--push"], env: ["HF_TOKEN": token, "HF_ENDPOINT": endpoint])
@@ -119,7 +119,7 @@ import Testing
         let token = Self.randomKey("hf_", 30)
         let serper = Self.randomKey("serp", 24)
         let received = work.file("standin.json").path
-        guard let (standIn, endpoint) = try await startPythonStandIn("hub", script: "hub_standin.py", args: [received, token]) else { return }
+        let (standIn, endpoint) = try await startPythonStandIn("hub", script: "hub_standin.py", args: [received, token])
         defer { standIn.kill() }
         try Self.hubFolder(work)
         for name in ["conversations_sharegpt.jsonl", "conversations_sharegpt_judged.jsonl"] {
