@@ -256,6 +256,10 @@ extension RayClusterSuites {
         up.kill(SIGKILL, group: true)
         _ = try? await up.finish(timeout: .seconds(10))
         let tmp = try FileManager.default.destinationOfSymbolicLink(atPath: tmpLink)
+        // Ray's temp folder is made by mktemp (private, its name not derived from the state's path).
+        let mode = try FileManager.default.attributesOfItem(atPath: tmp)[.posixPermissions] as? Int
+        #expect(tmp.hasPrefix("/tmp/dlgray-") && mode == 0o700 && !tmp.contains(String(work.url.lastPathComponent.suffix(6))),
+                "\(tmp) mode \(String(mode ?? 0, radix: 8))")
         let down = try await ClusterTests.cluster(work, "down", env: env)
         #expect(down.status == 0 && down.stdout.contains("ray: stopped"), "\(down)")
         var left: [String] = []

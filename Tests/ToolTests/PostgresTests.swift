@@ -208,3 +208,37 @@ final class PrivatePostgres: @unchecked Sendable {
         #expect(try db.query("SELECT count(*) FROM dlgforge_questions WHERE run_id = 'down'")[0, 0] == "200")
     }
 }
+
+/// `make pg-up` (scripts/pg.sh): no fixed password, no superuser for the tools, the password never printed.
+@Suite("pg.sh's server") struct PGScriptTests {
+    @Test(.timeLimit(.minutes(4)))
+    func eachDataFolderGetsItsOwnPasswordAndTheToolsRoleIsNoSuperuser() async throws {
+        let first = try await PrivatePostgres()
+        let second: PrivatePostgres
+        do { second = try await PrivatePostgres() } catch { await first.remove(); throw error }
+        do { try await Self.check(first, second) } catch { Issue.record(error) }
+        await first.remove()
+        await second.remove()
+    }
+
+    static func check(_ first: PrivatePostgres, _ second: PrivatePostgres) async throws {
+        for pg in [first, second] {
+            let password = try String(contentsOfFile: pg.dir + "/password", encoding: .utf8)
+            #expect(password.count >= 32 && pg.dsn.contains(password) && password != "dlgforge", "a random password made for this folder")
+            for file in ["password", "dsn"] {
+                let mode = try FileManager.default.attributesOfItem(atPath: pg.dir + "/" + file)[.posixPermissions] as? Int
+                #expect(mode == 0o600, "\(file) is \(String(mode ?? 0, radix: 8))")
+            }
+            let up = try await runShell("'\(pg.script)' up", env: pg.env, timeout: .seconds(120))
+            #expect(up.status == 0 && !up.stdout.contains(password) && !up.stderr.contains(password), "the password is never printed: \(up)")
+            let db = try PGConnection(dsn: pg.dsn)
+            let role = try db.query("SELECT rolsuper, rolcreatedb FROM pg_roles WHERE rolname = current_user")
+            #expect(role[0, 0] == "f" && role[0, 1] == "t", "the tools' role: superuser \(role[0, 0] ?? "?"), createdb \(role[0, 1] ?? "?")")
+            let owner = try db.query("SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = current_database()")
+            #expect(owner[0, 0] == "dlgforge", "the role owns the tools' database")
+        }
+        let a = try String(contentsOfFile: first.dir + "/password", encoding: .utf8)
+        let b = try String(contentsOfFile: second.dir + "/password", encoding: .utf8)
+        #expect(a != b, "two data folders, two passwords")
+    }
+}
