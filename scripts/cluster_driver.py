@@ -467,6 +467,7 @@ def cmd_run(a):
           "project_version": project_version, "project_bytes": len(project_data), "pack_seconds": round(packed, 3),
           "put_seconds": round(time.time() - t1, 3)})
     here = ray.get_runtime_context().get_node_id()
+    record_arguments(a, packages)
     sink = ShardLogSink.options(scheduling_strategy=ray.util.scheduling_strategies.NodeAffinitySchedulingStrategy(here, soft=False)).remote(a.log_dir)
     refs = {run_shard.options(max_retries=a.max_retries, retry_exceptions=[ShardFailed], num_cpus=a.num_cpus,
                               scheduling_strategy="SPREAD").remote(i, a.shards, a.run_id, packages, sink): i
@@ -497,6 +498,19 @@ def cmd_run(a):
             failed += 1
             emit({"event": "shard_failed", **failure(e, i, sink, a.run_id)})
     return 75 if failed else 0
+
+
+def record_arguments(a, packages):
+    """With DLG_CLUSTER_ARGS_LOG set (the tests), every argument a shard's task gets, as handed to Ray:
+    what Ray's GCS and object store hold of a task, checked to carry no secret."""
+    path = os.environ.get("DLG_CLUSTER_ARGS_LOG")
+    if not path:
+        return
+    shown = [{k: (v if k != "holder" else "<object ref>") for k, v in p.items()} for p in packages]
+    with open(path, "a") as f:
+        for i in range(a.shards):
+            f.write(json.dumps({"args": [i, a.shards, a.run_id, shown, "<log sink actor>"],
+                                "options": {"max_retries": a.max_retries, "num_cpus": a.num_cpus}}) + "\n")
 
 
 def failure(e, index, sink, run_id):

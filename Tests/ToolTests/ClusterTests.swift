@@ -99,8 +99,25 @@ extension RayClusterSuites {
             try #require(up.status == 0, "\(up)")
             #expect(up.stdout.contains("ray: using the cluster at \(RayTestCluster.address ?? "")") && up.stdout.contains("3 node(s) alive"), "\(up)")
             #expect(!up.stdout.contains(dsn) && !up.stderr.contains(dsn), "the DSN is never shown")
-            let run = try await Self.cluster(work, "run", ["--run-id", runID, "--shards", "4"], env: env)
+            // The run's key and the DSN's password reach the shards through the job's environment only:
+            // not in a task's arguments (what Ray's GCS and object store keep) nor in a shipped file.
+            var runEnv = env
+            let key = "sk-cluster-\(UInt64.random(in: 1 << 40 ... 1 << 50))"
+            runEnv["DLGFORGE_API_KEY"] = key
+            runEnv["DLG_CLUSTER_ARGS_LOG"] = work.file("task-args.jsonl").path
+            let run = try await Self.cluster(work, "run", ["--run-id", runID, "--shards", "4"], env: runEnv)
             try #require(run.status == 0, "\(run)")
+            let password = try #require(dsn.split(separator: "@").first?.split(separator: ":").last.map(String.init))
+            let args = try work.read("task-args.jsonl")
+            #expect(args.split(separator: "\n").count == 4 && !args.contains(key) && !args.contains(password), "\(args)")
+            let cache = (ProcessInfo.processInfo.environment["TEST_RAY_DIR"].map { URL(fileURLWithPath: $0, relativeTo: ToolPaths.packageRoot) }
+                         ?? ToolPaths.packageRoot.appendingPathComponent(".dlgforge/ray-t")).appendingPathComponent("worker-cache").path
+            let shipped = ((try? FileManager.default.contentsOfDirectory(atPath: cache)) ?? []).filter { $0.hasPrefix("project-") }
+            #expect(!shipped.isEmpty, "no project package in \(cache)")
+            for dir in shipped {
+                let config = try String(contentsOfFile: "\(cache)/\(dir)/config.yaml", encoding: .utf8)
+                #expect(!config.contains(key) && !config.contains(password) && config.contains("${DLG_SECRET_"), "\(dir)/config.yaml holds a secret")
+            }
             let summary = try JSONL.object(run.stdout)
             let shards = summary["shards"]?.arrayValue ?? []
             #expect(shards.count == 4, "\(run)")
