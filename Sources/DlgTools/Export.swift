@@ -118,6 +118,7 @@ public struct DlgExport: AsyncParsableCommand {
             }
             // Streamed: each record is exported as it is read, so a file of any size fits.
             let session = try ExportSession(settings: settings)
+            session.knowledge = KnowledgeBase.inventoryKeys(settings: settings)
             var bad = 0
             let readers: [LineReader] = files.isEmpty ? [LineReader()] : try files.map { path in
                 let fd = open(path, O_RDONLY | O_CLOEXEC)
