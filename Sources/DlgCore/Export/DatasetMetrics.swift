@@ -40,7 +40,7 @@ public struct DatasetMetrics {
     /// Adds one completed dialogue; the caller decides which records belong to the dataset.
     public mutating func add(_ record: JSONObject) {
         let turns = Record.turns(record)
-        let ids = turns.map { t in ["user_message", "assistant_message"].map { intern(Self.tokens(t[$0]?.stringValue ?? "")) } }
+        let ids = turns.map { t in ["user_message", "assistant_message"].map { tokenIDs(t[$0]?.stringValue ?? "") } }
         // In place (no copy of a scope's tokens): overall, then the dialogue's language.
         Self.add(record, turns: turns, ids: ids, to: &overall)
         Self.add(record, turns: turns, ids: ids, to: &languages[Record.language(record), default: Scope()])
@@ -163,17 +163,22 @@ public struct DatasetMetrics {
     /// Lowercased maximal runs of Unicode letters or digits.
     public static func tokens(_ text: String) -> [String] {
         var out: [String] = []
+        forEachToken(text) { out.append($0) }
+        return out
+    }
+
+    /// `tokens` one at a time, so a long message is never held as an array of strings.
+    static func forEachToken(_ text: String, _ body: (String) -> Void) {
         var current = String.UnicodeScalarView()
         for u in text.unicodeScalars {
             if u.properties.isAlphabetic || u.properties.numericType != nil {
                 current.append(u)
             } else if !current.isEmpty {
-                out.append(String(current).lowercased())
+                body(String(current).lowercased())
                 current = String.UnicodeScalarView()
             }
         }
-        if !current.isEmpty { out.append(String(current).lowercased()) }
-        return out
+        if !current.isEmpty { body(String(current).lowercased()) }
     }
 
     /// Distinct-n over messages: unique n-grams over all n-grams, each message's n-grams counted
@@ -233,13 +238,16 @@ public struct DatasetMetrics {
 
     // MARK: helpers of add
 
-    mutating func intern(_ tokens: [String]) -> [Int32] {
-        tokens.map { t in
-            if let id = vocabulary[t] { return id }
+    /// A message's tokens as ids, one per distinct token of the whole dataset.
+    mutating func tokenIDs(_ text: String) -> [Int32] {
+        var out: [Int32] = []
+        Self.forEachToken(text) { t in
+            if let id = vocabulary[t] { out.append(id); return }
             let id = Int32(truncatingIfNeeded: vocabulary.count)
             vocabulary[t] = id
-            return id
+            out.append(id)
         }
+        return out
     }
 
     static func addMessage(_ ids: [Int32], role: Int, to s: inout Scope) {
