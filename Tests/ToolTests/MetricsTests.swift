@@ -40,7 +40,7 @@ import Testing
         try work.setConfig("run.total_samples", "4")
         try work.setConfig("run.batch_size", "2")
         try await withMock(["--seed", "24", "--duplicate-rate", "0.3"]) { mock in
-            let (r, _) = try await runDlgRun(work, mock, runID: "metrics")
+            let (r, summary) = try await runDlgRun(work, mock, runID: "metrics")
             try #require(r.status == 0, "\(r)")
             try #require(work.exists("outputs/metrics.json"), "no outputs/metrics.json\n\(r)")
             let text = try work.read("outputs/metrics.json")
@@ -51,6 +51,11 @@ import Testing
             for lang in ["en", "fr"] { try Self.checkScope(m["languages"]?[lang], lang) }
             let sharegpt = try work.records("outputs/conversations_sharegpt.jsonl")
             #expect(m["overall"]?["dialogues"]?.intValue == sharegpt.count)
+            // With no dialogue dropped, every rejection dlg-dedup logged belongs to a kept turn.
+            if summary?["dropped"] == .obj([:]) {
+                let logged = try work.read("logs/run.log").components(separatedBy: "duplicate question").count - 1
+                #expect(m["overall"]?["dedup_rejected_share"]?["rejected_exact"]?.intValue == logged, "\(text)")
+            }
 
             // The same run exported again from its journal: the same figures, written again.
             try work.remove("outputs/metrics.json")
