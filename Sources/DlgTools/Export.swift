@@ -15,7 +15,7 @@ public struct DlgExport: AsyncParsableCommand {
         stdin: dialogue records (JSONL), or the files given as arguments. Writes, under saving.output_dir: \
         synthetic_qa.jsonl, turns.jsonl, conversations_sharegpt.jsonl, conversations_sharegpt_judged.jsonl, \
         conversations_index.jsonl and conversations/<conversation_id>.json, from the completed dialogues \
-        only (dropped and unfinished ones are left out). Each file is rewritten whole through a temporary \
+        only (dropped and unfinished ones are left out), and metrics.json, their figures (docs/metrics.md). Each file is rewritten whole through a temporary \
         name, so exporting again never duplicates a line. stdout: a one-line JSON summary. \
         With --hub, prepares instead the Hugging Face export folder (saving.hf_push.export_dir under \
         saving.output_dir) from the dataset file already written: the ShareGPT file, a dataset card, and \
@@ -118,6 +118,7 @@ public struct DlgExport: AsyncParsableCommand {
             }
             // Streamed: each record is exported as it is read, so a file of any size fits.
             let session = try ExportSession(settings: settings)
+            session.knowledge = KnowledgeBase.inventoryKeys(settings: settings)
             var bad = 0
             let readers: [LineReader] = files.isEmpty ? [LineReader()] : try files.map { path in
                 let fd = open(path, O_RDONLY | O_CLOEXEC)

@@ -24,9 +24,17 @@ public final class ExportSession {
     private var summary = ExportSummary()
     private var seen = Set<String>()
     private var files: [AtomicFile] = []
+    private var metrics: DatasetMetrics
+    /// Every chunk of the knowledge index as (source, chunk index), for `metrics.json`'s coverage
+    /// (`KnowledgeBase.inventoryKeys`); nil leaves the coverage shares null.
+    public var knowledge: [(source: String, chunkIndex: Int)]?
+
+    /// `metrics.json`, beside the dataset files.
+    public static let metricsFile = "metrics.json"
 
     public init(settings: Settings) throws(DlgError) {
         self.settings = settings
+        metrics = DatasetMetrics(reasons: settings.judge.reasons)
         lines = try DatasetLines(settings: settings)
         let out = settings.outputDir
         // Each AtomicFile removes its temporary unless committed: an error on the way leaves the
@@ -48,6 +56,7 @@ public final class ExportSession {
         guard let encoded = try lines.encode(r, seen: &seen, sink: { (i, bytes) throws(DlgError) in
             if i < files.count && !bytes.isEmpty { try files[i].write(bytes) }
         }) else { return }
+        metrics.add(r)
         summary.conversations += 1
         summary.turns += encoded.turns
         if encoded.judged { summary.judged += 1 }
@@ -74,14 +83,18 @@ public final class ExportSession {
         return records
     }
 
-    /// Puts every file in place. The files are then a whole export: the commit point of a run's
-    /// appends (`DatasetAppend`) no longer describes them and goes.
+    /// Puts every file in place, then `metrics.json` from the same dialogues. The files are then a
+    /// whole export: the commit point of a run's appends (`DatasetAppend`) no longer describes them and goes.
     public func finish() throws(DlgError) -> ExportSummary {
         for file in files {
             try file.commit()
             summary.files.append(file.path)
         }
         files = []
+        let metricsPath = (settings.outputDir as NSString).appendingPathComponent(Self.metricsFile)
+        let figures = metrics.json(sourceFile: "conversations_sharegpt.jsonl", knowledge: knowledge)
+        try Files.writeAtomically(figures.prettyBytes() + [0x0A], to: metricsPath)
+        summary.files.append(metricsPath)
         unlink(DatasetAppend.statePath(settings))
         return summary
     }

@@ -183,6 +183,14 @@ public final class KnowledgeBase: @unchecked Sendable {
         return kb
     }
 
+    /// Every chunk of the persisted index as (source, chunk index), read without building anything
+    /// (for an export's coverage figures); nil when there is no index.
+    public static func inventoryKeys(settings: Settings) -> [(source: String, chunkIndex: Int)]? {
+        let path = (settings.indexDir as NSString).appendingPathComponent("chunk_inventory.jsonl")
+        guard Files.exists(path), let chunks = try? loadInventory(path) else { return nil }
+        return chunks.map { ($0.source, $0.chunkIndex) }
+    }
+
     static func loadInventory(_ path: String) throws -> [Chunk] {
         var out: [Chunk] = []
         try forEachLine(path) { line in

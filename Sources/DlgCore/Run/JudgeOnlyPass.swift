@@ -33,6 +33,7 @@ extension RunOrchestrator {
         guard fd >= 0 else { throw DlgError.io("\(judged): cannot open") }
         defer { close(fd) }
         let session = try ExportSession(settings: settings)
+        session.knowledge = KnowledgeBase.inventoryKeys(settings: settings)
         let count = try session.add(from: LineReader(fd: fd, name: judged)) { (number: Int, problem: String) throws(DlgError) in
             throw DlgError.data("\(judged):\(number): not a dialogue record: \(problem)")
         }

@@ -53,6 +53,7 @@ public enum StoredRuns {
         let completed = index.sorted((0..<index.count).filter { index.status(at: $0) == .completed },
                                      languages: settings.run.targetLanguages)
         let session = try ExportSession(settings: settings)
+        session.knowledge = KnowledgeBase.inventoryKeys(settings: settings)
         for p in completed { try session.add(try journal.record(at: p)) }
         if let pg { try pg.writeLedger(runID: runID, to: settings.ledgerPath) }
         return try session.finish()
