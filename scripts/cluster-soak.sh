@@ -28,8 +28,8 @@ leftovers() {
   for p in /proc/[0-9]*; do
     [ "$(awk '{print $3}' "$p/stat" 2>/dev/null)" = Z ] && continue
     for f in "${paths[@]}"; do
-      if tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -qF -- "$f" || ls -l "$p/fd" 2>/dev/null | grep -qF -- "$f"; then
-        echo "${p#/proc/}: $(tr '\0' ' ' <"$p/cmdline" | cut -c1-150)"
+      if { tr '\0' ' ' <"$p/cmdline" | grep -qF -- "$f"; } 2>/dev/null || ls -l "$p/fd" 2>/dev/null | grep -qF -- "$f"; then
+        echo "${p#/proc/}: $({ tr '\0' ' ' <"$p/cmdline" | cut -c1-150; } 2>/dev/null)"
         break
       fi
     done
@@ -60,7 +60,9 @@ for i in $(seq 1 "$cycles"); do
     echo "soak: round $i: down failed or hung (limit ${down_limit}s): $(tail -3 "$work/down-$i.log")" >&2
     failures=$((failures + 1))
   fi
+  # Twice, 3 s apart: a process still starting when down looked (a killed up's last child) shows up late.
   left=$(leftovers "$state")
+  if [ -z "$left" ]; then sleep 3; left=$(leftovers "$state"); fi
   if [ -n "$left" ]; then
     echo "soak: round $i: left running after down:" >&2
     echo "$left" >&2

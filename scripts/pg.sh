@@ -133,6 +133,16 @@ case "$verb" in
   down)
     BIN=$(bindir)
     if running; then as_owner "$BIN/pg_ctl" -D "$data" -w -m fast stop >/dev/null; echo "dlgforge: PostgreSQL stopped" >&2; fi
+    # A server still starting (an `up` killed inside pg_ctl start) has no pid file yet: it is found by
+    # its data folder and stopped too (SIGINT: fast shutdown), for up to 10 s while it shows up.
+    # (an initdb cut short too: it is killed after 2 s).
+    for i in $(seq 1 50); do
+      pids=$(pgrep -f -- "-D $data( |\$)" || true)
+      [ -z "$pids" ] && [ ! -f "$data/postmaster.pid" ] && break
+      if [ -n "$pids" ]; then kill "$( ((i > 10)) && echo -KILL || echo -INT)" $pids 2>/dev/null || true; fi
+      if [ -z "$pids" ] && ((i > 10)); then rm -f "$data/postmaster.pid"; fi
+      sleep 0.2
+    done
     ;;
   restart)
     BIN=$(bindir)

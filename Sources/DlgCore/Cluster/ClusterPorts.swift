@@ -88,7 +88,19 @@ public struct ClusterHost: Sendable, Equatable {
 enum RayPython {
     static let version = "2.60.0"
 
+    /// Found once per process: each look costs a Python start and an `import ray` (about a second).
+    nonisolated(unsafe) private static var found: [String: String] = [:]
+    private static let lock = NSLock()
+
     static func find(explicit: String?, scriptsDir: String, log: String) throws(DlgError) -> String {
+        let key = (explicit ?? "") + "\u{0}" + scriptsDir
+        if let known = lock.withLock({ found[key] }) { return known }
+        let path = try look(explicit: explicit, scriptsDir: scriptsDir)
+        lock.withLock { found[key] = path }
+        return path
+    }
+
+    static func look(explicit: String?, scriptsDir: String) throws(DlgError) -> String {
         let given = explicit ?? ProcessInfo.processInfo.environment["DLG_RAY_PYTHON"].flatMap { $0.isEmpty ? nil : $0 }
         if let given {
             guard hasRay(given) else {
