@@ -276,6 +276,10 @@ def fetch_package(kind, version, digest, holder, cache, final):
 
 
 def missing_libraries(tools):
+    """Libraries the shipped `dlg` still cannot find here, as ldd names them ([] where there is no ldd:
+    the loader's own message then says it when dlg-run starts)."""
+    if not shutil.which("ldd"):
+        return []
     env = dict(os.environ, LD_LIBRARY_PATH=os.path.join(tools, "lib"))
     out = subprocess.run(["ldd", os.path.join(tools, "bin", "dlg")], capture_output=True, text=True, env=env,
                          check=False).stdout
