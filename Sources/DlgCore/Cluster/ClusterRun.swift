@@ -99,7 +99,8 @@ extension ClusterControl {
 
     /// Variables of this process that are about one process or one host and must not reach the shards.
     static let localOnly: Set<String> = ["DLG_BIN_DIR", "DLG_PDFTOTEXT", "DLG_KEEP_WORKDIRS", "DLG_PROGRESS",
-                                         "DLGFORGE_LIMITS_SOCKET"]
+                                         "DLGFORGE_LIMITS_SOCKET", "DLG_WORKER_CACHE", "DLG_JOINED_TEMP_DIR",
+                                         "DLG_BUNDLE_CACHE", "DLG_SHIPPED_INDEX"]
 
     /// The shards' environment: what dlgforge reads (its prefixes), the variables the config names, the
     /// store, and the secrets the shipped config refers to; never a path of this host.
