@@ -166,18 +166,40 @@ public struct AgentSettings: Sendable {
         if let g = r.tree.value(at: "llm.extra")?.objectValue { for (k, v) in g.pairs { extra[k] = v } }
         if let a = r.tree.value(at: "\(agentPath).extra")?.objectValue { for (k, v) in a.pairs { extra[k] = v } }
 
-        var endpoints: [Endpoint] = []
+        var endpoints = try routedEndpoints(agentPath: agentPath, json: env("ROUTING_ENDPOINTS_JSON"),
+                                            jsonVariable: "\(prefix)ROUTING_ENDPOINTS_JSON", agentKey: agentKey, reader: r)
+        // The provider's endpoint matters only when no routed endpoints replace it.
+        if endpoints.isEmpty, unusable == nil { unusable = providerProblem }
+        if endpoints.isEmpty, !baseURL.isEmpty {
+            endpoints.append(Endpoint(name: "default", baseURL: try checkURL(baseURL, path("base_url"), r),
+                                      apiKey: apiKey, weight: 1, maxInFlight: 0, timeout: nil, model: ""))
+        }
+        var settings = AgentSettings(
+            agent: agent, backend: backend, provider: provider, model: model, temperature: temperature,
+            maxTokens: maxTokens, topP: topP, timeout: timeout ?? 120, maxRetries: maxRetries ?? 4, extra: extra,
+            endpoints: endpoints, unusable: unusable)
+        settings.keyNotes = notes + Self.registerKeys(endpoints, environment)
+        return settings
+    }
+
+    /// The agent's routed endpoints (`llm.routing.endpoints`, the agent's own list, or `json` from
+    /// `jsonVariable`, which wins); empty when none are given. An endpoint without a key of its own uses
+    /// `agentKey`.
+    private static func routedEndpoints(agentPath: String, json: String?, jsonVariable: String, agentKey: String,
+                                        reader r: ConfigReader) throws(DlgError) -> [Endpoint] {
+        let environment = r.tree.environment
         var routingPath = "llm.routing.endpoints"
         var routing = r.tree.value(at: routingPath)
         if let a = r.tree.value(at: "\(agentPath).routing.endpoints"), !a.isNull {
             routing = a; routingPath = "\(agentPath).routing.endpoints"
         }
-        if let raw = env("ROUTING_ENDPOINTS_JSON") {
+        if let raw = json {
             guard let parsed = try? JSONCodec.parse(raw), parsed.arrayValue != nil else {
-                throw DlgError.config("environment variable \(prefix)ROUTING_ENDPOINTS_JSON: expected a JSON list")
+                throw DlgError.config("environment variable \(jsonVariable): expected a JSON list")
             }
             routing = parsed
         }
+        var endpoints: [Endpoint] = []
         if let list = routing?.arrayValue {
             for (i, item) in list.enumerated() {
                 // Upstream ignores non-mapping entries (its sample `["http://localhost:1234"]` is a no-op);
@@ -206,18 +228,7 @@ public struct AgentSettings: Sendable {
                 endpoints.append(endpoint)
             }
         }
-        // The provider's endpoint matters only when no routed endpoints replace it.
-        if endpoints.isEmpty, unusable == nil { unusable = providerProblem }
-        if endpoints.isEmpty, !baseURL.isEmpty {
-            endpoints.append(Endpoint(name: "default", baseURL: try checkURL(baseURL, path("base_url"), r),
-                                      apiKey: apiKey, weight: 1, maxInFlight: 0, timeout: nil, model: ""))
-        }
-        var settings = AgentSettings(
-            agent: agent, backend: backend, provider: provider, model: model, temperature: temperature,
-            maxTokens: maxTokens, topP: topP, timeout: timeout ?? 120, maxRetries: maxRetries ?? 4, extra: extra,
-            endpoints: endpoints, unusable: unusable)
-        settings.keyNotes = notes + Self.registerKeys(endpoints, environment)
-        return settings
+        return endpoints
     }
 
     /// Whether the implicit OPENAI_API_KEY may go to `baseURL`: none given yet (then it is OPENAI_BASE_URL
