@@ -121,31 +121,11 @@ public struct AgentSettings: Sendable {
         // A key the user gave for this agent (not the OPENAI_API_KEY fallback): routed endpoints without
         // their own key use it.
         let agentKey = apiKey
-        var providerProblem: String? = nil
         // Providers by name: only when no base_url is given.
-        var hosted: Provider? = nil
-        if baseURL.isEmpty {
-            let openAIBase = envValue("OPENAI_BASE_URL", environment)
-            switch Providers.choose(provider: provider, model: model) {
-            case .none:
-                break
-            case .known(let p, let sent):
-                if p.name == "openai", openAIBase != nil { break }
-                guard let url = p.baseURL else {
-                    providerProblem = "\(r.tree.location(of: path("provider"))): \(path("provider")): provider \(p.name) has no fixed endpoint; set \(agentPath).base_url (or \(rolePrefix)BASE_URL) to its OpenAI-compatible URL"
-                    break
-                }
-                baseURL = url; model = sent; hosted = p
-                if apiKey.isEmpty {
-                    apiKey = p.keyVariables.lazy.compactMap { envValue($0, environment) }.first ?? ""
-                    if apiKey.isEmpty {
-                        providerProblem = "no API key for \(agent.rawValue) (provider \(p.name)): set \(p.keyVariables[0]), or \(rolePrefix)API_KEY_ENV to the variable holding it"
-                    }
-                }
-            case .unknown(let name):
-                providerProblem = "\(r.tree.location(of: path("provider"))): \(path("provider")): unknown provider \"\(name)\"; set \(agentPath).base_url (or \(rolePrefix)BASE_URL) to its OpenAI-compatible URL, or use one of " + Providers.table.map(\.name).joined(separator: ", ")
-            }
-        }
+        let (hosted, providerProblem) = baseURL.isEmpty
+            ? namedProvider(agent, provider: provider, providerPath: path("provider"), model: &model, baseURL: &baseURL,
+                            apiKey: &apiKey, reader: r)
+            : (nil, nil)
         var notes: [String] = []
         if apiKey.isEmpty, hosted == nil || hosted?.name == "openai" {
             // OPENAI_API_KEY goes with OPENAI_BASE_URL (or OpenAI itself), as upstream pairs them; never to
@@ -180,6 +160,40 @@ public struct AgentSettings: Sendable {
             endpoints: endpoints, unusable: unusable)
         settings.keyNotes = notes + Self.registerKeys(endpoints, environment)
         return settings
+    }
+
+    /// The provider named by `provider` (or the model's prefix), for an agent with no base_url: its URL
+    /// and the model name it takes, and its key from its variables when none is given. The provider, and
+    /// why the agent cannot use it (nil when it can).
+    private static func namedProvider(_ agent: AgentName, provider: String, providerPath: String, model: inout String,
+                                      baseURL: inout String, apiKey: inout String,
+                                      reader r: ConfigReader) -> (Provider?, String?) {
+        let environment = r.tree.environment
+        let agentPath = "llm.agents.\(agent.rawValue)"
+        let rolePrefix = "LLM_" + agent.role.uppercased() + "_"
+        var providerProblem: String? = nil
+        var hosted: Provider? = nil
+        let openAIBase = envValue("OPENAI_BASE_URL", environment)
+        switch Providers.choose(provider: provider, model: model) {
+        case .none:
+            break
+        case .known(let p, let sent):
+            if p.name == "openai", openAIBase != nil { break }
+            guard let url = p.baseURL else {
+                providerProblem = "\(r.tree.location(of: providerPath)): \(providerPath): provider \(p.name) has no fixed endpoint; set \(agentPath).base_url (or \(rolePrefix)BASE_URL) to its OpenAI-compatible URL"
+                break
+            }
+            baseURL = url; model = sent; hosted = p
+            if apiKey.isEmpty {
+                apiKey = p.keyVariables.lazy.compactMap { envValue($0, environment) }.first ?? ""
+                if apiKey.isEmpty {
+                    providerProblem = "no API key for \(agent.rawValue) (provider \(p.name)): set \(p.keyVariables[0]), or \(rolePrefix)API_KEY_ENV to the variable holding it"
+                }
+            }
+        case .unknown(let name):
+            providerProblem = "\(r.tree.location(of: providerPath)): \(providerPath): unknown provider \"\(name)\"; set \(agentPath).base_url (or \(rolePrefix)BASE_URL) to its OpenAI-compatible URL, or use one of " + Providers.table.map(\.name).joined(separator: ", ")
+        }
+        return (hosted, providerProblem)
     }
 
     /// The agent's routed endpoints (`llm.routing.endpoints`, the agent's own list, or `json` from
