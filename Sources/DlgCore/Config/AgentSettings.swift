@@ -126,21 +126,8 @@ public struct AgentSettings: Sendable {
             ? namedProvider(agent, provider: provider, providerPath: path("provider"), model: &model, baseURL: &baseURL,
                             apiKey: &apiKey, reader: r)
             : (nil, nil)
-        var notes: [String] = []
-        if apiKey.isEmpty, hosted == nil || hosted?.name == "openai" {
-            // OPENAI_API_KEY goes with OPENAI_BASE_URL (or OpenAI itself), as upstream pairs them; never to
-            // a base_url the config or another variable names, unless the config names the key for it.
-            if let key = envValue("OPENAI_API_KEY", environment) {
-                if Self.pairsWithOpenAIKey(baseURL: baseURL, environment) { apiKey = key }
-                else if let peer = PeerURL(baseURL) {
-                    notes.append("OPENAI_API_KEY is not sent to \(peer.origin) (\(path("base_url"))): it goes with OPENAI_BASE_URL or OpenAI only; to send it there, set \(path("api_key_env")): OPENAI_API_KEY")
-                }
-            }
-        }
-        if baseURL.isEmpty { baseURL = envValue("OPENAI_BASE_URL", environment) ?? "" }
-        if model.isEmpty { model = envValue("LLM_MODEL", environment) ?? envValue("OPENAI_MODEL", environment) ?? "" }
-        if apiKey.isEmpty, !baseURL.isEmpty { apiKey = "EMPTY" }
-        if baseURL.isEmpty, !apiKey.isEmpty, apiKey != "EMPTY" { baseURL = "https://api.openai.com/v1" }
+        let notes = openAIFallbacks(hosted: hosted, baseURLPath: path("base_url"), keyEnvPath: path("api_key_env"),
+                                    baseURL: &baseURL, model: &model, apiKey: &apiKey, environment)
 
         var extra = JSONObject()
         if let g = r.tree.value(at: "llm.extra")?.objectValue { for (k, v) in g.pairs { extra[k] = v } }
@@ -160,6 +147,30 @@ public struct AgentSettings: Sendable {
             endpoints: endpoints, unusable: unusable)
         settings.keyNotes = notes + Self.registerKeys(endpoints, environment)
         return settings
+    }
+
+    /// What an agent without its own URL, model or key falls back on: OPENAI_API_KEY (only where it pairs
+    /// with the URL), OPENAI_BASE_URL, LLM_MODEL or OPENAI_MODEL, "EMPTY", OpenAI's URL. Returns the notes
+    /// on a key held back.
+    private static func openAIFallbacks(hosted: Provider?, baseURLPath: String, keyEnvPath: String,
+                                        baseURL: inout String, model: inout String, apiKey: inout String,
+                                        _ environment: [String: String]) -> [String] {
+        var notes: [String] = []
+        if apiKey.isEmpty, hosted == nil || hosted?.name == "openai" {
+            // OPENAI_API_KEY goes with OPENAI_BASE_URL (or OpenAI itself), as upstream pairs them; never to
+            // a base_url the config or another variable names, unless the config names the key for it.
+            if let key = envValue("OPENAI_API_KEY", environment) {
+                if Self.pairsWithOpenAIKey(baseURL: baseURL, environment) { apiKey = key }
+                else if let peer = PeerURL(baseURL) {
+                    notes.append("OPENAI_API_KEY is not sent to \(peer.origin) (\(baseURLPath)): it goes with OPENAI_BASE_URL or OpenAI only; to send it there, set \(keyEnvPath): OPENAI_API_KEY")
+                }
+            }
+        }
+        if baseURL.isEmpty { baseURL = envValue("OPENAI_BASE_URL", environment) ?? "" }
+        if model.isEmpty { model = envValue("LLM_MODEL", environment) ?? envValue("OPENAI_MODEL", environment) ?? "" }
+        if apiKey.isEmpty, !baseURL.isEmpty { apiKey = "EMPTY" }
+        if baseURL.isEmpty, !apiKey.isEmpty, apiKey != "EMPTY" { baseURL = "https://api.openai.com/v1" }
+        return notes
     }
 
     /// The provider named by `provider` (or the model's prefix), for an agent with no base_url: its URL
