@@ -121,31 +121,40 @@ public struct AgentSettings: Sendable {
         // A key the user gave for this agent (not the OPENAI_API_KEY fallback): routed endpoints without
         // their own key use it.
         let agentKey = apiKey
-        var providerProblem: String? = nil
         // Providers by name: only when no base_url is given.
-        var hosted: Provider? = nil
-        if baseURL.isEmpty {
-            let openAIBase = envValue("OPENAI_BASE_URL", environment)
-            switch Providers.choose(provider: provider, model: model) {
-            case .none:
-                break
-            case .known(let p, let sent):
-                if p.name == "openai", openAIBase != nil { break }
-                guard let url = p.baseURL else {
-                    providerProblem = "\(r.tree.location(of: path("provider"))): \(path("provider")): provider \(p.name) has no fixed endpoint; set \(agentPath).base_url (or \(rolePrefix)BASE_URL) to its OpenAI-compatible URL"
-                    break
-                }
-                baseURL = url; model = sent; hosted = p
-                if apiKey.isEmpty {
-                    apiKey = p.keyVariables.lazy.compactMap { envValue($0, environment) }.first ?? ""
-                    if apiKey.isEmpty {
-                        providerProblem = "no API key for \(agent.rawValue) (provider \(p.name)): set \(p.keyVariables[0]), or \(rolePrefix)API_KEY_ENV to the variable holding it"
-                    }
-                }
-            case .unknown(let name):
-                providerProblem = "\(r.tree.location(of: path("provider"))): \(path("provider")): unknown provider \"\(name)\"; set \(agentPath).base_url (or \(rolePrefix)BASE_URL) to its OpenAI-compatible URL, or use one of " + Providers.table.map(\.name).joined(separator: ", ")
-            }
+        let (hosted, providerProblem) = baseURL.isEmpty
+            ? namedProvider(agent, provider: provider, providerPath: path("provider"), model: &model, baseURL: &baseURL,
+                            apiKey: &apiKey, reader: r)
+            : (nil, nil)
+        let notes = openAIFallbacks(hosted: hosted, baseURLPath: path("base_url"), keyEnvPath: path("api_key_env"),
+                                    baseURL: &baseURL, model: &model, apiKey: &apiKey, environment)
+
+        var extra = JSONObject()
+        if let g = r.tree.value(at: "llm.extra")?.objectValue { for (k, v) in g.pairs { extra[k] = v } }
+        if let a = r.tree.value(at: "\(agentPath).extra")?.objectValue { for (k, v) in a.pairs { extra[k] = v } }
+
+        var endpoints = try routedEndpoints(agentPath: agentPath, json: env("ROUTING_ENDPOINTS_JSON"),
+                                            jsonVariable: "\(prefix)ROUTING_ENDPOINTS_JSON", agentKey: agentKey, reader: r)
+        // The provider's endpoint matters only when no routed endpoints replace it.
+        if endpoints.isEmpty, unusable == nil { unusable = providerProblem }
+        if endpoints.isEmpty, !baseURL.isEmpty {
+            endpoints.append(Endpoint(name: "default", baseURL: try checkURL(baseURL, path("base_url"), r),
+                                      apiKey: apiKey, weight: 1, maxInFlight: 0, timeout: nil, model: ""))
         }
+        var settings = AgentSettings(
+            agent: agent, backend: backend, provider: provider, model: model, temperature: temperature,
+            maxTokens: maxTokens, topP: topP, timeout: timeout ?? 120, maxRetries: maxRetries ?? 4, extra: extra,
+            endpoints: endpoints, unusable: unusable)
+        settings.keyNotes = notes + Self.registerKeys(endpoints, environment)
+        return settings
+    }
+
+    /// What an agent without its own URL, model or key falls back on: OPENAI_API_KEY (only where it pairs
+    /// with the URL), OPENAI_BASE_URL, LLM_MODEL or OPENAI_MODEL, "EMPTY", OpenAI's URL. Returns the notes
+    /// on a key held back.
+    private static func openAIFallbacks(hosted: Provider?, baseURLPath: String, keyEnvPath: String,
+                                        baseURL: inout String, model: inout String, apiKey: inout String,
+                                        _ environment: [String: String]) -> [String] {
         var notes: [String] = []
         if apiKey.isEmpty, hosted == nil || hosted?.name == "openai" {
             // OPENAI_API_KEY goes with OPENAI_BASE_URL (or OpenAI itself), as upstream pairs them; never to
@@ -153,7 +162,7 @@ public struct AgentSettings: Sendable {
             if let key = envValue("OPENAI_API_KEY", environment) {
                 if Self.pairsWithOpenAIKey(baseURL: baseURL, environment) { apiKey = key }
                 else if let peer = PeerURL(baseURL) {
-                    notes.append("OPENAI_API_KEY is not sent to \(peer.origin) (\(path("base_url"))): it goes with OPENAI_BASE_URL or OpenAI only; to send it there, set \(path("api_key_env")): OPENAI_API_KEY")
+                    notes.append("OPENAI_API_KEY is not sent to \(peer.origin) (\(baseURLPath)): it goes with OPENAI_BASE_URL or OpenAI only; to send it there, set \(keyEnvPath): OPENAI_API_KEY")
                 }
             }
         }
@@ -161,23 +170,61 @@ public struct AgentSettings: Sendable {
         if model.isEmpty { model = envValue("LLM_MODEL", environment) ?? envValue("OPENAI_MODEL", environment) ?? "" }
         if apiKey.isEmpty, !baseURL.isEmpty { apiKey = "EMPTY" }
         if baseURL.isEmpty, !apiKey.isEmpty, apiKey != "EMPTY" { baseURL = "https://api.openai.com/v1" }
+        return notes
+    }
 
-        var extra = JSONObject()
-        if let g = r.tree.value(at: "llm.extra")?.objectValue { for (k, v) in g.pairs { extra[k] = v } }
-        if let a = r.tree.value(at: "\(agentPath).extra")?.objectValue { for (k, v) in a.pairs { extra[k] = v } }
+    /// The provider named by `provider` (or the model's prefix), for an agent with no base_url: its URL
+    /// and the model name it takes, and its key from its variables when none is given. The provider, and
+    /// why the agent cannot use it (nil when it can).
+    private static func namedProvider(_ agent: AgentName, provider: String, providerPath: String, model: inout String,
+                                      baseURL: inout String, apiKey: inout String,
+                                      reader r: ConfigReader) -> (Provider?, String?) {
+        let environment = r.tree.environment
+        let agentPath = "llm.agents.\(agent.rawValue)"
+        let rolePrefix = "LLM_" + agent.role.uppercased() + "_"
+        var providerProblem: String? = nil
+        var hosted: Provider? = nil
+        let openAIBase = envValue("OPENAI_BASE_URL", environment)
+        switch Providers.choose(provider: provider, model: model) {
+        case .none:
+            break
+        case .known(let p, let sent):
+            if p.name == "openai", openAIBase != nil { break }
+            guard let url = p.baseURL else {
+                providerProblem = "\(r.tree.location(of: providerPath)): \(providerPath): provider \(p.name) has no fixed endpoint; set \(agentPath).base_url (or \(rolePrefix)BASE_URL) to its OpenAI-compatible URL"
+                break
+            }
+            baseURL = url; model = sent; hosted = p
+            if apiKey.isEmpty {
+                apiKey = p.keyVariables.lazy.compactMap { envValue($0, environment) }.first ?? ""
+                if apiKey.isEmpty {
+                    providerProblem = "no API key for \(agent.rawValue) (provider \(p.name)): set \(p.keyVariables[0]), or \(rolePrefix)API_KEY_ENV to the variable holding it"
+                }
+            }
+        case .unknown(let name):
+            providerProblem = "\(r.tree.location(of: providerPath)): \(providerPath): unknown provider \"\(name)\"; set \(agentPath).base_url (or \(rolePrefix)BASE_URL) to its OpenAI-compatible URL, or use one of " + Providers.table.map(\.name).joined(separator: ", ")
+        }
+        return (hosted, providerProblem)
+    }
 
-        var endpoints: [Endpoint] = []
+    /// The agent's routed endpoints (`llm.routing.endpoints`, the agent's own list, or `json` from
+    /// `jsonVariable`, which wins); empty when none are given. An endpoint without a key of its own uses
+    /// `agentKey`.
+    private static func routedEndpoints(agentPath: String, json: String?, jsonVariable: String, agentKey: String,
+                                        reader r: ConfigReader) throws(DlgError) -> [Endpoint] {
+        let environment = r.tree.environment
         var routingPath = "llm.routing.endpoints"
         var routing = r.tree.value(at: routingPath)
         if let a = r.tree.value(at: "\(agentPath).routing.endpoints"), !a.isNull {
             routing = a; routingPath = "\(agentPath).routing.endpoints"
         }
-        if let raw = env("ROUTING_ENDPOINTS_JSON") {
+        if let raw = json {
             guard let parsed = try? JSONCodec.parse(raw), parsed.arrayValue != nil else {
-                throw DlgError.config("environment variable \(prefix)ROUTING_ENDPOINTS_JSON: expected a JSON list")
+                throw DlgError.config("environment variable \(jsonVariable): expected a JSON list")
             }
             routing = parsed
         }
+        var endpoints: [Endpoint] = []
         if let list = routing?.arrayValue {
             for (i, item) in list.enumerated() {
                 // Upstream ignores non-mapping entries (its sample `["http://localhost:1234"]` is a no-op);
@@ -206,18 +253,7 @@ public struct AgentSettings: Sendable {
                 endpoints.append(endpoint)
             }
         }
-        // The provider's endpoint matters only when no routed endpoints replace it.
-        if endpoints.isEmpty, unusable == nil { unusable = providerProblem }
-        if endpoints.isEmpty, !baseURL.isEmpty {
-            endpoints.append(Endpoint(name: "default", baseURL: try checkURL(baseURL, path("base_url"), r),
-                                      apiKey: apiKey, weight: 1, maxInFlight: 0, timeout: nil, model: ""))
-        }
-        var settings = AgentSettings(
-            agent: agent, backend: backend, provider: provider, model: model, temperature: temperature,
-            maxTokens: maxTokens, topP: topP, timeout: timeout ?? 120, maxRetries: maxRetries ?? 4, extra: extra,
-            endpoints: endpoints, unusable: unusable)
-        settings.keyNotes = notes + Self.registerKeys(endpoints, environment)
-        return settings
+        return endpoints
     }
 
     /// Whether the implicit OPENAI_API_KEY may go to `baseURL`: none given yet (then it is OPENAI_BASE_URL

@@ -6,7 +6,7 @@ import Foundation
 /// defaults below.
 public struct LLMLayerSettings: Sendable, Equatable {
     /// Stop a stage when too many of its recent HTTP calls failed.
-    public struct ErrorStorm: Sendable, Equatable {
+    public struct ErrorStormSettings: Sendable, Equatable {
         /// `llm.error_storm.enabled` (default true).
         public var enabled = true
         /// `llm.error_storm.window`: how many of the latest calls are looked at (default 50).
@@ -66,7 +66,7 @@ public struct LLMLayerSettings: Sendable, Equatable {
         public init() {}
     }
 
-    public var errorStorm = ErrorStorm()
+    public var errorStorm = ErrorStormSettings()
     public var cache = Cache()
     /// `llm.rate_limit.*`: one limit over every request of the run.
     public var rateLimit = RateLimit()

@@ -12,14 +12,14 @@ import Foundation
 /// request) or answered with bad content (the model, not the endpoint) is not counted; nor is a reply
 /// served from the response cache.
 public final class ErrorStorm: @unchecked Sendable {
-    public let settings: LLMLayerSettings.ErrorStorm
+    public let settings: LLMLayerSettings.ErrorStormSettings
     private let lock = NSLock()
     /// The latest outcomes, oldest first: nil for a success, else `endpoint: error`.
     private var ring: [String?] = []
     private var next = 0
     private var trippedMessage: String?
 
-    public init(_ settings: LLMLayerSettings.ErrorStorm) { self.settings = settings }
+    public init(_ settings: LLMLayerSettings.ErrorStormSettings) { self.settings = settings }
 
     /// Why the process stopped calling the LLM, once the storm has tripped.
     public var tripped: String? { lock.withLock { trippedMessage } }

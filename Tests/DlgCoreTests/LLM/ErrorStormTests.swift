@@ -5,8 +5,8 @@ import Foundation
 import Testing
 
 @Suite struct ErrorStormTests {
-    static func settings(window: Int = 10, rate: Double = 0.5, minCalls: Int = 6) -> LLMLayerSettings.ErrorStorm {
-        var s = LLMLayerSettings.ErrorStorm()
+    static func settings(window: Int = 10, rate: Double = 0.5, minCalls: Int = 6) -> LLMLayerSettings.ErrorStormSettings {
+        var s = LLMLayerSettings.ErrorStormSettings()
         s.window = window
         s.maxFailureRate = rate
         s.minCalls = minCalls
