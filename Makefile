@@ -87,7 +87,7 @@ llm-up: ## Start the local CPU LLM server on 127.0.0.1:$(LLM_PORT) (installs it 
 llm-down: ## Stop the local CPU LLM server.
 	@scripts/llm-server.sh down "$(LLM_PORT)"
 
-pg-up: ## Start a local PostgreSQL on 127.0.0.1:$(PG_PORT) (data in .dlgforge/pg; installs it once) and print its DSN.
+pg-up: ## Start a local PostgreSQL on 127.0.0.1:$(PG_PORT) (data in .dlgforge/pg; installs it once) with a password made for it; say where its DSN file is (never the password).
 	@PG_PORT=$(PG_PORT) scripts/pg.sh up
 
 pg-down: ## Stop the local PostgreSQL.
