@@ -131,10 +131,11 @@ final class PrivatePostgres: @unchecked Sendable {
                      "banneton", "hydration", "autolyse", "gluten", "rye", "spelt", "steam", "stone", "peel", "knife"]
         var families: [[String]] = []
         for i in 0..<60 {
-            // Two families share at most one noun (b is 1 to 3 places after a), so across them J <= 15/19.
+            // 19 words; within a family J >= 19/22 = 0.86. Two families share at most one noun (b is 1
+            // to 3 places after a) and differ in two numbers, so across them J <= 18/24 = 0.75.
             let a = nouns[i % 20], b = nouns[(i % 20 + 1 + i / 20) % 20]
-            let base = "why does my \(a) behave oddly with the \(b) when I follow recipe number \(i) in the morning"
-            families.append([base, base + " again", "when I follow recipe number \(i) in the morning, why does my \(a) behave oddly with the \(b)?",
+            let base = "why does my \(a) behave oddly with the \(b) when I follow recipe \(i) from page \(100 + 3 * i) in the morning"
+            families.append([base, base + " again", "when I follow recipe \(i) from page \(100 + 3 * i) in the morning, why does my \(a) behave oddly with the \(b)?",
                              base.replacingOccurrences(of: " with ", with: ", with ") + "!!", "so " + base + " today"])
         }
         var rng = SystemRandomNumberGenerator()
