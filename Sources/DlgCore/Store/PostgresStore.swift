@@ -221,10 +221,11 @@ public final class PostgresDedupStore: DedupStore {
     /// The accepted questions sharing a band with any of the given ones, with their text (read back
     /// from `dlgforge_questions`, so every match is confirmed on the real shingle sets).
     static let bandHitsSQL = """
-        SELECT DISTINCT b.band, b.hash, q.conversation_id, q.turn_index, q.question_norm
+        SELECT DISTINCT b.band, b.hash, q.conversation_id, q.turn_index, q.question_norm, q.batch, q.ord
         FROM unnest($2::int[], $3::bigint[]) AS u(band, hash)
         JOIN dlgforge_question_bands b ON b.run_id = $1 AND b.band = u.band AND b.hash = u.hash
         JOIN dlgforge_questions q ON q.run_id = $1 AND q.conversation_id = b.conversation_id AND q.turn_index = b.turn_index
+        ORDER BY q.batch, q.ord
         """
 
     static let addBandsSQL = """
@@ -263,7 +264,8 @@ public final class PostgresDedupStore: DedupStore {
                 if n == stored.count { storedAt[key] = n; stored.append(Stored(cid: cid, turn: turn, norm: norm)) }
                 bandsOf[n, default: []].append(UInt64(bitPattern: Int64(hash)))
             }
-            for (n, b) in bandsOf { hits.add(n, set: NearDuplicates.shingles(stored[n].norm), bands: b) }
+            // In the order they were accepted, so of equally similar ones the first accepted is named.
+            for n in stored.indices { hits.add(n, set: NearDuplicates.shingles(stored[n].norm), bands: bandsOf[n] ?? []) }
         }
         // In input order: near an accepted question (not this turn's own, not the same text, which
         // exact dedup decides) or near an earlier question of the batch that goes on: rejected.
