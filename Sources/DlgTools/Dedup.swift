@@ -9,13 +9,14 @@ import DlgCore
 public struct DlgDedup: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "dlg-dedup",
-        abstract: "Reject duplicate pending questions (normalized exact match) across the whole run.",
+        abstract: "Reject duplicate pending questions (normalized exact match, and near duplicates with coverage.near_dedup_threshold) across the whole run.",
         discussion: """
         stdin: dialogue records (JSONL). stdout: the same records in the same order; each pending question is \
         marked accepted or rejected. Accepted questions are committed to the store, the run's \
         coverage_ledger.jsonl, or the database with store.backend: postgres and a DSN, so dedup holds across \
         passes, waves and processes. A question already accepted for the same conversation and turn is \
-        accepted again (reruns are idempotent).
+        accepted again (reruns are idempotent). With coverage.near_dedup_threshold above 0, a question whose \
+        word set is at least that similar (Jaccard) to an accepted one's is rejected too, logged as near_duplicate.
         """)
 
     public init() {}

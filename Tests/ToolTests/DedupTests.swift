@@ -65,4 +65,35 @@ import Testing
         try #require(r.status == 0, "\(r)")
         #expect(r.stdout == input, "\(r)")
     }
+
+    /// `coverage.near_dedup_threshold` (here from NEAR_DEDUP_THRESHOLD): a question a word longer
+    /// than one accepted before is rejected, and the log says near_duplicate, the question it matched
+    /// (the ledger's question_hash) and the similarity.
+    @Test func nearDuplicatesAreRejectedAndLogged() async throws {
+        let work = try WorkDir(copyExamples: false, label: "neardup")
+        try work.writeConfig("run:\n  run_id: near\n")
+        let questions = ["How long should I let my sourdough starter rest after feeding it before we bake?",
+                         "How long should I let my young sourdough starter rest after feeding it, before we bake?",
+                         "Which flour gives the most open crumb in a rye loaf?"]
+        let input = JSONL.text(pendingRecords(questions, prefix: "n"))
+        let off = try await stage("dlg-dedup", work, nil, ["--ledger", work.file("off.jsonl").path], stdin: input)
+        try #require(off.status == 0, "\(off)")
+        #expect(try Self.states(off) == ["accepted", "accepted", "accepted"], "threshold 0, the default: \(off)")
+
+        let r = try await stage("dlg-dedup", work, nil, stdin: input, env: ["NEAR_DEDUP_THRESHOLD": "0.8"])
+        try #require(r.status == 0, "\(r)")
+        #expect(try Self.states(r) == ["accepted", "rejected", "accepted"], "\(r)")
+        let ledger = try work.records("outputs/coverage_ledger.jsonl")
+        let hash = try #require(ledger.first?["question_hash"]?.stringValue)
+        let log = try work.read("logs/run.log")
+        #expect(log.contains("near_duplicate matched=\(hash) similarity=0.938"), "\(log)")
+        #expect(!log.contains("duplicate question"), "a near duplicate is not counted as an exact one: \(log)")
+    }
+
+    @Test func aThresholdOutsideZeroToOneIsAConfigError() async throws {
+        let work = try WorkDir(copyExamples: false, label: "neardup-bad")
+        try work.writeConfig("coverage:\n  near_dedup_threshold: 1.5\n")
+        let r = try await stage("dlg-dedup", work, nil, stdin: "")
+        #expect(r.status == 78 && r.stderr.contains("coverage.near_dedup_threshold"), "\(r)")
+    }
 }

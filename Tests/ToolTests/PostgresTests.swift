@@ -119,6 +119,55 @@ final class PrivatePostgres: @unchecked Sendable {
         #expect(!work.exists("outputs/coverage_ledger.jsonl"), "the database is the store: no ledger file")
     }
 
+    /// Near-duplicate dedup across four processes: every question comes in several wordings (a word
+    /// added, clauses swapped, punctuation changed) dealt to different processes; of each family
+    /// exactly one is accepted, and no accepted pair is at or above the threshold.
+    @Test(.enabled(if: PostgresTestServer.available, needsServer), .timeLimit(.minutes(10)))
+    func fourProcessesLetNoNearDuplicatePairThrough() async throws {
+        let dsn = try #require(PostgresTestServer.dsn)
+        let work = try postgresProject(label: "pg-near4", extra: "coverage:\n  near_dedup_threshold: 0.8")
+        let run = PostgresTestServer.freshRunID("near")
+        let nouns = ["starter", "levain", "crumb", "crust", "loaf", "flour", "oven", "proof", "dough", "scoring",
+                     "banneton", "hydration", "autolyse", "gluten", "rye", "spelt", "steam", "stone", "peel", "knife"]
+        var families: [[String]] = []
+        for i in 0..<60 {
+            // 19 words; within a family J >= 19/22 = 0.86. Two families share at most one noun (b is 1
+            // to 3 places after a) and differ in two numbers, so across them J <= 18/24 = 0.75.
+            let a = nouns[i % 20], b = nouns[(i % 20 + 1 + i / 20) % 20]
+            let base = "why does my \(a) behave oddly with the \(b) when I follow recipe \(i) from page \(100 + 3 * i) in the morning"
+            families.append([base, base + " again", "when I follow recipe \(i) from page \(100 + 3 * i) in the morning, why does my \(a) behave oddly with the \(b)?",
+                             base.replacingOccurrences(of: " with ", with: ", with ") + "!!", "so " + base + " today"])
+        }
+        var rng = SystemRandomNumberGenerator()
+        var all = families.flatMap { $0 }
+        all.shuffle(using: &rng)
+        let records = pendingRecords(all, prefix: "n")
+        var procs: [RunningTool] = []
+        for p in 0..<4 {
+            let part = stride(from: p, to: records.count, by: 4).map { records[$0] }
+            procs.append(try startTool("dlg-dedup", args: ["--config", work.configPath, "--run-id", run],
+                                       stdin: Data(JSONL.text(part).utf8), env: ["POSTGRES_DSN": dsn], cwd: work.url))
+        }
+        var accepted: [String] = []
+        for proc in procs {
+            let r = try await proc.finish(timeout: .seconds(300))
+            try #require(r.status == 0, "\(r)")
+            accepted += try states(r.stdout).filter { $0.state == "accepted" }.map(\.question)
+        }
+        let sets = accepted.map { NearDuplicates.shingles($0) }
+        var pairs: [String] = []
+        for i in sets.indices { for j in sets.indices where j > i && NearDuplicates.jaccard(sets[i], sets[j]) >= 0.8 {
+            pairs.append("\(accepted[i]) | \(accepted[j])")
+        } }
+        #expect(pairs.isEmpty, "near-duplicate pairs accepted: \(pairs)")
+        for (n, family) in families.enumerated() {
+            #expect(accepted.filter { family.contains($0) }.count == 1, "family \(n)")
+        }
+        let db = try PGConnection(dsn: dsn)
+        let bands = try db.query("SELECT count(*) FROM dlgforge_question_bands WHERE run_id = $1", [.text(run)])
+        #expect(bands[0, 0] == "\(60 * NearDuplicates.Banding(threshold: 0.8).bands)", "one row per band of each accepted question")
+    }
+
     @Test(.enabled(if: PostgresTestServer.available, needsServer))
     func aWrongPasswordStopsWithAMessageWithoutIt() async throws {
         let secret = "NotThePassword-\(UInt32.random(in: 0...UInt32.max))"

@@ -150,6 +150,9 @@ public struct CoverageSettings: Sendable {
     public var epsilon: Double
     public var fraction: Double
     public var questionDedupRetries: Int
+    /// Jaccard similarity of two questions' shingle sets at or above which the later one is a near
+    /// duplicate (`NearDuplicates`); 0 turns near-duplicate dedup off.
+    public var nearDedupThreshold: Double
 }
 
 public struct JudgeSettings: Sendable {
@@ -293,7 +296,8 @@ public struct Settings: Sendable {
             docCoverageMode: try r.choice("coverage.doc_coverage_mode", ["balanced", "off"]),
             epsilon: try r.double("coverage.doc_coverage_epsilon", min: 0, max: 1),
             fraction: min(1, max(0.05, try r.double("coverage.doc_coverage_fraction", min: 0))),
-            questionDedupRetries: try r.int("coverage.question_dedup_retries", min: 0, max: 100))
+            questionDedupRetries: try r.int("coverage.question_dedup_retries", min: 0, max: 100),
+            nearDedupThreshold: try r.double("coverage.near_dedup_threshold", min: 0, max: 1))
         var reasons = try r.stringList("judge.reasons")
         if reasons.isEmpty { reasons = ConfigDefaults.reasons }
         judge = JudgeSettings(

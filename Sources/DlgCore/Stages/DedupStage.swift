@@ -2,13 +2,16 @@ import Foundation
 import Logging
 
 /// dlg-dedup: normalized exact-match dedup of pending questions (lowercase, collapsed whitespace)
-/// against everything accepted in the run and earlier in the input. Accepted questions are committed
-/// to the store (the coverage ledger); rejected ones are marked for dlg-gen to regenerate.
+/// against everything accepted in the run and earlier in the input, and with
+/// `coverage.near_dedup_threshold` near-duplicate dedup (`NearDuplicates`). Accepted questions are
+/// committed to the store (the coverage ledger); rejected ones are marked for dlg-gen to regenerate.
 public final class DedupStage: RecordStage, @unchecked Sendable {
     let store: DedupStore
     let log: Logger
     public private(set) var accepted = 0
     public private(set) var rejected = 0
+    /// Of the rejected, those rejected as near duplicates.
+    public private(set) var nearRejected = 0
     /// Why the store could not be read or written (the last time), and how many records that left
     /// pending; the tool then reports it and exits 74 (69 for a database that stayed down).
     public private(set) var storeError: String?
@@ -67,9 +70,9 @@ public final class DedupStage: RecordStage, @unchecked Sendable {
             storeFailures += candidates.count
             return records
         }
-        let decisions: [Bool]
+        let decisions: [DedupDecision]
         do {
-            decisions = try store.filterAndCommit(candidates)
+            decisions = try store.decide(candidates)
         } catch {
             storeFailure = error
             storeError = error.message
@@ -80,12 +83,21 @@ public final class DedupStage: RecordStage, @unchecked Sendable {
         var out = records
         for (k, i) in places.enumerated() {
             var p = Record.pending(out[i])!
-            let ok = decisions[k]
-            p["state"] = ok ? "accepted" : "rejected"
-            if ok { accepted += 1 } else {
+            let attempt = p["attempt"]?.intValue ?? 1
+            let at: Logger.Metadata = [
+                "dlg_conversation_id": "\(candidates[k].conversationID)", "dlg_turn_index": "\(candidates[k].turnIndex)"]
+            p["state"] = decisions[k].isAccepted ? "accepted" : "rejected"
+            switch decisions[k] {
+            case .accepted: accepted += 1
+            case .duplicate:
                 rejected += 1
-                log.info("duplicate question attempt=\(p["attempt"]?.intValue ?? 1)", metadata: [
-                    "dlg_conversation_id": "\(candidates[k].conversationID)", "dlg_turn_index": "\(candidates[k].turnIndex)"])
+                log.info("duplicate question attempt=\(attempt)", metadata: at)
+            case .nearDuplicate(let id, let similarity):
+                rejected += 1
+                nearRejected += 1
+                log.info("near_duplicate matched=\(id) similarity=\(String(format: "%.3f", similarity)) attempt=\(attempt)",
+                         metadata: at.merging(["dlg_kind": "near_duplicate", "dlg_matched_question": "\(id)",
+                                                   "dlg_similarity": "\(String(format: "%.3f", similarity))"]) { a, _ in a })
             }
             out[i]["pending"] = .object(p)
         }

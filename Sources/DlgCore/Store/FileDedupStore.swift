@@ -13,11 +13,34 @@ public struct DedupCandidate: Sendable {
     var key: String { "\(conversationID)#\(turnIndex)" }
 }
 
+/// What the store said of a candidate.
+public enum DedupDecision: Sendable, Equatable {
+    case accepted
+    /// The same normalized question was accepted before (or earlier in the batch).
+    case duplicate
+    /// An accepted question's shingle set is this similar (Jaccard, at or above the threshold);
+    /// `of` is its id: the ledger's `question_hash` (the first 16 hex digits of the SHA-256 of the
+    /// normalized question).
+    case nearDuplicate(of: String, similarity: Double)
+
+    public var isAccepted: Bool { self == .accepted }
+}
+
 /// Where accepted normalized questions live across processes and passes.
 public protocol DedupStore: AnyObject {
     /// Decides candidates in order (the lowest slot wins a tie); accepted ones are committed.
-    func filterAndCommit(_ candidates: [DedupCandidate]) throws(DlgError) -> [Bool]
+    func decide(_ candidates: [DedupCandidate]) throws(DlgError) -> [DedupDecision]
 }
+
+extension DedupStore {
+    /// Whether each candidate was accepted.
+    public func filterAndCommit(_ candidates: [DedupCandidate]) throws(DlgError) -> [Bool] {
+        try decide(candidates).map(\.isAccepted)
+    }
+}
+
+/// A question's id in logs: the ledger's `question_hash`.
+func questionHash(_ normalized: String) -> String { String(SHA256.hex(normalized).prefix(16)) }
 
 /// The file store: `coverage_ledger.jsonl` itself. Each line is upstream's ledger entry plus
 /// `conversation_id` and `turn_index`; the file is read incrementally under an exclusive lock, so
@@ -33,6 +56,8 @@ public final class FileDedupStore: DedupStore {
     /// 1.1 KB: 110 MB at 100,000 dialogues).
     private var acceptedBy: [Digest: Digest] = [:]
     private var questionOf: [Digest: Digest] = [:]
+    /// The accepted questions' shingle sets by normalized-question digest (nil: near dedup off).
+    private var near: NearIndex<Digest>?
 
     /// The first 128 bits of the SHA-256 of a normalized question or a key. Two different texts
     /// share a digest with probability about n^2 / 2^129 among n texts: 1.5e-27 at a million
@@ -47,10 +72,18 @@ public final class FileDedupStore: DedupStore {
             high = UInt64(w[0]) << 32 | UInt64(w[1])
             low = UInt64(w[2]) << 32 | UInt64(w[3])
         }
+
+        /// The first 64 bits in hex: the ledger's `question_hash` of a normalized question.
+        var hex: String {
+            let s = String(high, radix: 16)
+            return String(repeating: "0", count: 16 - s.count) + s
+        }
     }
 
-    public init(path: String) throws(DlgError) {
+    /// `nearThreshold`: `coverage.near_dedup_threshold` (0: exact dedup only).
+    public init(path: String, nearThreshold: Double = 0) throws(DlgError) {
         self.path = path
+        if nearThreshold > 0 { near = NearIndex(threshold: nearThreshold) }
         let dir = (path as NSString).deletingLastPathComponent
         if !dir.isEmpty { try Files.makeDirectory(dir) }
         fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
@@ -92,6 +125,10 @@ public final class FileDedupStore: DedupStore {
         let cid = v["conversation_id"]?.stringValue ?? ""
         let key = cid.isEmpty ? "ledger#\(norm)" : "\(cid)#\(v["turn_index"]?.intValue ?? 0)"
         remember(key: Digest(key), norm: Digest(norm))
+        if near != nil {
+            let set = NearDuplicates.shingles(norm)
+            near!.add(Digest(norm), set: set, bands: NearDuplicates.bands(of: set, near!.banding))
+        }
     }
 
     private func remember(key: Digest, norm: Digest) {
@@ -100,22 +137,33 @@ public final class FileDedupStore: DedupStore {
         if acceptedBy[norm] == nil { acceptedBy[norm] = key }
     }
 
-    public func filterAndCommit(_ candidates: [DedupCandidate]) throws(DlgError) -> [Bool] {
+    public func decide(_ candidates: [DedupCandidate]) throws(DlgError) -> [DedupDecision] {
         flock(fd, LOCK_EX)
         defer { flock(fd, LOCK_UN) }
         try catchUp()
-        var decisions: [Bool] = []
+        var decisions: [DedupDecision] = []
         var out: [UInt8] = []
         for c in candidates {
             let text = Text.normalized(c.question)
-            if text.isEmpty { decisions.append(false); continue }
+            if text.isEmpty { decisions.append(.duplicate); continue }
             let norm = Digest(text), key = Digest(c.key)
-            if questionOf[key] == norm && acceptedBy[norm] == key { decisions.append(true); continue }
-            if acceptedBy[norm] != nil { decisions.append(false); continue }
+            if questionOf[key] == norm && acceptedBy[norm] == key { decisions.append(.accepted); continue }
+            if acceptedBy[norm] != nil { decisions.append(.duplicate); continue }
+            if let index = near {
+                let set = NearDuplicates.shingles(text)
+                let bands = NearDuplicates.bands(of: set, index.banding)
+                // A question still accepted, and not the one this turn held before (a turn asked again).
+                let live = { (d: Digest) in self.acceptedBy[d] != nil && self.acceptedBy[d] != key }
+                if let hit = index.match(set, bands: bands, isLive: live) {
+                    decisions.append(.nearDuplicate(of: hit.id.hex, similarity: hit.similarity))
+                    continue
+                }
+                near!.add(norm, set: set, bands: bands)
+            }
             remember(key: key, norm: norm)
             JSON.object(c.ledgerEntry).write(into: &out)
             out.append(0x0A)
-            decisions.append(true)
+            decisions.append(.accepted)
         }
         if !out.isEmpty {
             var written = 0

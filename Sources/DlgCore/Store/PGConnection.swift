@@ -49,6 +49,17 @@ public enum PGValue: Sendable {
     static let nulError = DlgError.data("a text value contains a NUL character, which PostgreSQL text cannot store")
 }
 
+/// The statements of one transaction (`PGConnection.transaction`).
+public struct PGTransaction {
+    fileprivate let connection: PGConnection
+
+    /// Runs one statement of the transaction with its parameters ($1, $2, ...).
+    @discardableResult
+    public func query(_ sql: String, _ params: [PGValue] = []) throws(DlgError) -> PGRows {
+        try connection.statementInTransaction(sql, params)
+    }
+}
+
 /// The rows of a result, as text (NULL is nil).
 public struct PGRows: Sendable {
     public let rows: [[String?]]
@@ -141,6 +152,62 @@ public final class PGConnection: @unchecked Sendable {
                 Thread.sleep(forTimeInterval: delay)
                 delay = min(retry.maxDelay, delay * 2)
             }
+        }
+    }
+
+    /// Runs `body` as one transaction (BEGIN ... COMMIT), the connection held for it alone. A lost
+    /// connection, a deadlock or a serialization failure inside it rolls it all back and runs
+    /// `body` again (so `body`, like a statement here, must be safe to repeat), until
+    /// `retry.totalWait` has passed (then 69); any other error rolls it back and is thrown.
+    public func transaction<T>(_ body: (PGTransaction) throws(DlgError) -> T) throws(DlgError) -> T {
+        lock.lock()
+        defer { lock.unlock() }
+        let deadline = Date().addingTimeInterval(retry.totalWait)
+        var delay = retry.firstDelay
+        while true {
+            if conn == nil || PQstatus(conn) != CONNECTION_OK { try reconnect(until: deadline) }
+            retryReason = nil
+            do throws(DlgError) {
+                try statementInTransaction("BEGIN", [])
+                let value = try body(PGTransaction(connection: self))
+                try statementInTransaction("COMMIT", [])
+                return value
+            } catch {
+                guard let reason = retryReason else {
+                    if PQstatus(conn) == CONNECTION_OK { _ = execute("ROLLBACK", []) }
+                    throw error
+                }
+                guard Date() < deadline else {
+                    throw DlgError.unavailable("postgres at \(location): \(reason.why), still after \(Int(retry.totalWait)) s of retries")
+                }
+                if reason.lost {
+                    try reconnect(until: deadline)
+                } else {
+                    _ = execute("ROLLBACK", [])
+                    Thread.sleep(forTimeInterval: delay)
+                    delay = min(retry.maxDelay, delay * 2)
+                }
+            }
+        }
+    }
+
+    /// Why the running transaction must start again (nil: it need not).
+    private var retryReason: (lost: Bool, why: String)?
+
+    /// One statement inside `transaction` (the lock is held): no retry of its own.
+    @discardableResult
+    fileprivate func statementInTransaction(_ sql: String, _ params: [PGValue]) throws(DlgError) -> PGRows {
+        var values: [[UInt8]?] = []
+        for p in params { values.append(try p.encoded()) }
+        switch execute(sql, values) {
+        case .rows(let rows): return rows
+        case .failed(let e): throw e
+        case .lost(let why):
+            retryReason = (true, "connection lost: \(why)")
+            throw DlgError.unavailable("postgres at \(location): connection lost: \(why)")
+        case .transient(let why):
+            retryReason = (false, why)
+            throw DlgError.unavailable("postgres at \(location): \(why)")
         }
     }
 

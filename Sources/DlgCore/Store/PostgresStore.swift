@@ -59,6 +59,13 @@ public final class PostgresStore: @unchecked Sendable {
             updated_at timestamptz NOT NULL DEFAULT now(),
             PRIMARY KEY (run_id, conversation_id));
         CREATE INDEX IF NOT EXISTS dlgforge_journal_order ON dlgforge_journal (run_id, first_seen);
+        CREATE TABLE IF NOT EXISTS dlgforge_question_bands (
+            run_id text NOT NULL,
+            band smallint NOT NULL,
+            hash bigint NOT NULL,
+            conversation_id text NOT NULL,
+            turn_index integer NOT NULL,
+            PRIMARY KEY (run_id, band, hash, conversation_id, turn_index));
         INSERT INTO dlgforge_schema_version (version) VALUES (1) ON CONFLICT DO NOTHING;
         """
 
@@ -127,9 +134,14 @@ public final class PostgresDedupStore: DedupStore {
     public let store: PostgresStore
     public let runID: String
 
-    public init(store: PostgresStore, runID: String) throws(DlgError) {
+    /// The near-duplicate settings (nil: exact dedup only); the shingle sets come from the database.
+    let near: NearIndex<Int>?
+
+    /// `nearThreshold`: `coverage.near_dedup_threshold` (0: exact dedup only).
+    public init(store: PostgresStore, runID: String, nearThreshold: Double = 0) throws(DlgError) {
         self.store = store
         self.runID = runID
+        near = nearThreshold > 0 ? NearIndex(threshold: nearThreshold) : nil
         try store.registerRun(runID)
     }
 
@@ -161,7 +173,19 @@ public final class PostgresDedupStore: DedupStore {
             ON q.run_id = $1 AND q.question_norm = i.norm AND q.conversation_id = i.cid AND q.turn_index = i.turn
         """
 
-    public func filterAndCommit(_ candidates: [DedupCandidate]) throws(DlgError) -> [Bool] {
+    public func decide(_ candidates: [DedupCandidate]) throws(DlgError) -> [DedupDecision] {
+        guard let near else {
+            return try exactDecide(candidates) { (sql, params) throws(DlgError) in try store.db.query(sql, params) }
+                .map { $0 ? .accepted : .duplicate }
+        }
+        return try store.db.transaction { (tx: PGTransaction) throws(DlgError) in
+            try nearDecide(candidates, near, tx)
+        }
+    }
+
+    /// Exact dedup of a batch in one statement (`acceptSQL`) through `run`.
+    func exactDecide(_ candidates: [DedupCandidate],
+                     _ run: (String, [PGValue]) throws(DlgError) -> PGRows) throws(DlgError) -> [Bool] {
         var decisions = [Bool](repeating: false, count: candidates.count)
         var firstOf: [String: Int] = [:]          // normalized question -> position in the statement
         var norms: [String] = [], cids: [String] = [], turns: [Int] = [], entries: [String] = []
@@ -183,7 +207,7 @@ public final class PostgresDedupStore: DedupStore {
             sentFrom.append(i)
         }
         if norms.isEmpty { return decisions }
-        let rows = try store.db.query(Self.acceptSQL, [
+        let rows = try run(Self.acceptSQL, [
             .text(runID), .textArray(norms), .textArray(cids), .intArray(turns), .textArray(entries),
         ])
         for row in rows.rows {
@@ -192,5 +216,91 @@ public final class PostgresDedupStore: DedupStore {
         }
         for (i, j) in sameTurn { decisions[i] = decisions[sentFrom[j]] }
         return decisions
+    }
+
+    /// The accepted questions sharing a band with any of the given ones, with their text (read back
+    /// from `dlgforge_questions`, so every match is confirmed on the real shingle sets).
+    static let bandHitsSQL = """
+        SELECT DISTINCT b.band, b.hash, q.conversation_id, q.turn_index, q.question_norm, q.batch, q.ord
+        FROM unnest($2::int[], $3::bigint[]) AS u(band, hash)
+        JOIN dlgforge_question_bands b ON b.run_id = $1 AND b.band = u.band AND b.hash = u.hash
+        JOIN dlgforge_questions q ON q.run_id = $1 AND q.conversation_id = b.conversation_id AND q.turn_index = b.turn_index
+        ORDER BY q.batch, q.ord
+        """
+
+    static let addBandsSQL = """
+        INSERT INTO dlgforge_question_bands (run_id, band, hash, conversation_id, turn_index)
+        SELECT $1, band, hash, cid, turn FROM unnest($2::int[], $3::bigint[], $4::text[], $5::int[]) AS t(band, hash, cid, turn)
+        ORDER BY band, hash
+        ON CONFLICT DO NOTHING
+        """
+
+    /// Exact and near dedup of a batch in one transaction that holds the run's near-dedup lock
+    /// (`pg_advisory_xact_lock`), so batches of every process of the run are decided one after the
+    /// other, each seeing every question committed before it: first to commit wins, as for exact
+    /// dedup. The accepted questions' band hashes are written in the same transaction.
+    func nearDecide(_ candidates: [DedupCandidate], _ index: NearIndex<Int>, _ tx: PGTransaction) throws(DlgError) -> [DedupDecision] {
+        try tx.query("SELECT pg_advisory_xact_lock(4729032, hashtext($1))", [.text(runID)])
+        let norms = candidates.map { Text.normalized($0.question) }
+        let sets = norms.map { NearDuplicates.shingles($0) }
+        let bands = sets.map { NearDuplicates.bands(of: $0, index.banding) }
+        var qBand: [Int] = [], qHash: [Int] = []
+        for b in bands {
+            for (i, h) in b.enumerated() { qBand.append(i); qHash.append(Int(bitPattern: UInt(h))) }
+        }
+        // The accepted questions this batch may be near, each a number in `stored`.
+        struct Stored { var cid: String; var turn: Int; var norm: String }
+        var stored: [Stored] = [], storedAt: [String: Int] = [:]
+        var hits = NearIndex<Int>(threshold: index.threshold)
+        if !qBand.isEmpty {
+            let rows = try tx.query(Self.bandHitsSQL, [.text(runID), .intArray(qBand), .intArray(qHash)])
+            var bandsOf: [Int: [UInt64]] = [:]
+            for row in rows.rows {
+                guard let band = row[0].flatMap({ Int($0) }), let hash = row[1].flatMap({ Int($0) }),
+                      let cid = row[2], let turn = row[3].flatMap({ Int($0) }), let norm = row[4] else { continue }
+                _ = band
+                let key = "\(cid)#\(turn)"
+                let n = storedAt[key] ?? stored.count
+                if n == stored.count { storedAt[key] = n; stored.append(Stored(cid: cid, turn: turn, norm: norm)) }
+                bandsOf[n, default: []].append(UInt64(bitPattern: Int64(hash)))
+            }
+            // In the order they were accepted, so of equally similar ones the first accepted is named.
+            for n in stored.indices { hits.add(n, set: NearDuplicates.shingles(stored[n].norm), bands: bandsOf[n] ?? []) }
+        }
+        // In input order: near an accepted question (not this turn's own, not the same text, which
+        // exact dedup decides) or near an earlier question of the batch that goes on: rejected.
+        var decisions = [DedupDecision?](repeating: nil, count: candidates.count)
+        var batch = NearIndex<Int>(threshold: index.threshold)
+        var seen = Set<String>()
+        for (i, c) in candidates.enumerated() where !norms[i].isEmpty && seen.insert(norms[i]).inserted {
+            let own = { (n: Int) in
+                stored[n].norm != norms[i] && !(stored[n].cid == c.conversationID && stored[n].turn == c.turnIndex) }
+            let earlier = { (k: Int) in candidates[k].conversationID != c.conversationID || candidates[k].turnIndex != c.turnIndex }
+            let a = hits.match(sets[i], bands: bands[i], isLive: own)
+            let b = batch.match(sets[i], bands: bands[i], isLive: earlier)
+            if let a, a.similarity >= (b?.similarity ?? -1) {
+                decisions[i] = .nearDuplicate(of: questionHash(stored[a.id].norm), similarity: a.similarity)
+            } else if let b {
+                decisions[i] = .nearDuplicate(of: questionHash(norms[b.id]), similarity: b.similarity)
+            } else {
+                batch.add(i, set: sets[i], bands: bands[i])
+            }
+        }
+        let rest = candidates.indices.filter { decisions[$0] == nil }
+        let exact = try exactDecide(rest.map { candidates[$0] }) { (sql, params) throws(DlgError) in try tx.query(sql, params) }
+        var addBand: [Int] = [], addHash: [Int] = [], addCid: [String] = [], addTurn: [Int] = []
+        for (k, i) in rest.enumerated() {
+            decisions[i] = exact[k] ? .accepted : .duplicate
+            guard exact[k] else { continue }
+            for (band, h) in bands[i].enumerated() {
+                addBand.append(band); addHash.append(Int(bitPattern: UInt(h)))
+                addCid.append(candidates[i].conversationID); addTurn.append(candidates[i].turnIndex)
+            }
+        }
+        if !addBand.isEmpty {
+            try tx.query(Self.addBandsSQL, [.text(runID), .intArray(addBand), .intArray(addHash),
+                                            .textArray(addCid), .intArray(addTurn)])
+        }
+        return decisions.map { $0 ?? .duplicate }
     }
 }

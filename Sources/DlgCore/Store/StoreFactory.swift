@@ -22,8 +22,9 @@ public enum StoreFactory {
     /// output folder's `coverage_ledger.jsonl`.
     public static func dedupStore(_ settings: Settings, ledger: String?, runID: String?) throws(DlgError) -> DedupStore {
         if ledger == nil, let pg = try postgres(settings) {
-            return try PostgresDedupStore(store: pg, runID: try Self.runID(settings, given: runID))
+            return try PostgresDedupStore(store: pg, runID: try Self.runID(settings, given: runID),
+                                          nearThreshold: settings.coverage.nearDedupThreshold)
         }
-        return try FileDedupStore(path: ledger ?? settings.ledgerPath)
+        return try FileDedupStore(path: ledger ?? settings.ledgerPath, nearThreshold: settings.coverage.nearDedupThreshold)
     }
 }

@@ -100,4 +100,44 @@ import Testing
             #expect(error.code == .io)
         }
     }
+
+    /// With `coverage.near_dedup_threshold` 0.8: a word or two added, clauses swapped, punctuation
+    /// changed: rejected as near duplicates naming the question they matched; distinct ones pass.
+    @Test func nearDuplicatesAreRejectedAtEightTenths() throws {
+        let path = NSTemporaryDirectory() + "dlg-ledger-\(UUID().uuidString).jsonl"
+        defer { unlink(path) }
+        let store = try FileDedupStore(path: path, nearThreshold: 0.8)
+        let first = "How long should I let my sourdough starter rest after feeding it before we bake?"
+        let decided = try store.decide([
+            candidate("c1", 1, first),
+            candidate("c2", 1, "How long should I let my young sourdough starter rest after feeding it before we bake?"),
+            candidate("c3", 1, "How long exactly should I let my young sourdough starter rest after feeding it before we bake?"),
+            candidate("c4", 1, "After feeding it, before we bake: how long should I let my sourdough starter rest?"),
+            candidate("c5", 1, "how long should i let my sourdough-starter rest, after feeding it, before we bake"),
+            candidate("c6", 1, "Which flour gives the most open crumb in a rye loaf?"),
+            candidate("c7", 1, "How long should I let my bread dough rest after shaping it before we bake?"),
+        ])
+        let id = questionHash(Text.normalized(first))
+        #expect(decided[0] == .accepted)
+        #expect(decided[1] == .nearDuplicate(of: id, similarity: 15.0 / 16))
+        #expect(decided[2] == .nearDuplicate(of: id, similarity: 15.0 / 17))
+        #expect(decided[3] == .nearDuplicate(of: id, similarity: 1))
+        #expect(decided[4] == .nearDuplicate(of: id, similarity: 1))
+        #expect(decided[5] == .accepted)
+        #expect(decided[6] == .accepted, "12 of 18 words shared: 0.67")
+        // Another process reads the ledger and agrees; the same turn asking again is accepted again.
+        let other = try FileDedupStore(path: path, nearThreshold: 0.8)
+        #expect(try other.decide([candidate("c1", 1, first), candidate("c9", 1, first + " Really?")])
+                == [.accepted, .nearDuplicate(of: id, similarity: 15.0 / 16)])
+        #expect(try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").count == 3)
+    }
+
+    /// Threshold 0 (the default): exact dedup only, whatever the similarity.
+    @Test func thresholdZeroKeepsExactDedupOnly() throws {
+        let path = NSTemporaryDirectory() + "dlg-ledger-\(UUID().uuidString).jsonl"
+        defer { unlink(path) }
+        let store = try FileDedupStore(path: path)
+        #expect(try store.decide([candidate("c1", 1, "How do I feed a starter?"), candidate("c2", 1, "How do I feed a starter now?"),
+                                  candidate("c3", 1, "how do i feed a starter?")]) == [.accepted, .accepted, .duplicate])
+    }
 }

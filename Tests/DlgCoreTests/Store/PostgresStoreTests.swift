@@ -54,6 +54,36 @@ import Testing
         #expect(try db.query("SELECT to_regclass('dlgforge_questions') IS NOT NULL")[0, 0] == "t")
     }
 
+    /// Near dedup in the database follows the file store's rules: the lowest slot wins within a
+    /// batch, a matched question is named by its question_hash, a retry of the same turn is accepted
+    /// again, a turn asking anew is not blocked by its own old question, runs never mix.
+    @Test(.enabled(if: PostgresTestServer.available, Comment(rawValue: PostgresTestServer.howTo)))
+    func nearDedupFollowsTheFileStoreRules() throws {
+        let db = try Self.connect()
+        let store = try PostgresStore(connection: db)
+        let run = PostgresTestServer.freshRunID("near")
+        let dedup = try PostgresDedupStore(store: store, runID: run, nearThreshold: 0.8)
+        let q = "How long should I let my sourdough starter rest after feeding it before we bake?"
+        let id = String(SHA256.hex(Text.normalized(q)).prefix(16))
+        #expect(try dedup.decide([Self.candidate("a", 1, q),
+                                  Self.candidate("b", 1, "How long should I let my young sourdough starter rest after feeding it before we bake?"),
+                                  Self.candidate("c", 1, "how long should i let my SOURDOUGH starter rest after feeding it before we bake?"),
+                                  Self.candidate("d", 1, "Which flour gives the most open crumb in a rye loaf?")])
+                == [.accepted, .nearDuplicate(of: id, similarity: 15.0 / 16), .duplicate, .accepted])
+        // Across batches, from the database; the same turn again is accepted; its own new wording too.
+        #expect(try dedup.decide([Self.candidate("e", 1, "After feeding it, before we bake: how long should I let my sourdough starter rest?"),
+                                  Self.candidate("a", 1, q)])
+                == [.nearDuplicate(of: id, similarity: 1), .accepted])
+        #expect(try dedup.decide([Self.candidate("a", 1, q + " Really?")]) == [.accepted])
+        let bands = NearDuplicates.Banding(threshold: 0.8).bands
+        // Band rows of two turns: a's two wordings (rows they share written once) and d's.
+        let rows = try db.query("SELECT count(DISTINCT (conversation_id, turn_index)), count(*) FROM dlgforge_question_bands WHERE run_id = $1",
+                                [.text(run)])
+        #expect(rows[0, 0] == "2" && (2 * bands + 1...3 * bands).contains(Int(rows[0, 1] ?? "") ?? 0), "\(rows.rows)")
+        let other = try PostgresDedupStore(store: store, runID: PostgresTestServer.freshRunID("near-other"), nearThreshold: 0.8)
+        #expect(try other.decide([Self.candidate("z", 1, q + " Really?")]) == [.accepted])
+    }
+
     @Test(.enabled(if: PostgresTestServer.available, Comment(rawValue: PostgresTestServer.howTo)))
     func dedupFollowsTheFileStoreRules() throws {
         let store = try PostgresStore(connection: try Self.connect())
