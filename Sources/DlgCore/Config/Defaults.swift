@@ -14,7 +14,7 @@ enum ConfigDefaults {
                 "seed_topics_path": "data/seeds/topics.yaml", "seed_topics_variant": "",
                 "seed_topics_probability": 0.35, "seed_topics_enabled": true,
                 "distributed": .obj([
-                    "enabled": false, "executor": "ray",
+                    "enabled": false, "executor": "ray", "shards": 0, "max_retries": 3,
                     "spawn": .obj(["coordinator": true, "workers": true]),
                 ]),
             ]),

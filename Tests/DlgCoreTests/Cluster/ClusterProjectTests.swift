@@ -29,6 +29,7 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let env = ["MY_DSN": "postgresql://dlgforge:pw-0003@10.0.0.1:5432/dlgforge?sslmode=require", "PATH": "/usr/bin"]
         let settings = try Settings.load(path: dir + "/config.yaml", environment: env)
+        #expect(settings.tree.unknownKeys.isEmpty, "run.distributed.shards is ours and known: \(settings.tree.unknownKeys)")
         let out = dir + "/ship"
         let project = try ClusterProject.prepare(settings: settings, in: out)
         let text = try String(contentsOfFile: out + "/config.yaml", encoding: .utf8)
