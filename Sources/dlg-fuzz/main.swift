@@ -108,21 +108,9 @@ enum Corpus {
         "store:\n  backend: postgres\n  postgres:\n    dsn: ${POSTGRES_DSN}\nretrieval:\n  chunk_size: 400\n  overlap: 50\nllm:\n  price: {prompt_per_million: 1, completion_per_million: 2}\n",
         // Alias bombs (YAMLBounds): nine levels of nine aliases, as values and as mapping keys (which
         // Yams hashes whole), and nesting deeper than a config needs.
-        aliasBomb(keys: false), aliasBomb(keys: true),
+        HostileYAML.aliasBomb(keys: false), HostileYAML.aliasBomb(keys: true),
         "run:\n  x: " + String(repeating: "[", count: 200) + String(repeating: "]", count: 200) + "\n",
     ], tokens: tokens)
-
-    /// `a: &a [lol x9]`, then each level a list of nine aliases of the one before (9^9 values once
-    /// expanded); with `keys`, the last level is a mapping whose key is the whole expansion.
-    static func aliasBomb(keys: Bool) -> String {
-        var lines = ["a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
-        let names = Array("abcdefghi").map(String.init)
-        for (previous, name) in zip(names, names.dropFirst()) {
-            lines.append("\(name): &\(name) [" + Array(repeating: "*\(previous)", count: 9).joined(separator: ", ") + "]")
-        }
-        if keys { lines.append("j: {? *i : 1}") }
-        return lines.joined(separator: "\n") + "\n"
-    }
 
     /// Records, replies and the text inside replies, for the JSON parser.
     static let json = Mutator(corpus: records.corpus.map { String(decoding: $0, as: UTF8.self) }

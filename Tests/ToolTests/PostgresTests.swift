@@ -79,6 +79,19 @@ final class PrivatePostgres: @unchecked Sendable {
 }
 
 @Suite("dlg-dedup with postgres") struct PostgresDedupTests {
+    /// Four dlg-dedup processes at once on the same run, the records dealt out round-robin; their results.
+    static func fourDedups(_ records: [JSONObject], work: WorkDir, run: String, dsn: String) async throws -> [ToolResult] {
+        var procs: [RunningTool] = []
+        for p in 0..<4 {
+            let part = stride(from: p, to: records.count, by: 4).map { records[$0] }
+            procs.append(try startTool("dlg-dedup", args: ["--config", work.configPath, "--run-id", run],
+                                       stdin: Data(JSONL.text(part).utf8), env: ["POSTGRES_DSN": dsn], cwd: work.url))
+        }
+        var results: [ToolResult] = []
+        for proc in procs { results.append(try await proc.finish(timeout: .seconds(300))) }
+        return results
+    }
+
     static let needsServer = Comment(rawValue: PostgresTestServer.howTo)
 
     @Test(.enabled(if: PostgresTestServer.available, needsServer), .timeLimit(.minutes(10)))
@@ -96,16 +109,8 @@ final class PrivatePostgres: @unchecked Sendable {
             all.append("  " + q.uppercased().replacingOccurrences(of: " ", with: "   "))
         }
         all.shuffle(using: &rng)
-        let records = pendingRecords(all, prefix: "c")
-        var procs: [RunningTool] = []
-        for p in 0..<4 {
-            let part = stride(from: p, to: records.count, by: 4).map { records[$0] }
-            procs.append(try startTool("dlg-dedup", args: ["--config", work.configPath, "--run-id", run],
-                                       stdin: Data(JSONL.text(part).utf8), env: ["POSTGRES_DSN": dsn], cwd: work.url))
-        }
         var accepted: [String] = []
-        for proc in procs {
-            let r = try await proc.finish(timeout: .seconds(300))
+        for r in try await Self.fourDedups(pendingRecords(all, prefix: "c"), work: work, run: run, dsn: dsn) {
             try #require(r.status == 0, "\(r)")
             let s = try states(r.stdout)
             #expect(s.count == 2500 && s.allSatisfy { $0.state == "accepted" || $0.state == "rejected" }, "\(r)")
@@ -141,16 +146,8 @@ final class PrivatePostgres: @unchecked Sendable {
         var rng = SystemRandomNumberGenerator()
         var all = families.flatMap { $0 }
         all.shuffle(using: &rng)
-        let records = pendingRecords(all, prefix: "n")
-        var procs: [RunningTool] = []
-        for p in 0..<4 {
-            let part = stride(from: p, to: records.count, by: 4).map { records[$0] }
-            procs.append(try startTool("dlg-dedup", args: ["--config", work.configPath, "--run-id", run],
-                                       stdin: Data(JSONL.text(part).utf8), env: ["POSTGRES_DSN": dsn], cwd: work.url))
-        }
         var accepted: [String] = []
-        for proc in procs {
-            let r = try await proc.finish(timeout: .seconds(300))
+        for r in try await Self.fourDedups(pendingRecords(all, prefix: "n"), work: work, run: run, dsn: dsn) {
             try #require(r.status == 0, "\(r)")
             accepted += try states(r.stdout).filter { $0.state == "accepted" }.map(\.question)
         }

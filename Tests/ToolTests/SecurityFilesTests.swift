@@ -78,12 +78,7 @@ import Testing
     /// The 448-byte billion laughs as the config: refused (78, naming the file) by the node budget.
     @Test func anAliasBombConfigIsRefusedByItsNodeBudget() async throws {
         let work = try WorkDir(label: "sec-bomb")
-        var lines = ["saving:", "  output_dir: outputs", "run:", "  a: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]"]
-        let names = Array("abcdefghi").map(String.init)
-        for (previous, name) in zip(names, names.dropFirst()) {
-            lines.append("  \(name): &\(name) [" + Array(repeating: "*\(previous)", count: 9).joined(separator: ",") + "]")
-        }
-        try work.writeConfig(lines.joined(separator: "\n") + "\n")
+        try work.writeConfig("saving:\n  output_dir: outputs\nrun:\n" + HostileYAML.aliasBomb(indent: "  "))
         #expect(try work.read("config.yaml").utf8.count <= 448)
         let r = try await stage("dlg-export", work, nil, ["--report"], timeout: .seconds(60))
         #expect(r.status == 78, "\(r)")

@@ -1,21 +1,12 @@
 // A YAML input is counted before it is composed: size, nesting, and values after alias expansion.
 
 @testable import DlgCore
+import DlgTestSupport
 import Foundation
 import Testing
 
 @Suite struct YAMLBoundsTests {
-    /// Nine levels of lists of nine aliases (9^9 values once expanded) in a few hundred bytes; with
-    /// `keys`, the last level uses the whole expansion as a mapping key (Yams hashes a key whole).
-    static func bomb(keys: Bool = false) -> String {
-        var lines = ["a: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]"]
-        let names = Array("abcdefghi").map(String.init)
-        for (previous, name) in zip(names, names.dropFirst()) {
-            lines.append("\(name): &\(name) [" + Array(repeating: "*\(previous)", count: 9).joined(separator: ",") + "]")
-        }
-        if keys { lines.append("j: {? *i : 1}") }
-        return lines.joined(separator: "\n") + "\n"
-    }
+    static func bomb(keys: Bool = false) -> String { HostileYAML.aliasBomb(keys: keys) }
 
     /// The budget is the reason: the scan stops at the first event past it, having counted one pass
     /// over the file's own events (about a hundred), never the expansion.
