@@ -158,18 +158,12 @@ def build_tools_package(bindir, cache_dir):
     work = tempfile.mkdtemp(prefix="tools-", dir=cache_dir)
     try:
         stripped = os.path.join(work, "dlg")
-        if shutil.which("strip") and subprocess.run(["strip", "--strip-unneeded", "-o", stripped, binary],
-                                                   capture_output=True).returncode == 0:
-            pass
-        else:
+        if not (shutil.which("strip") and subprocess.run(["strip", "--strip-unneeded", "-o", stripped, binary],
+                                                         capture_output=True).returncode == 0):
             shutil.copyfile(binary, stripped)
-        entries = [("bin/dlg", stripped, 0o755)]
         libs = linked_libraries(binary)
-        for name, lib in libs:
-            entries.append((f"lib/{name}", lib, 0o644))
-        manifest = {"version": version, "arch": platform.machine(),
-                    "glibc": glibc_needed([stripped] + [p for _, p in libs]),
-                    "libraries": sorted(n for n, _ in libs)}
+        entries = [("bin/dlg", stripped, 0o755)] + [(f"lib/{name}", lib, 0o644) for name, lib in libs]
+        manifest = dict(tools_manifest(bindir, libs), version=version)
         mpath = os.path.join(work, "manifest.json")
         with open(mpath, "w") as f:
             json.dump(manifest, f, sort_keys=True)
@@ -641,9 +635,11 @@ def cmd_cleanup(a):
 MANIFEST_KEY = b"dlgforge/tools_manifest"
 
 
-def tools_manifest(bindir):
+def tools_manifest(bindir, libs=None):
+    """What the tools in `bindir` need of a host: its architecture, the newest glibc symbol version the
+    binary or its libraries ask for, the libraries the package carries."""
     binary = os.path.realpath(os.path.join(bindir, "dlg"))
-    libs = linked_libraries(binary)
+    libs = linked_libraries(binary) if libs is None else libs
     return {"arch": platform.machine(), "glibc": glibc_needed([binary] + [p for _, p in libs]),
             "libraries": sorted(n for n, _ in libs)}
 
