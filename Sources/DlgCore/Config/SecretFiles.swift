@@ -27,7 +27,8 @@ public enum SecretFiles {
         return authority[..<at].contains(":")
     }
 
-    /// Whether a value written in a file holds something itself, rather than only `${VAR}` references.
+    /// Whether a value written in a file holds a secret itself, rather than only `${VAR}` references or a
+    /// placeholder such as `EMPTY` (Redact's rule for what can be a secret).
     static func holdsValue(_ text: String) -> Bool {
         var rest = Substring(text)
         var literal = ""
@@ -36,7 +37,7 @@ public enum SecretFiles {
             rest = rest[rest.index(after: close)...]
         }
         literal += rest
-        return !literal.trimmingCharacters(in: .whitespaces).isEmpty
+        return Redact.isSecretValue(literal)
     }
 
     /// Whether the user's YAML tree holds a secret written out (a non-empty value under a secret's key).

@@ -25,10 +25,16 @@ public enum Redact {
     private static let lock = NSLock()
     nonisolated(unsafe) private static var current = RedactScan.Table(secrets: [])
 
+    /// Whether a value could be a secret at all: long enough, and not a placeholder (`EMPTY`, `${...}`).
+    public static func isSecretValue(_ value: String) -> Bool {
+        let v = value.trimmingCharacters(in: .whitespacesAndNewlines)
+        return v.utf8.count >= minimumLength && !v.hasPrefix("${") && !placeholders.contains(v.lowercased())
+    }
+
     /// Registers a secret the tools were given; ignored when too short or a placeholder.
     public static func register(_ value: String) {
         let v = value.trimmingCharacters(in: .whitespacesAndNewlines)
-        guard v.utf8.count >= minimumLength, !v.hasPrefix("${"), !placeholders.contains(v.lowercased()) else { return }
+        guard isSecretValue(v) else { return }
         var forms = [Array(v.utf8)]
         // As it appears inside JSON text (the journal, a logged request body), when that differs.
         var escaped: [UInt8] = []
