@@ -69,6 +69,13 @@ final class EndpointRouter: @unchecked Sendable {
         lock.withLock { if down[Self.key(e)] != nil { down[Self.key(e)] = nil } }
     }
 
+    /// The endpoints that failed to connect and have not answered since, by name, whether or not their
+    /// time out of routing has passed (a count of what happened, not of the clock: a test on a loaded
+    /// machine can take longer than the window).
+    func struck(_ endpoints: [Endpoint]) -> [String] {
+        lock.withLock { endpoints.filter { down[Self.key($0)] != nil }.map(\.name) }
+    }
+
     /// The endpoints left out of routing now, by name.
     func unreachable(_ endpoints: [Endpoint]) -> [String] {
         lock.withLock {

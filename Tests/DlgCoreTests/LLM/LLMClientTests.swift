@@ -140,7 +140,8 @@ import Testing
                 for try await endpoint in group { #expect(endpoint == "live") }
             }
             #expect(server.stats.chatCompletions == 40)
-            #expect(client.router.unreachable(agent.endpoints) == ["dead"])
+            // Struck, not "out of routing now": the 2 s window can pass before a busy machine gets here.
+            #expect(client.router.struck(agent.endpoints) == ["dead"])
         }
     }
 
