@@ -63,7 +63,7 @@ struct DlgFuzz: ParsableCommand {
                 // Bounded per input: a config that expands (aliases of aliases) must be refused, not grown.
                 result = fuzz(name: name, seed: seed, count: inputs, mutator: Corpus.configs, hangSeconds: 5,
                               maxResidentBytes: 512 << 20) { bytes in
-                    FileManager.default.createFile(atPath: path, contents: Data(bytes))
+                    _ = FileManager.default.createFile(atPath: path, contents: Data(bytes))
                     do {
                         _ = try Settings.load(path: path, environment: [:])
                         accepted += 1
