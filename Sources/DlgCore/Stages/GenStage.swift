@@ -61,105 +61,132 @@ public final class GenStage: RecordStage, @unchecked Sendable {
         let turns = Record.turns(r)
         let turnIndex = turns.count + 1
         let id = Record.id(r)
-        var attempt = 1
-        var avoid: [String] = []
-        var forcedFresh = false
-        if let p = Record.pending(r), p["state"]?.stringValue == "rejected" {
-            attempt = (p["attempt"]?.intValue ?? 1) + 1
-            avoid = (p["rejected_questions"]?.arrayValue ?? []).compactMap { $0.stringValue }
-            if let q = p["user_message"]?.stringValue, !avoid.contains(q) { avoid.append(q) }
-            if attempt > settings.coverage.questionDedupRetries + 1 {
-                r["pending"] = nil
-                Record.drop(&r, reason: .dedupExhausted,
-                            detail: "turn \(turnIndex): \(attempt - 1) questions were duplicates")
-                log.info("dropped reason=dedup_exhausted", metadata: ["dlg_conversation_id": "\(id)", "dlg_turn_index": "\(turnIndex)"])
-                return r
-            }
-            forcedFresh = true
-        }
+        guard let attempt = questionAttempt(&r, turnIndex: turnIndex) else { return r }
         let seed = seed(for: r)
-        let slot = r["slot"]?.intValue ?? r["index"]?.intValue ?? 0
-        var rng = SeededRandom("mode-\(seed)-\(Record.seedKey(r))-\(turnIndex)-\(attempt)")
+        var rng = SeededRandom("mode-\(seed)-\(Record.seedKey(r))-\(turnIndex)-\(attempt.number)")
         let language = Record.language(r)
-        var seedQuestion = r["seed"]?["question"]?.stringValue ?? ""
-        var seedTopic = r["seed"]?["topic"]?.stringValue ?? ""
-        let mode: String
-        if turnIndex == 1 {
-            if !seedQuestion.isEmpty && attempt == 1 {
-                mode = "seeded"
-            } else if attempt == 1, seedQuestion.isEmpty, let topics = seedTopics(language),
-                      let pick = topics.question(forSlot: slot), rng.unit() < settings.run.seedTopicsProbability {
-                // Each seed question serves one dialogue of the language at most (slots count per
-                // language), as upstream uses only unused ones: a reused seed gives the same question.
-                seedTopic = pick.topic
-                seedQuestion = pick.question
-                r["seed"] = .obj(["topic": .string(seedTopic), "question": .string(seedQuestion)])
-                mode = "seeded"
-            } else {
-                mode = "fresh"
-            }
-        } else if forcedFresh {
-            mode = "fresh"
-        } else {
-            let u = rng.unit()
-            let w = turnIndex <= 2 ? [0.70, 0.20, 0.08] : [0.45, 0.30, 0.23]
-            mode = u < w[0] ? "followup" : u < w[0] + w[1] ? "adjacent" : u < w[0] + w[1] + w[2] ? "fresh" : "off_topic"
-        }
+        let choice = questionMode(&r, turnIndex: turnIndex, attempt: attempt, rng: &rng)
         let lastAnswer = turns.last?["assistant_message"]?.stringValue ?? ""
         let usedTopics = Set(turns.compactMap { $0["coverage_target"]?.stringValue })
-        let snippets = selectSnippets(mode: mode, query: mode == "seeded" ? seedQuestion + " " + seedTopic : lastAnswer,
-                                      usedTopics: usedTopics, usage: Self.sourceUsage(r), rotation: slot + turnIndex,
-                                      rng: &rng)
-        let passages = Prompts.passages(snippets.map { ($0.id, Self.descriptor($0), $0.text) })
-        let persona = r["personas"]?["user"]?.stringValue ?? ""
+        let query = choice.mode == "seeded" ? choice.seedQuestion + " " + choice.seedTopic : lastAnswer
+        let snippets = selectSnippets(mode: choice.mode, query: query, usedTopics: usedTopics, usage: Self.sourceUsage(r),
+                                      rotation: (r["slot"]?.intValue ?? r["index"]?.intValue ?? 0) + turnIndex, rng: &rng)
         var agent = settings.agent(.qaGenerator)
-        agent.requestSeed = RequestSeed.make(seed, Record.seedKey(r), String(turnIndex), String(attempt), "qa_generator")
-        if attempt > 1 {
+        agent.requestSeed = RequestSeed.make(seed, Record.seedKey(r), String(turnIndex), String(attempt.number), "qa_generator")
+        if attempt.number > 1 {
             // A model that keeps producing the same duplicate needs more randomness, not the same draw.
-            agent.temperature = min(1.5, (agent.temperature ?? 0.7) + 0.3 * Double(attempt - 1))
+            agent.temperature = min(1.5, (agent.temperature ?? 0.7) + 0.3 * Double(attempt.number - 1))
         }
-        let messages: [ChatMessage] = [
-            .obj(["role": "system", "content": .string(Prompts.qaGeneratorSystem(persona: persona, language: language))]),
-            .obj(["role": "user", "content": .string(Prompts.qaGeneratorTask(
-                history: Record.historyText(r, includeAnswers: false), lastAnswer: lastAnswer.isEmpty ? "No prior assistant answer." : lastAnswer,
-                mode: mode, modeHint: Prompts.modeHints[mode] ?? "", seedTopic: seedTopic, seedQuestion: mode == "seeded" ? seedQuestion : "",
-                passages: passages, avoid: avoid,
-                turnIndex: turnIndex, targetTurns: Record.targetTurns(r), language: language))]),
-        ]
+        let messages = questionMessages(r, turnIndex: turnIndex, choice: choice, snippets: snippets,
+                                        avoid: attempt.avoid, lastAnswer: lastAnswer)
         let texts = snippets.map { $0.text }
         let result = await caller.callJSON(agent: agent, messages: messages, schemaName: "qa_generator",
                                            schema: AgentSchemas.qaGeneration,
-                                           label: "conversation=\(id) turn=\(turnIndex) attempt=\(attempt)") {
+                                           label: "conversation=\(id) turn=\(turnIndex) attempt=\(attempt.number)") {
             ReplyValidation.question($0, snippets: texts, language: language)
         }
         switch result {
         case .success(let s):
             Record.addUsage(&r, s.usage, agent: AgentName.qaGenerator.rawValue)
-            var qa = s.output
-            let topicIDs = snippets.map { $0.id }
-            if !topicIDs.contains(qa["coverage_target"]?.stringValue ?? ""), let first = topicIDs.first {
-                qa["coverage_target"] = .string(first)
-            }
-            let target = qa["coverage_target"]?.stringValue ?? ""
-            let source = snippets.first { $0.id == target }?.source ?? ""
-            var p = JSONObject()
-            p["turn_index"] = .int(turnIndex)
-            p["user_message"] = qa["user_message"]
-            p["state"] = "generated"
-            p["attempt"] = .int(attempt)
-            p["rejected_questions"] = JSON(avoid)
-            p["question_mode"] = .string(mode)
-            p["seed_topic"] = .string(turnIndex == 1 ? seedTopic : "")
-            p["seed_question"] = .string(turnIndex == 1 ? seedQuestion : "")
-            p["source_path"] = .string(source)
-            p["qa_generation"] = .object(qa)
-            p["qa_agent_used_name"] = .string(agent.usedName)
-            if settings.saving.rawCompletions { p["qa_raw"] = s.raw }
-            r["pending"] = .object(p)
+            r["pending"] = .object(pendingTurn(s, turnIndex: turnIndex, attempt: attempt, choice: choice,
+                                               snippets: snippets, agent: agent))
         case .failure(let f):
             return FailedAgentCall.outcome(f, record: r, agent: .qaGenerator, turnIndex: turnIndex, health: health, log: log) ?? record
         }
         return r
+    }
+
+    /// Which try at a turn's question this is, and the questions it must not repeat.
+    struct QuestionAttempt {
+        var number = 1
+        var avoid: [String] = []
+        /// A retry after a duplicate asks a fresh question, whatever the turn's draw.
+        var forcedFresh = false
+    }
+
+    /// The attempt for this turn, or nil when the record was dropped (its dedup retries are spent).
+    func questionAttempt(_ r: inout JSONObject, turnIndex: Int) -> QuestionAttempt? {
+        guard let p = Record.pending(r), p["state"]?.stringValue == "rejected" else { return QuestionAttempt() }
+        var attempt = QuestionAttempt(number: (p["attempt"]?.intValue ?? 1) + 1, forcedFresh: true)
+        attempt.avoid = (p["rejected_questions"]?.arrayValue ?? []).compactMap { $0.stringValue }
+        if let q = p["user_message"]?.stringValue, !attempt.avoid.contains(q) { attempt.avoid.append(q) }
+        guard attempt.number > settings.coverage.questionDedupRetries + 1 else { return attempt }
+        r["pending"] = nil
+        Record.drop(&r, reason: .dedupExhausted, detail: "turn \(turnIndex): \(attempt.number - 1) questions were duplicates")
+        log.info("dropped reason=dedup_exhausted", metadata: ["dlg_conversation_id": "\(Record.id(r))", "dlg_turn_index": "\(turnIndex)"])
+        return nil
+    }
+
+    /// The kind of question a turn asks, and the seed it starts from (first turns).
+    struct QuestionChoice {
+        var mode: String
+        var seedTopic: String
+        var seedQuestion: String
+    }
+
+    /// Draws the turn's question mode. A first turn may take a seed question of the language's seed
+    /// topics, which is written into the record's `seed`.
+    func questionMode(_ r: inout JSONObject, turnIndex: Int, attempt: QuestionAttempt, rng: inout SeededRandom) -> QuestionChoice {
+        var choice = QuestionChoice(mode: "fresh", seedTopic: r["seed"]?["topic"]?.stringValue ?? "",
+                                    seedQuestion: r["seed"]?["question"]?.stringValue ?? "")
+        if turnIndex == 1 {
+            let slot = r["slot"]?.intValue ?? r["index"]?.intValue ?? 0
+            if !choice.seedQuestion.isEmpty && attempt.number == 1 {
+                choice.mode = "seeded"
+            } else if attempt.number == 1, choice.seedQuestion.isEmpty, let topics = seedTopics(Record.language(r)),
+                      let pick = topics.question(forSlot: slot), rng.unit() < settings.run.seedTopicsProbability {
+                // Each seed question serves one dialogue of the language at most (slots count per
+                // language), as upstream uses only unused ones: a reused seed gives the same question.
+                choice = QuestionChoice(mode: "seeded", seedTopic: pick.topic, seedQuestion: pick.question)
+                r["seed"] = .obj(["topic": .string(pick.topic), "question": .string(pick.question)])
+            }
+        } else if !attempt.forcedFresh {
+            let u = rng.unit()
+            let w = turnIndex <= 2 ? [0.70, 0.20, 0.08] : [0.45, 0.30, 0.23]
+            choice.mode = u < w[0] ? "followup" : u < w[0] + w[1] ? "adjacent" : u < w[0] + w[1] + w[2] ? "fresh" : "off_topic"
+        }
+        return choice
+    }
+
+    /// The question generator's system and task messages.
+    func questionMessages(_ r: JSONObject, turnIndex: Int, choice: QuestionChoice, snippets: [Chunk], avoid: [String],
+                          lastAnswer: String) -> [ChatMessage] {
+        let language = Record.language(r)
+        let passages = Prompts.passages(snippets.map { ($0.id, Self.descriptor($0), $0.text) })
+        let persona = r["personas"]?["user"]?.stringValue ?? ""
+        return [
+            .obj(["role": "system", "content": .string(Prompts.qaGeneratorSystem(persona: persona, language: language))]),
+            .obj(["role": "user", "content": .string(Prompts.qaGeneratorTask(
+                history: Record.historyText(r, includeAnswers: false), lastAnswer: lastAnswer.isEmpty ? "No prior assistant answer." : lastAnswer,
+                mode: choice.mode, modeHint: Prompts.modeHints[choice.mode] ?? "", seedTopic: choice.seedTopic,
+                seedQuestion: choice.mode == "seeded" ? choice.seedQuestion : "", passages: passages, avoid: avoid,
+                turnIndex: turnIndex, targetTurns: Record.targetTurns(r), language: language))]),
+        ]
+    }
+
+    /// The turn waiting for dedup: the generated question, with what it was made from.
+    func pendingTurn(_ s: AgentCaller.Success, turnIndex: Int, attempt: QuestionAttempt, choice: QuestionChoice,
+                     snippets: [Chunk], agent: AgentSettings) -> JSONObject {
+        var qa = s.output
+        let topicIDs = snippets.map { $0.id }
+        if !topicIDs.contains(qa["coverage_target"]?.stringValue ?? ""), let first = topicIDs.first {
+            qa["coverage_target"] = .string(first)
+        }
+        let target = qa["coverage_target"]?.stringValue ?? ""
+        var p = JSONObject()
+        p["turn_index"] = .int(turnIndex)
+        p["user_message"] = qa["user_message"]
+        p["state"] = "generated"
+        p["attempt"] = .int(attempt.number)
+        p["rejected_questions"] = JSON(attempt.avoid)
+        p["question_mode"] = .string(choice.mode)
+        p["seed_topic"] = .string(turnIndex == 1 ? choice.seedTopic : "")
+        p["seed_question"] = .string(turnIndex == 1 ? choice.seedQuestion : "")
+        p["source_path"] = .string(snippets.first { $0.id == target }?.source ?? "")
+        p["qa_generation"] = .object(qa)
+        p["qa_agent_used_name"] = .string(agent.usedName)
+        if settings.saving.rawCompletions { p["qa_raw"] = s.raw }
+        return p
     }
 
     static func descriptor(_ c: Chunk) -> String {

@@ -58,67 +58,89 @@ public final class RespondStage: RecordStage, @unchecked Sendable {
         guard let p = Record.pending(r) else { return r }
         let question = p["user_message"]?.stringValue ?? ""
         let turnIndex = p["turn_index"]?.intValue ?? Record.turns(r).count + 1
-        let id = Record.id(r)
         var agent = settings.agent(.kbResponder)
         agent.requestSeed = RequestSeed.make(Record.runSeed(r, questionSeed: settings.run.questionSeed), Record.seedKey(r),
                                              String(turnIndex), "kb_responder")
         let language = Record.language(r)
-        let k = settings.retrieval.defaultK
         let mode = settings.retrieval.mode
         let useTools = mode == "tools" || (mode == "auto" && !client.endpointRejectsTools(agent))
         var toolEvents: [JSON] = []
         var passagesText: String? = nil
         if mode != "tools" {
-            let hits = await search(question, k: k)
-            let result = KnowledgeBase.toolResult(query: question, passages: hits)
-            passagesText = hits.isEmpty ? "No relevant passage was found." : Prompts.passages(hits.map {
-                (String($0.chunk.chunkIndex), GenStage.descriptor($0.chunk), $0.chunk.text)
-            })
-            toolEvents.append(.obj(["id": .string("prefetch-\(turnIndex)"), "name": "vector_db_search",
-                                    "arguments": .obj(["query": .string(question), "k": .int(k)]), "result": result]))
+            let prefetched = await prefetch(question, turnIndex: turnIndex)
+            passagesText = prefetched.text
+            toolEvents.append(prefetched.event)
         }
+        let start = answerMessages(r, pending: p, useTools: useTools, passages: passagesText)
+        let result = await caller.callJSON(
+            agent: agent, messages: start, schemaName: "kb_responder", schema: AgentSchemas.kbAnswer,
+            label: "conversation=\(Record.id(r)) turn=\(turnIndex)", tools: answerTools(agent, question: question, useTools: useTools),
+            retryInstruction: "Answer the question itself, in the JSON shape asked for.") {
+            ReplyValidation.answer($0, question: question, language: language)
+        }
+        switch result {
+        case .success(let s):
+            Record.addUsage(&r, s.usage, agent: AgentName.kbResponder.rawValue)
+            var kbAnswer = s.output
+            WebSearch.fill(&kbAnswer, events: s.toolEvents)
+            toolEvents.append(contentsOf: s.toolEvents)
+            appendTurn(&r, pending: p, answer: kbAnswer, raw: s.raw, toolEvents: toolEvents, agent: agent)
+            return r
+        case .failure(let f):
+            return FailedAgentCall.outcome(f, record: r, agent: .kbResponder, turnIndex: turnIndex, health: health, log: log) ?? record
+        }
+    }
+
+    /// Passages retrieved for the question before the call: as the prompt shows them, and as a tool event.
+    func prefetch(_ question: String, turnIndex: Int) async -> (text: String, event: JSON) {
+        let k = settings.retrieval.defaultK
+        let hits = await search(question, k: k)
+        let text = hits.isEmpty ? "No relevant passage was found." : Prompts.passages(hits.map {
+            (String($0.chunk.chunkIndex), GenStage.descriptor($0.chunk), $0.chunk.text)
+        })
+        let event: JSON = .obj(["id": .string("prefetch-\(turnIndex)"), "name": "vector_db_search",
+                                "arguments": .obj(["query": .string(question), "k": .int(k)]),
+                                "result": KnowledgeBase.toolResult(query: question, passages: hits)])
+        return (text, event)
+    }
+
+    /// The responder's system and task messages for the pending turn.
+    func answerMessages(_ r: JSONObject, pending p: JSONObject, useTools: Bool, passages: String?) -> [ChatMessage] {
+        let language = Record.language(r)
         let persona = r["personas"]?["assistant"]?.stringValue ?? ""
-        let start: [ChatMessage] = [
+        return [
             .obj(["role": "system", "content": .string(Prompts.kbResponderSystem(persona: persona, language: language, tools: useTools))]),
             .obj(["role": "user", "content": .string(Prompts.kbResponderTask(
-                history: Record.historyText(r), question: question,
+                history: Record.historyText(r), question: p["user_message"]?.stringValue ?? "",
                 hints: (p["qa_generation"]?["notes_for_assistant"]?.arrayValue ?? []).compactMap { $0.stringValue },
-                turnIndex: turnIndex, targetTurns: Record.targetTurns(r), language: language, k: k,
-                passages: passagesText))]),
+                turnIndex: p["turn_index"]?.intValue ?? Record.turns(r).count + 1, targetTurns: Record.targetTurns(r),
+                language: language, k: settings.retrieval.defaultK, passages: passages))]),
         ]
+    }
+
+    /// The tools the responder may call: the knowledge-base search (tools mode) and the web search
+    /// (when configured and the endpoint takes tools).
+    func answerTools(_ agent: AgentSettings, question: String, useTools: Bool) -> AgentTools {
+        let k = settings.retrieval.defaultK
         let web = settings.webSearch.usable ? WebSearch(settings: settings.webSearch) : nil
         var definitions = useTools ? [Self.searchTool] : []
         if web != nil && !client.endpointRejectsTools(agent) { definitions.append(WebSearch.tool) }
-        let tools = AgentTools(definitions: definitions, maxRounds: Self.maxRounds,
-                               handle: { [self] name, args in
+        return AgentTools(definitions: definitions, maxRounds: Self.maxRounds, handle: { [self] name, args in
             if name == WebSearch.name, let web { return await web.search(args["query"]?.stringValue ?? question) }
             guard name == "vector_db_search" else { return .obj(["error": .string("unknown tool \(name)")]) }
             let q = args["query"]?.stringValue ?? question
             let kk = max(1, min(20, args["k"]?.intValue ?? k))
             return KnowledgeBase.toolResult(query: q, passages: await search(q, k: kk))
         }, render: { ToolCallResult.withRendered($0).serialized() })
-        let result = await caller.callJSON(
-            agent: agent, messages: start, schemaName: "kb_responder", schema: AgentSchemas.kbAnswer,
-            label: "conversation=\(id) turn=\(turnIndex)", tools: tools,
-            retryInstruction: "Answer the question itself, in the JSON shape asked for.") {
-            ReplyValidation.answer($0, question: question, language: language)
-        }
-        var kbAnswer: JSONObject
-        let answerRaw: JSON
-        switch result {
-        case .success(let s):
-            Record.addUsage(&r, s.usage, agent: AgentName.kbResponder.rawValue)
-            kbAnswer = s.output
-            WebSearch.fill(&kbAnswer, events: s.toolEvents)
-            answerRaw = s.raw
-            toolEvents.append(contentsOf: s.toolEvents)
-        case .failure(let f):
-            return FailedAgentCall.outcome(f, record: r, agent: .kbResponder, turnIndex: turnIndex, health: health, log: log) ?? record
-        }
+    }
+
+    /// Appends the answered turn to the dialogue, which is complete when it has its target turns.
+    func appendTurn(_ r: inout JSONObject, pending p: JSONObject, answer kbAnswer: JSONObject, raw answerRaw: JSON,
+                    toolEvents: [JSON], agent: AgentSettings) {
         let qa = p["qa_generation"]?.objectValue ?? JSONObject()
         var turn = JSONObject()
-        turn["turn_index"] = .int(turnIndex)
-        turn["user_message"] = .string(question)
+        turn["turn_index"] = .int(p["turn_index"]?.intValue ?? Record.turns(r).count + 1)
+        turn["user_message"] = .string(p["user_message"]?.stringValue ?? "")
         turn["assistant_message"] = kbAnswer["assistant_message"]
         turn["qa_generation"] = .object(qa)
         turn["kb_answer"] = .object(kbAnswer)
@@ -145,6 +167,5 @@ public final class RespondStage: RecordStage, @unchecked Sendable {
             r["status"] = .string(RecordStatus.completed.rawValue)
             r["completed_at"] = .string(Timestamps.isoUTC())
         }
-        return r
     }
 }
