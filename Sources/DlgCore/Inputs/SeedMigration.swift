@@ -50,6 +50,28 @@ public enum SeedMigration {
             throw DlgError(.usage, "\(destination): already exists; pass --overwrite to replace it")
         }
         let text = try YAMLBounds.inputs.readText(source)
+        let mapping = try topMapping(text, source: source)
+        if mapping["variants"] != nil || mapping["topics"] != nil {
+            try Files.writeAtomically(text, to: destination)
+            return Outcome(source: source, destination: destination, variants: mapping["variants"]?.mapping?.count ?? 0,
+                           topics: 0, questions: 0, passedThrough: true)
+        }
+        var topics = TopicsByVariant(source: source)
+        try topics.add(mapping)
+        let yaml: String
+        do { yaml = try Yams.serialize(node: topics.document(), allowUnicode: true) } catch {
+            throw DlgError(.software, "cannot write the seed topics as YAML: \(error)")
+        }
+        let dir = (destination as NSString).deletingLastPathComponent
+        if !dir.isEmpty { try Files.makeDirectory(dir) }
+        try Files.writeAtomically(yaml, to: destination)
+        return Outcome(source: source, destination: destination, variants: topics.byVariant.count,
+                       topics: Set(topics.byVariant.values.flatMap { $0.map(\.topic) }).count,
+                       questions: topics.questionCount, passedThrough: false)
+    }
+
+    /// The source's top-level mapping (JSON is YAML).
+    static func topMapping(_ text: String, source: String) throws(DlgError) -> Node.Mapping {
         let root: Node?
         do { root = try YAMLBounds.inputs.compose(text, file: source) } catch let e as DlgError {
             throw e
@@ -59,15 +81,35 @@ public enum SeedMigration {
         guard let mapping = root?.mapping else {
             throw DlgError.data("\(source): expected a mapping of topics at the top")
         }
-        if mapping["variants"] != nil || mapping["topics"] != nil {
-            try Files.writeAtomically(text, to: destination)
-            return Outcome(source: source, destination: destination, variants: mapping["variants"]?.mapping?.count ?? 0,
-                           topics: 0, questions: 0, passedThrough: true)
-        }
-        // variant -> topics in the order they first appear, each with its questions.
+        return mapping
+    }
+
+    /// A legacy file's questions regrouped by variant, topics in the order they first appear.
+    struct TopicsByVariant {
+        let source: String
         var byVariant: [String: [(topic: String, questions: [String])]] = [:]
         var questionCount = 0
-        func add(_ variant: String, _ topic: String, _ list: Node, at path: String) throws(DlgError) {
+
+        /// Adds `{topic: [questions]}` (English) and `{topic: {variant: [questions]}}` entries.
+        mutating func add(_ mapping: Node.Mapping) throws(DlgError) {
+            for (key, value) in mapping {
+                guard let topic = key.string else { throw DlgError.data("\(source): a topic name is not a string") }
+                if value.sequence != nil {
+                    try add("english", topic, value, at: topic)
+                } else if let variants = value.mapping {
+                    for (variantKey, list) in variants {
+                        guard let variant = variantKey.string else {
+                            throw DlgError.data("\(source): \(topic): a variant name is not a string")
+                        }
+                        try add(variant, topic, list, at: "\(topic).\(variant)")
+                    }
+                } else {
+                    throw DlgError.data("\(source): \(topic): expected a list of questions or {variant: [questions]}")
+                }
+            }
+        }
+
+        mutating func add(_ variant: String, _ topic: String, _ list: Node, at path: String) throws(DlgError) {
             guard let items = list.sequence else {
                 throw DlgError.data("\(source): \(path): expected a list of questions")
             }
@@ -84,50 +126,29 @@ public enum SeedMigration {
                 byVariant[variant, default: []].append((topic, questions))
             }
         }
-        for (key, value) in mapping {
-            guard let topic = key.string else { throw DlgError.data("\(source): a topic name is not a string") }
-            if value.sequence != nil {
-                try add("english", topic, value, at: topic)
-            } else if let variants = value.mapping {
-                for (variantKey, list) in variants {
-                    guard let variant = variantKey.string else {
-                        throw DlgError.data("\(source): \(topic): a variant name is not a string")
-                    }
-                    try add(variant, topic, list, at: "\(topic).\(variant)")
-                }
-            } else {
-                throw DlgError.data("\(source): \(topic): expected a list of questions or {variant: [questions]}")
+
+        /// The versioned document `run.seed_topics_path` reads.
+        func document() -> Node {
+            let variantNames = byVariant.keys.sorted()
+            func map(_ pairs: [(String, Node)]) -> Node { .mapping(Node.Mapping(pairs.map { (Node($0.0), $0.1) })) }
+            // Each variant names itself, then the fixed aliases, which win over a variant of the same name
+            // (upstream builds the dict in that order).
+            var aliases: [(String, Node)] = variantNames.map { ($0, Node($0)) }
+            for (alias, variant) in SeedMigration.fixedAliases {
+                if let i = aliases.firstIndex(where: { $0.0 == alias }) { aliases[i].1 = Node(variant) }
+                else { aliases.append((alias, Node(variant))) }
             }
+            return map([
+                ("version", Node("1", Tag(.int))),
+                ("defaults", map([
+                    ("by_target_language", map(SeedMigration.languageDefaults.map { ($0.key, Node($0.value)) })),
+                    ("final_fallback", Node("english")),
+                ])),
+                ("aliases", map(aliases)),
+                ("variants", map(variantNames.map { variant in
+                    (variant, map(byVariant[variant]!.map { ($0.topic, .sequence(Node.Sequence($0.questions.map { Node($0) }))) }))
+                })),
+            ])
         }
-        let variantNames = byVariant.keys.sorted()
-        func map(_ pairs: [(String, Node)]) -> Node { .mapping(Node.Mapping(pairs.map { (Node($0.0), $0.1) })) }
-        // Each variant names itself, then the fixed aliases, which win over a variant of the same name
-        // (upstream builds the dict in that order).
-        var aliases: [(String, Node)] = variantNames.map { ($0, Node($0)) }
-        for (alias, variant) in fixedAliases {
-            if let i = aliases.firstIndex(where: { $0.0 == alias }) { aliases[i].1 = Node(variant) }
-            else { aliases.append((alias, Node(variant))) }
-        }
-        let document = map([
-            ("version", Node("1", Tag(.int))),
-            ("defaults", map([
-                ("by_target_language", map(languageDefaults.map { ($0.key, Node($0.value)) })),
-                ("final_fallback", Node("english")),
-            ])),
-            ("aliases", map(aliases)),
-            ("variants", map(variantNames.map { variant in
-                (variant, map(byVariant[variant]!.map { ($0.topic, .sequence(Node.Sequence($0.questions.map { Node($0) }))) }))
-            })),
-        ])
-        let yaml: String
-        do { yaml = try Yams.serialize(node: document, allowUnicode: true) } catch {
-            throw DlgError(.software, "cannot write the seed topics as YAML: \(error)")
-        }
-        let dir = (destination as NSString).deletingLastPathComponent
-        if !dir.isEmpty { try Files.makeDirectory(dir) }
-        try Files.writeAtomically(yaml, to: destination)
-        return Outcome(source: source, destination: destination, variants: variantNames.count,
-                       topics: Set(byVariant.values.flatMap { $0.map(\.topic) }).count, questions: questionCount,
-                       passedThrough: false)
     }
 }
