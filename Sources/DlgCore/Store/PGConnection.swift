@@ -134,25 +134,7 @@ public final class PGConnection: @unchecked Sendable {
         var values: [[UInt8]?] = []
         values.reserveCapacity(params.count)
         for p in params { values.append(try p.encoded()) }
-        lock.lock()
-        defer { lock.unlock() }
-        let deadline = Date().addingTimeInterval(retry.totalWait)
-        var delay = retry.firstDelay
-        while true {
-            if conn == nil || PQstatus(conn) != CONNECTION_OK { try reconnect(until: deadline) }
-            switch execute(sql, values) {
-            case .rows(let rows): return rows
-            case .failed(let e): throw e
-            case .lost(let why):
-                guard Date() < deadline else { throw DlgError.unavailable("postgres at \(location): connection lost: \(why), still after \(Int(retry.totalWait)) s of retries") }
-                try reconnect(until: deadline)
-            case .transient(let why):
-                // A deadlock or serialization failure rolled the statement back: run it again.
-                guard Date() < deadline else { throw DlgError.unavailable("postgres at \(location): \(why), still after \(Int(retry.totalWait)) s of retries") }
-                Thread.sleep(forTimeInterval: delay)
-                delay = min(retry.maxDelay, delay * 2)
-            }
-        }
+        return try withRetries { execute(sql, values) }
     }
 
     /// Runs `body` as one transaction (BEGIN ... COMMIT), the connection held for it alone. A lost
@@ -160,35 +142,61 @@ public final class PGConnection: @unchecked Sendable {
     /// `body` again (so `body`, like a statement here, must be safe to repeat), until
     /// `retry.totalWait` has passed (then 69); any other error rolls it back and is thrown.
     public func transaction<T>(_ body: (PGTransaction) throws(DlgError) -> T) throws(DlgError) -> T {
+        try withRetries { () -> Attempt<T> in
+            retryReason = nil
+            do throws(DlgError) {
+                try statementInTransaction("BEGIN", [])
+                let value = try body(PGTransaction(connection: self))
+                try statementInTransaction("COMMIT", [])
+                return .done(value)
+            } catch {
+                guard let reason = retryReason else {
+                    if PQstatus(conn) == CONNECTION_OK { _ = execute("ROLLBACK", []) }
+                    return .failed(error)
+                }
+                if reason.lost { return .lost(reason.why) }
+                _ = execute("ROLLBACK", [])
+                return .transient(reason.why)
+            }
+        }
+    }
+
+    /// One try of a statement or a transaction: its value, an error to throw, or why to try again.
+    enum Attempt<T> {
+        case done(T)
+        case failed(DlgError)
+        /// The connection was lost (the server restarted): reconnect, then try again.
+        case lost(String)
+        /// A deadlock or serialization failure rolled it back: back off, then try again.
+        case transient(String)
+    }
+
+    /// Runs `attempt` with the lock held until it is done: a lost connection is re-established and a
+    /// transient failure backed off (doubling from `retry.firstDelay`), until `retry.totalWait` has
+    /// passed (then `unavailable`, 69). The one retry loop of query, transaction and script.
+    private func withRetries<T>(_ attempt: () -> Attempt<T>) throws(DlgError) -> T {
         lock.lock()
         defer { lock.unlock() }
         let deadline = Date().addingTimeInterval(retry.totalWait)
         var delay = retry.firstDelay
         while true {
             if conn == nil || PQstatus(conn) != CONNECTION_OK { try reconnect(until: deadline) }
-            retryReason = nil
-            do throws(DlgError) {
-                try statementInTransaction("BEGIN", [])
-                let value = try body(PGTransaction(connection: self))
-                try statementInTransaction("COMMIT", [])
-                return value
-            } catch {
-                guard let reason = retryReason else {
-                    if PQstatus(conn) == CONNECTION_OK { _ = execute("ROLLBACK", []) }
-                    throw error
-                }
-                guard Date() < deadline else {
-                    throw DlgError.unavailable("postgres at \(location): \(reason.why), still after \(Int(retry.totalWait)) s of retries")
-                }
-                if reason.lost {
-                    try reconnect(until: deadline)
-                } else {
-                    _ = execute("ROLLBACK", [])
-                    Thread.sleep(forTimeInterval: delay)
-                    delay = min(retry.maxDelay, delay * 2)
-                }
+            switch attempt() {
+            case .done(let value): return value
+            case .failed(let e): throw e
+            case .lost(let why):
+                guard Date() < deadline else { throw stillFailing("connection lost: \(why)") }
+                try reconnect(until: deadline)
+            case .transient(let why):
+                guard Date() < deadline else { throw stillFailing(why) }
+                Thread.sleep(forTimeInterval: delay)
+                delay = min(retry.maxDelay, delay * 2)
             }
         }
+    }
+
+    private func stillFailing(_ why: String) -> DlgError {
+        DlgError.unavailable("postgres at \(location): \(why), still after \(Int(retry.totalWait)) s of retries")
     }
 
     /// Why the running transaction must start again (nil: it need not).
@@ -200,10 +208,10 @@ public final class PGConnection: @unchecked Sendable {
         var values: [[UInt8]?] = []
         for p in params { values.append(try p.encoded()) }
         switch execute(sql, values) {
-        case .rows(let rows): return rows
+        case .done(let rows): return rows
         case .failed(let e): throw e
         case .lost(let why):
-            retryReason = (true, "connection lost: \(why)")
+            retryReason = (true, why)
             throw DlgError.unavailable("postgres at \(location): connection lost: \(why)")
         case .transient(let why):
             retryReason = (false, why)
@@ -213,29 +221,19 @@ public final class PGConnection: @unchecked Sendable {
 
     /// Runs a fixed SQL script (several statements, no parameters): schema creation only.
     public func script(_ sql: String) throws(DlgError) {
-        lock.lock()
-        defer { lock.unlock() }
-        let deadline = Date().addingTimeInterval(retry.totalWait)
-        while true {
-            if conn == nil || PQstatus(conn) != CONNECTION_OK { try reconnect(until: deadline) }
-            let res = PQexec(conn, sql)
-            switch outcome(res) {
-            case .rows: return
-            case .failed(let e): throw e
-            case .lost: try reconnect(until: deadline)
-            case .transient: Thread.sleep(forTimeInterval: retry.firstDelay)
+        try withRetries { () -> Attempt<Void> in
+            switch outcome(PQexec(conn, sql)) {
+            case .done: return .done(())
+            case .failed(let e): return .failed(e)
+            case .lost(let why): return .lost(why)
+            case .transient(let why): return .transient(why)
             }
         }
     }
 
     // MARK: - Internals
 
-    enum Outcome {
-        case rows(PGRows)
-        case failed(DlgError)
-        case lost(String)
-        case transient(String)
-    }
+    typealias Outcome = Attempt<PGRows>
 
     private static func open(_ dsn: String) -> OpaquePointer? {
         // Entries before "dbname" are defaults the DSN may override (libpq's expand_dbname rule).
@@ -324,7 +322,7 @@ public final class PGConnection: @unchecked Sendable {
             if let c = conn { PQreset(c) } else { conn = Self.open(dsn) }
             if let c = conn, PQstatus(c) == CONNECTION_OK {
                 PQsetNoticeProcessor(c, { _, _ in }, nil)
-                if case .rows = outcome(PQexec(c, sessionSQL)) {
+                if case .done = outcome(PQexec(c, sessionSQL)) {
                     reconnects += 1
                     return
                 }
@@ -374,7 +372,7 @@ public final class PGConnection: @unchecked Sendable {
                 rows.append(row)
             }
             let affected = Int(String(cString: PQcmdTuples(res))) ?? 0
-            return .rows(PGRows(rows: rows, affected: affected))
+            return .done(PGRows(rows: rows, affected: affected))
         }
         let state = dlg_pq_sqlstate(res).map { String(cString: $0) } ?? ""
         let primary = dlg_pq_primary_message(res).map { String(cString: $0) }
