@@ -185,7 +185,7 @@ public struct Settings: Sendable {
     /// Token prices for the cost shown in the progress line and the summary (ours).
     public var pricing: Pricing
     /// `saving.filters.*` (ours): what goes into the filtered dataset file.
-    public var filters: QualityFilters
+    public var filters: QualityFilterSettings
     /// The error storm and the response cache (ours).
     public var llmLayer: LLMLayerSettings
     public var personasEnabled: Bool
@@ -223,11 +223,13 @@ public struct Settings: Sendable {
     public var projectRoot: String { tree.projectRoot }
     /// Absolute output folder.
     public var outputDir: String { tree.resolvePath(saving.outputDir) }
-    public var logsDir: String { tree.resolvePath("logs") }
+    public var logsDir: String { tree.resolvePath(RunLayout.logsFolder) }
+    /// Where every file of a run is (`RunLayout`).
+    public var layout: RunLayout { RunLayout(outputDir: outputDir, logsDir: logsDir) }
     public var knowledgeDir: String { tree.resolvePath("knowledge") }
     public var indexDir: String { tree.resolvePath(retrieval.persistDir) }
     /// The file dedup store, which is also upstream's coverage ledger.
-    public var ledgerPath: String { (outputDir as NSString).appendingPathComponent("coverage_ledger.jsonl") }
+    public var ledgerPath: String { layout.ledgerPath }
 
     /// Loads and validates a config file.
     public static func load(path: String, environment: [String: String] = ProcessInfo.processInfo.environment)
@@ -328,7 +330,7 @@ public struct Settings: Sendable {
                                 rawCompletions: try r.bool("saving.raw_completions"))
         if saving.outputDir.isEmpty { throw r.fail("saving.output_dir", .string(""), "a folder path") }
         pricing = try Pricing.read(r)
-        filters = try QualityFilters(reader: r, allowedReasons: judge.reasons)
+        filters = try QualityFilterSettings(reader: r, allowedReasons: judge.reasons)
         llmLayer = try LLMLayerSettings.read(r)
         personasEnabled = try r.bool("personas.enabled")
         personasPath = try r.string("personas.path")

@@ -21,6 +21,8 @@ public final class RunOrchestrator {
     private let interruption = NSLock()
     private var interruptedBy: Int32?
     private var activeLoop: StageLoop?
+    /// The run's wall time once `run` finished it (what the summary and `logs/runs.jsonl` say).
+    private(set) var wallSeconds: Double?
 
     /// Hears how the run goes (a progress line); nil for none.
     public weak var observer: (any RunObserver)?
@@ -37,7 +39,7 @@ public final class RunOrchestrator {
         self.settings = settings
         self.configPath = configPath
         self.toolsDir = toolsDir
-        log = DlgLog.logger("dlg.run", logsDir: settings.logsDir, file: "run.log")
+        log = DlgLog.logger("dlg.run", logsDir: settings.logsDir, file: RunLayout.runLog)
     }
 
     /// Dialogues of a language finishing one after the other without a completed one before the run
@@ -48,7 +50,8 @@ public final class RunOrchestrator {
 
     var dropStreakLimit: Int { max(Self.minDropStreak, 2 * settings.run.batchSize) }
 
-    var stateRoot: String { (settings.outputDir as NSString).appendingPathComponent("run_state") }
+    var layout: RunLayout { settings.layout }
+    var stateRoot: String { layout.stateRoot }
 
     /// Stops a run in progress (dlg-run calls it on SIGINT or SIGTERM): the stages are terminated,
     /// and `run` then throws `interrupted` after saving the run state. Every dialogue is in the journal
@@ -85,16 +88,23 @@ public final class RunOrchestrator {
         }
     }
 
-    static let journalName = "journal.jsonl"
-    static let finishedName = "finished.jsonl"
-
+    /// The run `base` from where its journal stands to its end; the run's time is then a line of
+    /// `logs/runs.jsonl` (`RunTimings`), what the report reads.
     public func run(runID base: String) async throws(DlgError) -> RunTotals {
-        let dir = (stateRoot as NSString).appendingPathComponent(base)
+        let totals = try await runToEnd(runID: base)
+        wallSeconds = (Date().timeIntervalSince(started) * 10).rounded() / 10
+        // Like a log line: a run that did its work does not fail for want of it.
+        try? RunTimings.append(layout: layout, runID: base, shard: shard, wallSeconds: wallSeconds!)
+        return totals
+    }
+
+    func runToEnd(runID base: String) async throws(DlgError) -> RunTotals {
+        let dir = try layout.runDir(base)
         try Files.makePrivateDirectory(stateRoot)
         try Files.makeDirectory(dir)
         Files.removeStaleTemporaries(in: dir)
         Files.removeStaleTemporaries(in: stateRoot)
-        let statePath = (stateRoot as NSString).appendingPathComponent("\(base).json")
+        let statePath = try layout.runStateFile(base)
         if let shard, !settings.store.usesPostgres {
             throw DlgError.config("\(configPath): store.backend: shard \(shard.description) needs store.backend: postgres (the shards share its dedup, ledger and journal)")
         }
@@ -103,11 +113,11 @@ public final class RunOrchestrator {
             throw DlgError.config("\(configPath): run.batch_size: \(settings.run.batchSize) does not match the saved run \(base) (batch_size \(b)); use the same batch size to resume, or a new run id")
         }
         if shard == nil {
-            try Files.writeAtomically(base + "\n", to: (stateRoot as NSString).appendingPathComponent("last_run_id.txt"))
+            try Files.writeAtomically(base + "\n", to: layout.lastRunIDPath)
         }
         let store = try openStore()
         let book = try RunBook(settings: settings, base: base,
-                               journalPath: (dir as NSString).appendingPathComponent(Self.journalName),
+                               journalPath: try layout.journal(base),
                                store: store, dropStreakLimit: dropStreakLimit, shard: shard, log: log)
         log.info("run \(base) \(book.journal.lines > 0 ? "resumed" : "started"): languages=\(settings.run.targetLanguages) total_samples=\(settings.run.totalSamples) batch_size=\(settings.run.batchSize)")
         let stateWriter = { [self] (status: String) throws(DlgError) in
@@ -186,7 +196,7 @@ public final class RunOrchestrator {
             if let signal = interruption.withLock({ interruptedBy }), !book.isDone {
                 try? stateWriter("in_progress")
                 log.warning("run \(base) interrupted by signal \(signal)")
-                throw DlgError(.interrupted, "interrupted; every dialogue is checkpointed in \((dir as NSString).appendingPathComponent(Self.journalName)); run again with --run-id \(base) to resume")
+                throw DlgError(.interrupted, "interrupted; every dialogue is checkpointed in \((try? layout.journal(base)) ?? dir); run again with --run-id \(base) to resume")
             }
             if let failure {
                 try? stateWriter("in_progress")
@@ -219,7 +229,7 @@ public final class RunOrchestrator {
             try book.journal.flush()
             return book.totals
         }
-        try book.journal.writeLatest(book.finishedPositions, to: (dir as NSString).appendingPathComponent(Self.finishedName))
+        try book.journal.writeLatest(book.finishedPositions, to: try layout.finished(base))
         // A finished run needs one state per dialogue to resume or re-judge from; the superseded ones
         // (a line per turn per dialogue) would otherwise stay on disk for good.
         try book.journal.compact()
