@@ -2,6 +2,7 @@
 // the sources themselves: a type declared at the top level of a higher folder must not be named in a
 // lower one (or in a sibling on the same floor).
 
+@testable import DlgCore
 import Foundation
 import Testing
 
@@ -31,7 +32,7 @@ import Testing
 
     /// The text without comments and string literals (a type named in a doc comment or a message is
     /// no arrow).
-    static func code(_ text: String) -> String {
+    static func code(_ text: String, keepStrings: Bool = false) -> String {
         let s = Array(text.unicodeScalars)
         var out = String.UnicodeScalarView()
         var i = 0
@@ -52,16 +53,18 @@ import Testing
                 i += 2
             } else if at(i, "\"\"\"") || at(i, "#\"\"\"") {
                 let hashes = s[i] == "#" ? "#" : ""
+                let from = i
                 i += 3 + hashes.count
                 while i < s.count && !at(i, "\"\"\"" + hashes) { i += s[i] == "\\" ? 2 : 1 }
                 i += 3 + hashes.count
-                out.append(" ")
+                if keepStrings { out.append(contentsOf: s[from..<min(i, s.count)]) } else { out.append(" ") }
             } else if at(i, "\"") || at(i, "#\"") {
                 let hashes = s[i] == "#" ? "#" : ""
+                let from = i
                 i += 1 + hashes.count
                 while i < s.count && !at(i, "\"" + hashes) && s[i] != "\n" { i += s[i] == "\\" && hashes.isEmpty ? 2 : 1 }
                 i += 1 + hashes.count
-                out.append(" ")
+                if keepStrings { out.append(contentsOf: s[from..<min(i, s.count)]) } else { out.append(" ") }
             } else {
                 out.append(s[i])
                 i += 1
@@ -106,6 +109,30 @@ import Testing
             }
         }
         return found
+    }
+
+    /// The names of a run's files and folders that only `RunLayout` spells.
+    static let runFileNames = RunLayout.datasetFiles + [
+        RunLayout.stateFolder, RunLayout.filteredFile, RunLayout.metricsFile, RunLayout.reportFile,
+        RunLayout.ledgerFile, RunLayout.lastRunIDFile, RunLayout.datasetCommitFile, RunLayout.journalFile,
+        RunLayout.finishedFile, RunLayout.rejudgedFile, RunLayout.runLog, RunLayout.llmLog, RunLayout.judgeLog,
+        RunLayout.runsFile, RunLayout.logsFolder, RunLayout.limitsSocket,
+    ]
+
+    /// A run's file names in the code of DlgCore (comments aside) but `RunLayout`'s: `"run_state"`,
+    /// `"logs/run.log"`, `"\(root)/journal.jsonl"` (a message naming one is no path: interpolate it).
+    @Test func onlyRunLayoutSpellsARunsFileNames() throws {
+        var found: [String] = []
+        for file in try Self.sources() where file.path != "Support/RunLayout.swift" {
+            let code = Self.code(file.text, keepStrings: true)
+            for name in Self.runFileNames {
+                for before in ["\"", "/"] where code.contains(before + name + "\"") || code.contains(before + name + "/") {
+                    found.append("\(file.path) spells \(name)")
+                }
+            }
+        }
+        #expect(Self.runFileNames.count == 21)
+        #expect(found.isEmpty, "\(found.joined(separator: "\n"))")
     }
 
     @Test func everyFolderIsOnAFloor() throws {

@@ -8,7 +8,7 @@ import Glibc
 /// than `finished.jsonl`, else `finished.jsonl`, else, for a run not finished yet, the latest line
 /// of each dialogue in its journal, read without touching it), or record files given by the user;
 /// tokens and requests per agent from `logs/llm.log`, the wall time from `logs/runs.jsonl`
-/// (`RunRecords`). Every path is `RunLayout`'s.
+/// (`RunTimings`). Every path is `RunLayout`'s.
 public enum RunReport {
     public static let fileName = RunLayout.reportFile
 
@@ -64,7 +64,7 @@ public enum RunReport {
         info.agents = agents
         if info.wallSeconds == nil, let span {
             info.wallSeconds = span
-            info.wallSource = "logs/llm.log, first request to last reply"
+            info.wallSource = "\(RunLayout.logsFolder)/\(RunLayout.llmLog), first request to last reply"
         }
         info.source = relative(info.source, to: settings.projectRoot)
         return try builder.finish(info)
@@ -148,7 +148,7 @@ public enum RunReport {
     }
 
     /// The run's wall time: the `wall_seconds` of every dlg-run that finished this run or part of it
-    /// (`RunRecords`, a line each in `logs/runs.jsonl`), added up.
+    /// (`RunTimings`, a line each in `logs/runs.jsonl`), added up.
     static func wallTime(layout: RunLayout, runID: String) -> (Double, String)? {
         let path = layout.log(RunLayout.runsFile)
         guard Files.exists(path) else { return nil }

@@ -49,7 +49,7 @@ public struct RunLayout: Sendable {
     public static let runLog = "run.log"
     public static let llmLog = "llm.log"
     public static let judgeLog = "judge.log"
-    /// One JSON line per dlg-run that finished a run or part of it (`RunRecords`): what the report
+    /// One JSON line per dlg-run that finished a run or part of it (`RunTimings`): what the report
     /// reads of a run's time. Beside the text logs, so a cluster's shards ship it with them.
     public static let runsFile = "runs.jsonl"
 
