@@ -312,14 +312,15 @@ def relay(stream, tail, sink, run_id, index, host):
 
 
 def ship_logs(work, sink):
-    """The shard's own log files (logs/llm.log, run.log, judge.log) appended to the files of the same
-    names on the driver's host, so that they read as a single-machine run's; in pieces of 1 MiB, in
-    order (an actor runs one caller's calls in the order they were made)."""
+    """The shard's own log files (logs/llm.log, run.log, judge.log, and runs.jsonl, its time that the
+    report reads) appended to the files of the same names on the driver's host, so that they read as a
+    single-machine run's; in pieces of 1 MiB, in order (an actor runs one caller's calls in the order
+    they were made)."""
     logs = os.path.join(work, "logs")
     refs = []
     if os.path.isdir(logs):
         for name in sorted(os.listdir(logs)):
-            if name.endswith(".log"):
+            if name.endswith(".log") or name == "runs.jsonl":
                 with open(os.path.join(logs, name), "rb") as f:
                     for chunk in iter(lambda: f.read(1 << 20), b""):
                         refs.append(sink.append_file.remote(name, chunk))
@@ -423,7 +424,7 @@ class ShardLogSink:
 
     def append_file(self, name, data):
         name = os.path.basename(name)
-        if name.endswith(".log") and not name.startswith("."):
+        if (name.endswith(".log") or name == "runs.jsonl") and not name.startswith("."):
             with open(os.path.join(self.log_dir, name), "ab") as f:
                 f.write(data)
 

@@ -127,6 +127,10 @@ func checkFinishedRun(_ work: WorkDir, _ r: ToolResult, summary: JSONObject?, co
             #expect(summary?["run_id"]?.stringValue == "example", "\(r)")
             #expect(summary?["output_dir"]?.stringValue == work.file("outputs").path, "\(r)")
             for log in ["run.log", "llm.log", "judge.log"] { #expect(work.exists("logs/\(log)"), "logs/\(log) missing") }
+            // The run's time for the report, as the summary says it (logs/runs.jsonl, RunTimings).
+            let times = try work.records("logs/runs.jsonl")
+            #expect(times.count == 1 && times.first?["run_id"] == "example" && times.first?["shard"] == .null
+                    && times.first?["wall_seconds"] == summary?["wall_seconds"], "\(times)")
             #expect(try work.read("outputs/run_state/last_run_id.txt") == "example\n")
             let state = try JSONL.object(try work.read("outputs/run_state/example.json"))
             #expect(state["status"]?.stringValue == "completed", "\(state["status"]?.serialized() ?? "nil")")

@@ -137,7 +137,7 @@ extension ClusterControl {
     func runShards(state: ClusterState, runID: String, shards requested: Int?) throws(DlgError) -> RunResult {
         var shards = requested ?? cluster.shards
         if shards == 0 { shards = max(1, 2 * (try rayNodes(state).filter { $0.alive && $0.cpus > 0 }.count)) }
-        let jobDir = (stateDir as NSString).appendingPathComponent("jobs/\(runID)")
+        let jobDir = try RunLayout.clusterJobDir(stateDir: stateDir, runID: runID)
         let project = try ClusterProject.prepare(settings: settings, in: (jobDir as NSString).appendingPathComponent("project"))
         defer { try? FileManager.default.removeItem(atPath: jobDir) }
         let job = jobEnvironment(state: state, project: project)

@@ -56,59 +56,24 @@ public struct AgentSettings: Sendable {
 
     static func resolve(_ agent: AgentName, reader r: ConfigReader) throws(DlgError) -> AgentSettings {
         let environment = r.tree.environment
-        let agentPath = "llm.agents.\(agent.rawValue)"
+        let s = AgentSource(agent: agent, reader: r)
+        let agentPath = s.agentPath, prefix = s.prefix, rolePrefix = s.rolePrefix
         if let v = r.tree.value(at: agentPath), !v.isNull, v.objectValue == nil {
             throw r.fail(agentPath, v, "a mapping of llm settings")
         }
-        // Per-agent values win where they are not null; record which path each value came from.
-        func path(_ key: String) -> String {
-            if let v = r.tree.value(at: "\(agentPath).\(key)"), !v.isNull { return "\(agentPath).\(key)" }
-            return "llm.\(key)"
-        }
-        let prefix = "LLM_" + agent.rawValue.uppercased() + "_"
-        let rolePrefix = "LLM_" + agent.role.uppercased() + "_"
-        // The agent's name first (upstream's order), then the newer layout's role name, then LLM_<KEY>.
-        func env(_ key: String) -> String? {
-            if let v = envValue(prefix + key, environment) { return v }
-            if let v = envValue(rolePrefix + key, environment) { return v }
-            return envValue("LLM_" + key, environment)
-        }
-        func envNumber(_ key: String) throws(DlgError) -> Double? {
-            guard let raw = env(key) else { return nil }
-            guard let d = Double(raw) else {
-                throw DlgError.config("environment variable \(prefix)\(key) or LLM_\(key): expected a number, got \"\(raw)\"")
-            }
-            return d
-        }
-
-        var backend = try r.string(path("backend"))
-        if let e = env("BACKEND") { backend = e }
-        var provider = try r.string(path("provider"))
-        if let e = env("PROVIDER") { provider = e }
-        var model = try r.string(path("model"))
-        if let e = env("MODEL") { model = e }
-        var baseURL = try r.string(path("base_url"))
-        if let e = env("BASE_URL") { baseURL = e }
-        var apiKey = try r.string(path("api_key"))
-        if let e = env("API_KEY") { apiKey = e }
+        let path = s.path
+        let backend = try s.string("backend", env: "BACKEND")
+        let provider = try s.string("provider", env: "PROVIDER")
+        var model = try s.string("model", env: "MODEL")
+        var baseURL = try s.string("base_url", env: "BASE_URL")
+        var apiKey = try s.string("api_key", env: "API_KEY")
         var apiKeyEnv = try r.string(path("api_key_env"))
         // The key mapping variables: the role's name wins over the agent's (upstream's newer rule).
         var mappingVariable: String? = nil
         for name in [rolePrefix + "API_KEY_ENV", prefix + "API_KEY_ENV", "LLM_API_KEY_ENV"] {
             if let v = envValue(name, environment) { apiKeyEnv = v; mappingVariable = name; break }
         }
-        var temperature = try r.optionalDouble(path("temperature"))
-        if let e = try envNumber("TEMPERATURE") { temperature = e }
-        var maxTokens = try r.optionalInt(path("max_tokens"), min: 1)
-        if let e = try envNumber("MAX_TOKENS") { maxTokens = Int(e) }
-        var topP = try r.optionalDouble(path("top_p"))
-        if let e = try envNumber("TOP_P") { topP = e }
-        var timeout = try r.optionalDouble(path("timeout"))
-        if let e = try envNumber("TIMEOUT") { timeout = e }
-        var maxRetries = try r.optionalInt(path("max_retries"), min: 0)
-        if let e = try envNumber("MAX_RETRIES") { maxRetries = Int(e) }
-        if let t = temperature, t < 0 || t > 2 { throw r.fail(path("temperature"), .double(t), "a number from 0 to 2") }
-        if let t = timeout, t <= 0 { throw r.fail(path("timeout"), .double(t), "a positive number of seconds") }
+        let sampling = try s.sampling()
 
         var unusable: String? = nil
         if apiKey.isEmpty, !apiKeyEnv.isEmpty {
@@ -133,7 +98,7 @@ public struct AgentSettings: Sendable {
         if let g = r.tree.value(at: "llm.extra")?.objectValue { for (k, v) in g.pairs { extra[k] = v } }
         if let a = r.tree.value(at: "\(agentPath).extra")?.objectValue { for (k, v) in a.pairs { extra[k] = v } }
 
-        var endpoints = try routedEndpoints(agentPath: agentPath, json: env("ROUTING_ENDPOINTS_JSON"),
+        var endpoints = try routedEndpoints(agentPath: agentPath, json: s.env("ROUTING_ENDPOINTS_JSON"),
                                             jsonVariable: "\(prefix)ROUTING_ENDPOINTS_JSON", agentKey: agentKey, reader: r)
         // The provider's endpoint matters only when no routed endpoints replace it.
         if endpoints.isEmpty, unusable == nil { unusable = providerProblem }
@@ -142,8 +107,9 @@ public struct AgentSettings: Sendable {
                                       apiKey: apiKey, weight: 1, maxInFlight: 0, timeout: nil, model: ""))
         }
         var settings = AgentSettings(
-            agent: agent, backend: backend, provider: provider, model: model, temperature: temperature,
-            maxTokens: maxTokens, topP: topP, timeout: timeout ?? 120, maxRetries: maxRetries ?? 4, extra: extra,
+            agent: agent, backend: backend, provider: provider, model: model, temperature: sampling.temperature,
+            maxTokens: sampling.maxTokens, topP: sampling.topP, timeout: sampling.timeout ?? 120,
+            maxRetries: sampling.maxRetries ?? 4, extra: extra,
             endpoints: endpoints, unusable: unusable)
         settings.keyNotes = notes + Self.registerKeys(endpoints, environment)
         return settings
@@ -318,5 +284,76 @@ public struct AgentSettings: Sendable {
         }
         while u.hasSuffix("/") { u.removeLast() }
         return u
+    }
+}
+
+/// Where one agent's settings come from: `llm.agents.<agent>.<key>` where it is not null, else
+/// `llm.<key>`; then the environment, `LLM_<AGENT>_<KEY>` (upstream's order), `LLM_<ROLE>_<KEY>` (the
+/// newer layout's role name), `LLM_<KEY>`.
+struct AgentSource {
+    let reader: ConfigReader
+    let agentPath: String
+    let prefix: String
+    let rolePrefix: String
+
+    init(agent: AgentName, reader: ConfigReader) {
+        self.reader = reader
+        agentPath = "llm.agents.\(agent.rawValue)"
+        prefix = "LLM_" + agent.rawValue.uppercased() + "_"
+        rolePrefix = "LLM_" + agent.role.uppercased() + "_"
+    }
+
+    /// The config path a value comes from (for messages too).
+    func path(_ key: String) -> String {
+        if let v = reader.tree.value(at: "\(agentPath).\(key)"), !v.isNull { return "\(agentPath).\(key)" }
+        return "llm.\(key)"
+    }
+
+    func env(_ key: String) -> String? {
+        let environment = reader.tree.environment
+        if let v = AgentSettings.envValue(prefix + key, environment) { return v }
+        if let v = AgentSettings.envValue(rolePrefix + key, environment) { return v }
+        return AgentSettings.envValue("LLM_" + key, environment)
+    }
+
+    func envNumber(_ key: String) throws(DlgError) -> Double? {
+        guard let raw = env(key) else { return nil }
+        guard let d = Double(raw) else {
+            throw DlgError.config("environment variable \(prefix)\(key) or LLM_\(key): expected a number, got \"\(raw)\"")
+        }
+        return d
+    }
+
+    /// The config's string, replaced by the environment's when it names one.
+    func string(_ key: String, env envKey: String) throws(DlgError) -> String {
+        let configured = try reader.string(path(key))
+        return env(envKey) ?? configured
+    }
+
+    struct Sampling {
+        var temperature: Double?
+        var maxTokens: Int?
+        var topP: Double?
+        var timeout: Double?
+        var maxRetries: Int?
+    }
+
+    /// Temperature, max tokens, top_p, timeout and retries, the environment's winning, checked.
+    func sampling() throws(DlgError) -> Sampling {
+        let r = reader
+        var s = Sampling()
+        s.temperature = try r.optionalDouble(path("temperature"))
+        if let e = try envNumber("TEMPERATURE") { s.temperature = e }
+        s.maxTokens = try r.optionalInt(path("max_tokens"), min: 1)
+        if let e = try envNumber("MAX_TOKENS") { s.maxTokens = Int(e) }
+        s.topP = try r.optionalDouble(path("top_p"))
+        if let e = try envNumber("TOP_P") { s.topP = e }
+        s.timeout = try r.optionalDouble(path("timeout"))
+        if let e = try envNumber("TIMEOUT") { s.timeout = e }
+        s.maxRetries = try r.optionalInt(path("max_retries"), min: 0)
+        if let e = try envNumber("MAX_RETRIES") { s.maxRetries = Int(e) }
+        if let t = s.temperature, t < 0 || t > 2 { throw r.fail(path("temperature"), .double(t), "a number from 0 to 2") }
+        if let t = s.timeout, t <= 0 { throw r.fail(path("timeout"), .double(t), "a positive number of seconds") }
+        return s
     }
 }

@@ -86,10 +86,10 @@ enum ConfigDefaults {
                 ]),
                 "hf_push": .obj([
                     "enabled": false, "auto_push_on_run": false, "repo_id": "", "repo_type": "dataset",
-                    "export_dir": "hf_export", "include_run_state": false, "private": true,
+                    "export_dir": .string(RunLayout.hubExportFolder), "include_run_state": false, "private": true,
                     "commit_message": "Update synthetic dataset export",
-                    "source_file": "conversations_sharegpt_judged.jsonl", "generate_stats": false,
-                    "stats_file": "dataset_stats.json", "generate_plots": false, "plots_dir": "plots",
+                    "source_file": .string(RunLayout.judgedFile), "generate_stats": false,
+                    "stats_file": .string(RunLayout.hubStatsFile), "generate_plots": false, "plots_dir": "plots",
                     "clean_remote": false,
                 ]),
             ]),

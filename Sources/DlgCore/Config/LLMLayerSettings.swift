@@ -74,7 +74,7 @@ public struct LLMLayerSettings: Sendable, Equatable {
     /// `llm.max_response_bytes` (default 16 MiB): the most a chat, embeddings or `/models` reply may hold;
     /// a bigger one is stopped there and the request fails (not retried).
     public var maxResponseBytes = LLMLayerSettings.defaultMaxResponseBytes
-    public static let defaultMaxResponseBytes = 16 << 20
+    public static let defaultMaxResponseBytes = CurlTransport.defaultMaxResponseBytes
     /// The run's limits broker (`DLGFORGE_LIMITS_SOCKET`, set by dlg-run for its stages): when set, the
     /// limits are the run's, shared with the other stages; else this process keeps its own.
     public var limitsSocket: String?

@@ -1,114 +1,5 @@
 import Foundation
 
-/// Reads typed values out of a `ConfigTree`, failing with a message that names the key path,
-/// the value and what is allowed (exit 78). Upstream silently ignores bad values; we do not.
-struct ConfigReader {
-    let tree: ConfigTree
-
-    func fail(_ path: String, _ value: JSON?, _ allowed: String) -> DlgError {
-        let shown = value.map { v -> String in
-            if case .string(let s) = v { return "\"\(s)\"" }
-            return v.serialized()
-        } ?? "nothing"
-        return DlgError.config("\(tree.location(of: path)): \(path): \(shown) is not allowed; expected \(allowed)")
-    }
-
-    func int(_ path: String, min: Int? = nil, max: Int? = nil) throws(DlgError) -> Int {
-        let v = tree.value(at: path)
-        var result: Int?
-        switch v {
-        case .int(let i)?: result = i
-        case .double(let d)?: result = Int(exactly: d)
-        case .string(let s)?: result = Int(s.trimmingCharacters(in: .whitespaces))
-        default: result = nil
-        }
-        let range = "an integer" + (min.map { " >= \($0)" } ?? "") + (max.map { " <= \($0)" } ?? "")
-        guard let r = result else { throw fail(path, v, range) }
-        if let min, r < min { throw fail(path, v, range) }
-        if let max, r > max { throw fail(path, v, range) }
-        return r
-    }
-
-    func double(_ path: String, min: Double? = nil, max: Double? = nil) throws(DlgError) -> Double {
-        let v = tree.value(at: path)
-        var result: Double?
-        switch v {
-        case .int(let i)?: result = Double(i)
-        case .double(let d)?: result = d
-        case .string(let s)?: result = Double(s.trimmingCharacters(in: .whitespaces))
-        default: result = nil
-        }
-        let range = "a number" + (min.map { " >= \($0)" } ?? "") + (max.map { " <= \($0)" } ?? "")
-        guard let r = result, r.isFinite else { throw fail(path, v, range) }
-        if let min, r < min { throw fail(path, v, range) }
-        if let max, r > max { throw fail(path, v, range) }
-        return r
-    }
-
-    func optionalDouble(_ path: String) throws(DlgError) -> Double? {
-        if tree.value(at: path) == nil || tree.value(at: path)!.isNull { return nil }
-        return try double(path)
-    }
-
-    func optionalInt(_ path: String, min: Int? = nil) throws(DlgError) -> Int? {
-        if tree.value(at: path) == nil || tree.value(at: path)!.isNull { return nil }
-        return try int(path, min: min)
-    }
-
-    func bool(_ path: String) throws(DlgError) -> Bool {
-        let v = tree.value(at: path)
-        switch v {
-        case .bool(let b)?: return b
-        case .int(let i)?: return i != 0
-        case .string(let s)?:
-            switch s.lowercased() {
-            case "true", "yes", "on", "1": return true
-            case "false", "no", "off", "0", "": return false
-            default: break
-            }
-        default: break
-        }
-        throw fail(path, v, "true or false")
-    }
-
-    func string(_ path: String) throws(DlgError) -> String {
-        let v = tree.value(at: path)
-        switch v {
-        case .string(let s)?: return s
-        case nil, .null?: return ""
-        case .int(let i)?: return String(i)
-        case .double(let d)?: return String(d)
-        default: throw fail(path, v, "a string")
-        }
-    }
-
-    func choice(_ path: String, _ allowed: [String], aliases: [String: String] = [:]) throws(DlgError) -> String {
-        let raw = try string(path).trimmingCharacters(in: .whitespaces).lowercased()
-        let value = aliases[raw] ?? raw
-        guard allowed.contains(value) else {
-            throw fail(path, tree.value(at: path), "one of " + allowed.joined(separator: ", "))
-        }
-        return value
-    }
-
-    func stringList(_ path: String) throws(DlgError) -> [String] {
-        let v = tree.value(at: path)
-        switch v {
-        case .string(let s)?:
-            return s.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-        case .array(let items)?:
-            var out: [String] = []
-            for item in items {
-                guard case .string(let s) = item else { throw fail(path, v, "a list of strings") }
-                out.append(s)
-            }
-            return out
-        case nil, .null?: return []
-        default: throw fail(path, v, "a list of strings")
-        }
-    }
-}
-
 /// The run section, validated.
 public struct RunSettings: Sendable {
     public var nTurns: Int
@@ -185,7 +76,7 @@ public struct Settings: Sendable {
     /// Token prices for the cost shown in the progress line and the summary (ours).
     public var pricing: Pricing
     /// `saving.filters.*` (ours): what goes into the filtered dataset file.
-    public var filters: QualityFilters
+    public var filters: QualityFilterSettings
     /// The error storm and the response cache (ours).
     public var llmLayer: LLMLayerSettings
     public var personasEnabled: Bool
@@ -223,11 +114,13 @@ public struct Settings: Sendable {
     public var projectRoot: String { tree.projectRoot }
     /// Absolute output folder.
     public var outputDir: String { tree.resolvePath(saving.outputDir) }
-    public var logsDir: String { tree.resolvePath("logs") }
+    public var logsDir: String { tree.resolvePath(RunLayout.logsFolder) }
+    /// Where every file of a run is (`RunLayout`).
+    public var layout: RunLayout { RunLayout(outputDir: outputDir, logsDir: logsDir) }
     public var knowledgeDir: String { tree.resolvePath("knowledge") }
     public var indexDir: String { tree.resolvePath(retrieval.persistDir) }
     /// The file dedup store, which is also upstream's coverage ledger.
-    public var ledgerPath: String { (outputDir as NSString).appendingPathComponent("coverage_ledger.jsonl") }
+    public var ledgerPath: String { layout.ledgerPath }
 
     /// Loads and validates a config file.
     public static func load(path: String, environment: [String: String] = ProcessInfo.processInfo.environment)
@@ -240,95 +133,18 @@ public struct Settings: Sendable {
         self.tree = tree
         Self.registerSecrets(tree)
         let r = ConfigReader(tree: tree)
-        let batch = try r.int("run.batch_size", min: 1)
-        let nTurns = try r.int("run.n_turns", min: 1)
-        var minT = try r.int("run.min_turns", min: 0)
-        var maxT = try r.int("run.max_turns", min: 0)
-        if minT <= 0 && maxT <= 0 { minT = nTurns; maxT = nTurns }
-        else if minT <= 0 { minT = maxT }
-        else if maxT <= 0 { maxT = minT }
-        if minT > maxT {
-            throw r.fail("run.min_turns", tree.value(at: "run.min_turns"),
-                         "a value no greater than run.max_turns (\(maxT))")
-        }
-        var languages: [String] = []
-        for l in try r.stringList("run.target_languages") where !languages.contains(l) { languages.append(l) }
-        if languages.isEmpty { languages = ["en"] }
-        for l in languages where l.contains("/") || l.contains("..") {
-            throw r.fail("run.target_languages", .string(l), "language codes such as en, fr, ar")
-        }
-        var total = try r.int("run.total_samples", min: 0)
-        if total == 0 { total = max(batch, 1) }
-        run = RunSettings(
-            nTurns: nTurns, batchSize: batch, totalSamples: total, minTurns: minT, maxTurns: maxT,
-            turnCountDistribution: try r.choice(
-                "run.turn_count_distribution", ["uniform", "poisson", "exponential", "fixed"],
-                aliases: ["exp": "exponential", "pois": "poisson"]),
-            turnCountMean: try r.double("run.turn_count_mean"),
-            targetLanguages: languages,
-            seedQuestion: try r.string("run.seed_question"),
-            questionSeed: try r.string("run.question_seed"),
-            runID: try r.string("run.run_id"),
-            resumeRunID: try r.string("run.resume_run_id"),
-            seedTopicsPath: try r.string("run.seed_topics_path"),
-            seedTopicsVariant: try r.string("run.seed_topics_variant"),
-            seedTopicsProbability: try r.double("run.seed_topics_probability", min: 0, max: 1),
-            seedTopicsEnabled: try r.bool("run.seed_topics_enabled"),
-            distributedEnabled: try r.bool("run.distributed.enabled"))
-        for (key, id) in [("run.run_id", run.runID), ("run.resume_run_id", run.resumeRunID)] where !id.isEmpty {
-            if let problem = SafeID.problem(id) { throw r.fail(key, .string(id), "an id that names a folder (it \(problem))") }
-        }
-        let chunk = try r.int("retrieval.chunk_size", min: 50)
-        let overlap = try r.int("retrieval.overlap", min: 0)
-        if overlap >= chunk {
-            throw r.fail("retrieval.overlap", .int(overlap), "less than retrieval.chunk_size (\(chunk))")
-        }
-        var embedding = try r.string("retrieval.embedding_model")
-        if embedding.isEmpty { embedding = try r.string("models.embedding_model") }
-        if embedding.isEmpty { embedding = tree.environment["EMBEDDING_MODEL_NAME"] ?? "" }
-        retrieval = RetrievalSettings(
-            defaultK: try r.int("retrieval.default_k", min: 1, max: 50), chunkSize: chunk, overlap: overlap,
-            persistDir: try r.string("retrieval.persist_dir"), rebuildIndex: try r.bool("retrieval.rebuild_index"),
-            skipIfUnchanged: try r.bool("retrieval.skip_if_unchanged"), embeddingModel: embedding,
-            mode: try r.choice("retrieval.mode", ["auto", "tools", "prompt"]),
-            generatorSnippets: try r.int("retrieval.generator_snippets", min: 1, max: 12))
+        run = try RunSettings.read(r)
+        retrieval = try RetrievalSettings.read(r)
         coverage = CoverageSettings(
             docCoverageMode: try r.choice("coverage.doc_coverage_mode", ["balanced", "off"]),
             epsilon: try r.double("coverage.doc_coverage_epsilon", min: 0, max: 1),
             fraction: min(1, max(0.05, try r.double("coverage.doc_coverage_fraction", min: 0))),
             questionDedupRetries: try r.int("coverage.question_dedup_retries", min: 0, max: 100),
             nearDedupThreshold: try r.double("coverage.near_dedup_threshold", min: 0, max: 1))
-        var reasons = try r.stringList("judge.reasons")
-        if reasons.isEmpty { reasons = ConfigDefaults.reasons }
-        judge = JudgeSettings(
-            enabled: try r.bool("judge.enabled"),
-            mode: try r.choice("judge.mode", ["online", "offline"]),
-            granularity: JudgeGranularity(rawValue: try r.choice(
-                "judge.granularity", JudgeGranularity.allCases.map(\.rawValue),
-                aliases: ["per_turn": "turn", "turns": "turn", "per_conversation": "conversation",
-                          "conv": "conversation", "conversation_level": "conversation"]))!,
-            reasons: reasons)
-        var columns: [String: String] = [:]
-        let known = ["messages", "messages_with_tools", "metadata", "user_reasoning", "assistant_reasoning", "judge"]
-        for k in known { columns[k] = k }
-        if let cols = tree.value(at: "saving.output_columns")?.objectValue {
-            for (k, v) in cols.pairs {
-                let key = k == "message_with_tools" ? "messages_with_tools" : k
-                guard known.contains(key) else {
-                    throw r.fail("saving.output_columns.\(k)", v, "a column among " + known.joined(separator: ", "))
-                }
-                guard let name = v.stringValue, !name.isEmpty else {
-                    throw r.fail("saving.output_columns.\(k)", v, "a non-empty column name")
-                }
-                columns[key] = name
-            }
-        }
-        saving = SavingSettings(outputDir: try r.string("saving.output_dir"), columns: columns,
-                                hfPush: tree.value(at: "saving.hf_push") ?? .null,
-                                rawCompletions: try r.bool("saving.raw_completions"))
-        if saving.outputDir.isEmpty { throw r.fail("saving.output_dir", .string(""), "a folder path") }
+        judge = try JudgeSettings.read(r)
+        saving = try SavingSettings.read(r)
         pricing = try Pricing.read(r)
-        filters = try QualityFilters(reader: r, allowedReasons: judge.reasons)
+        filters = try QualityFilterSettings(reader: r, allowedReasons: judge.reasons)
         llmLayer = try LLMLayerSettings.read(r)
         personasEnabled = try r.bool("personas.enabled")
         personasPath = try r.string("personas.path")
@@ -386,5 +202,113 @@ public struct Settings: Sendable {
         if a.endpoints.isEmpty {
             throw DlgError.config("\(tree.file): \(base).base_url: no endpoint for \(name.rawValue); set llm.base_url, OPENAI_BASE_URL, an api key for OpenAI, or llm.routing.endpoints")
         }
+    }
+}
+
+extension RunSettings {
+    /// `run.*`, validated (exit 78).
+    static func read(_ r: ConfigReader) throws(DlgError) -> RunSettings {
+        let tree = r.tree
+        let batch = try r.int("run.batch_size", min: 1)
+        let nTurns = try r.int("run.n_turns", min: 1)
+        var minT = try r.int("run.min_turns", min: 0)
+        var maxT = try r.int("run.max_turns", min: 0)
+        if minT <= 0 && maxT <= 0 { minT = nTurns; maxT = nTurns }
+        else if minT <= 0 { minT = maxT }
+        else if maxT <= 0 { maxT = minT }
+        if minT > maxT {
+            throw r.fail("run.min_turns", tree.value(at: "run.min_turns"),
+                         "a value no greater than run.max_turns (\(maxT))")
+        }
+        var languages: [String] = []
+        for l in try r.stringList("run.target_languages") where !languages.contains(l) { languages.append(l) }
+        if languages.isEmpty { languages = ["en"] }
+        for l in languages where l.contains("/") || l.contains("..") {
+            throw r.fail("run.target_languages", .string(l), "language codes such as en, fr, ar")
+        }
+        var total = try r.int("run.total_samples", min: 0)
+        if total == 0 { total = max(batch, 1) }
+        let run = RunSettings(
+            nTurns: nTurns, batchSize: batch, totalSamples: total, minTurns: minT, maxTurns: maxT,
+            turnCountDistribution: try r.choice(
+                "run.turn_count_distribution", ["uniform", "poisson", "exponential", "fixed"],
+                aliases: ["exp": "exponential", "pois": "poisson"]),
+            turnCountMean: try r.double("run.turn_count_mean"),
+            targetLanguages: languages,
+            seedQuestion: try r.string("run.seed_question"),
+            questionSeed: try r.string("run.question_seed"),
+            runID: try r.string("run.run_id"),
+            resumeRunID: try r.string("run.resume_run_id"),
+            seedTopicsPath: try r.string("run.seed_topics_path"),
+            seedTopicsVariant: try r.string("run.seed_topics_variant"),
+            seedTopicsProbability: try r.double("run.seed_topics_probability", min: 0, max: 1),
+            seedTopicsEnabled: try r.bool("run.seed_topics_enabled"),
+            distributedEnabled: try r.bool("run.distributed.enabled"))
+        for (key, id) in [("run.run_id", run.runID), ("run.resume_run_id", run.resumeRunID)] where !id.isEmpty {
+            if let problem = SafeID.problem(id) { throw r.fail(key, .string(id), "an id that names a folder (it \(problem))") }
+        }
+        return run
+    }
+}
+
+extension RetrievalSettings {
+    /// `retrieval.*` (the embedding model may also come from `models.embedding_model` or EMBEDDING_MODEL_NAME).
+    static func read(_ r: ConfigReader) throws(DlgError) -> RetrievalSettings {
+        let chunk = try r.int("retrieval.chunk_size", min: 50)
+        let overlap = try r.int("retrieval.overlap", min: 0)
+        if overlap >= chunk {
+            throw r.fail("retrieval.overlap", .int(overlap), "less than retrieval.chunk_size (\(chunk))")
+        }
+        var embedding = try r.string("retrieval.embedding_model")
+        if embedding.isEmpty { embedding = try r.string("models.embedding_model") }
+        if embedding.isEmpty { embedding = r.tree.environment["EMBEDDING_MODEL_NAME"] ?? "" }
+        return RetrievalSettings(
+            defaultK: try r.int("retrieval.default_k", min: 1, max: 50), chunkSize: chunk, overlap: overlap,
+            persistDir: try r.string("retrieval.persist_dir"), rebuildIndex: try r.bool("retrieval.rebuild_index"),
+            skipIfUnchanged: try r.bool("retrieval.skip_if_unchanged"), embeddingModel: embedding,
+            mode: try r.choice("retrieval.mode", ["auto", "tools", "prompt"]),
+            generatorSnippets: try r.int("retrieval.generator_snippets", min: 1, max: 12))
+    }
+}
+
+extension JudgeSettings {
+    /// `judge.*`, upstream's granularity spellings included.
+    static func read(_ r: ConfigReader) throws(DlgError) -> JudgeSettings {
+        var reasons = try r.stringList("judge.reasons")
+        if reasons.isEmpty { reasons = ConfigDefaults.reasons }
+        return JudgeSettings(
+            enabled: try r.bool("judge.enabled"),
+            mode: try r.choice("judge.mode", ["online", "offline"]),
+            granularity: JudgeGranularity(rawValue: try r.choice(
+                "judge.granularity", JudgeGranularity.allCases.map(\.rawValue),
+                aliases: ["per_turn": "turn", "turns": "turn", "per_conversation": "conversation",
+                          "conv": "conversation", "conversation_level": "conversation"]))!,
+            reasons: reasons)
+    }
+}
+
+extension SavingSettings {
+    /// `saving.*` but the filters (`QualityFilterSettings`): the output folder and the column names.
+    static func read(_ r: ConfigReader) throws(DlgError) -> SavingSettings {
+        var columns: [String: String] = [:]
+        let known = ["messages", "messages_with_tools", "metadata", "user_reasoning", "assistant_reasoning", "judge"]
+        for k in known { columns[k] = k }
+        if let cols = r.tree.value(at: "saving.output_columns")?.objectValue {
+            for (k, v) in cols.pairs {
+                let key = k == "message_with_tools" ? "messages_with_tools" : k
+                guard known.contains(key) else {
+                    throw r.fail("saving.output_columns.\(k)", v, "a column among " + known.joined(separator: ", "))
+                }
+                guard let name = v.stringValue, !name.isEmpty else {
+                    throw r.fail("saving.output_columns.\(k)", v, "a non-empty column name")
+                }
+                columns[key] = name
+            }
+        }
+        let saving = SavingSettings(outputDir: try r.string("saving.output_dir"), columns: columns,
+                                    hfPush: r.tree.value(at: "saving.hf_push") ?? .null,
+                                    rawCompletions: try r.bool("saving.raw_completions"))
+        if saving.outputDir.isEmpty { throw r.fail("saving.output_dir", .string(""), "a folder path") }
+        return saving
     }
 }

@@ -16,12 +16,8 @@ import Glibc
 /// Rows are in the order dialogues completed; the run's end writes the files whole once, in run order
 /// (`ExportSession`, which then removes the commit point), so the final files are those of a whole export.
 public final class DatasetAppend {
-    public static let stateName = "dataset_commit.json"
-
     /// Where the commit point of `settings`' output folder lives.
-    public static func statePath(_ settings: Settings) -> String {
-        (settings.outputDir as NSString).appendingPathComponent("run_state/\(stateName)")
-    }
+    public static func statePath(_ settings: Settings) -> String { settings.layout.datasetCommitPath }
 
     let settings: Settings
     let runID: String
@@ -45,9 +41,8 @@ public final class DatasetAppend {
         self.settings = settings
         self.runID = runID
         lines = try DatasetLines(settings: settings)
-        let out = settings.outputDir
-        var paths = DatasetLines.names.map { (out as NSString).appendingPathComponent($0) }
-        let filtered = (out as NSString).appendingPathComponent(QualityFilters.fileName)
+        var paths = DatasetLines.names.map(settings.layout.output)
+        let filtered = settings.layout.filteredPath
         if settings.filters.isActive { paths.append(filtered) } else { unlink(filtered) }
         self.paths = paths
         pending = Array(repeating: [], count: paths.count)
@@ -87,7 +82,7 @@ public final class DatasetAppend {
 
     /// The ids in the committed index file, streamed: memory for the ids, not for the file.
     private func readCommittedIDs() throws(DlgError) {
-        let indexPath = paths[DatasetLines.names.firstIndex(of: "conversations_index.jsonl")!]
+        let indexPath = paths[DatasetLines.names.firstIndex(of: RunLayout.indexFile)!]
         let fd = open(indexPath, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw DlgError.io("\(indexPath): cannot open: \(String(cString: strerror(errno)))") }
         defer { close(fd) }

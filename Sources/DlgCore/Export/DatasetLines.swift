@@ -4,8 +4,7 @@ import Foundation
 /// filtered file), its conversation file written on the way: what `ExportSession` (a whole export)
 /// and `DatasetAppend` (a run's appends) both write, so the two cannot differ.
 struct DatasetLines {
-    static let names = ["synthetic_qa.jsonl", "turns.jsonl", "conversations_sharegpt.jsonl",
-                        "conversations_sharegpt_judged.jsonl", "conversations_index.jsonl"]
+    static let names = RunLayout.datasetFiles
     struct Encoded {
         var turns: Int
         var judged: Bool
@@ -20,7 +19,7 @@ struct DatasetLines {
         self.settings = settings
         rows = DatasetRows(settings: settings)
         let out = settings.outputDir
-        convDir = (out as NSString).appendingPathComponent("conversations")
+        convDir = settings.layout.conversationsDir
         try Files.makeDirectory(convDir)
         Files.removeStaleTemporaries(in: out)
         Files.removeStaleTemporaries(in: convDir)
@@ -60,7 +59,7 @@ struct DatasetLines {
                 try put(Self.names.count, [row])
             }
         }
-        let convPath = (convDir as NSString).appendingPathComponent("\(id).json")
+        let convPath = try settings.layout.conversationFile(id)
         // Rebuilt from the run state at will: atomic, without an fsync per file.
         try Files.makeDirectory(convDir)
         let file = try AtomicFile(convPath)

@@ -30,7 +30,7 @@ public final class ExportSession {
     public var knowledge: [(source: String, chunkIndex: Int)]?
 
     /// `metrics.json`, beside the dataset files.
-    public static let metricsFile = "metrics.json"
+    public static let metricsFile = RunLayout.metricsFile
 
     public init(settings: Settings) throws(DlgError) {
         self.settings = settings
@@ -41,7 +41,7 @@ public final class ExportSession {
         // dataset files as they were.
         for name in Self.names { files.append(try AtomicFile((out as NSString).appendingPathComponent(name))) }
         // The filtered file exists only while a filter is set: an old one would pass for current.
-        let filtered = (out as NSString).appendingPathComponent(QualityFilters.fileName)
+        let filtered = settings.layout.filteredPath
         if settings.filters.isActive {
             files.append(try AtomicFile(filtered))
             summary.filtered = QualityFilters.Tally()
@@ -91,8 +91,8 @@ public final class ExportSession {
             summary.files.append(file.path)
         }
         files = []
-        let metricsPath = (settings.outputDir as NSString).appendingPathComponent(Self.metricsFile)
-        let figures = metrics.json(sourceFile: "conversations_sharegpt.jsonl", knowledge: knowledge)
+        let metricsPath = settings.layout.metricsPath
+        let figures = metrics.json(sourceFile: RunLayout.sharegptFile, knowledge: knowledge)
         try Files.writeAtomically(figures.prettyBytes() + [0x0A], to: metricsPath)
         summary.files.append(metricsPath)
         unlink(DatasetAppend.statePath(settings))

@@ -29,7 +29,7 @@ struct HubExportFolder {
         let out = settings.outputDir
         let name: String
         switch settings.saving.hfPush["export_dir"] {
-        case nil, .null?: name = "hf_export"
+        case nil, .null?: name = RunLayout.hubExportFolder
         case .string(let s)?: name = s
         case let other?: throw DlgError.config("\(origin): \(key): expected a folder name, found \(other.typeName)")
         }
@@ -44,7 +44,7 @@ struct HubExportFolder {
         guard real.hasPrefix(inside), real.count > inside.count else {
             throw refuse(real == outputs ? "is saving.output_dir itself" : "is outside saving.output_dir (it is \(real))")
         }
-        let state = inside + "run_state"
+        let state = inside + RunLayout.stateFolder
         if real == state || real.hasPrefix(state + "/") { throw refuse("is in the run state folder") }
         return HubExportFolder(path: real, origin: origin)
     }

@@ -1,8 +1,7 @@
 import Foundation
 
-/// Ours (upstream has none): which completed dialogues go into `conversations_sharegpt_filtered.jsonl`.
-/// Off unless one of `saving.filters.*` (or dlg-export's `--min-score` / `--exclude-reasons`) is set,
-/// so by default the output folder holds upstream's files only.
+/// Ours (upstream has none): how the quality filters (`QualityFilterSettings`, `saving.filters.*`)
+/// decide which completed dialogues go into `conversations_sharegpt_filtered.jsonl`.
 ///
 /// The filters are checked in a fixed order and a removed dialogue is counted under the first one it
 /// fails, so the counts add up to the dialogues removed:
@@ -11,27 +10,14 @@ import Foundation
 ///    A dialogue without a judge score fails it (there is nothing to vouch for it).
 /// 3. `exclude_reasons`: a judge verdict (of any turn, or of the conversation) naming one of these
 ///    reasons fails. A dialogue without a judge passes it, as it passes `min_turns`.
-public struct QualityFilters: Sendable, Equatable {
-    public var minJudgeScore: Double?
-    public var excludeReasons: [String]
-    public var minTurns: Int
-
-    public init(minJudgeScore: Double? = nil, excludeReasons: [String] = [], minTurns: Int = 0) {
-        self.minJudgeScore = minJudgeScore
-        self.excludeReasons = excludeReasons
-        self.minTurns = minTurns
-    }
-
+public enum QualityFilters {
     /// The file the dialogues that pass go to, under `saving.output_dir`.
-    public static let fileName = "conversations_sharegpt_filtered.jsonl"
+    public static let fileName = RunLayout.filteredFile
 
     /// One filter, by its config key.
     public enum Filter: String, Sendable, CaseIterable {
         case minTurns = "min_turns", minJudgeScore = "min_judge_score", excludeReasons = "exclude_reasons"
     }
-
-    /// Whether any filter is set.
-    public var isActive: Bool { minJudgeScore != nil || !excludeReasons.isEmpty || minTurns > 0 }
 
     /// The dialogue's judge score: the mean of its turns' scores when its turns were judged, else its
     /// conversation verdict's score; nil when it has neither. (The score of the judged file's
@@ -57,38 +43,6 @@ public struct QualityFilters: Sendable, Equatable {
         return out
     }
 
-    /// The first filter `r` fails, or nil when it passes them all.
-    public func failing(_ r: JSONObject) -> Filter? {
-        if minTurns > 0 && Record.turns(r).count < minTurns { return .minTurns }
-        if let threshold = minJudgeScore {
-            guard let s = Self.score(r), s >= threshold else { return .minJudgeScore }
-        }
-        if !excludeReasons.isEmpty && Self.reasons(r).contains(where: excludeReasons.contains) { return .excludeReasons }
-        return nil
-    }
-
-    /// The settings as JSON, for summaries and the report (only the filters that are set).
-    public var json: JSON {
-        var o = JSONObject()
-        if minTurns > 0 { o["min_turns"] = .int(minTurns) }
-        if let minJudgeScore { o["min_judge_score"] = .double(minJudgeScore) }
-        if !excludeReasons.isEmpty { o["exclude_reasons"] = JSON(excludeReasons) }
-        return .object(o)
-    }
-
-    /// Checks the values: a score within 0-10, reasons the judge can give (`allowed`). `source`
-    /// names where they came from in a message (a config key prefix or the flags).
-    public func problem(allowedReasons allowed: [String]) -> String? {
-        if let s = minJudgeScore, !(0...10).contains(s) || !s.isFinite {
-            return "min_judge_score: \(s) is not allowed; expected a number from 0 to 10"
-        }
-        if minTurns < 0 { return "min_turns: \(minTurns) is not allowed; expected an integer >= 0" }
-        for reason in excludeReasons where !allowed.contains(reason) {
-            return "exclude_reasons: \"\(reason)\" is not a judge reason; expected some of \(allowed.joined(separator: ", "))"
-        }
-        return nil
-    }
-
     /// How many dialogues passed, and how many each filter removed.
     public struct Tally: Sendable, Equatable {
         public var kept = 0
@@ -105,15 +59,14 @@ public struct QualityFilters: Sendable, Equatable {
     }
 }
 
-extension QualityFilters {
-    /// `saving.filters.*` from the config (exit 78 on a bad value).
-    init(reader r: ConfigReader, allowedReasons: [String]) throws(DlgError) {
-        self.init(minJudgeScore: try r.optionalDouble("saving.filters.min_judge_score"),
-                  excludeReasons: try r.stringList("saving.filters.exclude_reasons"),
-                  minTurns: try r.optionalInt("saving.filters.min_turns", min: 0) ?? 0)
-        if let problem = problem(allowedReasons: allowedReasons) {
-            let key = "saving.filters." + (problem.split(separator: ":").first.map(String.init) ?? "")
-            throw DlgError.config("\(r.tree.location(of: key)): saving.filters.\(problem)")
+extension QualityFilterSettings {
+    /// The first filter `r` fails, or nil when it passes them all.
+    public func failing(_ r: JSONObject) -> QualityFilters.Filter? {
+        if minTurns > 0 && Record.turns(r).count < minTurns { return .minTurns }
+        if let threshold = minJudgeScore {
+            guard let s = QualityFilters.score(r), s >= threshold else { return .minJudgeScore }
         }
+        if !excludeReasons.isEmpty && QualityFilters.reasons(r).contains(where: excludeReasons.contains) { return .excludeReasons }
+        return nil
     }
 }

@@ -7,14 +7,13 @@ import Glibc
 /// `saving.output_dir/run_state/<run_id>/` (the judge-only pass's `judged.jsonl` when it is newer
 /// than `finished.jsonl`, else `finished.jsonl`, else, for a run not finished yet, the latest line
 /// of each dialogue in its journal, read without touching it), or record files given by the user;
-/// tokens and requests per agent from `logs/llm.log`, the wall time from `logs/run.log`.
+/// tokens and requests per agent from `logs/llm.log`, the wall time from `logs/runs.jsonl`
+/// (`RunTimings`). Every path is `RunLayout`'s.
 public enum RunReport {
-    public static let fileName = "report.html"
+    public static let fileName = RunLayout.reportFile
 
     /// The report's path for these settings.
-    public static func path(settings: Settings) -> String {
-        (settings.outputDir as NSString).appendingPathComponent(fileName)
-    }
+    public static func path(settings: Settings) -> String { settings.layout.reportPath }
 
     /// Builds `<saving.output_dir>/report.html` from record files, or from a run's state (`runID`, else
     /// the configured run id, else the last run). `onBadLine` hears about a line of a record file that is
@@ -40,9 +39,10 @@ public enum RunReport {
         } else {
             let (id, dir) = try runFolder(settings: settings, requested: requested)
             info = ReportBuilder.RunInfo(runID: id, source: "")
-            let finished = (dir as NSString).appendingPathComponent("finished.jsonl")
-            let judged = (dir as NSString).appendingPathComponent("judged.jsonl")
-            let journal = (dir as NSString).appendingPathComponent("journal.jsonl")
+            let layout = settings.layout
+            let finished = try layout.finished(id)
+            let judged = try layout.rejudged(id)
+            let journal = try layout.journal(id)
             if Files.exists(judged) && (!Files.exists(finished) || modified(judged) >= modified(finished)) {
                 info.source = judged
                 try records(of: judged, builder.add)
@@ -53,9 +53,9 @@ public enum RunReport {
                 info.source = journal
                 try latestRecords(ofJournal: journal, builder.add)
             } else {
-                throw DlgError(.noInput, "\(dir): no dialogues to report on (no finished.jsonl or journal.jsonl)")
+                throw DlgError(.noInput, "\(dir): no dialogues to report on (no \(RunLayout.finishedFile) or \(RunLayout.journalFile))")
             }
-            if let (seconds, source) = wallTime(logsDir: settings.logsDir, runID: id) {
+            if let (seconds, source) = wallTime(layout: layout, runID: id) {
                 info.wallSeconds = seconds
                 info.wallSource = source
             }
@@ -64,7 +64,7 @@ public enum RunReport {
         info.agents = agents
         if info.wallSeconds == nil, let span {
             info.wallSeconds = span
-            info.wallSource = "logs/llm.log, first request to last reply"
+            info.wallSource = "\(RunLayout.logsFolder)/\(RunLayout.llmLog), first request to last reply"
         }
         info.source = relative(info.source, to: settings.projectRoot)
         return try builder.finish(info)
@@ -79,18 +79,16 @@ public enum RunReport {
     /// The run's id and state folder: `requested`, else `run.resume_run_id` / `run.run_id`, else
     /// `run_state/last_run_id.txt`.
     static func runFolder(settings: Settings, requested: String?) throws(DlgError) -> (String, String) {
-        let root = (settings.outputDir as NSString).appendingPathComponent("run_state")
+        let layout = settings.layout
         var id = requested ?? ""
         if id.isEmpty { id = settings.run.resumeRunID.isEmpty ? settings.run.runID : settings.run.resumeRunID }
         if id.isEmpty {
-            let last = (root as NSString).appendingPathComponent("last_run_id.txt")
-            id = ((try? Files.readText(last)) ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
+            id = ((try? Files.readText(layout.lastRunIDPath)) ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
         }
         guard !id.isEmpty else {
-            throw DlgError(.noInput, "\(root): no run to report on; run first, or give --run-id or record files")
+            throw DlgError(.noInput, "\(layout.stateRoot): no run to report on; run first, or give --run-id or record files")
         }
-        guard !id.contains("/"), !id.contains("..") else { throw DlgError(.usage, "run id \"\(id)\" must not contain \"/\" or \"..\"") }
-        let dir = (root as NSString).appendingPathComponent(id)
+        let dir = try layout.runDir(id)
         guard Files.isDirectory(dir) else { throw DlgError(.noInput, "\(dir): no such run") }
         return (id, dir)
     }
@@ -149,30 +147,28 @@ public enum RunReport {
         return String(decoding: rest[rest.startIndex..<end], as: UTF8.self)
     }
 
-    /// The run's wall time: the `wall_seconds` of every `run summary` dlg-run logged for this run id
-    /// (one per dlg-run that finished it or part of it), added up.
-    static func wallTime(logsDir: String, runID: String) -> (Double, String)? {
-        let path = (logsDir as NSString).appendingPathComponent("run.log")
+    /// The run's wall time: the `wall_seconds` of every dlg-run that finished this run or part of it
+    /// (`RunTimings`, a line each in `logs/runs.jsonl`), added up.
+    static func wallTime(layout: RunLayout, runID: String) -> (Double, String)? {
+        let path = layout.log(RunLayout.runsFile)
         guard Files.exists(path) else { return nil }
         var total = 0.0
         var found = 0
-        let marker = " | dlg.run | run summary "
         try? eachLine(of: path) { (_: Int, line: ArraySlice<UInt8>) throws(DlgError) in
-            let text = String(decoding: line, as: UTF8.self)
-            guard let r = text.range(of: marker),
-                  let summary = try? JSONCodec.parse(Array(text[r.upperBound...].utf8)),
-                  summary["run_id"]?.stringValue == runID, let s = summary["wall_seconds"]?.doubleValue else { return }
+            guard let entry = try? JSONCodec.parse(Array(line)), entry["run_id"]?.stringValue == runID,
+                  let s = entry["wall_seconds"]?.doubleValue else { return }
             total += s
             found += 1
         }
         guard found > 0 else { return nil }
-        return (total, found == 1 ? "logs/run.log" : "logs/run.log, \(found) dlg-run invocations added up")
+        let shown = "\(RunLayout.logsFolder)/\(RunLayout.runsFile)"
+        return (total, found == 1 ? shown : "\(shown), \(found) dlg-run invocations added up")
     }
 
     /// Requests and tokens per agent from the `dlg.llm` lines of `logs/llm.log` that name one of
     /// `ids`, and the time from the first request to the last reply among them.
     static func agentUsage(logsDir: String, ids: Set<String>) -> ([ReportBuilder.AgentUsage], Double?) {
-        let path = (logsDir as NSString).appendingPathComponent("llm.log")
+        let path = (logsDir as NSString).appendingPathComponent(RunLayout.llmLog)
         guard Files.exists(path), !ids.isEmpty else { return ([], nil) }
         var agents: [String: ReportBuilder.AgentUsage] = [:]
         var order: [String] = []

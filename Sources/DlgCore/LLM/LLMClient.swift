@@ -21,7 +21,7 @@ public final class LLMClient: @unchecked Sendable {
     let layer: LLMLayerSettings
 
     public init(logsDir: String?, layer: LLMLayerSettings = LLMLayerSettings()) {
-        let log = logsDir.map { DlgLog.logger("dlg.llm", logsDir: $0, file: "llm.log") }
+        let log = logsDir.map { DlgLog.logger("dlg.llm", logsDir: $0, file: RunLayout.llmLog) }
         self.log = log
         storm = ErrorStorm(layer.errorStorm)
         var cache: ResponseCache?

@@ -31,7 +31,7 @@ public final class LimitBroker: @unchecked Sendable {
         self.path = path
         scheduler = LimitScheduler(global: layer.rateLimit, scale: 1 / Double(max(1, shards)))
         if let logsDir {
-            let log = DlgLog.logger("dlg.llm", logsDir: logsDir, file: "llm.log")
+            let log = DlgLog.logger("dlg.llm", logsDir: logsDir, file: RunLayout.llmLog)
             scheduler.onEvent = { log.info("\($0)") }
         }
         unlink(path)
@@ -76,7 +76,7 @@ public final class LimitBroker: @unchecked Sendable {
 
     /// A socket path for a run folder: inside it when short enough for `sockaddr_un`, else in /tmp.
     public static func socketPath(runDir: String) -> String {
-        let inside = (runDir as NSString).appendingPathComponent("limits.sock")
+        let inside = (runDir as NSString).appendingPathComponent(RunLayout.limitsSocket)
         if inside.utf8.count < 100 { return inside }
         return (NSTemporaryDirectory() as NSString).appendingPathComponent("dlgforge-limits-\(getpid()).sock")
     }

@@ -9,13 +9,12 @@ extension RunOrchestrator {
     public func judgeOnly(runID requested: String?) async throws(DlgError) -> Int {
         var id = requested ?? configuredRunID ?? ""
         if id.isEmpty {
-            let last = (stateRoot as NSString).appendingPathComponent("last_run_id.txt")
-            id = ((try? Files.readText(last)) ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
+            id = ((try? Files.readText(layout.lastRunIDPath)) ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
         }
         guard !id.isEmpty else { throw DlgError(.noInput, "\(stateRoot): no run to judge; give --run-id or run first") }
-        let dir = (stateRoot as NSString).appendingPathComponent(id)
-        let finishedPath = (dir as NSString).appendingPathComponent(Self.finishedName)
-        let journalPath = (dir as NSString).appendingPathComponent(Self.journalName)
+        let dir = try layout.runDir(id)
+        let finishedPath = try layout.finished(id)
+        let journalPath = try layout.journal(id)
         if !Files.exists(finishedPath) {
             // An unfinished run: judge the dialogues it finished so far.
             guard Files.exists(journalPath) else { throw DlgError(.noInput, "\(dir): no dialogues to judge") }
@@ -26,7 +25,7 @@ extension RunOrchestrator {
             guard !finished.isEmpty else { throw DlgError(.noInput, "\(dir): no finished dialogues to judge") }
             try journal.writeLatest(finished, to: finishedPath)
         }
-        let judged = (dir as NSString).appendingPathComponent("judged.jsonl")
+        let judged = try layout.rejudged(id)
         try await runTool(StageCommand.judgeAgain(config: configPath).arguments(toolsDir: toolsDir), input: finishedPath, output: judged)
         // Streamed from the judged file: a run of any size is exported one dialogue at a time.
         let fd = open(judged, O_RDONLY | O_CLOEXEC)

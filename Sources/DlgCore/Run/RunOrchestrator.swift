@@ -21,6 +21,8 @@ public final class RunOrchestrator {
     private let interruption = NSLock()
     private var interruptedBy: Int32?
     private var activeLoop: StageLoop?
+    /// The run's wall time once `run` finished it (what the summary and `logs/runs.jsonl` say).
+    private(set) var wallSeconds: Double?
 
     /// Hears how the run goes (a progress line); nil for none.
     public weak var observer: (any RunObserver)?
@@ -37,7 +39,7 @@ public final class RunOrchestrator {
         self.settings = settings
         self.configPath = configPath
         self.toolsDir = toolsDir
-        log = DlgLog.logger("dlg.run", logsDir: settings.logsDir, file: "run.log")
+        log = DlgLog.logger("dlg.run", logsDir: settings.logsDir, file: RunLayout.runLog)
     }
 
     /// Dialogues of a language finishing one after the other without a completed one before the run
@@ -48,7 +50,8 @@ public final class RunOrchestrator {
 
     var dropStreakLimit: Int { max(Self.minDropStreak, 2 * settings.run.batchSize) }
 
-    var stateRoot: String { (settings.outputDir as NSString).appendingPathComponent("run_state") }
+    var layout: RunLayout { settings.layout }
+    var stateRoot: String { layout.stateRoot }
 
     /// Stops a run in progress (dlg-run calls it on SIGINT or SIGTERM): the stages are terminated,
     /// and `run` then throws `interrupted` after saving the run state. Every dialogue is in the journal
@@ -85,141 +88,34 @@ public final class RunOrchestrator {
         }
     }
 
-    static let journalName = "journal.jsonl"
-    static let finishedName = "finished.jsonl"
-
+    /// The run `base` from where its journal stands to its end; the run's time is then a line of
+    /// `logs/runs.jsonl` (`RunTimings`), what the report reads.
     public func run(runID base: String) async throws(DlgError) -> RunTotals {
-        let dir = (stateRoot as NSString).appendingPathComponent(base)
-        try Files.makePrivateDirectory(stateRoot)
-        try Files.makeDirectory(dir)
-        Files.removeStaleTemporaries(in: dir)
-        Files.removeStaleTemporaries(in: stateRoot)
-        let statePath = (stateRoot as NSString).appendingPathComponent("\(base).json")
-        if let shard, !settings.store.usesPostgres {
-            throw DlgError.config("\(configPath): store.backend: shard \(shard.description) needs store.backend: postgres (the shards share its dedup, ledger and journal)")
-        }
-        if shard == nil, let previous = try? JSONCodec.parse(Files.read(statePath)),
-           let b = previous["batch_size"]?.intValue, b != settings.run.batchSize {
-            throw DlgError.config("\(configPath): run.batch_size: \(settings.run.batchSize) does not match the saved run \(base) (batch_size \(b)); use the same batch size to resume, or a new run id")
-        }
-        if shard == nil {
-            try Files.writeAtomically(base + "\n", to: (stateRoot as NSString).appendingPathComponent("last_run_id.txt"))
-        }
-        let store = try openStore()
-        let book = try RunBook(settings: settings, base: base,
-                               journalPath: (dir as NSString).appendingPathComponent(Self.journalName),
-                               store: store, dropStreakLimit: dropStreakLimit, shard: shard, log: log)
-        log.info("run \(base) \(book.journal.lines > 0 ? "resumed" : "started"): languages=\(settings.run.targetLanguages) total_samples=\(settings.run.totalSamples) batch_size=\(settings.run.batchSize)")
+        let totals = try await runToEnd(runID: base)
+        wallSeconds = (Date().timeIntervalSince(started) * 10).rounded() / 10
+        // Like a log line: a run that did its work does not fail for want of it.
+        try? RunTimings.append(layout: layout, runID: base, shard: shard, wallSeconds: wallSeconds!)
+        return totals
+    }
+
+    func runToEnd(runID base: String) async throws(DlgError) -> RunTotals {
+        let (dir, store, book) = try openRun(base)
+        let statePath = try layout.runStateFile(base)
         let stateWriter = { [self] (status: String) throws(DlgError) in
             try book.journal.flush()
             if shard != nil { return }
             try writeState(statePath, base: base, status: status, index: book.journal.index, positions: book.ownPositions)
         }
-        var lastSave = Date()
-        var failure: DlgError?
-        // The dataset files during the run: appended with the dialogues completed since the last checkpoint.
-        var appender: DatasetAppend?
-        var completedSinceSave: [String] = []
         let initial = try book.resumable() + book.admissions()
         if !initial.isEmpty {
-            // The run's limits, shared by its stages (max_in_flight, rate limits, adaptive concurrency,
-            // what an endpoint refuses); a shard holds its share of them.
-            let broker = try LimitBroker(path: LimitBroker.socketPath(runDir: dir), layer: settings.llmLayer,
-                                         shards: shard?.count ?? 1, logsDir: settings.logsDir)
-            defer { broker.stop() }
-            let loop = try StageLoop(stages: stageCommands(runID: store == nil ? nil : base),
-                                     extraEnvironment: [LLMLayerSettings.limitsSocketVariable: broker.path])
-            let alreadyInterrupted = interruption.withLock { () -> Bool in
-                activeLoop = loop
-                return interruptedBy != nil
-            }
-            if alreadyInterrupted { loop.terminate() }
-            loop.send(initial.map(Self.line))
-            let reader = LineReader(fd: loop.outputDescriptor, name: "\(loop.names.last ?? "stage loop") output")
-            do throws(DlgError) {
-                while let line = try reader.next() {
-                    // What the book reads of the turns is their verdicts (the journal's summary); the
-                    // line itself is what is journaled and sent round again.
-                    guard case .success(let read) = RecordLine.parse(Array(line), view: Self.bookView) else {
-                        throw DlgError(.software, "\(loop.names.last ?? "the stage loop") wrote a line that is not a dialogue record: \(String(decoding: line.prefix(200), as: UTF8.self))")
-                    }
-                    let r = read.record
-                    let bytes = read.bytesWithNewline()
-                    let (again, admitted) = try book.receive(r, line: bytes)
-                    if !again && Record.status(r) == .completed { completedSinceSave.append(Record.id(r)) }
-                    // A dialogue going round again is sent back as the bytes it came in.
-                    loop.send((again ? [bytes] : []) + admitted.map(Self.line))
-                    if let observer {
-                        var snapshot = book.snapshot
-                        snapshot.endpointLimits = broker.states()
-                        observer.runAdvanced(snapshot)
-                    }
-                    if book.isDone { loop.closeInput() }
-                    // Every 30 s the dataset files get the dialogues completed since (fsynced: a commit point).
-                    if Date().timeIntervalSince(lastSave) > checkpointInterval {
-                        // Where the run stands, for whoever watches the log instead of a terminal.
-                        log.info("\(book.snapshot.plainText)")
-                        if shard == nil {
-                            try appendCompleted(book, to: &appender, base: base, ids: completedSinceSave)
-                            completedSinceSave = []
-                        }
-                        let stateStart = Date()
-                        try stateWriter("in_progress")
-                        if shard == nil {
-                            log.info("run state file: \(book.journal.index.count) dialogue(s) in \(Int(Date().timeIntervalSince(stateStart) * 1000)) ms")
-                        }
-                        lastSave = Date()
-                    }
-                }
-            } catch {
-                failure = error
-                loop.terminate()
-            }
-            // The last stage's output ended with dialogues still in the loop: a stage stopped (its status
-            // says why). The stages before it may be idle, waiting on their input, and would wait forever:
-            // stop them too (their records are in the journal).
-            if failure == nil && !book.isDone { loop.terminate() }
-            let statuses = await loop.wait()
-            observer?.runLoopEnded()
-            interruption.withLock { activeLoop = nil }
-            // A signal that came once every dialogue was finished stops nothing: the run ends normally.
-            if let signal = interruption.withLock({ interruptedBy }), !book.isDone {
-                try? stateWriter("in_progress")
-                log.warning("run \(base) interrupted by signal \(signal)")
-                throw DlgError(.interrupted, "interrupted; every dialogue is checkpointed in \((dir as NSString).appendingPathComponent(Self.journalName)); run again with --run-id \(base) to resume")
-            }
-            if let failure {
-                try? stateWriter("in_progress")
-                throw failure
-            }
-            if !book.isDone {
-                try stateWriter("in_progress")
-                // 69 means a stage lost the LLM server: the journal holds every dialogue where it was.
-                if let u = statuses.firstIndex(of: DlgError.Code.unavailable.rawValue) {
-                    throw DlgError.unavailable("\(loop.names[u]): the LLM server became unavailable; progress so far is checkpointed, run again with the same run id to resume")
-                }
-                // 75 means a stage stopped on an error storm (its message above names the endpoint and error).
-                if let t = statuses.firstIndex(of: DlgError.Code.tempFail.rawValue) {
-                    throw DlgError(.tempFail, "\(loop.names[t]) stopped on an error storm of the LLM server (see its message above and logs/llm.log); every dialogue is checkpointed where it was, run again with the same run id to resume")
-                }
-                // The stage that stopped first, not the ones dlg-run then terminated (128 + SIGTERM).
-                if let i = statuses.firstIndex(where: { $0 != 0 && $0 != 128 + SIGTERM })
-                    ?? statuses.firstIndex(where: { $0 != 0 }) {
-                    let code = DlgError.Code(rawValue: statuses[i]) ?? .software
-                    throw DlgError(code, "\(loop.names[i]) exited with status \(statuses[i]); every dialogue is checkpointed where it was, run again to resume")
-                }
-                throw DlgError(.software, "the stages ended with \(book.inFlight) dialogue(s) still in the loop")
-            }
-            if let i = statuses.firstIndex(where: { $0 != 0 }) {
-                log.warning("\(loop.names[i]) exited with status \(statuses[i]) after the last dialogue finished")
-            }
+            try await runLoop(book, initial: initial, base: base, dir: dir, usesStore: store != nil, stateWriter: stateWriter)
         }
         if shard != nil {
             // The run's files are written once, from the database, when every shard is done.
             try book.journal.flush()
             return book.totals
         }
-        try book.journal.writeLatest(book.finishedPositions, to: (dir as NSString).appendingPathComponent(Self.finishedName))
+        try book.journal.writeLatest(book.finishedPositions, to: try layout.finished(base))
         // A finished run needs one state per dialogue to resume or re-judge from; the superseded ones
         // (a line per turn per dialogue) would otherwise stay on disk for good.
         try book.journal.compact()
@@ -231,6 +127,145 @@ public final class RunOrchestrator {
         if !Files.exists(settings.ledgerPath) { try Files.writeAtomically([], to: settings.ledgerPath) }
         try stateWriter("completed")
         return book.totals
+    }
+
+    /// The run's folder made ready (stale temporaries gone, the saved batch size checked, the last run
+    /// id written), its store and its book opened on the journal.
+    func openRun(_ base: String) throws(DlgError) -> (dir: String, store: PostgresStore?, book: RunBook) {
+        let dir = try layout.runDir(base)
+        try Files.makePrivateDirectory(stateRoot)
+        try Files.makeDirectory(dir)
+        Files.removeStaleTemporaries(in: dir)
+        Files.removeStaleTemporaries(in: stateRoot)
+        if let shard, !settings.store.usesPostgres {
+            throw DlgError.config("\(configPath): store.backend: shard \(shard.description) needs store.backend: postgres (the shards share its dedup, ledger and journal)")
+        }
+        if shard == nil, let previous = try? JSONCodec.parse(Files.read(try layout.runStateFile(base))),
+           let b = previous["batch_size"]?.intValue, b != settings.run.batchSize {
+            throw DlgError.config("\(configPath): run.batch_size: \(settings.run.batchSize) does not match the saved run \(base) (batch_size \(b)); use the same batch size to resume, or a new run id")
+        }
+        if shard == nil {
+            try Files.writeAtomically(base + "\n", to: layout.lastRunIDPath)
+        }
+        let store = try openStore()
+        let book = try RunBook(settings: settings, base: base,
+                               journalPath: try layout.journal(base),
+                               store: store, dropStreakLimit: dropStreakLimit, shard: shard, log: log)
+        log.info("run \(base) \(book.journal.lines > 0 ? "resumed" : "started"): languages=\(settings.run.targetLanguages) total_samples=\(settings.run.totalSamples) batch_size=\(settings.run.batchSize)")
+        return (dir, store, book)
+    }
+
+    /// The stage loop from `initial` until the book is done, the stages stop, or a signal comes; throws
+    /// why it ended early, the run state saved.
+    func runLoop(_ book: RunBook, initial: [JSONObject], base: String, dir: String, usesStore: Bool,
+                 stateWriter: (String) throws(DlgError) -> Void) async throws(DlgError) {
+        // The run's limits, shared by its stages (max_in_flight, rate limits, adaptive concurrency,
+        // what an endpoint refuses); a shard holds its share of them.
+        let broker = try LimitBroker(path: LimitBroker.socketPath(runDir: dir), layer: settings.llmLayer,
+                                     shards: shard?.count ?? 1, logsDir: settings.logsDir)
+        defer { broker.stop() }
+        let loop = try StageLoop(stages: stageCommands(runID: usesStore ? base : nil),
+                                 extraEnvironment: [LLMLayerSettings.limitsSocketVariable: broker.path])
+        let alreadyInterrupted = interruption.withLock { () -> Bool in
+            activeLoop = loop
+            return interruptedBy != nil
+        }
+        if alreadyInterrupted { loop.terminate() }
+        loop.send(initial.map(Self.line))
+        var failure: DlgError?
+        do throws(DlgError) {
+            try feed(book, loop: loop, broker: broker, base: base, stateWriter: stateWriter)
+        } catch {
+            failure = error
+            loop.terminate()
+        }
+        // The last stage's output ended with dialogues still in the loop: a stage stopped (its status
+        // says why). The stages before it may be idle, waiting on their input, and would wait forever:
+        // stop them too (their records are in the journal).
+        if failure == nil && !book.isDone { loop.terminate() }
+        let statuses = await loop.wait()
+        observer?.runLoopEnded()
+        interruption.withLock { activeLoop = nil }
+        // A signal that came once every dialogue was finished stops nothing: the run ends normally.
+        if let signal = interruption.withLock({ interruptedBy }), !book.isDone {
+            try? stateWriter("in_progress")
+            log.warning("run \(base) interrupted by signal \(signal)")
+            throw DlgError(.interrupted, "interrupted; every dialogue is checkpointed in \((try? layout.journal(base)) ?? dir); run again with --run-id \(base) to resume")
+        }
+        if let failure {
+            try? stateWriter("in_progress")
+            throw failure
+        }
+        if !book.isDone {
+            try stateWriter("in_progress")
+            throw Self.stoppedEarly(statuses, names: loop.names, inFlight: book.inFlight)
+        }
+        if let i = statuses.firstIndex(where: { $0 != 0 }) {
+            log.warning("\(loop.names[i]) exited with status \(statuses[i]) after the last dialogue finished")
+        }
+    }
+
+    /// Reads the loop's output until it ends: each record to the book, what goes round again (or is
+    /// admitted) back into the loop; every `checkpointInterval` the dataset files get the dialogues
+    /// completed since (fsynced: a commit point) and the run state is saved.
+    func feed(_ book: RunBook, loop: StageLoop, broker: LimitBroker, base: String,
+              stateWriter: (String) throws(DlgError) -> Void) throws(DlgError) {
+        var lastSave = Date()
+        // The dataset files during the run: appended with the dialogues completed since the last checkpoint.
+        var appender: DatasetAppend?
+        var completedSinceSave: [String] = []
+        let reader = LineReader(fd: loop.outputDescriptor, name: "\(loop.names.last ?? "stage loop") output")
+        while let line = try reader.next() {
+            // What the book reads of the turns is their verdicts (the journal's summary); the
+            // line itself is what is journaled and sent round again.
+            guard case .success(let read) = RecordLine.parse(Array(line), view: Self.bookView) else {
+                throw DlgError(.software, "\(loop.names.last ?? "the stage loop") wrote a line that is not a dialogue record: \(String(decoding: line.prefix(200), as: UTF8.self))")
+            }
+            let r = read.record
+            let bytes = read.bytesWithNewline()
+            let (again, admitted) = try book.receive(r, line: bytes)
+            if !again && Record.status(r) == .completed { completedSinceSave.append(Record.id(r)) }
+            // A dialogue going round again is sent back as the bytes it came in.
+            loop.send((again ? [bytes] : []) + admitted.map(Self.line))
+            if let observer {
+                var snapshot = book.snapshot
+                snapshot.endpointLimits = broker.states()
+                observer.runAdvanced(snapshot)
+            }
+            if book.isDone { loop.closeInput() }
+            guard Date().timeIntervalSince(lastSave) > checkpointInterval else { continue }
+            // Where the run stands, for whoever watches the log instead of a terminal.
+            log.info("\(book.snapshot.plainText)")
+            if shard == nil {
+                try appendCompleted(book, to: &appender, base: base, ids: completedSinceSave)
+                completedSinceSave = []
+            }
+            let stateStart = Date()
+            try stateWriter("in_progress")
+            if shard == nil {
+                log.info("run state file: \(book.journal.index.count) dialogue(s) in \(Int(Date().timeIntervalSince(stateStart) * 1000)) ms")
+            }
+            lastSave = Date()
+        }
+    }
+
+    /// Why the stages ended with dialogues still in the loop, from their exit statuses.
+    static func stoppedEarly(_ statuses: [Int32], names: [String], inFlight: Int) -> DlgError {
+        // 69 means a stage lost the LLM server: the journal holds every dialogue where it was.
+        if let u = statuses.firstIndex(of: DlgError.Code.unavailable.rawValue) {
+            return DlgError.unavailable("\(names[u]): the LLM server became unavailable; progress so far is checkpointed, run again with the same run id to resume")
+        }
+        // 75 means a stage stopped on an error storm (its message above names the endpoint and error).
+        if let t = statuses.firstIndex(of: DlgError.Code.tempFail.rawValue) {
+            return DlgError(.tempFail, "\(names[t]) stopped on an error storm of the LLM server (see its message above and logs/llm.log); every dialogue is checkpointed where it was, run again with the same run id to resume")
+        }
+        // The stage that stopped first, not the ones dlg-run then terminated (128 + SIGTERM).
+        if let i = statuses.firstIndex(where: { $0 != 0 && $0 != 128 + SIGTERM })
+            ?? statuses.firstIndex(where: { $0 != 0 }) {
+            let code = DlgError.Code(rawValue: statuses[i]) ?? .software
+            return DlgError(code, "\(names[i]) exited with status \(statuses[i]); every dialogue is checkpointed where it was, run again to resume")
+        }
+        return DlgError(.software, "the stages ended with \(inFlight) dialogue(s) still in the loop")
     }
 
     /// Appends the dialogues completed since the last checkpoint to the dataset files (`DatasetAppend`).

@@ -24,11 +24,10 @@ public enum StoredRuns {
                             ("questions", .int($0.questions))])
             }
         }
-        let root = (settings.outputDir as NSString).appendingPathComponent("run_state")
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []
+        let layout = settings.layout
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: layout.stateRoot)) ?? []
         return names.sorted().compactMap { name -> JSONObject? in
-            let journal = "\(root)/\(name)/journal.jsonl"
-            guard Files.exists(journal) else { return nil }
+            guard let journal = try? layout.journal(name), Files.exists(journal) else { return nil }
             return JSONObject([("run_id", .string(name)), ("store", "file"), ("journal", .string(journal))])
         }
     }
@@ -45,7 +44,7 @@ public enum StoredRuns {
                 throw DlgError(.noInput, "postgres at \(pg.db.location): no dialogues for run \(runID) (--list-runs shows the runs the store holds)")
             }
         } else {
-            let path = (settings.outputDir as NSString).appendingPathComponent("run_state/\(runID)/journal.jsonl")
+            let path = try settings.layout.journal(runID)
             guard Files.exists(path) else { throw DlgError(.noInput, "\(path): no such run journal") }
             journal = try RunJournal(path: path, keep: { _ in false })
         }

@@ -71,7 +71,7 @@ extension RunOrchestrator {
             "run_id": .string(runID), "completed": .object(completed),
             "dialogues": .int(totals.completed.values.reduce(0, +)), "turns": .int(totals.turns),
             "dropped": .object(dropped), "mean_judge_score": mean, "tokens": totals.usage.json,
-            "wall_seconds": .double((Date().timeIntervalSince(started) * 10).rounded() / 10),
+            "wall_seconds": .double(wallSeconds ?? (Date().timeIntervalSince(started) * 10).rounded() / 10),
             "output_dir": .string(settings.outputDir),
         ])
     }

@@ -35,7 +35,7 @@ enum JudgedRecords {
     }
 
     @Test func scoreAtTheThresholdPasses() {
-        let filters = QualityFilters(minJudgeScore: 7)
+        let filters = QualityFilterSettings(minJudgeScore: 7)
         #expect(filters.failing(JudgedRecords.make("at", scores: [7])) == nil)
         #expect(filters.failing(JudgedRecords.make("mean-at", scores: [6, 8])) == nil)      // mean 7.0
         #expect(filters.failing(JudgedRecords.make("below", scores: [6, 7])) == .minJudgeScore)  // mean 6.5
@@ -47,36 +47,36 @@ enum JudgedRecords {
     @Test func aDialogueWithoutAJudgeFailsTheScoreButPassesTheOthers() {
         let unjudged = JudgedRecords.make("none", scores: [nil, nil])
         #expect(QualityFilters.score(unjudged) == nil)
-        #expect(QualityFilters(minJudgeScore: 0).failing(unjudged) == .minJudgeScore)
-        #expect(QualityFilters(excludeReasons: ["vague"]).failing(unjudged) == nil)
-        #expect(QualityFilters(minTurns: 2).failing(unjudged) == nil)
+        #expect(QualityFilterSettings(minJudgeScore: 0).failing(unjudged) == .minJudgeScore)
+        #expect(QualityFilterSettings(excludeReasons: ["vague"]).failing(unjudged) == nil)
+        #expect(QualityFilterSettings(minTurns: 2).failing(unjudged) == nil)
         // A "disabled" verdict is no verdict.
         let disabled = JudgedRecords.make("disabled", scores: [], conversation: .obj(["score": 9, "reasons": [], "notes": "disabled"]))
-        #expect(QualityFilters(minJudgeScore: 1).failing(disabled) == .minJudgeScore)
+        #expect(QualityFilterSettings(minJudgeScore: 1).failing(disabled) == .minJudgeScore)
     }
 
     @Test func theConversationVerdictScoresWhenTurnsHaveNone() {
         let r = JudgedRecords.make("conv", scores: [nil], conversation: .obj(["score": 8, "reasons": ["vague"], "notes": "ok"]))
         #expect(QualityFilters.score(r) == 8)
-        #expect(QualityFilters(minJudgeScore: 8).failing(r) == nil)
-        #expect(QualityFilters(minJudgeScore: 8.5).failing(r) == .minJudgeScore)
-        #expect(QualityFilters(excludeReasons: ["vague"]).failing(r) == .excludeReasons)
+        #expect(QualityFilterSettings(minJudgeScore: 8).failing(r) == nil)
+        #expect(QualityFilterSettings(minJudgeScore: 8.5).failing(r) == .minJudgeScore)
+        #expect(QualityFilterSettings(excludeReasons: ["vague"]).failing(r) == .excludeReasons)
     }
 
     @Test func excludedReasonsOfAnyTurnRemoveTheDialogue() {
         let r = JudgedRecords.make("reasons", scores: [9, 6], reasons: [[], ["vague", "incomplete"]])
         #expect(QualityFilters.reasons(r) == ["vague", "incomplete"])
-        #expect(QualityFilters(excludeReasons: ["incomplete"]).failing(r) == .excludeReasons)
-        #expect(QualityFilters(excludeReasons: ["unsafe", "hallucinated"]).failing(r) == nil)
+        #expect(QualityFilterSettings(excludeReasons: ["incomplete"]).failing(r) == .excludeReasons)
+        #expect(QualityFilterSettings(excludeReasons: ["unsafe", "hallucinated"]).failing(r) == nil)
     }
 
     @Test func minTurnsCountsTheDialoguesTurns() {
-        #expect(QualityFilters(minTurns: 2).failing(JudgedRecords.make("one", scores: [9])) == .minTurns)
-        #expect(QualityFilters(minTurns: 2).failing(JudgedRecords.make("two", scores: [9, 9])) == nil)
+        #expect(QualityFilterSettings(minTurns: 2).failing(JudgedRecords.make("one", scores: [9])) == .minTurns)
+        #expect(QualityFilterSettings(minTurns: 2).failing(JudgedRecords.make("two", scores: [9, 9])) == nil)
     }
 
     @Test func aDialogueIsCountedUnderTheFirstFilterItFails() {
-        let filters = QualityFilters(minJudgeScore: 5, excludeReasons: ["unsafe"], minTurns: 2)
+        let filters = QualityFilterSettings(minJudgeScore: 5, excludeReasons: ["unsafe"], minTurns: 2)
         var tally = QualityFilters.Tally()
         for r in [JudgedRecords.make("short-low-unsafe", scores: [1], reasons: [["unsafe"]]),
                   JudgedRecords.make("low-unsafe", scores: [1, 1], reasons: [["unsafe"]]),
@@ -87,31 +87,5 @@ enum JudgedRecords {
         #expect(tally.kept == 1)
         #expect(tally.removed == [.minTurns: 1, .minJudgeScore: 1, .excludeReasons: 1])
         #expect(tally.json.serialized() == #"{"kept":1,"removed":{"min_turns":1,"min_judge_score":1,"exclude_reasons":1}}"#)
-    }
-
-    @Test func configValuesAreRead() throws {
-        let f = try ConfigFixture("saving:\n  filters:\n    min_judge_score: 7.5\n    exclude_reasons: [unsafe, vague]\n    min_turns: 2\n")
-        defer { f.cleanup() }
-        let s = try f.load()
-        #expect(s.filters == QualityFilters(minJudgeScore: 7.5, excludeReasons: ["unsafe", "vague"], minTurns: 2))
-        #expect(s.tree.unknownKeys.isEmpty, "\(s.tree.unknownKeys)")
-    }
-
-    @Test func badConfigValuesNameTheKey() throws {
-        for (yaml, expected) in [("min_judge_score: 11", "saving.filters.min_judge_score: 11.0 is not allowed"),
-                                 ("min_judge_score: high", "saving.filters.min_judge_score: \"high\" is not allowed"),
-                                 ("exclude_reasons: [boring]", "saving.filters.exclude_reasons: \"boring\" is not a judge reason"),
-                                 ("min_turns: -1", "saving.filters.min_turns: -1 is not allowed")] {
-            let f = try ConfigFixture("saving:\n  filters:\n    \(yaml)\n")
-            defer { f.cleanup() }
-            do {
-                _ = try f.load()
-                Issue.record("\(yaml) was accepted")
-            } catch let e as DlgError {
-                #expect(e.code == .config, "\(yaml): \(e)")
-                #expect(e.message.contains(expected), "\(yaml): \(e.message)")
-                #expect(e.message.contains("config.yaml:3"), "\(yaml): \(e.message)")
-            }
-        }
     }
 }

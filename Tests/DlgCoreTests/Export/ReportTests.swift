@@ -153,4 +153,22 @@ import Testing
         #expect(agents == [gen, kb])
         #expect(abs((span ?? 0) - 2.5) < 0.001, "\(String(describing: span))")
     }
+
+    /// The wall time is what each dlg-run of the run wrote to logs/runs.jsonl (`RunTimings`), added
+    /// up; other runs' lines and lines that are not JSON count for nothing.
+    @Test func wallTimeAddsUpTheRunsLines() throws {
+        let dir = try WorkDir(copyExamples: false, label: "report-runs")
+        let layout = RunLayout(outputDir: dir.path + "/outputs", logsDir: dir.path + "/logs")
+        #expect(RunReport.wallTime(layout: layout, runID: "r") == nil)
+        try RunTimings.append(layout: layout, runID: "r", shard: nil, wallSeconds: 12.5)
+        #expect(RunReport.wallTime(layout: layout, runID: "r")! == (12.5, "logs/runs.jsonl"))
+        try RunTimings.append(layout: layout, runID: "other", shard: nil, wallSeconds: 100)
+        try RunTimings.append(layout: layout, runID: "r", shard: try RunShard(parsing: "1/2"), wallSeconds: 2.25)
+        let lines = try dir.read("logs/runs.jsonl").split(separator: "\n")
+        #expect(lines.count == 3)
+        let last = try JSONCodec.parse(Array(lines[2].utf8))
+        #expect(last["shard"] == "1/2" && last["run_id"] == "r" && last["wall_seconds"] == 2.25, "\(last)")
+        #expect(RunReport.wallTime(layout: layout, runID: "r")! == (14.75, "logs/runs.jsonl, 2 dlg-run invocations added up"))
+        #expect(RunReport.wallTime(layout: layout, runID: "none") == nil)
+    }
 }

@@ -1,9 +1,9 @@
 import CCurl
 import Foundation
 
-/// HTTP over libcurl's multi_socket interface on epoll, driven by one event thread: hundreds of
-/// requests in flight with connection reuse, each socket event handled without a pass over every
-/// transfer. (URLSession on Linux also runs on libcurl but spins a CPU while it waits; see
+/// The tools' one HTTP client (the LLM client, the Hub upload, the web search): HTTP over libcurl's
+/// multi_socket interface on epoll, driven by one event thread: hundreds of requests in flight with
+/// connection reuse, each socket event handled without a pass over every transfer. (URLSession on Linux also runs on libcurl but spins a CPU while it waits; see
 /// docs/decisions.md.)
 public final class CurlTransport: @unchecked Sendable {
     public struct Response: Sendable {
@@ -23,8 +23,8 @@ public final class CurlTransport: @unchecked Sendable {
         case tooLarge(limit: Int, buffered: Int)
     }
 
-    /// The cap on a reply when the caller names none (`llm.max_response_bytes`'s default).
-    public static let defaultMaxResponseBytes = LLMLayerSettings.defaultMaxResponseBytes
+    /// The cap on a reply when the caller names none (also `llm.max_response_bytes`'s default).
+    public static let defaultMaxResponseBytes = 16 << 20
 
     final class Transfer {
         let easy: UnsafeMutableRawPointer
