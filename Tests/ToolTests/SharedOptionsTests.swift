@@ -65,7 +65,8 @@ import Testing
     }
 
     /// dlg-gen's new dialogues take the given id, else run.resume_run_id, else run.run_id, else a random one:
-    /// `RunIDs.chosen`, the rule of dlg-run and dlg-cluster run too.
+    /// `RunIDs.chosen`, the rule of dlg-run and dlg-cluster run too. (A record's run_id is the run's id and
+    /// its language, `<run>-en`, as in a run.)
     @Test func theRunIDRule() async throws {
         let work = try WorkDir(label: "shared-runid")
         defer { work.cleanup() }
@@ -73,10 +74,12 @@ import Testing
             func runIDOfNew(_ args: [String] = []) async throws -> String {
                 let r = try await stage("dlg-gen", work, mock, ["--new", "1"] + args)
                 try #require(r.status == 0, "\(r)")
-                return try #require(try JSONL.object(r.stdout)["run_id"]?.stringValue, "\(r)")
+                let id = try #require(try JSONL.object(r.stdout)["run_id"]?.stringValue, "\(r)")
+                try #require(id.hasSuffix("-en"), "\(r)")
+                return String(id.dropLast(3))
             }
             let random = try await runIDOfNew()
-            #expect(random.count == 32 && random.allSatisfy(\.isHexDigit), random)
+            #expect(random.count == 32 && random.allSatisfy(\.isHexDigit), "\(random)")
             #expect(try await runIDOfNew() != random, "two runs without an id got the same one")
             try work.setConfig("run.run_id", "configured")
             #expect(try await runIDOfNew() == "configured")
@@ -96,7 +99,8 @@ import Testing
         for (args, allowed) in [([String](), 3...12), (["--concurrency", "2"], 1...2)] {
             // The latency keeps each request open long enough for the others to be sent meanwhile.
             try await withMock(["--seed", "4", "--latency-ms", "400"]) { mock in
-                let r = try await stage("dlg-gen", work, mock, ["--new", "12", "--run-id", "c"] + args)
+                // --no-cache: the second pass asks the same questions, which the cache would answer.
+                let r = try await stage("dlg-gen", work, mock, ["--new", "12", "--run-id", "c", "--no-cache"] + args)
                 try #require(r.status == 0, "\(r)")
                 let peak = try await mock.stats()["in_flight_peak"]?.intValue ?? -1
                 #expect(allowed.contains(peak), "\(args): \(peak) requests in flight at the server, expected \(allowed)")
