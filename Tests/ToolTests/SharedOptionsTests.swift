@@ -98,7 +98,7 @@ import Testing
         try work.setConfig("run.batch_size", "2")
         for (args, allowed) in [([String](), 3...12), (["--concurrency", "2"], 1...2)] {
             // The latency keeps each request open long enough for the others to be sent meanwhile.
-            try await withMock(["--seed", "4", "--latency-ms", "400"]) { mock in
+            try await withMock(["--seed", "4", "--latency-ms", "800"]) { mock in
                 // --no-cache: the second pass asks the same questions, which the cache would answer.
                 let r = try await stage("dlg-gen", work, mock, ["--new", "12", "--run-id", "c", "--no-cache"] + args)
                 try #require(r.status == 0, "\(r)")
