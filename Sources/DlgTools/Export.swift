@@ -3,6 +3,7 @@
 // subcommand is a file of Export/.
 
 import ArgumentParser
+import DlgCore
 
 /// `dlg-export`: what is made from finished dialogues, one subcommand each (`dataset` when none is named).
 public struct DlgExport: AsyncParsableCommand {
@@ -24,4 +25,11 @@ public struct DlgExport: AsyncParsableCommand {
 
     /// The subcommands' names, which a record file of `dataset` cannot be called without a path.
     static var subcommandNames: [String] { configuration.subcommands.compactMap { $0.configuration.commandName } }
+}
+
+/// Writes one JSON line on stdout: every subcommand's summary.
+func printSummary(_ line: JSON) throws {
+    let out = FDWriter()
+    try out.write(line.serialized() + "\n")
+    try out.flush()
 }

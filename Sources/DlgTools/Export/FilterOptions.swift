@@ -30,10 +30,3 @@ struct FilterOptions: ParsableArguments {
         return settings
     }
 }
-
-/// Writes one JSON line on stdout: every subcommand's summary.
-func printSummary(_ line: JSON) throws {
-    let out = FDWriter()
-    try out.write(line.serialized() + "\n")
-    try out.flush()
-}
