@@ -89,6 +89,19 @@ import Testing
         }
     }
 
+    /// dlg-run by the same rule: the configured run.run_id when no --run-id is given (its summary and journal).
+    @Test func dlgRunTakesTheConfiguredRunID() async throws {
+        let work = try smallProject(label: "shared-run-id", total: 1, batch: 1)
+        defer { work.cleanup() }
+        try work.setConfig("run.run_id", "configured")
+        try await withMock(["--seed", "5"]) { mock in
+            let r = try await stage("dlg-run", work, mock, ["--json"])
+            try #require(r.status == 0, "\(r)")
+            #expect(try JSONL.object(r.stdout)["run_id"] == .string("configured"), "\(r)")
+            #expect(work.exists("outputs/run_state/configured/journal.jsonl"), "\(r)")
+        }
+    }
+
     /// The default concurrency of an LLM stage is run.batch_size raised to 64, not run.batch_size: with
     /// batch_size 2, twelve new dialogues are asked for together; --concurrency 2 keeps it to two. Counted
     /// at the server (its peak of requests in flight), not timed.
