@@ -71,10 +71,10 @@ judge: build ## Judge-only pass over the last run's dialogues, then rewrite the 
 	$(BIN)/dlg-run --config $(CONFIG) --judge-only $(RUN_ID_ARG)
 
 report: build ## Write <saving.output_dir>/report.html for the last run (RUN_ID=id for another); open it in a browser.
-	$(BIN)/dlg-export --config $(CONFIG) --report $(RUN_ID_ARG)
+	$(BIN)/dlg-export report --config $(CONFIG) $(RUN_ID_ARG)
 
 push: build ## Prepare the Hub export and upload it to saving.hf_push.repo_id (HF_TOKEN; HF_ENDPOINT).
-	$(BIN)/dlg-export --config $(CONFIG) --hub --push
+	$(BIN)/dlg-export hub --push --config $(CONFIG)
 
 demo: deps ## Real generation on the example with a local CPU LLM (no API key): installs, starts, runs, stops.
 	$(SWIFT) build -c $(DEMO_CONFIGURATION) $(call build_flags,$(DEMO_CONFIGURATION))

@@ -841,7 +841,7 @@ def report_bench(n):
     cfg = os.path.join(d, "config.yaml")
     env = dict(os.environ, BENCH_URL="http://127.0.0.1:9/v1")
     export_s, export_mb = min(timed_child([os.path.join(BIN, "dlg-export"), "--config", cfg, records], env) for _ in range(2))
-    report_s, report_mb = min(timed_child([os.path.join(BIN, "dlg-export"), "--config", cfg, "--report", records], env)
+    report_s, report_mb = min(timed_child([os.path.join(BIN, "dlg-export"), "report", "--config", cfg, records], env)
                               for _ in range(2))
     page = os.path.join(d, "outputs", "report.html")
     size, src = os.path.getsize(page), os.path.getsize(records)

@@ -51,11 +51,14 @@ def main():
     cmd = info["command"]
     name = cmd["commandName"]
     date = datetime.date.today().strftime("%B %Y")
-    # A tool with subcommands (dlg-cluster): each one's options under COMMANDS.
+    # A tool with subcommands (dlg-cluster, dlg-export): each one's options under COMMANDS; the one run when
+    # none is named (dlg-export's dataset) is marked so, and the synopsis shows the command as optional.
     subs = [c for c in cmd.get("subcommands", []) if c.get("shouldDisplay", True) and c["commandName"] != "help"]
+    default = cmd.get("defaultSubcommand")
+    command = "[\\fICOMMAND\\fR]" if default else "\\fICOMMAND\\fR"
     out = [f'.TH "{name.upper()}" 1 "{date}" "dlgforge" "dlgforge manual"',
            ".SH NAME", f"{roff(name)} \\- {roff(cmd.get('abstract', ''))}",
-           ".SH SYNOPSIS", f".B {roff(name)}", "\\fICOMMAND\\fR [\\fIOPTIONS\\fR]" if subs else "[\\fIOPTIONS\\fR]"]
+           ".SH SYNOPSIS", f".B {roff(name)}", f"{command} [\\fIOPTIONS\\fR]" if subs else "[\\fIOPTIONS\\fR]"]
     if cmd.get("discussion"):
         out += [".SH DESCRIPTION", roff(cmd["discussion"])]
     out.append(".SH OPTIONS")
@@ -64,7 +67,8 @@ def main():
     if subs:
         out.append(".SH COMMANDS")
         for c in subs:
-            out += [".SS " + roff(c["commandName"]), roff(c.get("abstract", ""))]
+            marker = " (the default)" if c["commandName"] == default else ""
+            out += [".SS " + roff(c["commandName"]) + marker, roff(c.get("abstract", ""))]
             if c.get("discussion"):
                 out += [".PP", roff(c["discussion"])]
             out += options(c.get("arguments", []))

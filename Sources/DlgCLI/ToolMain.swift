@@ -33,7 +33,7 @@ public enum ToolMain {
         if status != 0 { throw ExitCode(status) }
     }
 
-    /// Runs a stage over stdin → stdout and returns the exit status: 65 when lines were bad.
+    /// Runs a stage over stdin → stdout; returns its exit status (`StageOutcome`) and its summary.
     public static func runStage(_ tool: String, stage: some RecordStage, concurrency: Int, options: CommonOptions,
                                 client: LLMClient?, health: StageHealth? = nil) async throws -> (Int32, StageSummary) {
         let reporter = StageReporter(tool: tool) { [client] in
@@ -48,19 +48,14 @@ public enum ToolMain {
                                                 mode: .init(ordered: !options.unordered, stop: stop), observer: reporter)
         reporter.end()
         client?.logSummary(tool: tool)
-        // An error storm stops the stage with 75 (tempfail): the records it left are retried on resume.
-        if let storm = client?.storm.tripped {
-            StandardError.write("\(tool): error: \(storm)")
-            return (DlgError.Code.tempFail.rawValue, summary)
-        }
-        if let health, health.unavailableCount > 0 {
-            StandardError.write("\(tool): error: \(health.unavailableCount) record(s) left unchanged, the LLM server is unavailable: \(health.lastDetail)")
-            return (DlgError.Code.unavailable.rawValue, summary)
-        }
-        if summary.badLines > 0 {
-            StandardError.write("\(tool): \(summary.badLines) bad input line(s) skipped")
-            return (DlgError.Code.data.rawValue, summary)
-        }
-        return (0, summary)
+        return (end(tool, StageOutcome(client: client, health: health, badLines: summary.badLines)), summary)
+    }
+
+    /// Says on stderr what ended a stage's pass (`tool: error: ...`) and returns its exit status
+    /// (`StageOutcome` holds the rules).
+    public static func end(_ tool: String, _ outcome: StageOutcome) -> Int32 {
+        let (status, line) = outcome.ending
+        if let line { StandardError.write("\(tool): \(line)") }
+        return status
     }
 }

@@ -219,20 +219,18 @@ public struct DlgCluster: AsyncParsableCommand {
             abstract: "Run the config's run as Ray tasks, one per shard, then build the dataset from the database.",
             discussion: "stdout: one JSON line: the run id, each shard's host, node id, seconds and the bytes of shipped packages its host fetched, what was shipped, and dlg-export's summary.")
         @OptionGroup var options: ClusterOptions
-        @Option(help: "Run id to start or resume (default: run.resume_run_id, run.run_id, or a new one).")
-        var runId: String?
+        @OptionGroup var runID: RunIDOptions
         @Option(help: "Shards (default: run.distributed.shards, else two per Ray node with CPUs).")
         var shards: Int?
 
         func validate() throws {
             if let s = shards, s < 1 { throw ValidationError("\"--shards\" must be at least 1") }
-            if let id = runId, let problem = SafeID.problem(id) { throw ValidationError("\"--run-id\" \(problem)") }
         }
 
         func run() async throws {
             try await ToolMain.run("dlg-cluster") {
                 let control = try options.control()
-                let id = runId ?? RunIDs.configured(resumeRunID: control.settings.run.resumeRunID, runID: control.settings.run.runID) ?? RunIDs.random()
+                let id = runID.chosen(control.settings)
                 StandardError.write("dlg-cluster: run \(id): starting the shards")
                 let result = try await control.run(runID: id, shards: shards)
                 for note in result.notes { StandardError.write("dlg-cluster: \(note)") }

@@ -43,15 +43,10 @@ public struct DlgDedup: AsyncParsableCommand {
                 log.notice("postgres at \(pg.store.db.location): connection lost and re-established \(pg.store.db.reconnects) time(s); statements were run again")
             }
             // Records whose question could not be decided were passed on pending; say so in the status.
-            if let failure = stage.storeFailure {
-                StandardError.write("dlg-dedup: error: \(failure.message) (\(stage.storeFailures) record(s) passed on undecided)")
-                return failure.code == .unavailable ? failure.code.rawValue : DlgError.Code.io.rawValue
-            }
-            if summary.badLines > 0 {
-                StandardError.write("dlg-dedup: \(summary.badLines) bad input line(s) skipped")
-                return DlgError.Code.data.rawValue
-            }
-            return 0
+            var outcome = StageOutcome(badLines: summary.badLines)
+            outcome.storeFailure = stage.storeFailure
+            outcome.undecided = stage.storeFailures
+            return ToolMain.end("dlg-dedup", outcome)
         }
     }
 }

@@ -30,8 +30,7 @@ public struct DlgGen: AsyncParsableCommand {
     @Option(help: "Language of the new dialogues (default: the first of run.target_languages).")
     var language: String?
 
-    @Option(help: "Run id of the new dialogues (default: run.run_id, else a random id).")
-    var runId: String?
+    @OptionGroup var runID: RunIDOptions
 
     @Option(help: "Slot of the first new dialogue in its language (conversation ids and persona cycling count from it).")
     var slotOffset: Int = 0
@@ -54,52 +53,44 @@ public struct DlgGen: AsyncParsableCommand {
             throw ValidationError("\"--source-file\", \"--dest-file\" and \"--overwrite\" go with \"--migrate-seeds\"")
         }
         if let n = new, n < 1 { throw ValidationError("\"--new\" must be at least 1") }
-        if new == nil && (language != nil || runId != nil) {
+        if new == nil && (language != nil || runID.runID != nil) {
             throw ValidationError("\"--language\" and \"--run-id\" go with \"--new\"")
         }
-        if let id = runId, let problem = SafeID.problem(id) { throw ValidationError("\"--run-id\" \(problem)") }
     }
 
     public func run() async throws {
         try await ToolMain.run("dlg-gen") {
             let settings = try common.settings()
-            if migrateSeeds {
-                let done = try SeedMigration.migrate(settings: settings, sourceFile: sourceFile, destFile: destFile,
-                                                     overwrite: overwrite)
-                StandardError.write(done.passedThrough
-                    ? "dlg-gen: \(done.source) is already structured; copied to \(done.destination)"
-                    : "dlg-gen: \(done.questions) question(s) in \(done.topics) topic(s), \(done.variants) variant(s): \(done.source) -> \(done.destination)")
-                return 0
-            }
+            if migrateSeeds { return try migrate(settings) }
             try settings.requireAgent(.qaGenerator)
             let client = LLMClient(logsDir: settings.logsDir, layer: settings.llmLayer)
             let kb = try await KnowledgeBase.open(settings: settings, client: client, observer: WorkProgressLine(tool: "dlg-gen"))
             let log = DlgLog.logger("dlg.gen", logsDir: settings.logsDir, file: "run.log")
             let stage = GenStage(settings: settings, kb: kb, caller: AgentCaller(client: client), log: log)
-            let concurrency = common.concurrency ?? max(64, settings.run.batchSize)
-            if let n = new {
-                let (personas, warning) = PersonaPool.load(settings: settings)
-                if let warning { log.warning("\(warning)") }
-                let run = runId ?? RunIDs.configured(resumeRunID: settings.run.resumeRunID, runID: settings.run.runID)
-                    ?? RunIDs.random()
-                let factory = NewDialogues(settings: settings, personas: personas)
-                let lang = language ?? settings.run.targetLanguages[0]
-                let records = (0..<n).map { factory.make(run: run, language: lang, slot: slotOffset + $0) }
-                _ = try await StageRunner.runRecords(stage, records: records, output: FDWriter(), concurrency: concurrency,
-                                                     observer: StageReporter(tool: "dlg-gen") { 0 })
-                if let storm = client.storm.tripped {
-                    StandardError.write("dlg-gen: error: \(storm)")
-                    return DlgError.Code.tempFail.rawValue
-                }
-                if stage.health.unavailableCount > 0 {
-                    StandardError.write("dlg-gen: error: \(stage.health.unavailableCount) new dialogue(s) without a question, the LLM server is unavailable: \(stage.health.lastDetail)")
-                    return DlgError.Code.unavailable.rawValue
-                }
-                return 0
+            let concurrency = common.concurrencyOptions.forLLMStage(settings)
+            guard let n = new else {
+                return try await ToolMain.runStage("dlg-gen", stage: stage, concurrency: concurrency,
+                                                   options: common, client: client, health: stage.health).0
             }
-            let (status, _) = try await ToolMain.runStage("dlg-gen", stage: stage, concurrency: concurrency,
-                                                          options: common, client: client, health: stage.health)
-            return status
+            let (personas, warning) = PersonaPool.load(settings: settings)
+            if let warning { log.warning("\(warning)") }
+            let factory = NewDialogues(settings: settings, personas: personas)
+            let run = runID.chosen(settings), lang = language ?? settings.run.targetLanguages[0]
+            let records = (0..<n).map { factory.make(run: run, language: lang, slot: slotOffset + $0) }
+            _ = try await StageRunner.runRecords(stage, records: records, output: FDWriter(), concurrency: concurrency,
+                                                 observer: StageReporter(tool: "dlg-gen") { 0 })
+            var outcome = StageOutcome(client: client, health: stage.health, badLines: 0)
+            outcome.unavailableWhat = "new dialogue(s) without a question"
+            return ToolMain.end("dlg-gen", outcome)
         }
+    }
+
+    /// `--migrate-seeds`: the legacy seed file rewritten; says what it did on stderr.
+    func migrate(_ settings: Settings) throws -> Int32 {
+        let done = try SeedMigration.migrate(settings: settings, sourceFile: sourceFile, destFile: destFile, overwrite: overwrite)
+        StandardError.write(done.passedThrough
+            ? "dlg-gen: \(done.source) is already structured; copied to \(done.destination)"
+            : "dlg-gen: \(done.questions) question(s) in \(done.topics) topic(s), \(done.variants) variant(s): \(done.source) -> \(done.destination)")
+        return 0
     }
 }

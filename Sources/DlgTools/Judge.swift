@@ -52,7 +52,7 @@ public struct DlgJudge: AsyncParsableCommand {
             let log = DlgLog.logger("dlg.judge", logsDir: settings.logsDir, file: "judge.log")
             let stage = JudgeStage(settings: settings, caller: AgentCaller(client: client), log: log, force: force)
             let (status, _) = try await ToolMain.runStage(
-                "dlg-judge", stage: stage, concurrency: common.concurrency ?? max(64, settings.run.batchSize),
+                "dlg-judge", stage: stage, concurrency: common.concurrencyOptions.forLLMStage(settings),
                 options: common, client: client, health: stage.health)
             return status
         }

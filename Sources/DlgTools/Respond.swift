@@ -30,7 +30,7 @@ public struct DlgRespond: AsyncParsableCommand {
             let log = DlgLog.logger("dlg.respond", logsDir: settings.logsDir, file: "run.log")
             let stage = RespondStage(settings: settings, kb: kb, client: client, log: log)
             let (status, _) = try await ToolMain.runStage(
-                "dlg-respond", stage: stage, concurrency: common.concurrency ?? max(64, settings.run.batchSize),
+                "dlg-respond", stage: stage, concurrency: common.concurrencyOptions.forLLMStage(settings),
                 options: common, client: client, health: stage.health)
             return status
         }

@@ -27,8 +27,7 @@ public struct DlgRun: AsyncParsableCommand {
 
     @OptionGroup var common: CommonOptions
 
-    @Option(help: "Run id to start or resume (overrides run.run_id and run.resume_run_id).")
-    var runId: String?
+    @OptionGroup var runID: RunIDOptions
 
     @Option(help: "Folder holding the stage tools (default: this tool's folder).")
     var toolsDir: String?
@@ -48,11 +47,10 @@ public struct DlgRun: AsyncParsableCommand {
     public func validate() throws {
         if let shard {
             do { _ = try RunShard(parsing: shard) } catch { throw ValidationError("\"--shard\" \(error.message)") }
-            if runId == nil { throw ValidationError("\"--shard\" needs \"--run-id\" (every shard of a run uses the same id)") }
+            if runID.runID == nil { throw ValidationError("\"--shard\" needs \"--run-id\" (every shard of a run uses the same id)") }
             if judgeOnly || listRuns { throw ValidationError("\"--shard\" goes with neither \"--judge-only\" nor \"--list-runs\"") }
         }
         if listRuns && judgeOnly { throw ValidationError("\"--list-runs\" and \"--judge-only\" do not go together") }
-        if let id = runId, let problem = SafeID.problem(id) { throw ValidationError("\"--run-id\" \(problem)") }
     }
 
     /// The run's page (dlg-export --report) and its path on stderr; the dataset is whole without it, so
@@ -69,79 +67,101 @@ public struct DlgRun: AsyncParsableCommand {
     public func run() async throws {
         try await ToolMain.run("dlg-run") {
             let settings = try common.settings()
-            if listRuns {
-                let out = FDWriter()
-                for run in try StoredRuns.list(settings: settings) { try out.write(JSON.object(run).serialized() + "\n") }
-                try out.flush()
-                return 0
-            }
-            for key in settings.tree.unknownKeys {
-                StandardError.write("dlg-run: warning: \(key): unknown config key, ignored")
-            }
-            for warning in settings.tree.warnings {
-                StandardError.write("dlg-run: warning: \(warning)")
-            }
-            for missing in settings.notYetSupported {
-                StandardError.write("dlg-run: warning: \(missing)")
-            }
-            let dir = toolsDir ?? URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent().path
-            let orchestrator = RunOrchestrator(settings: settings, configPath: common.config, toolsDir: dir)
+            if listRuns { return try listStoredRuns(settings) }
+            warnAboutConfig(settings)
+            // The orchestrator holds its observer weakly: the progress line lives as long as this call.
             let progress = RunProgressLine(tool: "dlg-run", pricing: settings.pricing)
-            orchestrator.observer = progress
-            // DLG_CHECKPOINT_SECONDS: checkpoints more often than every 30 s (tests and benchmarks kill runs between them).
-            if let text = ProcessInfo.processInfo.environment["DLG_CHECKPOINT_SECONDS"] {
-                guard let seconds = Double(text), seconds >= 0, seconds.isFinite else {
-                    throw DlgError(.config, "DLG_CHECKPOINT_SECONDS=\(text): not a number of seconds (0 or more)")
-                }
-                orchestrator.checkpointInterval = seconds
+            defer { withExtendedLifetime(progress) {} }
+            let orchestrator = try makeOrchestrator(settings, observer: progress)
+            if judgeOnly { return try await judgeAgain(settings, orchestrator) }
+            return try await generate(settings, orchestrator)
+        }
+    }
+
+    /// `--list-runs`: one JSON object a line.
+    func listStoredRuns(_ settings: Settings) throws -> Int32 {
+        let out = FDWriter()
+        for run in try StoredRuns.list(settings: settings) { try out.write(JSON.object(run).serialized() + "\n") }
+        try out.flush()
+        return 0
+    }
+
+    func warnAboutConfig(_ settings: Settings) {
+        for key in settings.tree.unknownKeys { StandardError.write("dlg-run: warning: \(key): unknown config key, ignored") }
+        for warning in settings.tree.warnings { StandardError.write("dlg-run: warning: \(warning)") }
+        for missing in settings.notYetSupported { StandardError.write("dlg-run: warning: \(missing)") }
+    }
+
+    func makeOrchestrator(_ settings: Settings, observer: (any RunObserver)?) throws -> RunOrchestrator {
+        let dir = toolsDir ?? URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent().path
+        let orchestrator = RunOrchestrator(settings: settings, configPath: common.config, toolsDir: dir)
+        orchestrator.observer = observer
+        // DLG_CHECKPOINT_SECONDS: checkpoints more often than every 30 s (tests and benchmarks kill runs between them).
+        if let text = ProcessInfo.processInfo.environment["DLG_CHECKPOINT_SECONDS"] {
+            guard let seconds = Double(text), seconds >= 0, seconds.isFinite else {
+                throw DlgError(.config, "DLG_CHECKPOINT_SECONDS=\(text): not a number of seconds (0 or more)")
             }
-            orchestrator.shard = try shard.map { (text: String) throws(DlgError) in try RunShard(parsing: text) }
-            if judgeOnly {
-                var judgeSettings = settings
-                judgeSettings.judge.enabled = true
-                try judgeSettings.requireAgent(.qaJudge)
-                let judged = try await orchestrator.judgeOnly(runID: runId)
-                StandardError.write("dlg-run: judged \(judged) finished dialogue(s); dataset files rewritten in \(settings.outputDir)")
-                writeReport(settings, runID: runId)
-                return 0
-            }
-            _ = try await KnowledgeBase.open(settings: settings, client: nil, observer: WorkProgressLine(tool: "dlg-run"))
-            try await orchestrator.preflight(client: LLMClient(logsDir: settings.logsDir))
-            let id = runId ?? orchestrator.runID()
-            StandardError.write("dlg-run: run \(id): \(settings.run.targetLanguages.count) language(s) x \(settings.run.totalSamples) dialogues, batch \(settings.run.batchSize); checkpoint \(settings.store.usesPostgres ? "in postgres (store.backend)" : "\(settings.outputDir)/run_state/\(id)/journal.jsonl")")
-            // SIGINT/SIGTERM stop the stages and save the run state instead of leaving orphans behind
-            // (the stages put the default actions back for themselves).
-            let interrupts = [SIGINT, SIGTERM].map { number -> DispatchSourceSignal in
-                signal(number, SIG_IGN)
-                let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-                source.setEventHandler { orchestrator.interrupt(signal: number) }
-                source.resume()
-                return source
-            }
-            defer { for source in interrupts { source.cancel() } }
-            let totals = try await orchestrator.run(runID: id)
-            let summary = orchestrator.summary(runID: id, totals: totals)
-            DlgLog.logger("dlg.run", logsDir: settings.logsDir, file: "run.log").info("run summary \(summary.serialized())")
-            // A shard holds part of a run: dlg-cluster writes the report once the dataset is built.
-            if orchestrator.shard == nil { writeReport(settings, runID: id) }
-            let out = FDWriter()
-            if json || isatty(1) != 1 {
-                try out.write(summary.serialized() + "\n")
-            } else {
-                try out.write(RunSummaryText.render(summary: summary, totals: totals, settings: settings))
-            }
-            try out.flush()
-            // saving.hf_push.auto_push_on_run: as upstream, a failed upload is a warning, the run succeeded.
-            if settings.hfPushOnRun {
-                do {
-                    let done = try HubExport.prepare(settings: settings)
-                    let pushed = try await HubUpload.push(folder: done.exportDir, to: try HubUpload.target(settings: settings))
-                    StandardError.write("dlg-run: uploaded \(pushed.files) file(s) to \(pushed.repoID) on the Hub\(pushed.commitURL.isEmpty ? "" : ": " + pushed.commitURL)")
-                } catch {
-                    StandardError.write("dlg-run: warning: upload to the Hub failed: \((error as? DlgError)?.message ?? "\(error)")")
-                }
-            }
-            return 0
+            orchestrator.checkpointInterval = seconds
+        }
+        orchestrator.shard = try shard.map { (text: String) throws(DlgError) in try RunShard(parsing: text) }
+        return orchestrator
+    }
+
+    /// `--judge-only`: the run's finished dialogues judged again (the given run, else the orchestrator's choice).
+    func judgeAgain(_ settings: Settings, _ orchestrator: RunOrchestrator) async throws -> Int32 {
+        var judgeSettings = settings
+        judgeSettings.judge.enabled = true
+        try judgeSettings.requireAgent(.qaJudge)
+        let judged = try await orchestrator.judgeOnly(runID: runID.runID)
+        StandardError.write("dlg-run: judged \(judged) finished dialogue(s); dataset files rewritten in \(settings.outputDir)")
+        writeReport(settings, runID: runID.runID)
+        return 0
+    }
+
+    /// The run itself: the index, the endpoints checked, the stage loop, the summary, the report and the upload.
+    func generate(_ settings: Settings, _ orchestrator: RunOrchestrator) async throws -> Int32 {
+        _ = try await KnowledgeBase.open(settings: settings, client: nil, observer: WorkProgressLine(tool: "dlg-run"))
+        try await orchestrator.preflight(client: LLMClient(logsDir: settings.logsDir))
+        let id = runID.chosen(settings)
+        StandardError.write("dlg-run: run \(id): \(settings.run.targetLanguages.count) language(s) x \(settings.run.totalSamples) dialogues, batch \(settings.run.batchSize); checkpoint \(settings.store.usesPostgres ? "in postgres (store.backend)" : "\(settings.outputDir)/run_state/\(id)/journal.jsonl")")
+        let totals = try await Self.interruptible(orchestrator) { try await orchestrator.run(runID: id) }
+        let summary = orchestrator.summary(runID: id, totals: totals)
+        DlgLog.logger("dlg.run", logsDir: settings.logsDir, file: "run.log").info("run summary \(summary.serialized())")
+        // A shard holds part of a run: dlg-cluster writes the report once the dataset is built.
+        if orchestrator.shard == nil { writeReport(settings, runID: id) }
+        let out = FDWriter()
+        if json || isatty(1) != 1 {
+            try out.write(summary.serialized() + "\n")
+        } else {
+            try out.write(RunSummaryText.render(summary: summary, totals: totals, settings: settings))
+        }
+        try out.flush()
+        if settings.hfPushOnRun { await pushToHub(settings) }
+        return 0
+    }
+
+    /// Runs `body` with SIGINT and SIGTERM stopping the stages and saving the run state instead of leaving
+    /// orphans behind (the stages put the default actions back for themselves).
+    static func interruptible<T>(_ orchestrator: RunOrchestrator, _ body: () async throws -> T) async throws -> T {
+        let interrupts = [SIGINT, SIGTERM].map { number -> DispatchSourceSignal in
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler { orchestrator.interrupt(signal: number) }
+            source.resume()
+            return source
+        }
+        defer { for source in interrupts { source.cancel() } }
+        return try await body()
+    }
+
+    /// saving.hf_push.auto_push_on_run: as upstream, a failed upload is a warning, the run succeeded.
+    func pushToHub(_ settings: Settings) async {
+        do {
+            let done = try HubExport.prepare(settings: settings)
+            let pushed = try await HubUpload.push(folder: done.exportDir, to: try HubUpload.target(settings: settings))
+            StandardError.write("dlg-run: uploaded \(pushed.files) file(s) to \(pushed.repoID) on the Hub\(pushed.commitURL.isEmpty ? "" : ": " + pushed.commitURL)")
+        } catch {
+            StandardError.write("dlg-run: warning: upload to the Hub failed: \(error.message)")
         }
     }
 }

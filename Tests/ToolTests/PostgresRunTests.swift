@@ -45,6 +45,13 @@ import Testing
             try #require(exported.status == 0, "\(exported)")
             #expect(try work.read("outputs/turns.jsonl") == before)
             #expect(try work.records("outputs/coverage_ledger.jsonl").count == (summary?["turns"]?.intValue ?? -1))
+            // dlg-export metrics reads the same run from the database: the export's figures, byte for byte.
+            let figures = try work.read("outputs/metrics.json")
+            try work.remove("outputs/metrics.json")
+            let metrics = try await runTool("dlg-export", args: ["metrics", "--config", work.configPath, "--run-id", runID],
+                                            env: ["POSTGRES_DSN": dsn], cwd: work.url)
+            try #require(metrics.status == 0, "\(metrics)")
+            #expect(try work.read("outputs/metrics.json") == figures, "dlg-export metrics wrote other figures than the export")
             // --list-runs shows it with its counts.
             let listed = try await stage("dlg-run", work, nil, ["--list-runs"], env: ["POSTGRES_DSN": dsn])
             try #require(listed.status == 0, "\(listed)")

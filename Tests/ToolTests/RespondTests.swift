@@ -70,7 +70,9 @@ import Testing
         done["pending"] = nil
         try await withMock(["--latency-ms", "300"]) { mock in
             for unordered in [false, true] {
-                let r = try await stage("dlg-respond", work, mock, unordered ? ["--unordered"] : [],
+                // --no-cache: a cached answer from the first pass would not wait on the server, and the
+                // record it belongs to could then finish first either way.
+                let r = try await stage("dlg-respond", work, mock, (unordered ? ["--unordered"] : []) + ["--no-cache"],
                                         stdin: JSONL.text([slow, done]))
                 try #require(r.status == 0, "\(r)")
                 let ids = try JSONL.records(r.stdout).map { $0["conversation_id"]?.stringValue ?? "" }

@@ -1,0 +1,62 @@
+import Foundation
+
+/// `metrics.json` for a finished run without writing its dataset files again (`dlg-export metrics`):
+/// the same completed dialogues, in the same order, through the same `DatasetMetrics`, so the file is
+/// the one `StoredRuns.export` writes for that run.
+public enum RunMetrics {
+    /// What was written: the run, the file, how many dialogues it counts.
+    public struct Written: Sendable {
+        public var runID: String
+        public var path: String
+        public var dialogues: Int
+    }
+
+    /// Writes `<output_dir>/metrics.json` from run `requested`, else `run.resume_run_id` / `run.run_id`,
+    /// else the file store's last run: the database's journal with `store.backend: postgres`, else
+    /// `<output_dir>/run_state/<run_id>/journal.jsonl`.
+    public static func write(settings: Settings, runID requested: String?) throws(DlgError) -> Written {
+        let pg = try StoreFactory.postgres(settings)
+        let runID = try chosenRun(settings, requested: requested, database: pg != nil)
+        let journal: any DialogueJournal
+        if let pg {
+            journal = try PostgresJournal(store: pg, runID: runID, keep: { _ in false })
+            guard journal.index.count > 0 else {
+                throw DlgError(.noInput, "postgres at \(pg.db.location): no dialogues for run \(runID) (dlg-run --list-runs shows the runs the store holds)")
+            }
+        } else {
+            let path = (settings.outputDir as NSString).appendingPathComponent("run_state/\(runID)/journal.jsonl")
+            guard Files.exists(path) else { throw DlgError(.noInput, "\(path): no such run journal") }
+            journal = try RunJournal(path: path, keep: { _ in false })
+        }
+        let index = journal.index
+        let completed = index.sorted((0..<index.count).filter { index.status(at: $0) == .completed },
+                                     languages: settings.run.targetLanguages)
+        var metrics = DatasetMetrics(reasons: settings.judge.reasons)
+        var dialogues = 0
+        for p in completed {
+            let record = try journal.record(at: p)
+            guard Record.status(record) == .completed else { continue }
+            metrics.add(record)
+            dialogues += 1
+        }
+        try Files.makeDirectory(settings.outputDir)
+        let path = (settings.outputDir as NSString).appendingPathComponent(ExportSession.metricsFile)
+        let figures = metrics.json(sourceFile: "conversations_sharegpt.jsonl", knowledge: KnowledgeBase.inventoryKeys(settings: settings))
+        try Files.writeAtomically(figures.prettyBytes() + [0x0A], to: path)
+        return Written(runID: runID, path: path, dialogues: dialogues)
+    }
+
+    /// The run asked for, else the configured one, else (file store) `run_state/last_run_id.txt`.
+    static func chosenRun(_ settings: Settings, requested: String?, database: Bool) throws(DlgError) -> String {
+        var id = requested ?? RunIDs.configured(resumeRunID: settings.run.resumeRunID, runID: settings.run.runID) ?? ""
+        if id.isEmpty && !database {
+            let last = (settings.outputDir as NSString).appendingPathComponent("run_state/last_run_id.txt")
+            id = ((try? Files.readText(last)) ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        guard !id.isEmpty else {
+            throw DlgError(.noInput, "no run to measure: give --run-id, or set run.run_id\(database ? "" : ", or run first")")
+        }
+        if let problem = SafeID.problem(id) { throw DlgError(.usage, "run id \"\(id)\" \(problem)") }
+        return id
+    }
+}
