@@ -136,7 +136,7 @@ public struct ClusterJoin: Sendable {
         guard ok else { throw DlgError.unavailable("no route to the Ray head at \(head)") }
         var text = [CChar](repeating: 0, count: Int(INET_ADDRSTRLEN))
         inet_ntop(AF_INET, &me.sin_addr, &text, socklen_t(INET_ADDRSTRLEN))
-        return String(cString: text)
+        return String(decoding: text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     static func loadState(_ dir: String) -> State? {
