@@ -15,22 +15,8 @@ public enum RunMetrics {
     /// else the file store's last run: the database's journal with `store.backend: postgres`, else
     /// `<output_dir>/run_state/<run_id>/journal.jsonl`.
     public static func write(settings: Settings, runID requested: String?) throws(DlgError) -> Written {
-        let pg = try StoreFactory.postgres(settings)
-        let runID = try chosenRun(settings, requested: requested, database: pg != nil)
-        let journal: any DialogueJournal
-        if let pg {
-            journal = try PostgresJournal(store: pg, runID: runID, keep: { _ in false })
-            guard journal.index.count > 0 else {
-                throw DlgError(.noInput, "postgres at \(pg.db.location): no dialogues for run \(runID) (dlg-run --list-runs shows the runs the store holds)")
-            }
-        } else {
-            let path = (settings.outputDir as NSString).appendingPathComponent("run_state/\(runID)/journal.jsonl")
-            guard Files.exists(path) else { throw DlgError(.noInput, "\(path): no such run journal") }
-            journal = try RunJournal(path: path, keep: { _ in false })
-        }
-        let index = journal.index
-        let completed = index.sorted((0..<index.count).filter { index.status(at: $0) == .completed },
-                                     languages: settings.run.targetLanguages)
+        let runID = try chosenRun(settings, requested: requested, database: settings.store.usesPostgres)
+        let (journal, completed, _) = try StoredRuns.completedDialogues(settings: settings, runID: runID)
         var metrics = DatasetMetrics(reasons: settings.judge.reasons)
         var dialogues = 0
         for p in completed {
@@ -40,8 +26,8 @@ public enum RunMetrics {
             dialogues += 1
         }
         try Files.makeDirectory(settings.outputDir)
-        let path = (settings.outputDir as NSString).appendingPathComponent(ExportSession.metricsFile)
-        let figures = metrics.json(sourceFile: "conversations_sharegpt.jsonl", knowledge: KnowledgeBase.inventoryKeys(settings: settings))
+        let path = settings.layout.metricsPath
+        let figures = metrics.json(sourceFile: RunLayout.sharegptFile, knowledge: KnowledgeBase.inventoryKeys(settings: settings))
         try Files.writeAtomically(figures.prettyBytes() + [0x0A], to: path)
         return Written(runID: runID, path: path, dialogues: dialogues)
     }
@@ -50,13 +36,11 @@ public enum RunMetrics {
     static func chosenRun(_ settings: Settings, requested: String?, database: Bool) throws(DlgError) -> String {
         var id = requested ?? RunIDs.configured(resumeRunID: settings.run.resumeRunID, runID: settings.run.runID) ?? ""
         if id.isEmpty && !database {
-            let last = (settings.outputDir as NSString).appendingPathComponent("run_state/last_run_id.txt")
-            id = ((try? Files.readText(last)) ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
+            id = ((try? Files.readText(settings.layout.lastRunIDPath)) ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
         }
         guard !id.isEmpty else {
             throw DlgError(.noInput, "no run to measure: give --run-id, or set run.run_id\(database ? "" : ", or run first")")
         }
-        if let problem = SafeID.problem(id) { throw DlgError(.usage, "run id \"\(id)\" \(problem)") }
-        return id
+        return try RunLayout.checked(id, "run id")
     }
 }

@@ -36,6 +36,20 @@ public enum StoredRuns {
     /// end: from the database's journal (and its coverage ledger) with `store.backend: postgres`, else
     /// from `<output_dir>/run_state/<run_id>/journal.jsonl`.
     public static func export(settings: Settings, runID: String) throws(DlgError) -> ExportSummary {
+        let (journal, completed, pg) = try completedDialogues(settings: settings, runID: runID)
+        let session = try ExportSession(settings: settings)
+        session.knowledge = KnowledgeBase.inventoryKeys(settings: settings)
+        for p in completed { try session.add(try journal.record(at: p)) }
+        if let pg { try pg.writeLedger(runID: runID, to: settings.ledgerPath) }
+        return try session.finish()
+    }
+
+    /// Run `runID`'s journal (the database's with `store.backend: postgres`, else
+    /// `<output_dir>/run_state/<run_id>/journal.jsonl`) and the positions of its completed dialogues in
+    /// the dataset's order: what the export and `dlg-export metrics` read, the same way.
+    static func completedDialogues(settings: Settings, runID: String) throws(DlgError)
+        -> (journal: any DialogueJournal, completed: [Int], store: PostgresStore?)
+    {
         let journal: any DialogueJournal
         let pg = try StoreFactory.postgres(settings)
         if let pg {
@@ -51,10 +65,6 @@ public enum StoredRuns {
         let index = journal.index
         let completed = index.sorted((0..<index.count).filter { index.status(at: $0) == .completed },
                                      languages: settings.run.targetLanguages)
-        let session = try ExportSession(settings: settings)
-        session.knowledge = KnowledgeBase.inventoryKeys(settings: settings)
-        for p in completed { try session.add(try journal.record(at: p)) }
-        if let pg { try pg.writeLedger(runID: runID, to: settings.ledgerPath) }
-        return try session.finish()
+        return (journal, completed, pg)
     }
 }
