@@ -5,13 +5,15 @@ import Foundation
 extension MockEngine {
     // MARK: Chat completions
 
-    func chatCompletion(_ body: UnsafeRawBufferPointer) -> MockOutcome {
+    /// `inBatch`: a line of a batch, counted apart (`batch_chat_completions`) and never given a transport
+    /// fault or latency (the batch has its own faults); its reply is the same as sent directly.
+    func chatCompletion(_ body: UnsafeRawBufferPointer, inBatch: Bool = false) -> MockOutcome {
         var request: ChatRequest
         do {
             request = try ChatRequest(JSONParser.parse(body, keeping: ChatRequest.keep))
             request.bodyBytes = body.count
         } catch {
-            count { $0.requests += 1; $0.chatCompletions += 1; $0.badRequests += 1 }
+            count { $0.countChat(inBatch: inBatch); $0.badRequests += 1 }
             return .respond(badRequest(error), delayNanoseconds: 0)
         }
         let agent = request.agent
@@ -32,8 +34,7 @@ extension MockEngine {
             }
         }
         count {
-            $0.requests += 1
-            $0.chatCompletions += 1
+            $0.countChat(inBatch: inBatch)
             $0.agents[agent, default: 0] += 1
             $0.responseFormats[formatName, default: 0] += 1
             if rejection != nil { $0.unsupportedResponseFormat += 1 }
@@ -43,7 +44,7 @@ extension MockEngine {
         }
         if let rejection { return .respond(rejection, delayNanoseconds: 0) }
 
-        let draws = drawFaults(chat: true)
+        let draws = drawFaults(chat: true, transport: !inBatch)
         if let outcome = transportOutcome(draws.transport, delay: draws.delayNanoseconds) { return outcome }
 
         let hash = request.contentHash(seed: options.seed)

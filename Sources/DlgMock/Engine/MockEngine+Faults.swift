@@ -12,12 +12,12 @@ extension MockEngine {
         var delayNanoseconds: Int64 = 0
     }
 
-    func drawFaults(chat: Bool) -> Draws {
+    func drawFaults(chat: Bool, transport: Bool = true) -> Draws {
         let faults = options.faults
         var draws = Draws()
         lock.lock()
         defer { lock.unlock() }
-        if faults.transportTotal > 0 {
+        if transport, faults.transportTotal > 0 {
             let u = random.nextUnit()
             var edge = 0.0
             for (kind, rate) in [(MockFault.rateLimited, faults.rateLimited), (.serverError, faults.serverError),
@@ -36,6 +36,7 @@ extension MockEngine {
                 if random.nextUnit() < rate { draws.content.insert(kind) }
             }
         }
+        if !transport { return draws }
         let base = options.latencyMs
         var ms: Double
         switch options.latencyDistribution {

@@ -39,6 +39,8 @@ final class MockEngine: @unchecked Sendable {
     /// Error replies seen so far, for `echoKeyRate`.
     private var echoDraws = 0
     private let started = DispatchTime.now().uptimeNanoseconds
+    /// Files and batches (`/v1/files`, `/v1/batches`), behind `lock`.
+    var batchStore = MockBatchStore()
 
     init(options: MockOptions) {
         self.options = options
@@ -96,6 +98,7 @@ final class MockEngine: @unchecked Sendable {
             count { $0.requests += 1 }
             return .respond(errorResponse(401, "invalid or missing api key", type: "invalid_request_error"), delayNanoseconds: 0)
         }
+        if let outcome = batchRoute(method: method, route: route, body: body) { return outcome }
         switch (route, method) {
         case ("/health", "GET"):
             return .respond(MockResponse(status: 200, body: []), delayNanoseconds: 0)
