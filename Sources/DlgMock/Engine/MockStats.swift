@@ -70,15 +70,25 @@ public struct MockStats: Sendable, Equatable {
     }
 
     var jsonValue: JSONValue {
+        guard case .object(var members) = directJSON else { return directJSON }
+        // Only once the files or batches API was used, so the document of a direct run is unchanged.
+        if filesUploaded > 0 || batchesCreated > 0 {
+            members.append(("batches", .object([
+                ("chat_completions", .int(batchChatCompletions)),
+                ("files_uploaded", .int(filesUploaded)),
+                ("bytes_uploaded", .int(bytesUploaded)),
+                ("batches_created", .int(batchesCreated)),
+                ("custom_ids_resubmitted", .int(customIDsResubmitted)),
+                ("batches_cancelled", .int(batchesCancelled)),
+            ])))
+        }
+        return .object(members)
+    }
+
+    private var directJSON: JSONValue {
         .object([
             ("requests", .int(requests)),
             ("chat_completions", .int(chatCompletions)),
-            ("batch_chat_completions", .int(batchChatCompletions)),
-            ("files_uploaded", .int(filesUploaded)),
-            ("bytes_uploaded", .int(bytesUploaded)),
-            ("batches_created", .int(batchesCreated)),
-            ("custom_ids_resubmitted", .int(customIDsResubmitted)),
-            ("batches_cancelled", .int(batchesCancelled)),
             ("embeddings", .int(embeddings)),
             ("models", .int(models)),
             ("not_found", .int(notFound)),
