@@ -128,7 +128,8 @@ public final class RunOrchestrator {
                                          shards: shard?.count ?? 1, logsDir: settings.logsDir)
             defer { broker.stop() }
             let loop = try StageLoop(stages: stageCommands(runID: store == nil ? nil : base),
-                                     extraEnvironment: [LLMLayerSettings.limitsSocketVariable: broker.path])
+                                     extraEnvironment: [LLMLayerSettings.limitsSocketVariable: broker.path,
+                                                        BatchAPISettings.stateVariable: BatchControl.stateDir(runDir: dir)])
             let alreadyInterrupted = interruption.withLock { () -> Bool in
                 activeLoop = loop
                 return interruptedBy != nil
@@ -186,7 +187,8 @@ public final class RunOrchestrator {
             if let signal = interruption.withLock({ interruptedBy }), !book.isDone {
                 try? stateWriter("in_progress")
                 log.warning("run \(base) interrupted by signal \(signal)")
-                throw DlgError(.interrupted, "interrupted; every dialogue is checkpointed in \((dir as NSString).appendingPathComponent(Self.journalName)); run again with --run-id \(base) to resume")
+                let batches = settings.llmLayer.batch.enabled ? "; batches in flight keep running at the provider (dlg-run --batch-status shows them) and the run picks them up" : ""
+                throw DlgError(.interrupted, "interrupted; every dialogue is checkpointed in \((dir as NSString).appendingPathComponent(Self.journalName))\(batches); run again with --run-id \(base) to resume")
             }
             if let failure {
                 try? stateWriter("in_progress")
