@@ -128,7 +128,7 @@ public struct MockOptions: Sendable, Equatable {
     /// `custom_id` and how often it was submitted: a retry can succeed). Default 0.
     public var batchErrorRate: Double = 0
     /// Rate (0...1) of batch lines left unanswered as expired (`batch_expired` in the error file; the
-    /// batch ends `expired`). Default 0.
+    /// batch ends `expired`), drawn as `batchErrorRate` is. Default 0.
     public var batchExpireRate: Double = 0
     /// The first this many batches created fail as a whole (status `failed`). Default 0.
     public var batchFailures = 0

@@ -168,7 +168,7 @@ extension MockEngine {
         for line in batch.lines {
             let draw = Draw(base: { var h = StableHash(seed: options.seed); h.add(line.customID); return h.value }())
             let requestID = "batch_req_" + hex(draw.bits(7))
-            if Double(draw.bits(1) >> 11) / Double(1 << 53) < options.batchExpireRate {
+            if Double(draw.bits(200 + UInt64(line.submission)) >> 11) / Double(1 << 53) < options.batchExpireRate {
                 expired += 1
                 failed += 1
                 errors += Self.line(requestID, line.customID, status: nil, body: nil,
