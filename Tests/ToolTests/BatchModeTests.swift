@@ -145,11 +145,14 @@ import Testing
             try #require(r.status == 0, "\(r)")
             try checkFinishedRun(work, r, summary: summary, completed: ["en": 3], judged: false)
             let before = Counts(try await mock.stats())
+            let recorded = Self.batchRecord(work, runID: "offline").components(separatedBy: "\"event\":\"batch\"").count
             let judged = try await stage("dlg-run", work, mock, ["--judge-only", "--run-id", "offline"])
             try #require(judged.status == 0, "\(judged)")
             let after = Counts(try await mock.stats())
             #expect(after.direct == 0, "the judge pass sent \(after.direct) chat request(s) outside a batch")
             #expect(after.batched > before.batched, "the judge pass sent nothing in a batch")
+            #expect(Self.batchRecord(work, runID: "offline").components(separatedBy: "\"event\":\"batch\"").count > recorded,
+                    "the judge pass did not record its batches with the run's")
             let turns = try work.records("outputs/turns.jsonl")
             #expect(!turns.isEmpty && turns.allSatisfy { (0...10).contains($0["judge_score"]?.intValue ?? -1) }, "turns without a verdict after the judge pass")
         }
