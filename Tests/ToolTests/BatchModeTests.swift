@@ -96,6 +96,22 @@ import Testing
         }
     }
 
+    @Test func aFileHoldsAtMostMaxRequestsPerFile() async throws {
+        let work = try Self.project("batch-limit")
+        try work.setConfig("llm.batch_api", "{enabled: true, flush_seconds: 2, poll_seconds: 0.05, max_requests_per_file: 2}")
+        try await withMock(["--seed", "69"]) { mock in
+            let (r, summary) = try await runDlgRun(work, mock, runID: "limit")
+            try #require(r.status == 0, "\(r)")
+            try checkFinishedRun(work, r, summary: summary, completed: ["en": 3])
+            let files = try JSONL.records(Self.batchRecord(work, runID: "limit")).filter { $0["event"]?.stringValue == "file" }
+            let sizes = files.map { $0["ids"]?.arrayValue?.count ?? 0 }
+            #expect(!sizes.isEmpty && sizes.allSatisfy { (1...2).contains($0) }, "requests per file: \(sizes)")
+            // Three dialogues in flight and a 2 s idle flush: most files were sent full, at once.
+            #expect(sizes.filter { $0 == 2 }.count * 2 >= sizes.count, "requests per file: \(sizes)")
+            #expect(Counts(try await mock.stats()).direct == 0)
+        }
+    }
+
     @Test func errorLinesAndExpiredRequestsAreRetriedInLaterBatches() async throws {
         let work = try Self.project("batch-errors")
         try await withMock(["--seed", "64", "--batch-error-rate", "0.25", "--batch-expire-rate", "0.1"]) { mock in

@@ -110,7 +110,8 @@ final class BatchTransport: @unchecked Sendable {
     private func loadOnce() {
         guard !loaded else { return }
         loaded = true
-        for entry in record.load() {
+        // A file whose batch failed as a whole (twice) answered nothing: its requests are sent again.
+        for entry in record.load() where entry.status != "failed" {
             entries[entry.fileID] = entry
             for id in entry.ids { recorded[id] = entry.fileID }
         }
