@@ -112,6 +112,35 @@ import Testing
         }
     }
 
+    @Test(.enabled(if: PostgresTestServer.available, Comment(rawValue: PostgresTestServer.howTo)), .timeLimit(.minutes(10)))
+    func withThePostgresStoreARunMovedToAnotherMachineFindsItsBatches() async throws {
+        let dsn = try #require(PostgresTestServer.dsn)
+        let runID = PostgresTestServer.freshRunID("batch")
+        let first = try Self.project("batch-pg-first"), second = try Self.project("batch-pg-second")
+        try await withMock(["--seed", "70", "--batch-delay-ms", "1500"]) { mock in
+            var env = mock.env
+            env["POSTGRES_DSN"] = dsn
+            let run = try startTool("dlg-run", args: ["--config", first.configPath, "--run-id", runID], env: env, cwd: first.url)
+            let db = try PGConnection(dsn: dsn)
+            let batches = { @Sendable () -> Int in
+                Int((try? db.query("SELECT count(*) FROM dlgforge_batch_events WHERE run_id = $1 AND event LIKE '%\"event\":\"batch\"%'", [.text(runID)]))?[0, 0] ?? "") ?? 0
+            }
+            let seen = await watch(until: { batches() > 0 }, while: { run.isRunning }, timeout: .seconds(120),
+                                   delay: .milliseconds(200)) { run.kill(group: true) }
+            let killed = try await run.finish(timeout: .seconds(10))
+            try #require(seen == .fired, "\(killed)")
+            #expect(!first.exists("outputs/run_state/\(runID)/batches/batches.jsonl"), "the batches are recorded in the database")
+            // Another folder (another machine): the journal and the batches come from the database.
+            let r = try await stage("dlg-run", second, mock, ["--run-id", runID], env: ["POSTGRES_DSN": dsn], timeout: .seconds(300))
+            try #require(r.status == 0, "\(r)")
+            let counts = Counts(try await mock.stats())
+            #expect(counts.resubmitted == 0, "custom_ids submitted again on the other machine: \(counts.resubmitted)")
+            #expect(counts.direct == 0)
+            let status = try await stage("dlg-run", second, mock, ["--batch-status", "--run-id", runID], env: ["POSTGRES_DSN": dsn])
+            #expect(try JSONL.records(status.stdout).count == counts.batches, "\(status)")
+        }
+    }
+
     @Test func errorLinesAndExpiredRequestsAreRetriedInLaterBatches() async throws {
         let work = try Self.project("batch-errors")
         try await withMock(["--seed", "64", "--batch-error-rate", "0.25", "--batch-expire-rate", "0.1"]) { mock in

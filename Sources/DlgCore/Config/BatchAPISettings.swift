@@ -22,11 +22,15 @@ public struct BatchAPISettings: Sendable, Equatable {
     /// Where the run records its batches in flight (`DLGFORGE_BATCH_STATE`, set by dlg-run to a folder of
     /// the run's state); empty: `batches/` in the output folder.
     public var stateDir = ""
+    /// The store's DSN when the run keeps its state in PostgreSQL: a `stateDir` of `postgres:<run_id>`
+    /// is then that run's rows there.
+    public var postgresDSN: String?
     public init() {}
 
     /// The variable that turns batch mode on (`1`, `true`, `yes`, `on`).
     public static let enableVariable = "DLGFORGE_BATCH_API"
-    /// The variable dlg-run sets for its stages: the run's folder of batch records.
+    /// The variable dlg-run sets for its stages: the run's folder of batch records, or
+    /// `postgres:<run_id>` with `store.backend: postgres`.
     public static let stateVariable = "DLGFORGE_BATCH_STATE"
 
     static func read(_ r: ConfigReader) throws(DlgError) -> BatchAPISettings {

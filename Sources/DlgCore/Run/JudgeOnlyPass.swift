@@ -56,7 +56,8 @@ extension RunOrchestrator {
         defer { close(inFD) }
         // In batch mode the judge records its batches with the run's (a pass killed and run again finds them).
         var environment = ProcessInfo.processInfo.environment
-        environment[BatchAPISettings.stateVariable] = BatchControl.stateDir(runDir: (output as NSString).deletingLastPathComponent)
+        let runDir = (output as NSString).deletingLastPathComponent
+        environment[BatchAPISettings.stateVariable] = BatchControl.stateLocation(settings: settings, runID: (runDir as NSString).lastPathComponent, runDir: runDir)
         let child = Subprocess(args, environment: environment, standardInput: .fd(inFD), standardOutput: .fd(outFD))
         let name = child.name
         do throws(DlgError) { try child.start() } catch {

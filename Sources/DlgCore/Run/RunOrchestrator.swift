@@ -129,7 +129,7 @@ public final class RunOrchestrator {
             defer { broker.stop() }
             let loop = try StageLoop(stages: stageCommands(runID: store == nil ? nil : base),
                                      extraEnvironment: [LLMLayerSettings.limitsSocketVariable: broker.path,
-                                                        BatchAPISettings.stateVariable: BatchControl.stateDir(runDir: dir)])
+                                                        BatchAPISettings.stateVariable: BatchControl.stateLocation(settings: settings, runID: base, runDir: dir)])
             let alreadyInterrupted = interruption.withLock { () -> Bool in
                 activeLoop = loop
                 return interruptedBy != nil

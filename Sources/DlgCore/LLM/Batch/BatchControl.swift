@@ -26,8 +26,15 @@ public enum BatchControl {
     /// The run's folder of batch records: `run_state/<run_id>/batches`.
     public static func stateDir(runDir: String) -> String { (runDir as NSString).appendingPathComponent("batches") }
 
-    static func stateDir(settings: Settings, runID: String) -> String {
-        stateDir(runDir: ((settings.outputDir as NSString).appendingPathComponent("run_state") as NSString).appendingPathComponent(runID))
+    /// Where a run's stages record their batches: its rows in the store with `store.backend: postgres`
+    /// (a run moved to another machine finds them), else `run_state/<run_id>/batches`.
+    public static func stateLocation(settings: Settings, runID: String, runDir: String) -> String {
+        settings.store.usesPostgres ? BatchRecord.postgresPrefix + runID : stateDir(runDir: runDir)
+    }
+
+    static func record(settings: Settings, runID: String) -> BatchRecord {
+        let runDir = ((settings.outputDir as NSString).appendingPathComponent("run_state") as NSString).appendingPathComponent(runID)
+        return BatchRecord(location: stateLocation(settings: settings, runID: runID, runDir: runDir), dsn: settings.llmLayer.batch.postgresDSN)
     }
 
     /// The run asked about: `requested`, else run.resume_run_id or run.run_id, else the last run.
@@ -55,13 +62,17 @@ public enum BatchControl {
 
     private static func each(settings: Settings, runID: String,
                              _ ask: (BatchAPI, String) async throws(DlgError) -> BatchObject) async -> [Row] {
-        let record = BatchRecord(dir: stateDir(settings: settings, runID: runID))
+        let record = record(settings: settings, runID: runID)
         var keys: [String: String] = [:]
         for agent in AgentName.allCases {
             for e in settings.agent(agent).endpoints where keys[e.baseURL] == nil { keys[e.baseURL] = e.apiKey }
         }
         var rows: [Row] = []
-        for entry in record.load() {
+        let entries: [BatchRecord.Entry]
+        do throws(DlgError) { entries = try record.load() } catch {
+            return [Row(batchID: "", fileID: "", model: "", status: "unknown", total: 0, completed: 0, failed: 0, problem: error.message)]
+        }
+        for entry in entries {
             for batchID in entry.batchIDs {
                 var row = Row(batchID: batchID, fileID: entry.fileID, model: entry.model, status: "unknown",
                               total: entry.ids.count, completed: 0, failed: 0)

@@ -27,20 +27,55 @@ final class BatchRecord: @unchecked Sendable {
 
     let dir: String
     let path: String
+    /// The run's rows in PostgreSQL instead of the file (`store.backend: postgres`), opened on first use.
+    private let databaseRun: (dsn: String, runID: String)?
+    private var database: PostgresBatchEvents?
     private let lock = NSLock()
 
     init(dir: String) {
         self.dir = dir
         path = (dir as NSString).appendingPathComponent("batches.jsonl")
+        databaseRun = nil
+    }
+
+    /// The record of `location`: a folder, or `postgres:<run_id>` (the rows of that run in the store at `dsn`).
+    init(location: String, dsn: String?) {
+        if location.hasPrefix(Self.postgresPrefix), let dsn, !dsn.isEmpty {
+            databaseRun = (dsn, String(location.dropFirst(Self.postgresPrefix.count)))
+            dir = ""
+            path = "postgres run \(location.dropFirst(Self.postgresPrefix.count))"
+        } else {
+            databaseRun = nil
+            dir = location
+            path = (location as NSString).appendingPathComponent("batches.jsonl")
+        }
+    }
+
+    static let postgresPrefix = "postgres:"
+
+    private func connected() throws(DlgError) -> PostgresBatchEvents? {
+        guard let run = databaseRun else { return nil }
+        if let database { return database }
+        let opened = try PostgresBatchEvents(dsn: run.dsn, runID: run.runID)
+        database = opened
+        return opened
     }
 
     /// Every file in the record, in the order uploaded.
-    func load() -> [Entry] {
-        guard Files.exists(path), let bytes = try? Files.read(path) else { return [] }
+    func load() throws(DlgError) -> [Entry] {
+        let lines: [ArraySlice<UInt8>]
+        lock.lock()
+        defer { lock.unlock() }
+        if let db = try connected() {
+            lines = try db.lines().map { $0[...] }
+        } else {
+            guard Files.exists(path) else { return [] }
+            lines = try Files.read(path).split(separator: 0x0A)
+        }
         var entries: [Entry] = []
         var byFile: [String: Int] = [:]
         var byBatch: [String: Int] = [:]
-        for line in bytes.split(separator: 0x0A) {
+        for line in lines {
             // A line cut by a crash mid-write is the last one and holds nothing to resume.
             guard let e = try? JSONCodec.parse(line), let event = e["event"]?.stringValue else { continue }
             switch event {
@@ -88,6 +123,7 @@ final class BatchRecord: @unchecked Sendable {
         line.append(0x0A)
         lock.lock()
         defer { lock.unlock() }
+        if let db = try connected() { return try db.append(line) }
         if !Files.exists(dir) { try Files.makeDirectory(dir) }
         let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw DlgError(.io, "\(path): cannot open the batch record: \(String(cString: strerror(errno)))") }

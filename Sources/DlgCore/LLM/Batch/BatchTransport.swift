@@ -33,6 +33,7 @@ final class BatchTransport: @unchecked Sendable {
     }
 
     private var loaded = false
+    private var loadFailure: String?
     private var queues: [String: Queue] = [:]
     private var waiters: [String: [CheckedContinuation<BatchLineResult, Never>]] = [:]
     /// `custom_id` → the recorded file that last held it, for the requests of an earlier process.
@@ -45,7 +46,7 @@ final class BatchTransport: @unchecked Sendable {
 
     init(settings: BatchAPISettings, log: Logger?) {
         self.settings = settings
-        record = BatchRecord(dir: settings.stateDir)
+        record = BatchRecord(location: settings.stateDir, dsn: settings.postgresDSN)
         self.log = log
     }
 
@@ -62,6 +63,7 @@ final class BatchTransport: @unchecked Sendable {
         let api = BatchAPI(baseURL: endpoint.baseURL, apiKey: endpoint.apiKey)
         let next: Next = lock.withLock {
             loadOnce()
+            if let loadFailure { return .resume(.fatal(loadFailure)) }
             if waiters[id] != nil {
                 waiters[id]!.append(c)
                 return .none
@@ -110,8 +112,14 @@ final class BatchTransport: @unchecked Sendable {
     private func loadOnce() {
         guard !loaded else { return }
         loaded = true
+        let recordedEntries: [BatchRecord.Entry]
+        do throws(DlgError) { recordedEntries = try record.load() } catch {
+            // Without the record a request could be submitted twice: every call fails instead.
+            loadFailure = "the run's batch record cannot be read (\(record.path)): \(error.message)"
+            return
+        }
         // A file whose batch failed as a whole (twice) answered nothing: its requests are sent again.
-        for entry in record.load() where entry.status != "failed" {
+        for entry in recordedEntries where entry.status != "failed" {
             entries[entry.fileID] = entry
             for id in entry.ids { recorded[id] = entry.fileID }
         }

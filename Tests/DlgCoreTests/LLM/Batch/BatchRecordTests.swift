@@ -10,7 +10,7 @@ import Testing
         let dir = NSTemporaryDirectory() + "dlg-batch-record-\(UUID().uuidString)"
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let record = BatchRecord(dir: dir)
-        #expect(record.load().isEmpty)
+        #expect(try record.load().isEmpty)
         try record.fileUploaded(.init(fileID: "file-1", baseURL: "http://h/v1", model: "m", ids: ["a", "b"], bytes: 10))
         try record.batchCreated("batch-1", fileID: "file-1")
         try record.fileUploaded(.init(fileID: "file-2", baseURL: "http://h/v1", model: "m", ids: ["c"], bytes: 5))
@@ -24,7 +24,7 @@ import Testing
         handle.seekToEndOfFile()
         handle.write(Data(#"{"event":"batch","batch_id":"batch-3","fi"#.utf8))
         try handle.close()
-        let entries = record.load()
+        let entries = try record.load()
         #expect(entries.map(\.fileID) == ["file-1", "file-2"])
         #expect(entries[0].ids == ["a", "b"] && entries[0].batchIDs == ["batch-1", "batch-2"])
         #expect(entries[0].status == "completed" && entries[0].outputFileID == "file-9")
