@@ -213,7 +213,7 @@ public final class LLMClient: @unchecked Sendable {
                 lastOutage = (endpoint.name, "HTTP \(code)")
                 log?.warning("agent=\(agent.agent.rawValue) endpoint=\(endpoint.name) status=\(code) ms=\(ms) http_attempt=\(attempt + 1) \(label) body=\(text.prefix(200))")
                 // The endpoint does not take a parameter we sent: step down and retry at once.
-                if !batched, capabilities.learnRefusal(status: code, body: text, request: body, sentOurSeed: sentOurSeed,
+                if capabilities.learnRefusal(status: code, body: text, request: body, sentOurSeed: sentOurSeed,
                                              baseURL: endpoint.baseURL, current: can) {
                     limits.learned(endpoint.baseURL, capabilities.snapshot(endpoint.baseURL))
                     continue
