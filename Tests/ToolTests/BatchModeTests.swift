@@ -153,6 +153,19 @@ import Testing
         }
     }
 
+    @Test func aRefusedResponseFormatStepsDownIntoTheNextBatch() async throws {
+        let work = try Self.project("batch-json-object")
+        try await withMock(["--seed", "71", "--no-json-schema-support"]) { mock in
+            let (r, summary) = try await runDlgRun(work, mock, runID: "json-object")
+            try #require(r.status == 0, "\(r)")
+            try checkFinishedRun(work, r, summary: summary, completed: ["en": 3])
+            let stats = try await mock.stats()
+            #expect((stats["unsupported_response_format"]?.intValue ?? 0) > 0 && (stats["response_format"]?["json_object"]?.intValue ?? 0) > 0,
+                    "\(stats.serialized())")
+            #expect(Counts(stats).direct == 0)
+        }
+    }
+
     @Test func retryDirectSendsFailedLinesDirectly() async throws {
         let work = try Self.project("batch-retry-direct")
         try work.setConfig("llm.batch_api", "{enabled: true, flush_seconds: 0.2, poll_seconds: 0.05, retry_direct: true}")
