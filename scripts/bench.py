@@ -22,6 +22,8 @@
    the same run through dlg-run on one host and through 4 shards on two, and what was shipped. Request
    rates of these runs come from the mock's arrival times (dlg-mock --request-log): shards log where
    they run, not in the project.
+10. batch mode (llm.batch_api, scripts/bench_batch.py): batch windows per dialogue, CPU per request beside
+   direct, bytes uploaded per accepted turn.
 Nothing here asserts a time: it prints figures and ratios.
 """
 import argparse
@@ -1009,6 +1011,7 @@ def parse_args():
                     ".build/release), its runs alternated with this build's in the same process tree")
     ap.add_argument("--report-dialogues", type=int, default=10_000, help="dialogues in the report bench")
     ap.add_argument("--only-client", action="store_true", help="only the LLM client figures (section 8)")
+    ap.add_argument("--only-batch", action="store_true", help="only the batch-mode figures (llm.batch_api)")
     ap.add_argument("--only-faults", action="store_true", help="only the 20%% fault mix (retries per fault kind)")
     ap.add_argument("--only-hosts", action="store_true", help="only dlg-cluster across three test hosts (network namespaces; root)")
     return ap.parse_args()
@@ -1054,6 +1057,10 @@ def main():
         print("LLM client alone vs the openai package, requests per CPU-second:")
         client_bench(64, 3000 if args.quick else 10000)
         return
+    if args.only_batch:
+        print(BATCH_TITLE)
+        batch_bench(32 if args.quick else 64)
+        return
     if args.only_faults:
         print("a bad day: 20% faults of every kind (retries per fault kind):")
         fault_bench()
@@ -1095,11 +1102,14 @@ def main():
     client_bench(64, 3000 if args.quick else 10000)
     print("a bad day: 20% faults of every kind (retries per fault kind):")
     fault_bench()
+    print(BATCH_TITLE)
+    batch_bench(32 if args.quick else 64)
     store_figures(args)
     print(HOSTS_TITLE)
     hosts_bench()
 
 
+BATCH_TITLE = "batch mode (llm.batch_api) beside direct, 0 ms:"
 HOSTS_TITLE = ("dlg-cluster across three hosts that share only a network (scripts/testhosts.sh, 64 in flight, 200 ms; "
                "dlg-run on one host vs 4 shards on two):")
 
@@ -1122,4 +1132,5 @@ def store_figures(args):
 
 
 if __name__ == "__main__":
+    from bench_batch import batch_bench
     main()

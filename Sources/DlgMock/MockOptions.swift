@@ -121,6 +121,17 @@ public struct MockOptions: Sendable, Equatable {
     /// padded out), streamed from one shared piece so the mock itself stays small: a server whose reply
     /// has no end. Default 0.
     public var hugeReplyBytes = 0
+    /// Milliseconds a batch stays `in_progress` after it is created; its lines are answered once they
+    /// pass. Default 0.
+    public var batchDelayMs: Double = 0
+    /// Rate (0...1) of batch lines answered with a 500 in the error file (drawn from the line's
+    /// `custom_id` and how often it was submitted: a retry can succeed). Default 0.
+    public var batchErrorRate: Double = 0
+    /// Rate (0...1) of batch lines left unanswered as expired (`batch_expired` in the error file; the
+    /// batch ends `expired`), drawn as `batchErrorRate` is. Default 0.
+    public var batchExpireRate: Double = 0
+    /// The first this many batches created fail as a whole (status `failed`). Default 0.
+    public var batchFailures = 0
     /// Injected fault rates. Default none.
     public var faults = MockFaults()
 
@@ -139,6 +150,9 @@ public struct MockOptions: Sendable, Equatable {
         if retryAfterSeconds < 0 { problems.append("retryAfterSeconds must not be negative") }
         if !(0...1).contains(duplicateRate) { problems.append("duplicateRate \(duplicateRate) is not in 0...1") }
         if !(0...1).contains(echoKeyRate) { problems.append("echoKeyRate \(echoKeyRate) is not in 0...1") }
+        if !(0...1).contains(batchErrorRate) { problems.append("batchErrorRate \(batchErrorRate) is not in 0...1") }
+        if !(0...1).contains(batchExpireRate) { problems.append("batchExpireRate \(batchExpireRate) is not in 0...1") }
+        if !(batchDelayMs >= 0) || batchFailures < 0 { problems.append("batchDelayMs and batchFailures must not be negative") }
         if hugeReplyBytes < 0 { problems.append("hugeReplyBytes must not be negative, got \(hugeReplyBytes)") }
         for (name, rate) in faults.all where !(0...1).contains(rate) {
             problems.append("\(name) rate \(rate) is not in 0...1")

@@ -41,6 +41,12 @@ public struct DlgRun: AsyncParsableCommand {
     @Flag(help: "List the runs the store holds (the database with store.backend: postgres, else run_state/), one JSON object a line, and exit.")
     var listRuns = false
 
+    @Flag(help: "Show each batch of the run (llm.batch_api) as the provider reports it, one JSON object a line, and exit.")
+    var batchStatus = false
+
+    @Flag(help: "Cancel the run's batches that have not ended (llm.batch_api), one JSON object a line, and exit.")
+    var batchCancel = false
+
     @Option(help: "Do one shard of the run, I/N: every language's slots I, I+N, I+2N, ..., its share of run.total_samples and run.batch_size (needs store.backend: postgres; the dataset is then built by dlg-export --run-id). What dlg-cluster run starts on each Ray task.")
     var shard: String?
 
@@ -67,6 +73,7 @@ public struct DlgRun: AsyncParsableCommand {
     public func run() async throws {
         try await ToolMain.run("dlg-run") {
             let settings = try common.settings()
+            if batchStatus || batchCancel { return try await showOrCancelBatches(settings) }
             if listRuns { return try listStoredRuns(settings) }
             warnAboutConfig(settings)
             // The orchestrator holds its observer weakly: the progress line lives as long as this call.
@@ -82,6 +89,17 @@ public struct DlgRun: AsyncParsableCommand {
     func listStoredRuns(_ settings: Settings) throws -> Int32 {
         let out = FDWriter()
         for run in try StoredRuns.list(settings: settings) { try out.write(JSON.object(run).serialized() + "\n") }
+        try out.flush()
+        return 0
+    }
+
+    /// `--batch-status` / `--batch-cancel`: each of the run's batches, one JSON object a line.
+    func showOrCancelBatches(_ settings: Settings) async throws -> Int32 {
+        let id = try BatchControl.runID(settings: settings, requested: runID.runID)
+        let rows = batchCancel ? await BatchControl.cancel(settings: settings, runID: id)
+                               : await BatchControl.status(settings: settings, runID: id)
+        let out = FDWriter()
+        for row in rows { try out.write(row.json.serialized() + "\n") }
         try out.flush()
         return 0
     }

@@ -9,7 +9,7 @@ extension LatencyDistribution: ExpressibleByArgument {}
 struct DlgMockCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dlg-mock",
-        abstract: "Serve a mock OpenAI-compatible API (chat completions, embeddings, models).",
+        abstract: "Serve a mock OpenAI-compatible API (chat completions, embeddings, models, files and batches).",
         discussion: """
             Reads nothing from stdin. Prints exactly one line to stdout once it listens, \
             `dlg-mock listening on http://HOST:PORT/v1`, then logs nothing per request. \
@@ -125,6 +125,18 @@ struct DlgMockCommand: AsyncParsableCommand {
     @Option(name: .customLong("huge-reply-bytes"), help: "Answer every chat completion with a 200 of this many bytes (streamed from one shared piece: the mock stays small), as a server whose reply never ends; 0: off.")
     var hugeReplyBytes = 0
 
+    @Option(help: "Milliseconds a batch (/v1/batches) stays in_progress before its lines are answered.")
+    var batchDelayMs: Double = 0
+
+    @Option(help: "Rate (0-1) of batch lines answered 500 in the batch's error file (drawn per custom_id and submission: a retry can succeed).")
+    var batchErrorRate: Double = 0
+
+    @Option(help: "Rate (0-1) of batch lines left unanswered as expired (batch_expired in the error file; the batch ends expired).")
+    var batchExpireRate: Double = 0
+
+    @Option(help: "The first this many batches created fail as a whole (status failed).")
+    var batchFailures = 0
+
     @Option(help: "Require 'Authorization: Bearer KEY' on /v1/* (401 otherwise), as 'vllm serve --api-key'; /health stays open. Also read from VLLM_API_KEY when not given.")
     var apiKey: String?
 
@@ -134,13 +146,15 @@ struct DlgMockCommand: AsyncParsableCommand {
          ("--fault-truncated", faultTruncated), ("--fault-missing-fields", faultMissingFields),
          ("--fault-wrong-types", faultWrongTypes), ("--fault-empty", faultEmpty), ("--fault-echo", faultEcho),
          ("--fault-wrong-language", faultWrongLanguage), ("--fault-503", fault503),
-         ("--fault-reset-body", faultResetBody), ("--fault-short-body", faultShortBody), ("--fault-echo-key", faultEchoKey)]
+         ("--fault-reset-body", faultResetBody), ("--fault-short-body", faultShortBody), ("--fault-echo-key", faultEchoKey),
+         ("--batch-error-rate", batchErrorRate), ("--batch-expire-rate", batchExpireRate)]
     }
 
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("'--port' must be in 0...65535, got \(port)") }
         guard maxInFlight >= 0 else { throw ValidationError("'--max-in-flight' must not be negative, got \(maxInFlight)") }
         guard hugeReplyBytes >= 0 else { throw ValidationError("'--huge-reply-bytes' must not be negative, got \(hugeReplyBytes)") }
+        guard batchDelayMs >= 0, batchFailures >= 0 else { throw ValidationError("'--batch-delay-ms' and '--batch-failures' must not be negative") }
         guard threads >= 1 else { throw ValidationError("'--threads' must be at least 1, got \(threads)") }
         guard latencyMs >= 0 else { throw ValidationError("'--latency-ms' must not be negative") }
         guard latencyJitterMs >= 0 else { throw ValidationError("'--latency-jitter-ms' must not be negative") }
@@ -195,6 +209,10 @@ struct DlgMockCommand: AsyncParsableCommand {
         options.faults.shortBody = faultShortBody
         options.echoKeyRate = faultEchoKey
         options.hugeReplyBytes = hugeReplyBytes
+        options.batchDelayMs = batchDelayMs
+        options.batchErrorRate = batchErrorRate
+        options.batchExpireRate = batchExpireRate
+        options.batchFailures = batchFailures
         return options
     }
 

@@ -11,7 +11,7 @@ import Testing
     /// use each other, except the basement's: `JSON` throws `DlgError`, `Redact` masks a secret as JSON
     /// writes it.
     static let floors: [[String]] = [
-        ["Support", "JSON"], ["Records"], ["Config"], ["Inputs"], ["LLM", "Store", "Export"],
+        ["Support", "JSON"], ["Records"], ["Config"], ["Inputs"], ["Store"], ["LLM", "Export"],
         ["Retrieval"], ["Agents"], ["Stages"], ["Run"], ["Cluster"],
     ]
 

@@ -178,6 +178,8 @@ public enum ConfigLoader {
         "llm.error_storm", "llm.cache",
         // Ours: rate limits and adaptive concurrency (LLMLayerSettings).
         "llm.rate_limit", "llm.adaptive_concurrency",
+        // Ours: batch mode (BatchAPISettings).
+        "llm.batch_api",
         // Ours: where web_search sends its request (WebSearchSettings).
         "tools.serper_url"]
 

@@ -78,6 +78,8 @@ public struct LLMLayerSettings: Sendable, Equatable {
     /// The run's limits broker (`DLGFORGE_LIMITS_SOCKET`, set by dlg-run for its stages): when set, the
     /// limits are the run's, shared with the other stages; else this process keeps its own.
     public var limitsSocket: String?
+    /// `llm.batch_api.*`: the provider's batch API instead of one request at a time.
+    public var batch = BatchAPISettings()
     public init() {}
 
     /// The variable dlg-run sets for its stages: the path of its limits broker's socket.
@@ -117,6 +119,7 @@ public struct LLMLayerSettings: Sendable, Equatable {
         if has("\(a).min") { s.adaptive.min = try r.int("\(a).min", min: 1) }
         if has("\(a).initial") { s.adaptive.initial = try r.int("\(a).initial", min: 1) }
         if s.adaptive.initial < s.adaptive.min { s.adaptive.initial = s.adaptive.min }
+        s.batch = try BatchAPISettings.read(r)
         if let socket = r.tree.environment[limitsSocketVariable], !socket.isEmpty { s.limitsSocket = socket }
         if let env = r.tree.environment["DLGFORGE_CACHE"], ["0", "false", "no", "off"].contains(env.lowercased()) {
             s.cache.enabled = false

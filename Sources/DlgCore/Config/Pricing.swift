@@ -20,6 +20,9 @@ public struct Pricing: Sendable, Equatable {
     public var global: Rate?
     public var perAgent: [String: Rate] = [:]
     public var currency = "USD"
+    /// `llm.price.batch_discount` (default 0.5): what a request costs in a batch, as a share of its
+    /// direct price (OpenAI's Batch API charges half).
+    public var batchDiscount = 0.5
 
     public init(global: Rate? = nil, perAgent: [String: Rate] = [:], currency: String = "USD") {
         self.global = global
@@ -28,6 +31,9 @@ public struct Pricing: Sendable, Equatable {
     }
 
     public var isSet: Bool { global != nil || !perAgent.isEmpty }
+
+    /// What `byAgent` would cost with the batch discount (every request in a batch).
+    public func batchCost(_ byAgent: [String: TokenUsage]) -> Double { cost(byAgent) * batchDiscount }
 
     /// What `byAgent` cost; tokens of an agent without a price (and no global one) count as free.
     public func cost(_ byAgent: [String: TokenUsage]) -> Double {
@@ -51,6 +57,7 @@ public struct Pricing: Sendable, Equatable {
             if let a = try rate("llm.agents.\(agent.rawValue).price") { pricing.perAgent[agent.rawValue] = a }
         }
         if let c = r.tree.value(at: "llm.price.currency")?.stringValue, !c.isEmpty { pricing.currency = c }
+        if let d = r.tree.value(at: "llm.price.batch_discount"), !d.isNull { pricing.batchDiscount = try r.double("llm.price.batch_discount", min: 0, max: 1) }
         return pricing
     }
 }

@@ -152,6 +152,7 @@ public struct Settings: Sendable {
         webSearch = try WebSearchSettings.read(r)
         backend = try r.choice("llm.backend", ["openai", "vllm_attach", "vllm_managed"], aliases: ["api": "openai"])
         store = try StoreSettings.read(r, distributed: run.distributedEnabled)
+        if store.usesPostgres { llmLayer.batch.postgresDSN = store.dsn }
         var agents: [AgentName: AgentSettings] = [:]
         for agent in AgentName.allCases { agents[agent] = try AgentSettings.resolve(agent, reader: r) }
         self.agents = agents

@@ -19,6 +19,8 @@ public final class LLMClient: @unchecked Sendable {
     /// Leave to send: the run's broker (`llm.limitsSocket`), else this process's own limits.
     let limits: any LimitGate
     let layer: LLMLayerSettings
+    /// The batching transport (`llm.batch_api.enabled`); nil sends every request directly.
+    let batcher: BatchTransport?
 
     public init(logsDir: String?, layer: LLMLayerSettings = LLMLayerSettings()) {
         let log = logsDir.map { DlgLog.logger("dlg.llm", logsDir: $0, file: RunLayout.llmLog) }
@@ -32,6 +34,7 @@ public final class LLMClient: @unchecked Sendable {
         }
         self.cache = cache
         self.layer = layer
+        batcher = layer.batch.enabled ? BatchTransport(settings: layer.batch, log: log) : nil
         var gate: (any LimitGate)?
         if let socket = layer.limitsSocket {
             do { gate = try LimitBrokerClient(path: socket, capabilities: capabilities,
@@ -115,7 +118,8 @@ public final class LLMClient: @unchecked Sendable {
     {
         // The messages are most of a request's bytes: serialized once, for the cache key and every attempt's body.
         let messagesJSON = JSON.array(messages).compactBytes()
-        let cacheKey = cache.map { _ in ResponseCache.chatKey(agent: agent, messagesJSON: messagesJSON, format: format, tools: tools) }
+        // A batched request's custom_id is its cache key, with or without the cache.
+        let cacheKey = cache != nil || batcher != nil ? ResponseCache.chatKey(agent: agent, messagesJSON: messagesJSON, format: format, tools: tools) : nil
         if let cacheKey, let reply = cachedChat(cacheKey, agent: agent, label: label) { return reply }
         var attempt = 0
         var lastError = ""
@@ -139,14 +143,20 @@ public final class LLMClient: @unchecked Sendable {
             if let stopped = storm.tripped { throw LLMFailure(kind: .unavailable, message: stopped) }
             let endpoint = router.pick(agent.endpoints)
             let model = endpoint.model.isEmpty ? agent.model : endpoint.model
+            // In a batch, or (a retry with llm.batch_api.retry_direct) sent directly.
+            let batched = batcher != nil && cacheKey != nil && !(attempt > 0 && layer.batch.retryDirect)
             // Leave to send first (max_in_flight, the adaptive limit, the rate limits, a pause the server
-            // asked for); with it comes what the run knows the endpoint refuses.
+            // asked for); with it comes what the run knows the endpoint refuses. A batch has limits of its own.
             let tokens = (layer.rateLimit.tokensPerMinute != nil || endpoint.rateLimit.tokensPerMinute != nil)
                 ? Self.estimatedTokens(messageBytes: messagesJSON.count, tools: tools, maxTokens: agent.maxTokens) : 0
-            guard let lease = await limits.acquire(EndpointLimitSpec(endpoint, layer: layer), tokens: tokens) else {
-                throw LLMFailure(kind: .unavailable, message: Task.isCancelled ? "cancelled" : "\(endpoint.name): the run's limits broker is gone (dlg-run stopped)")
+            var lease: LeaseGrant?
+            if !batched {
+                lease = await limits.acquire(EndpointLimitSpec(endpoint, layer: layer), tokens: tokens)
+                if lease == nil {
+                    throw LLMFailure(kind: .unavailable, message: Task.isCancelled ? "cancelled" : "\(endpoint.name): the run's limits broker is gone (dlg-run stopped)")
+                }
             }
-            if let known = lease.capabilities { capabilities.merge(endpoint.baseURL, known) }
+            if let known = lease?.capabilities { capabilities.merge(endpoint.baseURL, known) }
             let can = capabilities.snapshot(endpoint.baseURL)
             let (body, sentOurSeed) = Self.requestBody(agent: agent, model: model, messages: messages, format: format,
                                                        tools: tools, can: can)
@@ -154,11 +164,13 @@ public final class LLMClient: @unchecked Sendable {
             let started = Date()
             router.begin(endpoint)
             let bytes = Self.requestBytes(body, messagesJSON: messagesJSON, format: format, tools: tools, can: can)
-            let (outcome, server) = await send(endpoint: endpoint, body: consume bytes, timeout: timeout)
+            let (outcome, server) = batched
+                ? try await sendBatched(customID: cacheKey!, endpoint: endpoint, model: model, body: consume bytes)
+                : await send(endpoint: endpoint, body: consume bytes, timeout: timeout)
             let elapsed = Date().timeIntervalSince(started)
             router.end(endpoint, elapsed: elapsed)
             // A reply's lease is given back once its usage is read (below), the others' at once.
-            if let ended = Self.leaseOutcome(outcome, server: server, elapsed: elapsed) { limits.release(lease, ended) }
+            if let lease, let ended = Self.leaseOutcome(outcome, server: server, elapsed: elapsed) { limits.release(lease, ended) }
             let ms = Int(elapsed * 1000)
             if routed, outcome.answered { router.markReachable(endpoint) }
             switch outcome {
@@ -166,7 +178,7 @@ public final class LLMClient: @unchecked Sendable {
                 guard let reply = try? JSONCodec.parse(data), let choice = reply["choices"]?.arrayValue?.first,
                       let message = choice["message"], message.objectValue != nil
                 else {
-                    limits.release(lease, LeaseOutcome(end: .failed, elapsed: elapsed, server: server))
+                    if let lease { limits.release(lease, LeaseOutcome(end: .failed, elapsed: elapsed, server: server)) }
                     lastOutage = (endpoint.name, "reply is not a chat completion")
                     lastError = "\(endpoint.name): reply is not a chat completion"
                     log?.warning("agent=\(agent.agent.rawValue) endpoint=\(endpoint.name) status=200 ms=\(ms) error=malformed-completion \(label)")
@@ -181,11 +193,13 @@ public final class LLMClient: @unchecked Sendable {
                 usage.promptTokens = reply["usage"]?["prompt_tokens"]?.intValue ?? 0
                 usage.completionTokens = reply["usage"]?["completion_tokens"]?.intValue ?? 0
                 usage.requests = 1
-                limits.release(lease, LeaseOutcome(end: .ok, elapsed: elapsed, tokens: reply["usage"] == nil ? nil : usage.promptTokens + usage.completionTokens,
-                                                   server: server))
+                if let lease {
+                    limits.release(lease, LeaseOutcome(end: .ok, elapsed: elapsed, tokens: reply["usage"] == nil ? nil : usage.promptTokens + usage.completionTokens,
+                                                       server: server))
+                }
                 lock.withLock { totalUsage += usage }
                 let served = reply["model"]?.stringValue ?? model
-                log?.info("agent=\(agent.agent.rawValue) endpoint=\(endpoint.name) model=\(model) status=200 ms=\(ms) prompt_tokens=\(usage.promptTokens) completion_tokens=\(usage.completionTokens) served_by=\(served) http_attempt=\(attempt + 1) \(label)")
+                log?.info("agent=\(agent.agent.rawValue) endpoint=\(endpoint.name) model=\(model) status=200 ms=\(ms)\(batched ? " batch=1" : "") prompt_tokens=\(usage.promptTokens) completion_tokens=\(usage.completionTokens) served_by=\(served) http_attempt=\(attempt + 1) \(label)")
                 return ChatReply(message: message, finishReason: choice["finish_reason"]?.stringValue ?? "",
                                  usage: usage, model: served, endpoint: endpoint.name, raw: reply)
             case .tooLarge(let limit):
@@ -261,6 +275,16 @@ public final class LLMClient: @unchecked Sendable {
         var h = ["Content-Type: application/json", "Accept: application/json"]
         if !apiKey.isEmpty { h.append("Authorization: Bearer \(apiKey)") }
         return h
+    }
+
+    /// One request in a batch: its line as the outcome a direct request would have had. A batch that
+    /// failed as a whole twice stops the call (and the stage) with its error.
+    private func sendBatched(customID: String, endpoint: Endpoint, model: String, body: consuming [UInt8]) async throws(LLMFailure) -> (Outcome, ServerRateLimit) {
+        switch await batcher!.send(customID: customID, endpoint: endpoint, model: model, body: body) {
+        case .reply(let status, let body): return (status == 200 ? .success(body) : .status(status, body, nil), ServerRateLimit())
+        case .unanswered(let reason): return (.failed(reason, true), ServerRateLimit())
+        case .fatal(let reason): throw LLMFailure(kind: .unavailable, message: "\(endpoint.name): \(reason)")
+        }
     }
 
     private func send(endpoint: Endpoint, body bytes: consuming [UInt8], timeout: Double) async -> (Outcome, ServerRateLimit) {

@@ -53,7 +53,11 @@ extension RunOrchestrator {
             throw DlgError.io("\(input): cannot open: \(String(cString: strerror(errno)))")
         }
         defer { close(inFD) }
-        let child = Subprocess(args, standardInput: .fd(inFD), standardOutput: .fd(outFD))
+        // In batch mode the judge records its batches with the run's (a pass killed and run again finds them).
+        var environment = ProcessInfo.processInfo.environment
+        let runDir = (output as NSString).deletingLastPathComponent
+        environment[BatchAPISettings.stateVariable] = BatchControl.stateLocation(settings: settings, runID: (runDir as NSString).lastPathComponent, runDir: runDir)
+        let child = Subprocess(args, environment: environment, standardInput: .fd(inFD), standardOutput: .fd(outFD))
         let name = child.name
         do throws(DlgError) { try child.start() } catch {
             unlink(tmp)

@@ -165,7 +165,8 @@ public final class RunOrchestrator {
                                      shards: shard?.count ?? 1, logsDir: settings.logsDir)
         defer { broker.stop() }
         let loop = try StageLoop(stages: stageCommands(runID: usesStore ? base : nil),
-                                 extraEnvironment: [LLMLayerSettings.limitsSocketVariable: broker.path])
+                                 extraEnvironment: [LLMLayerSettings.limitsSocketVariable: broker.path,
+                                                    BatchAPISettings.stateVariable: BatchControl.stateLocation(settings: settings, runID: base, runDir: dir)])
         let alreadyInterrupted = interruption.withLock { () -> Bool in
             activeLoop = loop
             return interruptedBy != nil
@@ -190,7 +191,8 @@ public final class RunOrchestrator {
         if let signal = interruption.withLock({ interruptedBy }), !book.isDone {
             try? stateWriter("in_progress")
             log.warning("run \(base) interrupted by signal \(signal)")
-            throw DlgError(.interrupted, "interrupted; every dialogue is checkpointed in \((try? layout.journal(base)) ?? dir); run again with --run-id \(base) to resume")
+            let batches = settings.llmLayer.batch.enabled ? "; batches in flight keep running at the provider (dlg-run --batch-status shows them) and the run picks them up" : ""
+            throw DlgError(.interrupted, "interrupted; every dialogue is checkpointed in \((try? layout.journal(base)) ?? dir)\(batches); run again with --run-id \(base) to resume")
         }
         if let failure {
             try? stateWriter("in_progress")

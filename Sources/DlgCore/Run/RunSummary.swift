@@ -67,13 +67,21 @@ extension RunOrchestrator {
         for (k, v) in totals.completed.sorted(by: { $0.key < $1.key }) { completed[k] = .int(v) }
         var dropped = JSONObject()
         for (k, v) in totals.dropped.sorted(by: { $0.key < $1.key }) { dropped[k] = .int(v) }
-        return .obj([
+        var summary: JSONObject = [
             "run_id": .string(runID), "completed": .object(completed),
             "dialogues": .int(totals.completed.values.reduce(0, +)), "turns": .int(totals.turns),
             "dropped": .object(dropped), "mean_judge_score": mean, "tokens": totals.usage.json,
             "wall_seconds": .double(wallSeconds ?? (Date().timeIntervalSince(started) * 10).rounded() / 10),
             "output_dir": .string(settings.outputDir),
-        ])
+        ]
+        // Batch mode: what the run cost through the batch API beside what it would have cost direct.
+        if settings.llmLayer.batch.enabled && settings.pricing.isSet {
+            let p = settings.pricing
+            func money(_ x: Double) -> JSON { .double((x * 1e6).rounded() / 1e6) }
+            summary["cost"] = .obj(["currency": .string(p.currency), "batch": money(p.batchCost(totals.usageByAgent)),
+                                    "direct": money(p.cost(totals.usageByAgent)), "batch_discount": .double(p.batchDiscount)])
+        }
+        return .object(summary)
     }
 
     /// The run state file (`run_state/<run_id>.json`, upstream's shape): the run's settings and one

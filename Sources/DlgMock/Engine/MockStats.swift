@@ -22,8 +22,20 @@ public enum MockFault: String, Sendable, CaseIterable {
 public struct MockStats: Sendable, Equatable {
     /// All requests except those to `/stats`.
     public var requests = 0
-    /// `POST /v1/chat/completions` requests, including rejected ones.
+    /// `POST /v1/chat/completions` requests, including rejected ones (sent directly, not in a batch).
     public var chatCompletions = 0
+    /// Chat requests answered as lines of a batch (`/v1/batches`).
+    public var batchChatCompletions = 0
+    /// `POST /v1/files` uploads.
+    public var filesUploaded = 0
+    /// Bytes of the uploaded files.
+    public var bytesUploaded = 0
+    /// `POST /v1/batches` that created a batch.
+    public var batchesCreated = 0
+    /// Lines of created batches whose `custom_id` an earlier batch already held (a request submitted again).
+    public var customIDsResubmitted = 0
+    /// Batches cancelled by `POST /v1/batches/{id}/cancel`.
+    public var batchesCancelled = 0
     /// `POST /v1/embeddings` requests.
     public var embeddings = 0
     /// `GET /v1/models` requests.
@@ -58,6 +70,22 @@ public struct MockStats: Sendable, Equatable {
     }
 
     var jsonValue: JSONValue {
+        guard case .object(var members) = directJSON else { return directJSON }
+        // Only once the files or batches API was used, so the document of a direct run is unchanged.
+        if filesUploaded > 0 || batchesCreated > 0 {
+            members.append(("batches", .object([
+                ("chat_completions", .int(batchChatCompletions)),
+                ("files_uploaded", .int(filesUploaded)),
+                ("bytes_uploaded", .int(bytesUploaded)),
+                ("batches_created", .int(batchesCreated)),
+                ("custom_ids_resubmitted", .int(customIDsResubmitted)),
+                ("batches_cancelled", .int(batchesCancelled)),
+            ])))
+        }
+        return .object(members)
+    }
+
+    private var directJSON: JSONValue {
         .object([
             ("requests", .int(requests)),
             ("chat_completions", .int(chatCompletions)),
@@ -73,5 +101,17 @@ public struct MockStats: Sendable, Equatable {
             ("in_flight_peak", .int(inFlightPeak)),
             ("concurrency_refused", .int(concurrencyRefused)),
         ])
+    }
+}
+
+extension MockStats {
+    /// One chat request: sent directly (a request of its own) or as a line of a batch.
+    mutating func countChat(inBatch: Bool) {
+        if inBatch {
+            batchChatCompletions += 1
+        } else {
+            requests += 1
+            chatCompletions += 1
+        }
     }
 }

@@ -23,10 +23,10 @@ indirect enum JSONKeep: Sendable {
 
 /// Parses JSON text from a byte buffer into `JSONValue`.
 struct JSONParser {
-    private let bytes: UnsafeRawBufferPointer
-    private var index: Int
-    private var depth = 0
-    private static let maxDepth = 256
+    let bytes: UnsafeRawBufferPointer
+    var index: Int
+    var depth = 0
+    static let maxDepth = 256
 
     private init(bytes: UnsafeRawBufferPointer, index: Int) {
         self.bytes = bytes
@@ -58,11 +58,11 @@ struct JSONParser {
         return try parser.parseValue()
     }
 
-    private func error(_ reason: String) -> JSONParseError {
+    func error(_ reason: String) -> JSONParseError {
         JSONParseError(offset: index, reason: reason)
     }
 
-    private mutating func skipWhitespace() {
+    mutating func skipWhitespace() {
         while index < bytes.count {
             switch bytes[index] {
             case 0x20, 0x0A, 0x0D, 0x09: index += 1
@@ -71,7 +71,7 @@ struct JSONParser {
         }
     }
 
-    private mutating func parseValue(_ keep: JSONKeep) throws -> JSONValue {
+    mutating func parseValue(_ keep: JSONKeep) throws -> JSONValue {
         switch keep {
         case .all:
             return try parseValue()
@@ -86,115 +86,7 @@ struct JSONParser {
         }
     }
 
-    private mutating func skipValue() throws {
-        skipWhitespace()
-        guard index < bytes.count else { throw error("unexpected end of input") }
-        switch bytes[index] {
-        case UInt8(ascii: "{"):
-            try enter()
-            defer { depth -= 1 }
-            index += 1
-            skipWhitespace()
-            if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
-                index += 1
-                return
-            }
-            while true {
-                skipWhitespace()
-                guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw error("expected a member name") }
-                try skipString()
-                skipWhitespace()
-                guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw error("expected ':'") }
-                index += 1
-                try skipValue()
-                skipWhitespace()
-                guard index < bytes.count else { throw error("unexpected end of input") }
-                if bytes[index] == UInt8(ascii: ",") { index += 1; continue }
-                if bytes[index] == UInt8(ascii: "}") { index += 1; return }
-                throw error("expected ',' or '}'")
-            }
-        case UInt8(ascii: "["):
-            try enter()
-            defer { depth -= 1 }
-            index += 1
-            skipWhitespace()
-            if index < bytes.count, bytes[index] == UInt8(ascii: "]") {
-                index += 1
-                return
-            }
-            while true {
-                try skipValue()
-                skipWhitespace()
-                guard index < bytes.count else { throw error("unexpected end of input") }
-                if bytes[index] == UInt8(ascii: ",") { index += 1; continue }
-                if bytes[index] == UInt8(ascii: "]") { index += 1; return }
-                throw error("expected ',' or ']'")
-            }
-        case UInt8(ascii: "\""): try skipString()
-        case UInt8(ascii: "t"): try expectLiteral("true")
-        case UInt8(ascii: "f"): try expectLiteral("false")
-        case UInt8(ascii: "n"): try expectLiteral("null")
-        case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): _ = try parseNumber()
-        default: throw error("unexpected character")
-        }
-    }
-
-    /// `parseString` that builds nothing.
-    private mutating func skipString() throws {
-        index += 1  // opening quote
-        while true {
-            skipPlain()
-            guard index < bytes.count else { throw error("unterminated string") }
-            let byte = bytes[index]
-            if byte == UInt8(ascii: "\"") {
-                index += 1
-                return
-            }
-            if byte < 0x20 { throw error("control character in string") }
-            // A backslash.
-            index += 1
-            guard index < bytes.count else { throw error("unterminated string") }
-            let escape = bytes[index]
-            index += 1
-            switch escape {
-            case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"), UInt8(ascii: "b"), UInt8(ascii: "f"),
-                 UInt8(ascii: "n"), UInt8(ascii: "r"), UInt8(ascii: "t"):
-                break
-            case UInt8(ascii: "u"):
-                let scalar = try parseHex4()
-                if (0xD800..<0xDC00).contains(scalar), index + 1 < bytes.count, bytes[index] == UInt8(ascii: "\\"),
-                   bytes[index + 1] == UInt8(ascii: "u") {
-                    index += 2
-                    _ = try parseHex4()
-                }
-            default:
-                throw error("invalid escape")
-            }
-        }
-    }
-
-    /// Moves `index` to the next quote, backslash or control character (or the end), 8 bytes at a time
-    /// while there is none among them.
-    @inline(__always)
-    private mutating func skipPlain() {
-        let ones: UInt64 = 0x0101_0101_0101_0101
-        let highs: UInt64 = 0x8080_8080_8080_8080
-        while index + 8 <= bytes.count {
-            let x = bytes.loadUnaligned(fromByteOffset: index, as: UInt64.self)
-            let q = x ^ (ones &* 0x22)
-            let b = x ^ (ones &* 0x5C)
-            let special = ((q &- ones) & ~q) | ((b &- ones) & ~b) | ((x &- ones &* 0x20) & ~x)
-            if special & highs != 0 { break }
-            index += 8
-        }
-        while index < bytes.count {
-            let byte = bytes[index]
-            if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") || byte < 0x20 { return }
-            index += 1
-        }
-    }
-
-    private mutating func parseValue() throws -> JSONValue {
+    mutating func parseValue() throws -> JSONValue {
         skipWhitespace()
         guard index < bytes.count else { throw error("unexpected end of input") }
         switch bytes[index] {
@@ -209,7 +101,7 @@ struct JSONParser {
         }
     }
 
-    private mutating func expectLiteral(_ literal: StaticString) throws {
+    mutating func expectLiteral(_ literal: StaticString) throws {
         let count = literal.utf8CodeUnitCount
         guard index + count <= bytes.count else { throw error("unexpected end of input") }
         let base = literal.utf8Start
@@ -219,14 +111,14 @@ struct JSONParser {
         index += count
     }
 
-    private mutating func enter() throws {
+    mutating func enter() throws {
         depth += 1
         if depth > JSONParser.maxDepth { throw error("nesting is too deep") }
     }
 
     /// An object; with `names`, only those members are built (each as its `JSONKeep` says) and the
     /// others only checked.
-    private mutating func parseObject(keeping names: [(name: String, keep: JSONKeep)]? = nil) throws -> JSONValue {
+    mutating func parseObject(keeping names: [(name: String, keep: JSONKeep)]? = nil) throws -> JSONValue {
         try enter()
         defer { depth -= 1 }
         index += 1
@@ -261,7 +153,7 @@ struct JSONParser {
     }
 
     /// An array, each element built as `each` says.
-    private mutating func parseArray(each: JSONKeep = .all) throws -> JSONValue {
+    mutating func parseArray(each: JSONKeep = .all) throws -> JSONValue {
         try enter()
         defer { depth -= 1 }
         index += 1
@@ -281,7 +173,7 @@ struct JSONParser {
         }
     }
 
-    private mutating func parseNumber() throws -> JSONValue {
+    mutating func parseNumber() throws -> JSONValue {
         let start = index
         var isInteger = true
         if bytes[index] == UInt8(ascii: "-") { index += 1 }
@@ -314,7 +206,7 @@ struct JSONParser {
         return .number(value)
     }
 
-    private mutating func parseString() throws -> String {
+    mutating func parseString() throws -> String {
         index += 1  // opening quote
         let start = index
         // Fast path: no escapes, so the bytes are the string.
@@ -386,7 +278,7 @@ struct JSONParser {
         throw error("unterminated string")
     }
 
-    private mutating func parseHex4() throws -> UInt32 {
+    mutating func parseHex4() throws -> UInt32 {
         guard index + 4 <= bytes.count else { throw error("unterminated escape") }
         var value: UInt32 = 0
         for _ in 0..<4 {
@@ -404,7 +296,7 @@ struct JSONParser {
         return value
     }
 
-    private func appendScalar(_ value: UInt32, to buffer: inout [UInt8]) {
+    func appendScalar(_ value: UInt32, to buffer: inout [UInt8]) {
         let scalar = Unicode.Scalar(value) ?? "\u{FFFD}"
         buffer.append(contentsOf: UTF8.encode(scalar)!)
     }
