@@ -7,7 +7,7 @@ import Logging
 public final class LLMClient: @unchecked Sendable {
     private let lock = NSLock()
     let router = EndpointRouter()
-    private let capabilities = EndpointCapabilities()
+    let capabilities = EndpointCapabilities()
     let log: Logger?
     public private(set) var totalUsage = TokenUsage()
     /// Chat completions answered so far, by any call: whether the server serves others (`chat`'s retries).
@@ -112,151 +112,8 @@ public final class LLMClient: @unchecked Sendable {
         return bytes
     }
 
-    /// One chat completion with retries. `tools` are OpenAI function tool definitions.
-    public func chat(agent: AgentSettings, messages: [ChatMessage], format: ResponseFormat,
-                     tools: [JSON] = [], label: String = "") async throws(LLMFailure) -> ChatReply
-    {
-        // The messages are most of a request's bytes: serialized once, for the cache key and every attempt's body.
-        let messagesJSON = JSON.array(messages).compactBytes()
-        // A batched request's custom_id is its cache key, with or without the cache.
-        let cacheKey = cache != nil || batcher != nil ? ResponseCache.chatKey(agent: agent, messagesJSON: messagesJSON, format: format, tools: tools) : nil
-        if let cacheKey, let reply = cachedChat(cacheKey, agent: agent, label: label) { return reply }
-        var attempt = 0
-        var lastError = ""
-        /// The last failure of the endpoint itself, for the error storm: a call counts once, when it fails for good.
-        var lastOutage: (endpoint: String, error: String)?
-        let maxAttempts = agent.maxRetries + 1
-        /// Attempts this call may make: `maxAttempts`, extended one at a time (up to twice that) while the
-        /// server answers other requests meanwhile. A call unlucky enough to meet transient faults on every
-        /// attempt (429, 5xx, a reset, a timeout) is then not taken for a server that is down, which would
-        /// stop the stage (exit 69); a server that answers nobody still fails the call after `maxAttempts`.
-        var limit = maxAttempts
-        let answeredAtStart = answered.value
-        func extendWhileServed() {
-            if attempt >= limit && limit < 2 * maxAttempts && answered.value > answeredAtStart { limit += 1 }
-        }
-        /// Requests moved at once to another endpoint after a refused connection (not counted as
-        /// attempts; at most one per endpoint, so a call cannot loop over dead ones).
-        var failovers = 0
-        let routed = agent.endpoints.count > 1
-        while attempt < limit {
-            if let stopped = storm.tripped { throw LLMFailure(kind: .unavailable, message: stopped) }
-            let endpoint = router.pick(agent.endpoints)
-            let model = endpoint.model.isEmpty ? agent.model : endpoint.model
-            // In a batch, or (a retry with llm.batch_api.retry_direct) sent directly.
-            let batched = batcher != nil && cacheKey != nil && !(attempt > 0 && layer.batch.retryDirect)
-            // Leave to send first (max_in_flight, the adaptive limit, the rate limits, a pause the server
-            // asked for); with it comes what the run knows the endpoint refuses. A batch has limits of its own.
-            let tokens = (layer.rateLimit.tokensPerMinute != nil || endpoint.rateLimit.tokensPerMinute != nil)
-                ? Self.estimatedTokens(messageBytes: messagesJSON.count, tools: tools, maxTokens: agent.maxTokens) : 0
-            var lease: LeaseGrant?
-            if !batched {
-                lease = await limits.acquire(EndpointLimitSpec(endpoint, layer: layer), tokens: tokens)
-                if lease == nil {
-                    throw LLMFailure(kind: .unavailable, message: Task.isCancelled ? "cancelled" : "\(endpoint.name): the run's limits broker is gone (dlg-run stopped)")
-                }
-            }
-            if let known = lease?.capabilities { capabilities.merge(endpoint.baseURL, known) }
-            let can = capabilities.snapshot(endpoint.baseURL)
-            let (body, sentOurSeed) = Self.requestBody(agent: agent, model: model, messages: messages, format: format,
-                                                       tools: tools, can: can)
-            let timeout = endpoint.timeout ?? agent.timeout
-            let started = Date()
-            router.begin(endpoint)
-            let bytes = Self.requestBytes(body, messagesJSON: messagesJSON, format: format, tools: tools, can: can)
-            let (outcome, server) = batched
-                ? try await sendBatched(customID: cacheKey!, endpoint: endpoint, model: model, body: consume bytes)
-                : await send(endpoint: endpoint, body: consume bytes, timeout: timeout)
-            let elapsed = Date().timeIntervalSince(started)
-            router.end(endpoint, elapsed: elapsed)
-            // A reply's lease is given back once its usage is read (below), the others' at once.
-            if let lease, let ended = Self.leaseOutcome(outcome, server: server, elapsed: elapsed) { limits.release(lease, ended) }
-            let ms = Int(elapsed * 1000)
-            if routed, outcome.answered { router.markReachable(endpoint) }
-            switch outcome {
-            case .success(let data):
-                guard let reply = try? JSONCodec.parse(data), let choice = reply["choices"]?.arrayValue?.first,
-                      let message = choice["message"], message.objectValue != nil
-                else {
-                    if let lease { limits.release(lease, LeaseOutcome(end: .failed, elapsed: elapsed, server: server)) }
-                    lastOutage = (endpoint.name, "reply is not a chat completion")
-                    lastError = "\(endpoint.name): reply is not a chat completion"
-                    log?.warning("agent=\(agent.agent.rawValue) endpoint=\(endpoint.name) status=200 ms=\(ms) error=malformed-completion \(label)")
-                    attempt += 1
-                    try await RetryPolicy.sleep(attempt: attempt, retryAfter: nil)
-                    continue
-                }
-                storm.success()
-                answered.increment()
-                if let cacheKey { cache?.put(cacheKey, data) }
-                var usage = TokenUsage()
-                usage.promptTokens = reply["usage"]?["prompt_tokens"]?.intValue ?? 0
-                usage.completionTokens = reply["usage"]?["completion_tokens"]?.intValue ?? 0
-                usage.requests = 1
-                if let lease {
-                    limits.release(lease, LeaseOutcome(end: .ok, elapsed: elapsed, tokens: reply["usage"] == nil ? nil : usage.promptTokens + usage.completionTokens,
-                                                       server: server))
-                }
-                lock.withLock { totalUsage += usage }
-                let served = reply["model"]?.stringValue ?? model
-                log?.info("agent=\(agent.agent.rawValue) endpoint=\(endpoint.name) model=\(model) status=200 ms=\(ms)\(batched ? " batch=1" : "") prompt_tokens=\(usage.promptTokens) completion_tokens=\(usage.completionTokens) served_by=\(served) http_attempt=\(attempt + 1) \(label)")
-                return ChatReply(message: message, finishReason: choice["finish_reason"]?.stringValue ?? "",
-                                 usage: usage, model: served, endpoint: endpoint.name, raw: reply)
-            case .tooLarge(let limit):
-                // A server that sends more than the cap is not overloaded, it is wrong: no retry.
-                storm.failure(endpoint: endpoint.name, error: "reply too large")
-                log?.warning("agent=\(agent.agent.rawValue) endpoint=\(endpoint.name) status=200 ms=\(ms) http_attempt=\(attempt + 1) error=reply-too-large \(label)")
-                throw LLMFailure(kind: .rejected, message: Self.tooLargeMessage(endpoint.name, limit))
-            case .status(let code, let data, let retryAfter):
-                // Masked whole, then cut: a key the server echoed is never left half-masked at the cut.
-                let text = String(Redact.text(String(decoding: data.prefix(64 << 10), as: UTF8.self)).prefix(400))
-                lastOutage = (endpoint.name, "HTTP \(code)")
-                log?.warning("agent=\(agent.agent.rawValue) endpoint=\(endpoint.name) status=\(code) ms=\(ms) http_attempt=\(attempt + 1) \(label) body=\(text.prefix(200))")
-                // The endpoint does not take a parameter we sent: step down and retry at once.
-                if capabilities.learnRefusal(status: code, body: text, request: body, sentOurSeed: sentOurSeed,
-                                             baseURL: endpoint.baseURL, current: can) {
-                    limits.learned(endpoint.baseURL, capabilities.snapshot(endpoint.baseURL))
-                    continue
-                }
-                if code == 400 || code == 422 {
-                    throw LLMFailure(kind: .rejected, message: "\(endpoint.name): HTTP \(code): \(text.prefix(200))")
-                }
-                if RetryPolicy.isFinal(code) {
-                    storm.failure(endpoint: endpoint.name, error: "HTTP \(code)")
-                    throw LLMFailure(kind: .rejected, message: "\(endpoint.name): HTTP \(code) (check the model name and api key)")
-                }
-                lastError = "\(endpoint.name): HTTP \(code)"
-                attempt += 1
-                extendWhileServed()
-                if attempt < limit {
-                    try await RetryPolicy.sleep(attempt: attempt, retryAfter: retryAfter)
-                } else if RetryPolicy.isBadReply(code) {
-                    storm.failure(endpoint: endpoint.name, error: "HTTP \(code)")
-                    throw LLMFailure(kind: .invalidReply, message: "\(lastError): \(text.prefix(200))")
-                }
-            case .failed(let reason, let isTimeout):
-                lastOutage = (endpoint.name, reason)
-                log?.warning("agent=\(agent.agent.rawValue) endpoint=\(endpoint.name) error=\(reason) ms=\(ms) http_attempt=\(attempt + 1) \(label)")
-                lastError = "\(endpoint.name): \(reason)"
-                // A replica that cannot be reached (it died) is left out of routing and the request
-                // goes to another one at once; a timeout is load, not death, and is retried as usual.
-                if routed && !isTimeout && router.markUnreachable(endpoint, among: agent.endpoints) && failovers < agent.endpoints.count {
-                    failovers += 1
-                    log?.warning("endpoint=\(endpoint.name) out of routing for now (unreachable); out: \(router.unreachable(agent.endpoints).joined(separator: ","))")
-                    continue
-                }
-                attempt += 1
-                extendWhileServed()
-                if attempt >= limit {
-                    storm.failure(endpoint: endpoint.name, error: reason)
-                    throw LLMFailure(kind: isTimeout ? .timeout : .unavailable, message: lastError)
-                }
-                try await RetryPolicy.sleep(attempt: attempt, retryAfter: nil)
-            }
-        }
-        if let o = lastOutage { storm.failure(endpoint: o.endpoint, error: o.error) }
-        throw LLMFailure(kind: .unavailable, message: "\(lastError) after \(limit) attempts")
-    }
+    /// Adds a reply's tokens to the client's totals.
+    func addUsage(_ usage: TokenUsage) { lock.withLock { totalUsage += usage } }
 
     enum Outcome {
         case success([UInt8])
@@ -279,7 +136,7 @@ public final class LLMClient: @unchecked Sendable {
 
     /// One request in a batch: its line as the outcome a direct request would have had. A batch that
     /// failed as a whole twice stops the call (and the stage) with its error.
-    private func sendBatched(customID: String, endpoint: Endpoint, model: String, body: consuming [UInt8]) async throws(LLMFailure) -> (Outcome, ServerRateLimit) {
+    func sendBatched(customID: String, endpoint: Endpoint, model: String, body: consuming [UInt8]) async throws(LLMFailure) -> (Outcome, ServerRateLimit) {
         switch await batcher!.send(customID: customID, endpoint: endpoint, model: model, body: body) {
         case .reply(let status, let body): return (status == 200 ? .success(body) : .status(status, body, nil), ServerRateLimit())
         case .unanswered(let reason): return (.failed(reason, true), ServerRateLimit())
@@ -287,7 +144,7 @@ public final class LLMClient: @unchecked Sendable {
         }
     }
 
-    private func send(endpoint: Endpoint, body bytes: consuming [UInt8], timeout: Double) async -> (Outcome, ServerRateLimit) {
+    func send(endpoint: Endpoint, body bytes: consuming [UInt8], timeout: Double) async -> (Outcome, ServerRateLimit) {
         // Handed over, not copied: hundreds of request bodies wait on the server at once.
         let raw = await transport.perform(url: endpoint.baseURL + "/chat/completions", method: "POST",
                                           headers: headers(endpoint.apiKey), body: consume bytes, timeout: timeout,
