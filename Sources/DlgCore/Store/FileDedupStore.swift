@@ -30,6 +30,15 @@ public enum DedupDecision: Sendable, Equatable {
 public protocol DedupStore: AnyObject {
     /// Decides candidates in order (the lowest slot wins a tie); accepted ones are committed.
     func decide(_ candidates: [DedupCandidate]) throws(DlgError) -> [DedupDecision]
+    /// Where dlg-dedup writes its rejections (`StoreFactory` sets it; nil: nowhere).
+    var rejectionLog: DedupRejectionLog? { get }
+    /// The text of each question the last `decide` named as a near match, by its `question_hash`.
+    var nearMatchTexts: [String: String] { get }
+}
+
+extension DedupStore {
+    public var rejectionLog: DedupRejectionLog? { nil }
+    public var nearMatchTexts: [String: String] { [:] }
 }
 
 extension DedupStore {
@@ -56,8 +65,16 @@ public final class FileDedupStore: DedupStore {
     /// 1.1 KB: 110 MB at 100,000 dialogues).
     private var acceptedBy: [Digest: Digest] = [:]
     private var questionOf: [Digest: Digest] = [:]
-    /// The accepted questions' shingle sets by normalized-question digest (nil: near dedup off).
-    private var near: NearIndex<Digest>?
+    /// The accepted questions' shingle sets, each with its normalized-question digest and where its
+    /// ledger line starts (to read its text back for the rejections file); nil: near dedup off.
+    private var near: NearIndex<LedgerQuestion>?
+    public var rejectionLog: DedupRejectionLog?
+    public private(set) var nearMatchTexts: [String: String] = [:]
+
+    struct LedgerQuestion {
+        let digest: Digest
+        let offset: Int64
+    }
 
     /// The first 128 bits of the SHA-256 of a normalized question or a key. Two different texts
     /// share a digest with probability about n^2 / 2^129 among n texts: 1.5e-27 at a million
@@ -109,7 +126,9 @@ public final class FileDedupStore: DedupStore {
             position += off_t(n)
             carry += chunk[..<n]
             guard let lastNewline = carry.lastIndex(of: 0x0A) else { continue }
-            for line in carry[...lastNewline].split(separator: 0x0A) where !line.isEmpty { take(line) }
+            for line in carry[...lastNewline].split(separator: 0x0A) where !line.isEmpty {
+                take(line, at: Int64(offset) + Int64(line.startIndex))
+            }
             offset += off_t(lastNewline + 1)
             carry.removeSubrange(...lastNewline)
         }
@@ -119,16 +138,33 @@ public final class FileDedupStore: DedupStore {
 
     static let chunkBytes = 1 << 20
 
-    private func take(_ line: ArraySlice<UInt8>) {
+    private func take(_ line: ArraySlice<UInt8>, at lineOffset: Int64) {
         guard let v = try? JSONCodec.parse(Array(line)), let q = v["question"]?.stringValue else { return }
         let norm = Text.normalized(q)
         let cid = v["conversation_id"]?.stringValue ?? ""
         let key = cid.isEmpty ? "ledger#\(norm)" : "\(cid)#\(v["turn_index"]?.intValue ?? 0)"
-        remember(key: Digest(key), norm: Digest(norm))
-        if near != nil {
+        let digest = Digest(norm)
+        let isNew = acceptedBy[digest] == nil
+        remember(key: Digest(key), norm: digest)
+        if near != nil && isNew {
             let set = NearDuplicates.shingles(norm)
-            near!.add(Digest(norm), set: set, bands: NearDuplicates.bands(of: set, near!.banding))
+            near!.add(LedgerQuestion(digest: digest, offset: lineOffset), set: set, bands: NearDuplicates.bands(of: set, near!.banding))
         }
+    }
+
+    /// The question of the ledger line at `lineOffset` (nil when it cannot be read back).
+    private func ledgerQuestion(at lineOffset: Int64) -> String? {
+        var line: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 1 << 14)
+        var position = off_t(lineOffset)
+        while line.count < Self.chunkBytes {
+            let n = chunk.withUnsafeMutableBytes { pread(fd, $0.baseAddress!, $0.count, position) }
+            if n <= 0 { break }
+            if let end = chunk[..<n].firstIndex(of: 0x0A) { line += chunk[..<end]; break }
+            line += chunk[..<n]
+            position += off_t(n)
+        }
+        return (try? JSONCodec.parse(line))?["question"]?.stringValue
     }
 
     private func remember(key: Digest, norm: Digest) {
@@ -143,22 +179,28 @@ public final class FileDedupStore: DedupStore {
         try catchUp()
         var decisions: [DedupDecision] = []
         var out: [UInt8] = []
+        var pendingText: [Int64: String] = [:]
+        nearMatchTexts = [:]
         for c in candidates {
             let text = Text.normalized(c.question)
             if text.isEmpty { decisions.append(.duplicate); continue }
             let norm = Digest(text), key = Digest(c.key)
             if questionOf[key] == norm && acceptedBy[norm] == key { decisions.append(.accepted); continue }
             if acceptedBy[norm] != nil { decisions.append(.duplicate); continue }
-            if let index = near {
+            if near != nil {
                 let set = NearDuplicates.shingles(text)
-                let bands = NearDuplicates.bands(of: set, index.banding)
+                let bands = NearDuplicates.bands(of: set, near!.banding)
                 // A question still accepted, and not the one this turn held before (a turn asked again).
-                let live = { (d: Digest) in self.acceptedBy[d] != nil && self.acceptedBy[d] != key }
-                if let hit = index.match(set, bands: bands, isLive: live) {
-                    decisions.append(.nearDuplicate(of: hit.id.hex, similarity: hit.similarity))
+                let live = { (q: LedgerQuestion) in self.acceptedBy[q.digest] != nil && self.acceptedBy[q.digest] != key }
+                if let hit = near!.match(set, bands: bands, isLive: live) {
+                    decisions.append(.nearDuplicate(of: hit.id.digest.hex, similarity: hit.similarity))
+                    // Appended in this batch (not yet in the file): the candidate's own text.
+                    let inFile = hit.id.offset < Int64(offset)
+                    nearMatchTexts[hit.id.digest.hex] = inFile ? ledgerQuestion(at: hit.id.offset) : pendingText[hit.id.offset]
                     continue
                 }
-                near!.add(norm, set: set, bands: bands)
+                near!.add(LedgerQuestion(digest: norm, offset: Int64(offset) + Int64(out.count)), set: set, bands: bands)
+                pendingText[Int64(offset) + Int64(out.count)] = c.question
             }
             remember(key: key, norm: norm)
             JSON.object(c.ledgerEntry).write(into: &out)
