@@ -73,7 +73,18 @@ extension RunOrchestrator {
             "dropped": .object(dropped), "mean_judge_score": mean, "tokens": totals.usage.json,
             "wall_seconds": .double((Date().timeIntervalSince(started) * 10).rounded() / 10),
             "output_dir": .string(settings.outputDir),
+            "duplicates": duplicateShares(),
         ])
+    }
+
+    /// The shares of candidate questions rejected as exact, near and semantic duplicates, over the
+    /// whole dataset, as the run's `metrics.json` gives them (null when the run wrote none: a shard).
+    func duplicateShares() -> JSON {
+        let path = (settings.outputDir as NSString).appendingPathComponent(ExportSession.metricsFile)
+        guard let bytes = try? Files.read(path), let m = try? JSONCodec.parse(bytes),
+              let d = m["overall"]?["dedup_rejected_share"] else { return .null }
+        return .obj(["candidates": d["candidates"] ?? .null, "exact": d["exact"] ?? .null,
+                     "near": d["near"] ?? .null, "semantic": d["semantic"] ?? .null])
     }
 
     /// The run state file (`run_state/<run_id>.json`, upstream's shape): the run's settings and one
