@@ -15,6 +15,8 @@ public struct QualityFilters: Sendable, Equatable {
     public var minJudgeScore: Double?
     public var excludeReasons: [String]
     public var minTurns: Int
+    /// `saving.filters.near_dedup_threshold`: drop a dialogue with a question this near one kept before (0: off).
+    public var nearDedupThreshold: Double = 0
 
     public init(minJudgeScore: Double? = nil, excludeReasons: [String] = [], minTurns: Int = 0) {
         self.minJudgeScore = minJudgeScore
@@ -28,10 +30,12 @@ public struct QualityFilters: Sendable, Equatable {
     /// One filter, by its config key.
     public enum Filter: String, Sendable, CaseIterable {
         case minTurns = "min_turns", minJudgeScore = "min_judge_score", excludeReasons = "exclude_reasons"
+        /// Checked last and by `NearDuplicateFilter` (it depends on the dialogues kept before).
+        case nearDuplicate = "near_dedup_threshold"
     }
 
     /// Whether any filter is set.
-    public var isActive: Bool { minJudgeScore != nil || !excludeReasons.isEmpty || minTurns > 0 }
+    public var isActive: Bool { minJudgeScore != nil || !excludeReasons.isEmpty || minTurns > 0 || nearDedupThreshold > 0 }
 
     /// The dialogue's judge score: the mean of its turns' scores when its turns were judged, else its
     /// conversation verdict's score; nil when it has neither. (The score of the judged file's
@@ -73,6 +77,7 @@ public struct QualityFilters: Sendable, Equatable {
         if minTurns > 0 { o["min_turns"] = .int(minTurns) }
         if let minJudgeScore { o["min_judge_score"] = .double(minJudgeScore) }
         if !excludeReasons.isEmpty { o["exclude_reasons"] = JSON(excludeReasons) }
+        if nearDedupThreshold > 0 { o["near_dedup_threshold"] = .double(nearDedupThreshold) }
         return .object(o)
     }
 
@@ -93,6 +98,9 @@ public struct QualityFilters: Sendable, Equatable {
     public struct Tally: Sendable, Equatable {
         public var kept = 0
         public var removed: [Filter: Int] = [:]
+        /// Whether the near-duplicate filter is set: its count is shown then (or once it removed one),
+        /// so a tally without it reads as before the filter existed.
+        public var includesNear = false
         public init() {}
 
         public mutating func count(_ verdict: Filter?) {
@@ -100,7 +108,8 @@ public struct QualityFilters: Sendable, Equatable {
         }
 
         public var json: JSON {
-            .obj(["kept": .int(kept), "removed": .object(JSONObject(Filter.allCases.map { ($0.rawValue, .int(removed[$0] ?? 0)) }))])
+            let shown = Filter.allCases.filter { $0 != .nearDuplicate || includesNear || removed[$0] != nil }
+            return .obj(["kept": .int(kept), "removed": .object(JSONObject(shown.map { ($0.rawValue, .int(removed[$0] ?? 0)) }))])
         }
     }
 }
@@ -111,6 +120,7 @@ extension QualityFilters {
         self.init(minJudgeScore: try r.optionalDouble("saving.filters.min_judge_score"),
                   excludeReasons: try r.stringList("saving.filters.exclude_reasons"),
                   minTurns: try r.optionalInt("saving.filters.min_turns", min: 0) ?? 0)
+        nearDedupThreshold = try r.double("saving.filters.near_dedup_threshold", min: 0, max: 1)
         if let problem = problem(allowedReasons: allowedReasons) {
             let key = "saving.filters." + (problem.split(separator: ":").first.map(String.init) ?? "")
             throw DlgError.config("\(r.tree.location(of: key)): saving.filters.\(problem)")
