@@ -65,16 +65,12 @@ public final class FileDedupStore: DedupStore {
     /// 1.1 KB: 110 MB at 100,000 dialogues).
     private var acceptedBy: [Digest: Digest] = [:]
     private var questionOf: [Digest: Digest] = [:]
-    /// The accepted questions' shingle sets, each with its normalized-question digest and where its
-    /// ledger line starts (to read its text back for the rejections file); nil: near dedup off.
-    private var near: NearIndex<LedgerQuestion>?
+    /// The accepted questions' shingle sets, each known by where its ledger line starts (8 bytes: its
+    /// text and digest are read back from the line on the rare candidate at the threshold); nil:
+    /// near dedup off.
+    private var near: NearIndex<Int64>?
     public var rejectionLog: DedupRejectionLog?
     public private(set) var nearMatchTexts: [String: String] = [:]
-
-    struct LedgerQuestion {
-        let digest: Digest
-        let offset: Int64
-    }
 
     /// The first 128 bits of the SHA-256 of a normalized question or a key. Two different texts
     /// share a digest with probability about n^2 / 2^129 among n texts: 1.5e-27 at a million
@@ -148,7 +144,7 @@ public final class FileDedupStore: DedupStore {
         remember(key: Digest(key), norm: digest)
         if near != nil && isNew {
             let set = NearDuplicates.shingles(norm)
-            near!.add(LedgerQuestion(digest: digest, offset: lineOffset), set: set, bands: NearDuplicates.bands(of: set, near!.banding))
+            near!.add(lineOffset, set: set, bands: NearDuplicates.bands(of: set, near!.banding))
         }
     }
 
@@ -179,7 +175,12 @@ public final class FileDedupStore: DedupStore {
         try catchUp()
         var decisions: [DedupDecision] = []
         var out: [UInt8] = []
-        var pendingText: [Int64: String] = [:]
+        // The questions of this batch accepted so far, by where their lines will start.
+        var pending: [Int64: (text: String, digest: Digest)] = [:]
+        func stored(_ at: Int64) -> (text: String, digest: Digest)? {
+            if let p = pending[at] { return p }
+            return ledgerQuestion(at: at).map { ($0, Digest(Text.normalized($0))) }
+        }
         nearMatchTexts = [:]
         for c in candidates {
             let text = Text.normalized(c.question)
@@ -191,16 +192,18 @@ public final class FileDedupStore: DedupStore {
                 let set = NearDuplicates.shingles(text)
                 let bands = NearDuplicates.bands(of: set, near!.banding)
                 // A question still accepted, and not the one this turn held before (a turn asked again).
-                let live = { (q: LedgerQuestion) in self.acceptedBy[q.digest] != nil && self.acceptedBy[q.digest] != key }
-                if let hit = near!.match(set, bands: bands, isLive: live) {
-                    decisions.append(.nearDuplicate(of: hit.id.digest.hex, similarity: hit.similarity))
-                    // Appended in this batch (not yet in the file): the candidate's own text.
-                    let inFile = hit.id.offset < Int64(offset)
-                    nearMatchTexts[hit.id.digest.hex] = inFile ? ledgerQuestion(at: hit.id.offset) : pendingText[hit.id.offset]
+                let live = { (at: Int64) -> Bool in
+                    guard let d = stored(at)?.digest else { return false }
+                    return self.acceptedBy[d] != nil && self.acceptedBy[d] != key
+                }
+                if let hit = near!.match(set, bands: bands, isLive: live), let matched = stored(hit.id) {
+                    decisions.append(.nearDuplicate(of: matched.digest.hex, similarity: hit.similarity))
+                    nearMatchTexts[matched.digest.hex] = matched.text
                     continue
                 }
-                near!.add(LedgerQuestion(digest: norm, offset: Int64(offset) + Int64(out.count)), set: set, bands: bands)
-                pendingText[Int64(offset) + Int64(out.count)] = c.question
+                let at = Int64(offset) + Int64(out.count)
+                near!.add(at, set: set, bands: bands)
+                pending[at] = (c.question, norm)
             }
             remember(key: key, norm: norm)
             JSON.object(c.ledgerEntry).write(into: &out)

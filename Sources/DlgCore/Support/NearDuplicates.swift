@@ -65,7 +65,20 @@ public enum NearDuplicates {
             run.removeAll(keepingCapacity: true)
         }
         for scalar in text.unicodeScalars {
-            if isUnspaced(scalar) {
+            if scalar.isASCII {
+                // The common case without Unicode tables: letters lowercased, digits kept, the rest separates.
+                let b = UInt8(scalar.value)
+                if (b >= 0x61 && b <= 0x7A) || (b >= 0x30 && b <= 0x39) {
+                    endRun()
+                    word.append(b)
+                } else if b >= 0x41 && b <= 0x5A {
+                    endRun()
+                    word.append(b + 0x20)
+                } else {
+                    endWord()
+                    endRun()
+                }
+            } else if isUnspaced(scalar) {
                 endWord()
                 run.append(scalar)
             } else if scalar.properties.isAlphabetic || scalar.properties.numericType != nil {
@@ -120,10 +133,14 @@ public enum NearDuplicates {
     /// fixed seed), the least value over the set.
     public static func signature(_ set: some Sequence<UInt64>) -> [UInt64] {
         var sig = [UInt64](repeating: .max, count: hashCount)
-        for x in set {
-            for i in 0..<hashCount {
-                let h = mix(x ^ seeds[i])
-                if h < sig[i] { sig[i] = h }
+        seeds.withUnsafeBufferPointer { seed in
+            sig.withUnsafeMutableBufferPointer { out in
+                for x in set {
+                    for i in 0..<hashCount {
+                        let h = mix(x ^ seed[i])
+                        if h < out[i] { out[i] = h }
+                    }
+                }
             }
         }
         return sig
@@ -161,7 +178,7 @@ public enum NearDuplicates {
     }
 
     /// A shingle's 32-bit hash: FNV-1a over its UTF-8, mixed, the high half.
-    static func shingleHash(_ bytes: [UInt8]) -> UInt64 { mix(fnv(bytes)) >> 32 }
+    @inline(__always) static func shingleHash(_ bytes: [UInt8]) -> UInt64 { mix(fnv(bytes)) >> 32 }
 
     static func fnv(_ bytes: [UInt8]) -> UInt64 {
         var h: UInt64 = 0xCBF2_9CE4_8422_2325

@@ -5,11 +5,14 @@ import Foundation
 /// "Near-duplicate dedup": about 220 bytes a question of 15 words at 21 bands, `bytes` counts them).
 ///
 /// - The sets: one flat array of 32-bit shingle hashes, each set sorted, and where each starts.
-/// - The bands: one open-addressing table (linear probing) of question numbers, 4 bytes a slot, at
-///   most 3/4 full. A slot keeps no key: every question met while probing for a band hash is a
-///   candidate, and every candidate is confirmed on the sets themselves (a few dozen 15-word merges
-///   a check, cheaper than the 8 bytes a slot a stored key would cost). Growing re-places every
-///   question from its set's band hashes, computed again.
+/// - The bands: one open-addressing table (linear probing), 4 bytes a slot, between 7/12 and 7/8
+///   full (a band hash's home slot is its high bits scaled to the table's size, so the table grows
+///   by half, not twice). A slot holds a question number and, in the bits the numbers do not need
+///   yet, a fingerprint of the band hash (its low bits): a question met while probing is a
+///   candidate only when its fingerprint matches (11 bits at a million questions: one false
+///   candidate in 2,000). Every candidate is confirmed on the sets themselves. Growing re-places
+///   every question from its set's band hashes, computed again, and re-splits the 32 bits.
+/// - The arrays grow by a quarter too (Swift's own growth doubles, up to half of them unused).
 ///
 /// A band match alone never rejects: `match` names a question only when the Jaccard of the real
 /// sets reaches the threshold.
@@ -20,19 +23,36 @@ struct NearIndex<ID> {
     private var shingles: [UInt32] = []
     /// Question n's set is `shingles[setStart[n] ..< setStart[n + 1]]`.
     private var setStart: [UInt32] = [0]
-    /// Question number + 1 (0: empty), at `hash & mask` or the first empty slot after it.
+    /// (fingerprint << numberBits) | (question number + 1); 0: empty. At `home(hash)` or the first
+    /// empty slot after it (wrapping).
     private var slots: [UInt32]
-    private var mask: Int
     private var used = 0
+    /// Bits for question number + 1: enough for every question the table can take before it grows.
+    private var numberBits = 32
     /// Candidates compared on their sets, over every `match`: the work a check costs, for the tests.
     private(set) var confirmed = 0
 
     init(threshold: Double, capacity: Int = 1 << 10) {
         self.threshold = threshold
         banding = NearDuplicates.Banding(threshold: threshold)
-        let size = max(16, 1 << (Int.bitWidth - (capacity - 1).leadingZeroBitCount))
-        slots = [UInt32](repeating: 0, count: size)
-        mask = size - 1
+        slots = [UInt32](repeating: 0, count: max(16, capacity))
+        numberBits = Self.numberBits(slots: slots.count, bands: banding.bands, count: 0)
+    }
+
+    /// The bits question number + 1 needs while a table of `slots` fills up to 7/8 (or the questions
+    /// double, for a caller that indexes fewer bands a question).
+    private static func numberBits(slots: Int, bands: Int, count: Int) -> Int {
+        let most = max(slots * 7 / 8 / max(1, bands), 2 * count) + 2
+        return min(32, Int.bitWidth - most.leadingZeroBitCount)
+    }
+
+    @inline(__always) private func fingerprint(_ hash: UInt64) -> UInt32 {
+        numberBits >= 32 ? 0 : UInt32(truncatingIfNeeded: hash) & ((1 << UInt32(32 - numberBits)) - 1)
+    }
+
+    /// The band hash's home slot: its value scaled to the table (the high half of hash x size).
+    @inline(__always) private func home(_ hash: UInt64) -> Int {
+        Int(hash.multipliedFullWidth(by: UInt64(slots.count)).high)
     }
 
     /// How many questions are indexed.
@@ -50,11 +70,16 @@ struct NearIndex<ID> {
         let sorted = set.map { UInt32(truncatingIfNeeded: $0) }.sorted()
         var seen: [UInt32] = []
         var best: (n: Int, similarity: Double)?
+        let size = slots.count
+        let numberMask: UInt32 = numberBits >= 32 ? .max : (1 << UInt32(numberBits)) - 1
         for b in bands {
-            var i = Int(truncatingIfNeeded: b) & mask
+            var i = home(b)
+            let print = fingerprint(b)
             while slots[i] != 0 {
-                let n = Int(slots[i] - 1)
-                i = (i + 1) & mask
+                let slot = slots[i]
+                i = i + 1 == size ? 0 : i + 1
+                guard numberBits >= 32 || slot >> UInt32(numberBits) == print else { continue }
+                let n = Int((slot & numberMask) - 1)
                 if seen.contains(UInt32(n)) { continue }
                 seen.append(UInt32(n))
                 confirmed += 1
@@ -73,28 +98,39 @@ struct NearIndex<ID> {
     mutating func add(_ id: ID, set: Set<UInt64>, bands: [UInt64]) {
         if set.isEmpty { return }
         let n = ids.count
+        Self.reserve(&ids, ids.count + 1)
+        Self.reserve(&shingles, shingles.count + set.count)
+        Self.reserve(&setStart, setStart.count + 1)
         ids.append(id)
         shingles.append(contentsOf: set.map { UInt32(truncatingIfNeeded: $0) }.sorted())
         setStart.append(UInt32(shingles.count))
-        while (used + bands.count) * 4 > slots.count * 3 { grow() }
+        if (used + bands.count) * 8 > slots.count * 7 || (numberBits < 32 && n + 1 >= 1 << numberBits) {
+            grow(toHold: used + bands.count)
+        }
         place(n, bands)
+    }
+
+    /// Room for `count` elements, growing by a quarter when full.
+    private static func reserve<T>(_ a: inout [T], _ count: Int) {
+        if count > a.capacity { a.reserveCapacity(max(count, a.capacity + a.capacity / 4 + 16)) }
     }
 
     private func stored(_ n: Int) -> ArraySlice<UInt32> { shingles[Int(setStart[n])..<Int(setStart[n + 1])] }
 
     private mutating func place(_ n: Int, _ bands: [UInt64]) {
+        let size = slots.count
         for b in bands {
-            var i = Int(truncatingIfNeeded: b) & mask
-            while slots[i] != 0 { i = (i + 1) & mask }
-            slots[i] = UInt32(n + 1)
+            var i = home(b)
+            while slots[i] != 0 { i = i + 1 == size ? 0 : i + 1 }
+            slots[i] = numberBits >= 32 ? UInt32(n + 1) : fingerprint(b) << UInt32(numberBits) | UInt32(n + 1)
             used += 1
         }
     }
 
-    /// Twice the slots, every question placed again from its set's band hashes.
-    private mutating func grow() {
-        slots = [UInt32](repeating: 0, count: slots.count * 2)
-        mask = slots.count - 1
+    /// Half as many slots again (7/12 full), every question placed again from its set's band hashes.
+    private mutating func grow(toHold entries: Int) {
+        slots = [UInt32](repeating: 0, count: max(slots.count + slots.count / 2, entries * 12 / 7 + 1))
+        numberBits = Self.numberBits(slots: slots.count, bands: banding.bands, count: ids.count)
         used = 0
         for n in 0..<(ids.count - 1) {
             let sig = NearDuplicates.signature(stored(n).lazy.map { UInt64($0) })
