@@ -257,11 +257,16 @@ public final class PostgresDedupStore: DedupStore {
 
     /// The accepted questions sharing a band with any of the given ones, with their text (read back
     /// from `dlgforge_questions`, so every match is confirmed on the real shingle sets), of this run
-    /// and the earlier runs it is checked against ($1).
+    /// and the earlier runs it is checked against ($1). One index probe per band hash: the lateral
+    /// subquery's `OFFSET 0` keeps the planner from turning the lookup into a hash join over the
+    /// run's whole bands table, which it chose for a batch's 42,000 hashes (O(run size) a batch:
+    /// 290 ms at 28,000 questions against 134 ms by the index, and growing with the run).
     static let bandHitsSQL = """
         SELECT DISTINCT b.run_id, b.band, b.hash, q.conversation_id, q.turn_index, q.question_norm, q.entry, q.batch, q.ord
         FROM unnest($2::int[], $3::bigint[]) AS u(band, hash)
-        JOIN dlgforge_question_bands b ON b.run_id = ANY($1::text[]) AND b.band = u.band AND b.hash = u.hash
+        CROSS JOIN LATERAL (
+            SELECT b.run_id, b.band, b.hash, b.conversation_id, b.turn_index FROM dlgforge_question_bands b
+            WHERE b.run_id = ANY($1::text[]) AND b.band = u.band AND b.hash = u.hash OFFSET 0) b
         JOIN dlgforge_questions q ON q.run_id = b.run_id AND q.conversation_id = b.conversation_id AND q.turn_index = b.turn_index
         ORDER BY q.batch, q.ord
         """
@@ -305,13 +310,7 @@ public final class PostgresDedupStore: DedupStore {
     /// other, each seeing every question committed before it: first to commit wins, as for exact
     /// dedup. The accepted questions' band hashes are written in the same transaction.
     func nearDecide(_ candidates: [DedupCandidate], _ banding: NearDuplicates.Banding, _ tx: PGTransaction) throws(DlgError) -> [DedupDecision] {
-        // The band lookup is a probe per band hash: without these the planner, expecting many
-        // matches, hashes the run's whole bands table for every batch (O(run size): 290 ms at 28,000
-        // questions against 134 ms by the index, and growing with the run).
-        try tx.query("""
-            SELECT pg_advisory_xact_lock(4729032, hashtext($1)),
-                   set_config('enable_hashjoin', 'off', true), set_config('enable_mergejoin', 'off', true)
-            """, [.text(runID)])
+        try tx.query("SELECT pg_advisory_xact_lock(4729032, hashtext($1))", [.text(runID)])
         let norms = candidates.map { Text.normalized($0.question) }
         let sets = norms.map { NearDuplicates.shingles($0) }
         let bands = sets.map { NearDuplicates.bands(of: $0, banding) }
