@@ -100,6 +100,30 @@ import Testing
         #expect(rejections[0]["similarity"] == .double(0.938) && rejections[0]["conversation_id"] == "n-1")
     }
 
+    /// A near duplicate counts like an exact one: at the last of `coverage.question_dedup_retries`
+    /// (here 1) dlg-gen drops the dialogue with `dedup_exhausted` instead of asking again.
+    @Test func aNearDuplicateAtTheLastRetryExhaustsTheDialogue() async throws {
+        let work = try WorkDir(label: "near-exhausted")
+        let questions = ["How long should I let my sourdough starter rest after feeding it before we bake?",
+                         "How long should I let my young sourdough starter rest after feeding it before we bake?"]
+        let records = pendingRecords(questions, prefix: "x").map { r in
+            var r = r
+            r["run_id"] = "x"
+            var p = r["pending"]?.objectValue ?? [:]
+            p["attempt"] = 2
+            r["pending"] = .object(p)
+            return r
+        }
+        let env = ["NEAR_DEDUP_THRESHOLD": "0.8", "QUESTION_DEDUP_RETRIES": "1"]
+        let dedup = try await stage("dlg-dedup", work, nil, stdin: JSONL.text(records), env: env)
+        try #require(dedup.status == 0, "\(dedup)")
+        #expect(try Self.states(dedup) == ["accepted", "rejected"], "\(dedup)")
+        let gen = try await stage("dlg-gen", work, nil, stdin: String(dedup.stdout.split(separator: "\n")[1]) + "\n", env: env)
+        try #require(gen.status == 0, "\(gen)")
+        let out = try JSONL.records(gen.stdout)
+        #expect(out.first?["status"] == "dropped" && out.first?["drop_reason"] == "dedup_exhausted", "\(gen)")
+    }
+
     @Test func aThresholdOutsideZeroToOneIsAConfigError() async throws {
         let work = try WorkDir(copyExamples: false, label: "neardup-bad")
         try work.writeConfig("coverage:\n  near_dedup_threshold: 1.5\n")
