@@ -11,6 +11,7 @@ let package = Package(
         .executable(name: "dlg-mock", targets: ["dlg-mock"]),
         .executable(name: "dlg-fuzz", targets: ["dlg-fuzz"]),
         .executable(name: "dlg-loadgen", targets: ["dlg-loadgen"]),
+        .executable(name: "dlg-nearbench", targets: ["dlg-nearbench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -63,6 +64,9 @@ let package = Package(
         .executableTarget(name: "dlg-loadgen", dependencies: [
             "DlgCore", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
+
+        // The near-duplicate index alone (checks per CPU-second, bytes per question), for make bench.
+        .executableTarget(name: "dlg-nearbench", dependencies: ["DlgCore"]),
 
         // Tests
         .target(name: "DlgTestSupport", dependencies: ["DlgCore"], path: "Sources/DlgTestSupport"),

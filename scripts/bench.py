@@ -17,6 +17,10 @@
    calls, same concurrency, same mock at zero latency, in requests per CPU-second; and the run's limits
    broker's CPU per request for an endpoint with a limit and without one (dlg-loadgen --broker
    [--max-in-flight N] beside the same without a broker).
+10. near-duplicate dedup (issue 24, --only-near): checks per CPU-second against an in-memory index of 1M
+   questions and its bytes per question (dlg-nearbench: the index's own count and the resident-memory
+   growth), dlg-dedup questions/s through PostgreSQL with near dedup on beside off (one process), and CPU
+   per request of a whole run with near dedup on beside off (runs interleaved).
 9. dlg-cluster: on one machine (a local Ray), 1 and 2 shards beside dlg-run; and across three test hosts
    that share only a network (scripts/testhosts.sh, as root: --only-hosts): up, join and down times,
    the same run through dlg-run on one host and through 4 shards on two, and what was shipped. Request
@@ -43,7 +47,8 @@ from datetime import datetime
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MOCK_BIN = None  # the mock's build when it must not follow BIN (a baseline build is measured against the same mock)
 BIN = os.environ.get("DLG_BENCH_BIN") or os.path.join(ROOT, ".build", "release")  # DLG_BENCH_BIN: another build (figures then say so)
-TOOLS = ["dlg-gen", "dlg-dedup", "dlg-respond", "dlg-judge", "dlg-export", "dlg-run", "dlg-mock", "dlg-cluster", "dlg-loadgen"]
+TOOLS = ["dlg-gen", "dlg-dedup", "dlg-respond", "dlg-judge", "dlg-export", "dlg-run", "dlg-mock", "dlg-cluster", "dlg-loadgen",
+         "dlg-nearbench"]
 VENV_PY = os.path.join(ROOT, ".venv", "bin", "python")
 
 
@@ -433,6 +438,93 @@ def dedup_store_bench(dsn, total=40000, repeats=0.3):
         if ("file", procs) in rates and ("postgres", procs) in rates:
             print(f"  {procs} process(es): postgres / file = {rates[('postgres', procs)] / rates[('file', procs)]:.2f} "
                   f"(target: postgres >= 20,000 questions/s)")
+
+
+def near_index_bench(questions):
+    """dlg-nearbench: the near-duplicate index alone, one thread (goals: >= 20,000 checks/s at 1M
+    questions, <= 256 bytes a question beyond the text)."""
+    out = subprocess.run([os.path.join(BIN, "dlg-nearbench"), "--questions", str(questions), "--checks", "20000"],
+                         capture_output=True, text=True)
+    if out.returncode != 0:
+        print(f"  dlg-nearbench failed: {out.stderr[-500:]}")
+        return
+    f = json.loads(out.stdout)
+    print(f"  {f['questions']:,} questions indexed in {f['build_cpu_seconds']:.1f} CPU-s; {f['checks']:,} checks: "
+          f"{f['checks_per_cpu_second']:,.0f} checks per CPU-second (goal >= 20,000: ratio {f['checks_per_cpu_second'] / 20000:.2f}), "
+          f"{f['candidates_confirmed_per_check']:.1f} candidates confirmed per check")
+    print(f"  memory per question: {f['index_bytes_per_question']:.0f} B by the index's own count, "
+          f"{f['rss_bytes_per_question']:.0f} B of resident memory (goal <= 256: ratio {f['index_bytes_per_question'] / 256:.2f}); "
+          f"near duplicates found {f['near_found']} of {f['near_planted']}, distinct ones rejected {f['distinct_rejected']}")
+
+
+def near_store_bench(dsn, total=40000):
+    """dlg-dedup, one process, PostgreSQL, near dedup on (0.8) beside off, the same questions: 70%
+    distinct, 15% exact repeats, 15% with a word added (goal: >= 5,000 questions/s with it on)."""
+    import random
+    rng = random.Random(11)
+    words = [f"w{i}" for i in range(20000)]
+    distinct = [" ".join(rng.choice(words) for _ in range(15)) + "?" for _ in range(int(total * 0.7))]
+    questions = list(distinct)
+    while len(questions) < total:
+        q = rng.choice(distinct).split(" ")
+        if rng.random() < 0.5:
+            q.insert(rng.randrange(len(q)), "really")
+        questions.append(" ".join(q))
+    rng.shuffle(questions)
+    lines = [json.dumps({"conversation_id": f"n-{i}", "run_id": "near", "status": "active", "language": "en", "turns": [],
+                         "target_turns": 2, "pending": {"user_message": q, "state": "generated", "turn_index": 1}},
+                        separators=(",", ":")) + "\n" for i, q in enumerate(questions)]
+    rates = {}
+    for threshold in ("0", "0.8"):
+        d = tempfile.mkdtemp(prefix="dlg-bench-near-")
+        try:
+            with open(os.path.join(d, "config.yaml"), "w") as f:
+                f.write("store:\n  backend: postgres\n")
+            path = os.path.join(d, "in.jsonl")
+            with open(path, "w") as f:
+                f.writelines(lines)
+            run_id = f"bench-near-{threshold}-{os.getpid()}-{int(time.time())}"
+            env = dict(os.environ, POSTGRES_DSN=dsn, STORE_BACKEND="postgres", NEAR_DEDUP_THRESHOLD=threshold)
+            t0 = time.monotonic()
+            out = subprocess.run([os.path.join(BIN, "dlg-dedup"), "--config", os.path.join(d, "config.yaml"), "--run-id", run_id],
+                                 stdin=open(path), capture_output=True, env=env)
+            wall = time.monotonic() - t0
+            if out.returncode != 0:
+                print(f"  near {threshold}: dlg-dedup failed: {out.stderr.decode()[-500:]}")
+                continue
+            accepted = out.stdout.count(b'"state":"accepted"')
+            rates[threshold] = total / wall
+            print(f"  postgres, near_dedup_threshold {threshold:<3}: {total} questions in {wall:5.2f} s -> {total / wall:9,.0f} questions/s "
+                  f"({accepted} accepted)")
+        finally:
+            shutil.rmtree(d, ignore_errors=True)
+    if "0.8" in rates:
+        ratio = f"; on / off = {rates['0.8'] / rates['0']:.2f}" if "0" in rates else ""
+        print(f"  near dedup on: {rates['0.8']:,.0f} questions/s (goal >= 5,000: ratio {rates['0.8'] / 5000:.2f}){ratio}")
+
+
+def near_run_cpu_bench(inflight=256, runs=3):
+    """CPU per request of a whole run (every stage process, 0 ms mock) with near dedup at 0.8 beside
+    off, runs interleaved; the medians' ratio is the figure (goal <= 1.05)."""
+    per = {"0": [], "0.8": []}
+    for i in range(runs):
+        for threshold in ("0", "0.8"):
+            summary, wall, cpu, span, n = generation_against_mock(inflight, 0, run_id=f"bench-near-{i}-{threshold}",
+                                                                  extra_env={"NEAR_DEDUP_THRESHOLD": threshold})
+            per[threshold].append(cpu / max(1, n) * 1000)
+            print(f"  near_dedup_threshold {threshold:<3}: {n} requests, {cpu / max(1, n) * 1000:.3f} ms CPU per request")
+    off, on = statistics.median(per["0"]), statistics.median(per["0.8"])
+    print(f"  median CPU per request: off {off:.3f} ms, on {on:.3f} ms; on / off = {on / off:.3f} (goal <= 1.05)")
+
+
+def near_figures(args, dsn):
+    print("near-duplicate index alone (dlg-nearbench, one thread):")
+    near_index_bench(200_000 if args.quick else 1_000_000)
+    if dsn:
+        print("dlg-dedup through PostgreSQL with near dedup, one process:")
+        near_store_bench(dsn, 10000 if args.quick else 40000)
+    print("CPU per request, whole run, near dedup on vs off (256 in flight, 0 ms):")
+    near_run_cpu_bench(runs=1 if args.quick else 3)
 
 
 def store_rate_bench(dsn, inflight=256, latency_ms=200, runs=3):
@@ -1014,6 +1106,7 @@ def parse_args():
     ap.add_argument("--only-batch", action="store_true", help="only the batch-mode figures (llm.batch_api)")
     ap.add_argument("--only-faults", action="store_true", help="only the 20%% fault mix (retries per fault kind)")
     ap.add_argument("--only-hosts", action="store_true", help="only dlg-cluster across three test hosts (network namespaces; root)")
+    ap.add_argument("--only-near", action="store_true", help="only the near-duplicate dedup figures (section 10)")
     return ap.parse_args()
 
 
@@ -1030,6 +1123,13 @@ def main():
             dedup_store_bench(dsn, 10000 if args.quick else 40000)
             print("request rate with the PostgreSQL store vs the file store:")
             store_rate_bench(dsn, runs=1 if args.quick else 3)
+        finally:
+            stop()
+        return
+    if args.only_near:
+        dsn, stop = bench_postgres()
+        try:
+            near_figures(args, dsn)
         finally:
             stop()
         return
@@ -1119,12 +1219,14 @@ def store_figures(args):
     dsn, stop = bench_postgres()
     if dsn is None:
         print("store: no PostgreSQL (set DLG_PG_DSN or let scripts/services/postgres.sh up start one): skipped")
+        near_figures(args, None)
         return
     try:
         print("dlg-dedup through the store, questions/s:")
         dedup_store_bench(dsn, 10000 if args.quick else 40000)
         print("request rate with the PostgreSQL store vs the file store:")
         store_rate_bench(dsn, runs=1 if args.quick else 3)
+        near_figures(args, dsn)
         print("dlg-cluster (Ray tasks running dlg-run --shard) vs dlg-run, request rate at 200 ms:")
         cluster_bench(dsn)
     finally:

@@ -68,14 +68,19 @@ import Testing
 
     /// `coverage.near_dedup_threshold` (here from NEAR_DEDUP_THRESHOLD): a question a word longer
     /// than one accepted before is rejected, and the log says near_duplicate, the question it matched
-    /// (the ledger's question_hash) and the similarity.
+    /// (the ledger's question_hash) and the similarity; the run's rejections file has its line with
+    /// both questions.
     @Test func nearDuplicatesAreRejectedAndLogged() async throws {
         let work = try WorkDir(copyExamples: false, label: "neardup")
         try work.writeConfig("run:\n  run_id: near\n")
         let questions = ["How long should I let my sourdough starter rest after feeding it before we bake?",
                          "How long should I let my young sourdough starter rest after feeding it, before we bake?",
                          "Which flour gives the most open crumb in a rye loaf?"]
-        let input = JSONL.text(pendingRecords(questions, prefix: "n"))
+        let input = JSONL.text(pendingRecords(questions, prefix: "n").map { r in
+            var r = r
+            r["run_id"] = "near"
+            return r
+        })
         let off = try await stage("dlg-dedup", work, nil, ["--ledger", work.file("off.jsonl").path], stdin: input)
         try #require(off.status == 0, "\(off)")
         #expect(try Self.states(off) == ["accepted", "accepted", "accepted"], "threshold 0, the default: \(off)")
@@ -88,6 +93,35 @@ import Testing
         let log = try work.read("logs/run.log")
         #expect(log.contains("near_duplicate matched=\(hash) similarity=0.938"), "\(log)")
         #expect(!log.contains("duplicate question"), "a near duplicate is not counted as an exact one: \(log)")
+        let rejections = try work.records("outputs/run_state/near/dedup_rejections.jsonl")
+        try #require(rejections.count == 1, "\(rejections)")
+        #expect(rejections[0]["kind"] == "near_duplicate" && rejections[0]["matched_question_hash"]?.stringValue == hash)
+        #expect(rejections[0]["question"]?.stringValue == questions[1] && rejections[0]["matched_question"]?.stringValue == questions[0])
+        #expect(rejections[0]["similarity"] == .double(0.938) && rejections[0]["conversation_id"] == "n-1")
+    }
+
+    /// A near duplicate counts like an exact one: at the last of `coverage.question_dedup_retries`
+    /// (here 1) dlg-gen drops the dialogue with `dedup_exhausted` instead of asking again.
+    @Test func aNearDuplicateAtTheLastRetryExhaustsTheDialogue() async throws {
+        let work = try WorkDir(label: "near-exhausted")
+        let questions = ["How long should I let my sourdough starter rest after feeding it before we bake?",
+                         "How long should I let my young sourdough starter rest after feeding it before we bake?"]
+        let records = pendingRecords(questions, prefix: "x").map { r in
+            var r = r
+            r["run_id"] = "x"
+            var p = r["pending"]?.objectValue ?? [:]
+            p["attempt"] = 2
+            r["pending"] = .object(p)
+            return r
+        }
+        let env = ["NEAR_DEDUP_THRESHOLD": "0.8", "QUESTION_DEDUP_RETRIES": "1"]
+        let dedup = try await stage("dlg-dedup", work, nil, stdin: JSONL.text(records), env: env)
+        try #require(dedup.status == 0, "\(dedup)")
+        #expect(try Self.states(dedup) == ["accepted", "rejected"], "\(dedup)")
+        let gen = try await stage("dlg-gen", work, nil, stdin: String(dedup.stdout.split(separator: "\n")[1]) + "\n", env: env)
+        try #require(gen.status == 0, "\(gen)")
+        let out = try JSONL.records(gen.stdout)
+        #expect(out.first?["status"] == "dropped" && out.first?["drop_reason"] == "dedup_exhausted", "\(gen)")
     }
 
     @Test func aThresholdOutsideZeroToOneIsAConfigError() async throws {

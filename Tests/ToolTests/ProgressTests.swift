@@ -42,7 +42,7 @@ import Testing
     }
 
     /// In a pipe (every other test's case), and with --json on a terminal, stdout is the JSON summary with
-    /// exactly the keys it always had.
+    /// exactly the keys it always had, and the duplicate shares (issue 24).
     @Test(.enabled(if: hasScript, "needs script(1) from util-linux: apt-get install bsdutils"))
     func theJSONSummaryIsUnchangedInAPipeAndWithTheJSONFlag() async throws {
         let work = try smallProject(label: "json-summary", total: 2, batch: 2)
@@ -52,7 +52,7 @@ import Testing
             try #require(piped.status == 0, "\(piped)")
             let s = try #require(summary, "\(piped)")
             #expect(Set(s.keys) == ["run_id", "completed", "dialogues", "turns", "dropped", "mean_judge_score", "tokens",
-                                    "wall_seconds", "output_dir"], "\(s.keys)")
+                                    "wall_seconds", "output_dir", "duplicates"], "\(s.keys)")
             let run = "\(try ToolPaths.binary("dlg-run")) --config \(work.configPath) --run-id forced --json"
             let tty = try await runShell("script -qfec '\(run)' /dev/null", env: mock.env, cwd: work.url)
             try #require(tty.status == 0, "\(tty)")

@@ -68,7 +68,7 @@ enum ConfigDefaults {
             "coverage": .obj([
                 "doc_coverage_mode": "balanced", "doc_coverage_epsilon": 0.15,
                 "doc_coverage_fraction": 0.2, "question_dedup_retries": 3,
-                "near_dedup_threshold": 0.0,
+                "near_dedup_threshold": 0.0, "dedup_against_runs": .array([]),
             ]),
             "tools": .obj(["web_search_enabled": false, "serper_num_results": 5, "serper_timeout": 30]),
             "personas": .obj(["enabled": true, "path": "personas.yaml"]),
@@ -78,7 +78,7 @@ enum ConfigDefaults {
             "saving": .obj([
                 "output_dir": "outputs",
                 "raw_completions": false,
-                "filters": .obj(["min_judge_score": .null, "exclude_reasons": .array([]), "min_turns": 0]),
+                "filters": .obj(["min_judge_score": .null, "exclude_reasons": .array([]), "min_turns": 0, "near_dedup_threshold": 0.0]),
                 "output_columns": .obj([
                     "messages": "messages", "messages_with_tools": "messages_with_tools",
                     "metadata": "metadata", "user_reasoning": "user_reasoning",

@@ -11,6 +11,9 @@ public struct QualityFilterSettings: Sendable, Equatable {
     public var excludeReasons: [String]
     /// A dialogue of fewer turns fails; 0: off.
     public var minTurns: Int
+    /// `saving.filters.near_dedup_threshold`: a dialogue with a question this near one of a dialogue
+    /// kept before it fails (`NearDuplicateFilter`, checked last); 0: off.
+    public var nearDedupThreshold: Double = 0
 
     public init(minJudgeScore: Double? = nil, excludeReasons: [String] = [], minTurns: Int = 0) {
         self.minJudgeScore = minJudgeScore
@@ -19,7 +22,7 @@ public struct QualityFilterSettings: Sendable, Equatable {
     }
 
     /// Whether any filter is set.
-    public var isActive: Bool { minJudgeScore != nil || !excludeReasons.isEmpty || minTurns > 0 }
+    public var isActive: Bool { minJudgeScore != nil || !excludeReasons.isEmpty || minTurns > 0 || nearDedupThreshold > 0 }
 
     /// The settings as JSON, for summaries and the report (only the filters that are set).
     public var json: JSON {
@@ -27,6 +30,7 @@ public struct QualityFilterSettings: Sendable, Equatable {
         if minTurns > 0 { o["min_turns"] = .int(minTurns) }
         if let minJudgeScore { o["min_judge_score"] = .double(minJudgeScore) }
         if !excludeReasons.isEmpty { o["exclude_reasons"] = JSON(excludeReasons) }
+        if nearDedupThreshold > 0 { o["near_dedup_threshold"] = .double(nearDedupThreshold) }
         return .object(o)
     }
 
@@ -48,6 +52,7 @@ public struct QualityFilterSettings: Sendable, Equatable {
         self.init(minJudgeScore: try r.optionalDouble("saving.filters.min_judge_score"),
                   excludeReasons: try r.stringList("saving.filters.exclude_reasons"),
                   minTurns: try r.optionalInt("saving.filters.min_turns", min: 0) ?? 0)
+        nearDedupThreshold = try r.double("saving.filters.near_dedup_threshold", min: 0, max: 1)
         if let problem = problem(allowedReasons: allowedReasons) {
             let key = "saving.filters." + (problem.split(separator: ":").first.map(String.init) ?? "")
             throw DlgError.config("\(r.tree.location(of: key)): saving.filters.\(problem)")

@@ -44,6 +44,8 @@ public struct CoverageSettings: Sendable {
     /// Jaccard similarity of two questions' shingle sets at or above which the later one is a near
     /// duplicate (`NearDuplicates`); 0 turns near-duplicate dedup off.
     public var nearDedupThreshold: Double
+    /// `coverage.dedup_against_runs`: earlier runs of the store the run's questions are checked against.
+    public var dedupAgainstRuns: DedupAgainstRuns = .none
 }
 
 public struct JudgeSettings: Sendable {
@@ -141,6 +143,7 @@ public struct Settings: Sendable {
             fraction: min(1, max(0.05, try r.double("coverage.doc_coverage_fraction", min: 0))),
             questionDedupRetries: try r.int("coverage.question_dedup_retries", min: 0, max: 100),
             nearDedupThreshold: try r.double("coverage.near_dedup_threshold", min: 0, max: 1))
+        coverage.dedupAgainstRuns = try DedupAgainstRuns(reader: r)
         judge = try JudgeSettings.read(r)
         saving = try SavingSettings.read(r)
         pricing = try Pricing.read(r)

@@ -14,9 +14,12 @@ struct DatasetLines {
     let settings: Settings
     let rows: DatasetRows
     let convDir: String
+    /// `saving.filters.near_dedup_threshold`'s memory of the kept dialogues' questions (nil: off).
+    let nearFilter: NearDuplicateFilter?
 
     init(settings: Settings) throws(DlgError) {
         self.settings = settings
+        nearFilter = settings.filters.nearDedupThreshold > 0 ? NearDuplicateFilter(threshold: settings.filters.nearDedupThreshold) : nil
         rows = DatasetRows(settings: settings)
         let out = settings.outputDir
         convDir = settings.layout.conversationsDir
@@ -53,6 +56,7 @@ struct DatasetLines {
         if settings.filters.isActive {
             // The dialogues that pass, with the judged file's columns.
             failed = settings.filters.failing(r)
+            if failed == nil, let nearFilter, !nearFilter.admit(r) { failed = .nearDuplicate }
             if failed == nil {
                 var row = rows.judged ?? rows.sharegpt
                 if rows.judged == nil { row[settings.saving.columns["judge"] ?? "judge"] = self.rows.judgeColumn(r) }

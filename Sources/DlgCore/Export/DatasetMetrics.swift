@@ -21,7 +21,8 @@ public struct DatasetMetrics {
         var ngramTotals = [0, 0, 0]
         var tokens: [Int32] = []
         var candidates = 0
-        var rejected = 0
+        /// Of the rejected: exact, near, semantic (`DedupRejections.Kind.allCases` order).
+        var rejectedByKind = [0, 0, 0]
         var chunkCounts: [String: [Int: Int]] = [:]
         var turnScores: [Double] = []
         var conversationScores: [Double] = []
@@ -34,16 +35,53 @@ public struct DatasetMetrics {
     var overall = Scope()
     var languages: [String: Scope] = [:]
 
+    /// Where the runs' rejection files are (`saving.output_dir`); nil: every rejection counts as exact.
+    var rejectionsDir: String?
+    /// Each run's rejection kinds, read once per run (`DedupRejections.kinds`).
+    var rejectionKinds: [String: [String: DedupRejections.Kind]] = [:]
+
     /// `reasons`: the judge's reasons (`judge.reasons`), each given a share even when never named.
-    public init(reasons: [String]) { self.reasons = reasons }
+    /// `rejectionsDir`: the output folder whose `run_state/<run_id>/dedup_rejections.jsonl` says
+    /// what kind of duplicate each rejected question was.
+    public init(reasons: [String], rejectionsDir: String? = nil) {
+        self.reasons = reasons
+        self.rejectionsDir = rejectionsDir
+    }
 
     /// Adds one completed dialogue; the caller decides which records belong to the dataset.
     public mutating func add(_ record: JSONObject) {
         let turns = Record.turns(record)
         let ids = turns.map { t in ["user_message", "assistant_message"].map { tokenIDs(t[$0]?.stringValue ?? "") } }
+        let kinds = rejectedKinds(record, turns: turns)
         // In place (no copy of a scope's tokens): overall, then the dialogue's language.
         Self.add(record, turns: turns, ids: ids, to: &overall)
         Self.add(record, turns: turns, ids: ids, to: &languages[Record.language(record), default: Scope()])
+        for k in kinds.indices {
+            overall.rejectedByKind[k] += kinds[k]
+            languages[Record.language(record)]!.rejectedByKind[k] += kinds[k]
+        }
+    }
+
+    /// How many of the dialogue's rejected questions were of each kind: a turn with `attempt` k had
+    /// k - 1 rejected, each looked up in its run's rejections file (one it does not list, as in a
+    /// dataset made before the file existed, counts as exact, the only kind there was then).
+    mutating func rejectedKinds(_ record: JSONObject, turns: [JSON]) -> [Int] {
+        var counts = [0, 0, 0]
+        let run = record["run_id"]?.stringValue ?? ""
+        if rejectionKinds[run] == nil {
+            rejectionKinds[run] = rejectionsDir.map { DedupRejections.kinds(outputDir: $0, runID: run) } ?? [:]
+        }
+        let kinds = rejectionKinds[run] ?? [:]
+        let cid = Record.id(record)
+        for (position, turn) in turns.enumerated() {
+            let attempts = max(1, turn["attempt"]?.intValue ?? 1)
+            let index = turn["turn_index"]?.intValue ?? position + 1
+            for a in stride(from: 1, to: attempts, by: 1) {
+                let kind = kinds[DedupRejections.key(cid, index, a)] ?? .exact
+                counts[DedupRejections.Kind.allCases.firstIndex(of: kind)!] += 1
+            }
+        }
+        return counts
     }
 
     static func add(_ record: JSONObject, turns: [JSON], ids: [[[Int32]]], to s: inout Scope) {
@@ -57,7 +95,6 @@ public struct DatasetMetrics {
             // A turn's attempt is its question's number: the ones before it were rejected as duplicates.
             let attempts = max(1, turn["attempt"]?.intValue ?? 1)
             s.candidates += attempts
-            s.rejected += attempts - 1
             for (source, index) in retrievedChunks(turn) { s.chunkCounts[source, default: [:]][index, default: 0] += 1 }
             if let v = turn["qa_judge"], Judgement.isVerdict(v) {
                 countVerdict(v, scores: &s.turnScores, reasons: &s.reasonCounts)
@@ -93,12 +130,14 @@ public struct DatasetMetrics {
             "distinct_3": ratio(s.ngrams[2].count, s.ngramTotals[2]),
             "mtld": mtld.map { .double($0) } ?? .null,
             "dedup_rejected_share": .obj([
-                "exact": ratio(s.rejected, s.candidates),
-                "near": .double(0),
-                "semantic": .double(0),
+                "exact": ratio(s.rejectedByKind[0], s.candidates),
+                "near": ratio(s.rejectedByKind[1], s.candidates),
+                "semantic": ratio(s.rejectedByKind[2], s.candidates),
                 "candidates": .int(s.candidates),
-                "rejected_exact": .int(s.rejected),
-                "note": "exact: over the questions generated for the turns of the completed dialogues (each turn's attempt count); near and semantic dedup are not implemented yet, so 0",
+                "rejected_exact": .int(s.rejectedByKind[0]),
+                "rejected_near": .int(s.rejectedByKind[1]),
+                "rejected_semantic": .int(s.rejectedByKind[2]),
+                "note": "over the questions generated for the turns of the completed dialogues (each turn's attempt count); each rejection's kind from run_state/<run_id>/dedup_rejections.jsonl, exact when it is not listed",
             ]),
             "kb_coverage": Self.coverageJSON(s.chunkCounts, knowledge: knowledge),
             "judge": judgeJSON(s),

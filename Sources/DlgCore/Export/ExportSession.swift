@@ -34,7 +34,7 @@ public final class ExportSession {
 
     public init(settings: Settings) throws(DlgError) {
         self.settings = settings
-        metrics = DatasetMetrics(reasons: settings.judge.reasons)
+        metrics = DatasetMetrics(reasons: settings.judge.reasons, rejectionsDir: settings.outputDir)
         lines = try DatasetLines(settings: settings)
         let out = settings.outputDir
         // Each AtomicFile removes its temporary unless committed: an error on the way leaves the
@@ -45,6 +45,7 @@ public final class ExportSession {
         if settings.filters.isActive {
             files.append(try AtomicFile(filtered))
             summary.filtered = QualityFilters.Tally()
+            summary.filtered?.includesNear = settings.filters.nearDedupThreshold > 0
         } else {
             unlink(filtered)
         }

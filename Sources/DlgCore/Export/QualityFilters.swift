@@ -17,6 +17,8 @@ public enum QualityFilters {
     /// One filter, by its config key.
     public enum Filter: String, Sendable, CaseIterable {
         case minTurns = "min_turns", minJudgeScore = "min_judge_score", excludeReasons = "exclude_reasons"
+        /// Checked last and by `NearDuplicateFilter` (it depends on the dialogues kept before).
+        case nearDuplicate = "near_dedup_threshold"
     }
 
     /// The dialogue's judge score: the mean of its turns' scores when its turns were judged, else its
@@ -47,6 +49,9 @@ public enum QualityFilters {
     public struct Tally: Sendable, Equatable {
         public var kept = 0
         public var removed: [Filter: Int] = [:]
+        /// Whether the near-duplicate filter is set: its count is shown then (or once it removed one),
+        /// so a tally without it reads as before the filter existed.
+        public var includesNear = false
         public init() {}
 
         public mutating func count(_ verdict: Filter?) {
@@ -54,7 +59,8 @@ public enum QualityFilters {
         }
 
         public var json: JSON {
-            .obj(["kept": .int(kept), "removed": .object(JSONObject(Filter.allCases.map { ($0.rawValue, .int(removed[$0] ?? 0)) }))])
+            let shown = Filter.allCases.filter { $0 != .nearDuplicate || includesNear || removed[$0] != nil }
+            return .obj(["kept": .int(kept), "removed": .object(JSONObject(shown.map { ($0.rawValue, .int(removed[$0] ?? 0)) }))])
         }
     }
 }

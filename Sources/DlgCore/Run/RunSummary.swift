@@ -73,6 +73,7 @@ extension RunOrchestrator {
             "dropped": .object(dropped), "mean_judge_score": mean, "tokens": totals.usage.json,
             "wall_seconds": .double(wallSeconds ?? (Date().timeIntervalSince(started) * 10).rounded() / 10),
             "output_dir": .string(settings.outputDir),
+            "duplicates": duplicateShares(),
         ]
         // Batch mode: what the run cost through the batch API beside what it would have cost direct.
         if settings.llmLayer.batch.enabled && settings.pricing.isSet {
@@ -82,6 +83,15 @@ extension RunOrchestrator {
                                     "direct": money(p.cost(totals.usageByAgent)), "batch_discount": .double(p.batchDiscount)])
         }
         return .object(summary)
+    }
+
+    /// The shares of candidate questions rejected as exact, near and semantic duplicates, over the
+    /// whole dataset, as the run's `metrics.json` gives them (null when the run wrote none: a shard).
+    func duplicateShares() -> JSON {
+        guard let bytes = try? Files.read(settings.layout.metricsPath), let m = try? JSONCodec.parse(bytes),
+              let d = m["overall"]?["dedup_rejected_share"] else { return .null }
+        return .obj(["candidates": d["candidates"] ?? .null, "exact": d["exact"] ?? .null,
+                     "near": d["near"] ?? .null, "semantic": d["semantic"] ?? .null])
     }
 
     /// The run state file (`run_state/<run_id>.json`, upstream's shape): the run's settings and one

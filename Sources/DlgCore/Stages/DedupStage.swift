@@ -17,6 +17,7 @@ public final class DedupStage: RecordStage, @unchecked Sendable {
     public private(set) var storeError: String?
     public private(set) var storeFailure: DlgError?
     public private(set) var storeFailures = 0
+    private var rejectionLogFailed = false
 
     public init(store: DedupStore, log: Logger) {
         self.store = store
@@ -81,6 +82,7 @@ public final class DedupStage: RecordStage, @unchecked Sendable {
             return records
         }
         var out = records
+        var rejections: [(runID: String, line: JSON)] = []
         for (k, i) in places.enumerated() {
             var p = Record.pending(out[i])!
             let attempt = p["attempt"]?.intValue ?? 1
@@ -92,15 +94,39 @@ public final class DedupStage: RecordStage, @unchecked Sendable {
             case .duplicate:
                 rejected += 1
                 log.info("duplicate question attempt=\(attempt)", metadata: at)
+                rejections.append(Self.rejection(out[i], candidates[k], attempt: attempt, kind: .exact,
+                                                 matched: questionHash(Text.normalized(candidates[k].question)), text: nil, similarity: 1))
             case .nearDuplicate(let id, let similarity):
                 rejected += 1
                 nearRejected += 1
+                rejections.append(Self.rejection(out[i], candidates[k], attempt: attempt, kind: .near,
+                                                 matched: id, text: store.nearMatchTexts[id], similarity: similarity))
                 log.info("near_duplicate matched=\(id) similarity=\(String(format: "%.3f", similarity)) attempt=\(attempt)",
                          metadata: at.merging(["dlg_kind": "near_duplicate", "dlg_matched_question": "\(id)",
                                                    "dlg_similarity": "\(String(format: "%.3f", similarity))"]) { a, _ in a })
             }
             out[i]["pending"] = .object(p)
         }
+        writeRejections(rejections)
         return out
+    }
+
+    /// A rejection's line for `DedupRejections` (the run id the record carries).
+    static func rejection(_ r: JSONObject, _ c: DedupCandidate, attempt: Int, kind: DedupRejections.Kind,
+                          matched: String, text: String?, similarity: Double) -> (runID: String, line: JSON) {
+        let run = r["run_id"]?.stringValue ?? ""
+        return (run, DedupRejections.line(runID: run, conversationID: c.conversationID, turnIndex: c.turnIndex,
+                                          attempt: attempt, language: Record.language(r), kind: kind, question: c.question,
+                                          matchedHash: matched, matchedQuestion: text, similarity: similarity))
+    }
+
+    /// The rejections file is a record of what happened, not the dedup itself: a failure to write it
+    /// is logged once and the stage goes on (the decisions are already committed).
+    func writeRejections(_ lines: [(runID: String, line: JSON)]) {
+        guard !lines.isEmpty, let sink = store.rejectionLog, !rejectionLogFailed else { return }
+        do { try sink.append(lines) } catch {
+            rejectionLogFailed = true
+            log.warning("\(DedupRejections.fileName): \(error.message); rejections are no longer written")
+        }
     }
 }

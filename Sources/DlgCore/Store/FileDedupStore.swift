@@ -30,6 +30,15 @@ public enum DedupDecision: Sendable, Equatable {
 public protocol DedupStore: AnyObject {
     /// Decides candidates in order (the lowest slot wins a tie); accepted ones are committed.
     func decide(_ candidates: [DedupCandidate]) throws(DlgError) -> [DedupDecision]
+    /// Where dlg-dedup writes its rejections (`StoreFactory` sets it; nil: nowhere).
+    var rejectionLog: DedupRejectionLog? { get }
+    /// The text of each question the last `decide` named as a near match, by its `question_hash`.
+    var nearMatchTexts: [String: String] { get }
+}
+
+extension DedupStore {
+    public var rejectionLog: DedupRejectionLog? { nil }
+    public var nearMatchTexts: [String: String] { [:] }
 }
 
 extension DedupStore {
@@ -56,8 +65,12 @@ public final class FileDedupStore: DedupStore {
     /// 1.1 KB: 110 MB at 100,000 dialogues).
     private var acceptedBy: [Digest: Digest] = [:]
     private var questionOf: [Digest: Digest] = [:]
-    /// The accepted questions' shingle sets by normalized-question digest (nil: near dedup off).
-    private var near: NearIndex<Digest>?
+    /// The accepted questions' shingle sets, each known by where its ledger line starts (8 bytes: its
+    /// text and digest are read back from the line on the rare candidate at the threshold); nil:
+    /// near dedup off.
+    private var near: NearIndex<Int64>?
+    public var rejectionLog: DedupRejectionLog?
+    public private(set) var nearMatchTexts: [String: String] = [:]
 
     /// The first 128 bits of the SHA-256 of a normalized question or a key. Two different texts
     /// share a digest with probability about n^2 / 2^129 among n texts: 1.5e-27 at a million
@@ -109,7 +122,9 @@ public final class FileDedupStore: DedupStore {
             position += off_t(n)
             carry += chunk[..<n]
             guard let lastNewline = carry.lastIndex(of: 0x0A) else { continue }
-            for line in carry[...lastNewline].split(separator: 0x0A) where !line.isEmpty { take(line) }
+            for line in carry[...lastNewline].split(separator: 0x0A) where !line.isEmpty {
+                take(line, at: Int64(offset) + Int64(line.startIndex))
+            }
             offset += off_t(lastNewline + 1)
             carry.removeSubrange(...lastNewline)
         }
@@ -119,16 +134,33 @@ public final class FileDedupStore: DedupStore {
 
     static let chunkBytes = 1 << 20
 
-    private func take(_ line: ArraySlice<UInt8>) {
+    private func take(_ line: ArraySlice<UInt8>, at lineOffset: Int64) {
         guard let v = try? JSONCodec.parse(Array(line)), let q = v["question"]?.stringValue else { return }
         let norm = Text.normalized(q)
         let cid = v["conversation_id"]?.stringValue ?? ""
         let key = cid.isEmpty ? "ledger#\(norm)" : "\(cid)#\(v["turn_index"]?.intValue ?? 0)"
-        remember(key: Digest(key), norm: Digest(norm))
-        if near != nil {
+        let digest = Digest(norm)
+        let isNew = acceptedBy[digest] == nil
+        remember(key: Digest(key), norm: digest)
+        if near != nil && isNew {
             let set = NearDuplicates.shingles(norm)
-            near!.add(Digest(norm), set: set, bands: NearDuplicates.bands(of: set, near!.banding))
+            near!.add(lineOffset, set: set, bands: NearDuplicates.bands(of: set, near!.banding))
         }
+    }
+
+    /// The question of the ledger line at `lineOffset` (nil when it cannot be read back).
+    private func ledgerQuestion(at lineOffset: Int64) -> String? {
+        var line: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 1 << 14)
+        var position = off_t(lineOffset)
+        while line.count < Self.chunkBytes {
+            let n = chunk.withUnsafeMutableBytes { pread(fd, $0.baseAddress!, $0.count, position) }
+            if n <= 0 { break }
+            if let end = chunk[..<n].firstIndex(of: 0x0A) { line += chunk[..<end]; break }
+            line += chunk[..<n]
+            position += off_t(n)
+        }
+        return (try? JSONCodec.parse(line))?["question"]?.stringValue
     }
 
     private func remember(key: Digest, norm: Digest) {
@@ -143,22 +175,35 @@ public final class FileDedupStore: DedupStore {
         try catchUp()
         var decisions: [DedupDecision] = []
         var out: [UInt8] = []
+        // The questions of this batch accepted so far, by where their lines will start.
+        var pending: [Int64: (text: String, digest: Digest)] = [:]
+        func stored(_ at: Int64) -> (text: String, digest: Digest)? {
+            if let p = pending[at] { return p }
+            return ledgerQuestion(at: at).map { ($0, Digest(Text.normalized($0))) }
+        }
+        nearMatchTexts = [:]
         for c in candidates {
             let text = Text.normalized(c.question)
             if text.isEmpty { decisions.append(.duplicate); continue }
             let norm = Digest(text), key = Digest(c.key)
             if questionOf[key] == norm && acceptedBy[norm] == key { decisions.append(.accepted); continue }
             if acceptedBy[norm] != nil { decisions.append(.duplicate); continue }
-            if let index = near {
+            if near != nil {
                 let set = NearDuplicates.shingles(text)
-                let bands = NearDuplicates.bands(of: set, index.banding)
+                let bands = NearDuplicates.bands(of: set, near!.banding)
                 // A question still accepted, and not the one this turn held before (a turn asked again).
-                let live = { (d: Digest) in self.acceptedBy[d] != nil && self.acceptedBy[d] != key }
-                if let hit = index.match(set, bands: bands, isLive: live) {
-                    decisions.append(.nearDuplicate(of: hit.id.hex, similarity: hit.similarity))
+                let live = { (at: Int64) -> Bool in
+                    guard let d = stored(at)?.digest else { return false }
+                    return self.acceptedBy[d] != nil && self.acceptedBy[d] != key
+                }
+                if let hit = near!.match(set, bands: bands, isLive: live), let matched = stored(hit.id) {
+                    decisions.append(.nearDuplicate(of: matched.digest.hex, similarity: hit.similarity))
+                    nearMatchTexts[matched.digest.hex] = matched.text
                     continue
                 }
-                near!.add(norm, set: set, bands: bands)
+                let at = Int64(offset) + Int64(out.count)
+                near!.add(at, set: set, bands: bands)
+                pending[at] = (c.question, norm)
             }
             remember(key: key, norm: norm)
             JSON.object(c.ledgerEntry).write(into: &out)

@@ -134,14 +134,31 @@ public final class PostgresDedupStore: DedupStore {
     public let store: PostgresStore
     public let runID: String
 
-    /// The near-duplicate settings (nil: exact dedup only); the shingle sets come from the database.
-    let near: NearIndex<Int>?
+    /// The near-duplicate threshold and banding (nil: exact dedup only); the shingle sets come from the database.
+    let near: NearDuplicates.Banding?
+    let nearThreshold: Double
+    /// The earlier runs whose questions this run's are checked against (`coverage.dedup_against_runs`).
+    public let againstRuns: [String]
+    public var rejectionLog: DedupRejectionLog?
+    public private(set) var nearMatchTexts: [String: String] = [:]
 
-    /// `nearThreshold`: `coverage.near_dedup_threshold` (0: exact dedup only).
-    public init(store: PostgresStore, runID: String, nearThreshold: Double = 0) throws(DlgError) {
+    /// `nearThreshold`: `coverage.near_dedup_threshold` (0: exact dedup only). `against`: the earlier
+    /// runs to check against; a run id the store does not hold is a config error (78): a typo would
+    /// otherwise check nothing.
+    public init(store: PostgresStore, runID: String, nearThreshold: Double = 0, against: DedupAgainstRuns = .none) throws(DlgError) {
         self.store = store
         self.runID = runID
-        near = nearThreshold > 0 ? NearIndex(threshold: nearThreshold) : nil
+        self.nearThreshold = nearThreshold
+        near = nearThreshold > 0 ? NearDuplicates.Banding(threshold: nearThreshold) : nil
+        if against.isActive {
+            let stored = try store.runs().map(\.runID)
+            if case .runs(let ids) = against, let missing = ids.first(where: { !stored.contains($0) }) {
+                throw DlgError.config("coverage.dedup_against_runs: run \"\(missing)\" is not in the store at \(store.db.location)")
+            }
+            againstRuns = against.resolve(stored: stored, current: runID)
+        } else {
+            againstRuns = []
+        }
         try store.registerRun(runID)
     }
 
@@ -174,13 +191,33 @@ public final class PostgresDedupStore: DedupStore {
         """
 
     public func decide(_ candidates: [DedupCandidate]) throws(DlgError) -> [DedupDecision] {
+        nearMatchTexts = [:]
         guard let near else {
-            return try exactDecide(candidates) { (sql, params) throws(DlgError) in try store.db.query(sql, params) }
-                .map { $0 ? .accepted : .duplicate }
+            let earlier = try acceptedEarlier(candidates) { (sql, params) throws(DlgError) in try store.db.query(sql, params) }
+            let rest = candidates.indices.filter { !earlier.contains($0) }
+            let exact = try exactDecide(rest.map { candidates[$0] }) { (sql, params) throws(DlgError) in try store.db.query(sql, params) }
+            var decisions = [DedupDecision](repeating: .duplicate, count: candidates.count)
+            for (k, i) in rest.enumerated() where exact[k] { decisions[i] = .accepted }
+            return decisions
         }
         return try store.db.transaction { (tx: PGTransaction) throws(DlgError) in
             try nearDecide(candidates, near, tx)
         }
+    }
+
+    /// The earlier runs' questions the candidates repeat exactly (`coverage.dedup_against_runs`):
+    /// their positions. No round trip when no earlier run is checked.
+    static let earlierSQL = """
+        SELECT DISTINCT question_norm FROM dlgforge_questions WHERE run_id = ANY($1::text[]) AND question_norm = ANY($2::text[])
+        """
+
+    func acceptedEarlier(_ candidates: [DedupCandidate],
+                         _ run: (String, [PGValue]) throws(DlgError) -> PGRows) throws(DlgError) -> Set<Int> {
+        if againstRuns.isEmpty || candidates.isEmpty { return [] }
+        let norms = candidates.map { Text.normalized($0.question) }
+        let rows = try run(Self.earlierSQL, [.textArray(againstRuns), .textArray(norms)])
+        let found = Set(rows.rows.compactMap { $0[0] })
+        return Set(norms.indices.filter { found.contains(norms[$0]) })
     }
 
     /// Exact dedup of a batch in one statement (`acceptSQL`) through `run`.
@@ -219,12 +256,18 @@ public final class PostgresDedupStore: DedupStore {
     }
 
     /// The accepted questions sharing a band with any of the given ones, with their text (read back
-    /// from `dlgforge_questions`, so every match is confirmed on the real shingle sets).
+    /// from `dlgforge_questions`, so every match is confirmed on the real shingle sets), of this run
+    /// and the earlier runs it is checked against ($1). One index probe per band hash: the lateral
+    /// subquery's `OFFSET 0` keeps the planner from turning the lookup into a hash join over the
+    /// run's whole bands table, which it chose for a batch's 42,000 hashes (O(run size) a batch:
+    /// 290 ms at 28,000 questions against 134 ms by the index, and growing with the run).
     static let bandHitsSQL = """
-        SELECT DISTINCT b.band, b.hash, q.conversation_id, q.turn_index, q.question_norm, q.batch, q.ord
+        SELECT DISTINCT b.run_id, b.band, b.hash, q.conversation_id, q.turn_index, q.question_norm, q.entry, q.batch, q.ord
         FROM unnest($2::int[], $3::bigint[]) AS u(band, hash)
-        JOIN dlgforge_question_bands b ON b.run_id = $1 AND b.band = u.band AND b.hash = u.hash
-        JOIN dlgforge_questions q ON q.run_id = $1 AND q.conversation_id = b.conversation_id AND q.turn_index = b.turn_index
+        CROSS JOIN LATERAL (
+            SELECT b.run_id, b.band, b.hash, b.conversation_id, b.turn_index FROM dlgforge_question_bands b
+            WHERE b.run_id = ANY($1::text[]) AND b.band = u.band AND b.hash = u.hash OFFSET 0) b
+        JOIN dlgforge_questions q ON q.run_id = b.run_id AND q.conversation_id = b.conversation_id AND q.turn_index = b.turn_index
         ORDER BY q.batch, q.ord
         """
 
@@ -235,53 +278,73 @@ public final class PostgresDedupStore: DedupStore {
         ON CONFLICT DO NOTHING
         """
 
-    /// Exact and near dedup of a batch in one transaction that holds the run's near-dedup lock
-    /// (`pg_advisory_xact_lock`), so batches of every process of the run are decided one after the
-    /// other, each seeing every question committed before it: first to commit wins, as for exact
-    /// dedup. The accepted questions' band hashes are written in the same transaction.
-    func nearDecide(_ candidates: [DedupCandidate], _ index: NearIndex<Int>, _ tx: PGTransaction) throws(DlgError) -> [DedupDecision] {
-        try tx.query("SELECT pg_advisory_xact_lock(4729032, hashtext($1))", [.text(runID)])
-        let norms = candidates.map { Text.normalized($0.question) }
-        let sets = norms.map { NearDuplicates.shingles($0) }
-        let bands = sets.map { NearDuplicates.bands(of: $0, index.banding) }
+    /// An accepted question a batch may be near.
+    struct Stored { var run: String; var cid: String; var turn: Int; var norm: String; var entry: String }
+
+    /// The accepted questions sharing a band with the batch's, numbered in the order they were
+    /// accepted (so of equally similar ones the first accepted is named), indexed by those bands.
+    func bandHits(_ bands: [[UInt64]], _ banding: NearDuplicates.Banding, _ tx: PGTransaction) throws(DlgError) -> ([Stored], NearIndex<Int>) {
         var qBand: [Int] = [], qHash: [Int] = []
         for b in bands {
             for (i, h) in b.enumerated() { qBand.append(i); qHash.append(Int(bitPattern: UInt(h))) }
         }
-        // The accepted questions this batch may be near, each a number in `stored`.
-        struct Stored { var cid: String; var turn: Int; var norm: String }
         var stored: [Stored] = [], storedAt: [String: Int] = [:]
-        var hits = NearIndex<Int>(threshold: index.threshold)
-        if !qBand.isEmpty {
-            let rows = try tx.query(Self.bandHitsSQL, [.text(runID), .intArray(qBand), .intArray(qHash)])
-            var bandsOf: [Int: [UInt64]] = [:]
-            for row in rows.rows {
-                guard let band = row[0].flatMap({ Int($0) }), let hash = row[1].flatMap({ Int($0) }),
-                      let cid = row[2], let turn = row[3].flatMap({ Int($0) }), let norm = row[4] else { continue }
-                _ = band
-                let key = "\(cid)#\(turn)"
-                let n = storedAt[key] ?? stored.count
-                if n == stored.count { storedAt[key] = n; stored.append(Stored(cid: cid, turn: turn, norm: norm)) }
-                bandsOf[n, default: []].append(UInt64(bitPattern: Int64(hash)))
-            }
-            // In the order they were accepted, so of equally similar ones the first accepted is named.
-            for n in stored.indices { hits.add(n, set: NearDuplicates.shingles(stored[n].norm), bands: bandsOf[n] ?? []) }
+        var hits = NearIndex<Int>(threshold: nearThreshold)
+        if qBand.isEmpty { return (stored, hits) }
+        let rows = try tx.query(Self.bandHitsSQL, [.textArray([runID] + againstRuns), .intArray(qBand), .intArray(qHash)])
+        var bandsOf: [Int: [UInt64]] = [:]
+        for row in rows.rows {
+            guard let run = row[0], let hash = row[2].flatMap({ Int($0) }), let cid = row[3],
+                  let turn = row[4].flatMap({ Int($0) }), let norm = row[5] else { continue }
+            let key = "\(run)#\(cid)#\(turn)"
+            let n = storedAt[key] ?? stored.count
+            if n == stored.count { storedAt[key] = n; stored.append(Stored(run: run, cid: cid, turn: turn, norm: norm, entry: row[6] ?? "")) }
+            bandsOf[n, default: []].append(UInt64(bitPattern: Int64(hash)))
         }
+        for n in stored.indices { hits.add(n, set: NearDuplicates.shingles(stored[n].norm), bands: bandsOf[n] ?? []) }
+        return (stored, hits)
+    }
+
+    /// Exact and near dedup of a batch in one transaction that holds the run's near-dedup lock
+    /// (`pg_advisory_xact_lock`), so batches of every process of the run are decided one after the
+    /// other, each seeing every question committed before it: first to commit wins, as for exact
+    /// dedup. The accepted questions' band hashes are written in the same transaction.
+    func nearDecide(_ candidates: [DedupCandidate], _ banding: NearDuplicates.Banding, _ tx: PGTransaction) throws(DlgError) -> [DedupDecision] {
+        try tx.query("SELECT pg_advisory_xact_lock(4729032, hashtext($1))", [.text(runID)])
+        let norms = candidates.map { Text.normalized($0.question) }
+        let sets = norms.map { NearDuplicates.shingles($0) }
+        let bands = sets.map { NearDuplicates.bands(of: $0, banding) }
+        let found = try bandHits(bands, banding, tx)
+        let stored = found.0
+        var hits = found.1
+        let earlier = try acceptedEarlier(candidates) { (sql, params) throws(DlgError) in try tx.query(sql, params) }
         // In input order: near an accepted question (not this turn's own, not the same text, which
         // exact dedup decides) or near an earlier question of the batch that goes on: rejected.
         var decisions = [DedupDecision?](repeating: nil, count: candidates.count)
-        var batch = NearIndex<Int>(threshold: index.threshold)
-        var seen = Set<String>()
-        for (i, c) in candidates.enumerated() where !norms[i].isEmpty && seen.insert(norms[i]).inserted {
-            let own = { (n: Int) in
-                stored[n].norm != norms[i] && !(stored[n].cid == c.conversationID && stored[n].turn == c.turnIndex) }
-            let earlier = { (k: Int) in candidates[k].conversationID != c.conversationID || candidates[k].turnIndex != c.turnIndex }
+        for i in earlier { decisions[i] = .duplicate }
+        var batch = NearIndex<Int>(threshold: nearThreshold)
+        // A question repeated in the batch is decided once: a repeat of one found near gets the same
+        // decision (left to exact dedup, the repeat would be the first of its text there: accepted).
+        var first: [String: Int] = [:]
+        for (i, c) in candidates.enumerated() where decisions[i] == nil && !norms[i].isEmpty {
+            if let k = first[norms[i]] {
+                if case .nearDuplicate = decisions[k] { decisions[i] = decisions[k] }
+                continue
+            }
+            first[norms[i]] = i
+            let own = { (n: Int) in stored[n].norm != norms[i]
+                && !(stored[n].run == self.runID && stored[n].cid == c.conversationID && stored[n].turn == c.turnIndex) }
+            let earlierInBatch = { (k: Int) in candidates[k].conversationID != c.conversationID || candidates[k].turnIndex != c.turnIndex }
             let a = hits.match(sets[i], bands: bands[i], isLive: own)
-            let b = batch.match(sets[i], bands: bands[i], isLive: earlier)
+            let b = batch.match(sets[i], bands: bands[i], isLive: earlierInBatch)
             if let a, a.similarity >= (b?.similarity ?? -1) {
-                decisions[i] = .nearDuplicate(of: questionHash(stored[a.id].norm), similarity: a.similarity)
+                let id = questionHash(stored[a.id].norm)
+                decisions[i] = .nearDuplicate(of: id, similarity: a.similarity)
+                nearMatchTexts[id] = (try? JSONCodec.parse(Array(stored[a.id].entry.utf8)))?["question"]?.stringValue ?? stored[a.id].norm
             } else if let b {
-                decisions[i] = .nearDuplicate(of: questionHash(norms[b.id]), similarity: b.similarity)
+                let id = questionHash(norms[b.id])
+                decisions[i] = .nearDuplicate(of: id, similarity: b.similarity)
+                nearMatchTexts[id] = candidates[b.id].question
             } else {
                 batch.add(i, set: sets[i], bands: bands[i])
             }

@@ -20,11 +20,30 @@ public enum StoreFactory {
 
     /// The dedup store: `ledger` (a file) when given, else PostgreSQL when configured, else the
     /// output folder's `coverage_ledger.jsonl`.
+    /// Its rejections go to `run_state/<run_id>/dedup_rejections.jsonl` (`DedupRejections`).
     public static func dedupStore(_ settings: Settings, ledger: String?, runID: String?) throws(DlgError) -> DedupStore {
+        let rejections = DedupRejectionLog(outputDir: settings.outputDir)
         if ledger == nil, let pg = try postgres(settings) {
-            return try PostgresDedupStore(store: pg, runID: try Self.runID(settings, given: runID),
-                                          nearThreshold: settings.coverage.nearDedupThreshold)
+            let store = try PostgresDedupStore(store: pg, runID: try Self.runID(settings, given: runID),
+                                               nearThreshold: settings.coverage.nearDedupThreshold,
+                                               against: settings.coverage.dedupAgainstRuns)
+            store.rejectionLog = rejections
+            return store
         }
-        return try FileDedupStore(path: ledger ?? settings.ledgerPath, nearThreshold: settings.coverage.nearDedupThreshold)
+        try checkFileStoreRuns(settings)
+        let store = try FileDedupStore(path: ledger ?? settings.ledgerPath, nearThreshold: settings.coverage.nearDedupThreshold)
+        store.rejectionLog = rejections
+        return store
+    }
+
+    /// The file store's ledger holds every run made in its output folder, so each run's questions
+    /// are checked against all of them already: `coverage.dedup_against_runs` there only has to name
+    /// runs of that folder (`run_state/<id>/`), a typo being a config error (78).
+    static func checkFileStoreRuns(_ settings: Settings) throws(DlgError) {
+        guard case .runs(let ids) = settings.coverage.dedupAgainstRuns else { return }
+        let runs = settings.layout.stateRoot
+        for id in ids where !Files.isDirectory(try settings.layout.runDir(id)) {
+            throw DlgError.config("\(settings.tree.location(of: "coverage.dedup_against_runs")): coverage.dedup_against_runs: run \"\(id)\" is not in \(runs)")
+        }
     }
 }

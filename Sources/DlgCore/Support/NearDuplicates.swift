@@ -9,9 +9,10 @@ import Foundation
 /// its character bigrams instead (a one-character run gives the character). Word unigrams, not
 /// bigrams: a 15-word question with two words added keeps 15/17 = 0.88 of its set, while its word
 /// bigrams would keep at most 14/16 = 0.875 and, with the words inserted in the middle, 12/18 = 0.67.
-/// A shingle is kept as a 64-bit hash (FNV-1a, the same in every process); two different shingles of
-/// a pair share one with probability about 2^-58 at 40 shingles, so the Jaccard of the hash sets is
-/// the Jaccard of the shingle sets.
+/// A shingle is kept as a 32-bit hash (FNV-1a, mixed, the same in every process), so an index holds
+/// 4 bytes per word; two different shingles of a 15- and a 17-word question share one with
+/// probability about 15 x 17 / 2^32 = 6e-8, so the Jaccard of the hash sets is, but for that, the
+/// Jaccard of the shingle sets.
 public enum NearDuplicates {
     /// MinHash values per question.
     public static let hashCount = 128
@@ -42,29 +43,42 @@ public enum NearDuplicates {
         public func recall(_ j: Double) -> Double { Self.recall(j, rows: rows, bands: bands) }
     }
 
-    /// The shingle set of a question, as 64-bit hashes.
+    /// The shingle set of a question, as 32-bit hashes (in a UInt64 each).
     public static func shingles(_ text: String) -> Set<UInt64> {
         var out = Set<UInt64>()
         var word: [UInt8] = []            // a run of spaced-script letters and digits, UTF-8
         var run: [Unicode.Scalar] = []    // a run of unspaced-script characters
         func endWord() {
-            if !word.isEmpty { out.insert(fnv(word)); word.removeAll(keepingCapacity: true) }
+            if !word.isEmpty { out.insert(shingleHash(word)); word.removeAll(keepingCapacity: true) }
         }
         func endRun() {
             if run.count == 1 {
-                out.insert(fnv(Array(String(run[0]).utf8)))
+                out.insert(shingleHash(Array(String(run[0]).utf8)))
             } else if run.count > 1 {
                 for i in 0..<(run.count - 1) {
                     var s = String.UnicodeScalarView()
                     s.append(run[i])
                     s.append(run[i + 1])
-                    out.insert(fnv(Array(String(s).utf8)))
+                    out.insert(shingleHash(Array(String(s).utf8)))
                 }
             }
             run.removeAll(keepingCapacity: true)
         }
         for scalar in text.unicodeScalars {
-            if isUnspaced(scalar) {
+            if scalar.isASCII {
+                // The common case without Unicode tables: letters lowercased, digits kept, the rest separates.
+                let b = UInt8(scalar.value)
+                if (b >= 0x61 && b <= 0x7A) || (b >= 0x30 && b <= 0x39) {
+                    endRun()
+                    word.append(b)
+                } else if b >= 0x41 && b <= 0x5A {
+                    endRun()
+                    word.append(b + 0x20)
+                } else {
+                    endWord()
+                    endRun()
+                }
+            } else if isUnspaced(scalar) {
                 endWord()
                 run.append(scalar)
             } else if scalar.properties.isAlphabetic || scalar.properties.numericType != nil {
@@ -102,23 +116,31 @@ public enum NearDuplicates {
     }
 
     /// Jaccard similarity of two sorted, duplicate-free shingle arrays.
-    static func jaccard(sorted a: [UInt64], _ b: [UInt64]) -> Double {
+    static func jaccard(sorted a: some RandomAccessCollection<UInt32>, _ b: some RandomAccessCollection<UInt32>) -> Double {
         if a.isEmpty || b.isEmpty { return 0 }
-        var i = 0, k = 0, shared = 0
-        while i < a.count && k < b.count {
-            if a[i] == b[k] { shared += 1; i += 1; k += 1 } else if a[i] < b[k] { i += 1 } else { k += 1 }
+        var i = a.startIndex, k = b.startIndex, shared = 0
+        while i < a.endIndex && k < b.endIndex {
+            if a[i] == b[k] {
+                shared += 1
+                a.formIndex(after: &i)
+                b.formIndex(after: &k)
+            } else if a[i] < b[k] { a.formIndex(after: &i) } else { b.formIndex(after: &k) }
         }
         return Double(shared) / Double(a.count + b.count - shared)
     }
 
     /// The MinHash signature: for each of the 128 hash functions (the shingle's hash mixed with a
     /// fixed seed), the least value over the set.
-    public static func signature(_ set: Set<UInt64>) -> [UInt64] {
+    public static func signature(_ set: some Sequence<UInt64>) -> [UInt64] {
         var sig = [UInt64](repeating: .max, count: hashCount)
-        for x in set {
-            for i in 0..<hashCount {
-                let h = mix(x ^ seeds[i])
-                if h < sig[i] { sig[i] = h }
+        seeds.withUnsafeBufferPointer { seed in
+            sig.withUnsafeMutableBufferPointer { out in
+                for x in set {
+                    for i in 0..<hashCount {
+                        let h = mix(x ^ seed[i])
+                        if h < out[i] { out[i] = h }
+                    }
+                }
             }
         }
         return sig
@@ -155,68 +177,12 @@ public enum NearDuplicates {
         return z ^ (z >> 31)
     }
 
+    /// A shingle's 32-bit hash: FNV-1a over its UTF-8, mixed, the high half.
+    @inline(__always) static func shingleHash(_ bytes: [UInt8]) -> UInt64 { mix(fnv(bytes)) >> 32 }
+
     static func fnv(_ bytes: [UInt8]) -> UInt64 {
         var h: UInt64 = 0xCBF2_9CE4_8422_2325
         for b in bytes { h = (h ^ UInt64(b)) &* 0x0000_0100_0000_01B3 }
         return h
-    }
-}
-
-/// The near-duplicate side of a store: each accepted question's shingle set and band hashes.
-/// Confirmation is on the sets themselves, so a band match alone never rejects a question.
-/// Compact, since the file store holds one per accepted question: a set is a sorted array (half a
-/// Set's memory) and a band hash points to a chain of postings, two Int32s each, instead of an
-/// array per band hash: about 0.7 KB a question at 21 bands and 15 words (counted from the tables'
-/// layouts, not measured).
-struct NearIndex<ID: Hashable> {
-    let threshold: Double
-    let banding: NearDuplicates.Banding
-    private var ids: [ID] = []
-    private var sets: [[UInt64]] = []
-    private var number: [ID: Int32] = [:]
-    /// Band hash -> its latest posting; `owner[p]` is a posting's question, `next[p]` the posting
-    /// before it with the same band hash (-1: none).
-    private var head: [UInt64: Int32] = [:]
-    private var owner: [Int32] = []
-    private var next: [Int32] = []
-
-    init(threshold: Double) {
-        self.threshold = threshold
-        banding = NearDuplicates.Banding(threshold: threshold)
-    }
-
-    /// The most similar indexed question at or above the threshold that `isLive` still holds (of
-    /// equally similar ones, the first indexed).
-    func match(_ set: Set<UInt64>, bands: [UInt64], isLive: (ID) -> Bool) -> (id: ID, similarity: Double)? {
-        if set.isEmpty { return nil }
-        let sorted = set.sorted()
-        var seen = Set<Int32>()
-        var best: (n: Int32, similarity: Double)?
-        for b in bands {
-            var p = head[b] ?? -1
-            while p >= 0 {
-                let n = owner[Int(p)]
-                p = next[Int(p)]
-                guard seen.insert(n).inserted, isLive(ids[Int(n)]) else { continue }
-                let j = NearDuplicates.jaccard(sorted: sorted, sets[Int(n)])
-                guard j >= threshold else { continue }
-                if let cur = best, j < cur.similarity || (j == cur.similarity && n > cur.n) { continue }
-                best = (n, j)
-            }
-        }
-        return best.map { (ids[Int($0.n)], $0.similarity) }
-    }
-
-    mutating func add(_ id: ID, set: Set<UInt64>, bands: [UInt64]) {
-        if set.isEmpty || number[id] != nil { return }
-        let n = Int32(ids.count)
-        ids.append(id)
-        sets.append(set.sorted())
-        number[id] = n
-        for b in bands {
-            owner.append(n)
-            next.append(head[b] ?? -1)
-            head[b] = Int32(owner.count - 1)
-        }
     }
 }

@@ -43,6 +43,8 @@ public struct RunLayout: Sendable {
     public static let journalFile = "journal.jsonl"
     public static let finishedFile = "finished.jsonl"
     public static let rejudgedFile = "judged.jsonl"
+    /// Under `run_state/<run_id>/`: each question dlg-dedup rejected (`DedupRejections`).
+    public static let dedupRejectionsFile = "dedup_rejections.jsonl"
     /// Under `run_state/<run_id>/`: batch mode's record of the run's files and batches (`BatchRecord`).
     public static let batchesFolder = "batches"
     /// The run's limits broker's socket (`LimitBroker`), when the path is short enough.
@@ -95,6 +97,7 @@ public struct RunLayout: Sendable {
     public func journal(_ runID: String) throws(DlgError) -> String { try inRun(runID, Self.journalFile) }
     public func finished(_ runID: String) throws(DlgError) -> String { try inRun(runID, Self.finishedFile) }
     public func rejudged(_ runID: String) throws(DlgError) -> String { try inRun(runID, Self.rejudgedFile) }
+    public func dedupRejections(_ runID: String) throws(DlgError) -> String { try inRun(runID, Self.dedupRejectionsFile) }
     public func batches(_ runID: String) throws(DlgError) -> String { try inRun(runID, Self.batchesFolder) }
 
     func inRun(_ runID: String, _ name: String) throws(DlgError) -> String {

@@ -90,6 +90,32 @@ import Testing
         #expect(DatasetMetrics.gini([0, 0]) == nil)
     }
 
+    /// The duplicate shares split by kind from the run's rejections file; an attempt it does not
+    /// list counts as exact (issue 24).
+    @Test func duplicateSharesComeFromTheRejectionsFile() throws {
+        let out = NSTemporaryDirectory() + "dlg-metrics-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        let log = DedupRejectionLog(outputDir: out)
+        func line(_ turn: Int, _ attempt: Int, _ kind: DedupRejections.Kind) -> (runID: String, line: JSON) {
+            ("m", DedupRejections.line(runID: "m", conversationID: "m-en-0", turnIndex: turn, attempt: attempt, language: "en",
+                                       kind: kind, question: "q", matchedHash: "h", matchedQuestion: nil, similarity: 0.9))
+        }
+        // Written twice, as a resumed run may: counted once.
+        try log.append([line(1, 1, .near), line(1, 2, .semantic), line(1, 1, .near)])
+        var r = Self.record("m-en-0", "en", [("q1", "a1", 3, [], 8, []), ("q2", "a2", 2, [], 8, [])])
+        r["run_id"] = "m"
+        var metrics = DatasetMetrics(reasons: [], rejectionsDir: out)
+        metrics.add(r)
+        let dedup = try #require(metrics.json(sourceFile: "x", knowledge: nil)["overall"]?["dedup_rejected_share"])
+        #expect(dedup["candidates"] == 5 && dedup["rejected_exact"] == 1 && dedup["rejected_near"] == 1 && dedup["rejected_semantic"] == 1,
+                "\(dedup.serialized())")
+        #expect(dedup["near"] == .double(0.2) && dedup["semantic"] == .double(0.2) && dedup["exact"] == .double(0.2))
+        // Without the file (a dataset from before it existed), every rejection is exact.
+        var old = DatasetMetrics(reasons: [])
+        old.add(r)
+        #expect(old.json(sourceFile: "x", knowledge: nil)["overall"]?["dedup_rejected_share"]?["rejected_exact"] == 3)
+    }
+
     @Test func countsCoverageDedupAndJudgeByHand() throws {
         let f = Self.figures()
         let all = try #require(f["overall"])

@@ -84,6 +84,21 @@ import Testing
         #expect(try other.decide([Self.candidate("z", 1, q + " Really?")]) == [.accepted])
     }
 
+    /// A question repeated in one batch after it was found near an accepted one is rejected too
+    /// (it was left to exact dedup, where it was the first of its text: 17 near pairs of 10,000
+    /// questions got through in the bench before).
+    @Test(.enabled(if: PostgresTestServer.available, Comment(rawValue: PostgresTestServer.howTo)))
+    func aRepeatOfANearDuplicateInOneBatchIsRejectedToo() throws {
+        let store = try PostgresStore(connection: try Self.connect())
+        let dedup = try PostgresDedupStore(store: store, runID: PostgresTestServer.freshRunID("near-repeat"), nearThreshold: 0.8)
+        let q = "How long should I let my sourdough starter rest after feeding it before we bake?"
+        let near = "How long should I let my young sourdough starter rest after feeding it before we bake?"
+        let id = String(SHA256.hex(Text.normalized(q)).prefix(16))
+        #expect(try dedup.decide([Self.candidate("a", 1, q)]) == [.accepted])
+        #expect(try dedup.decide([Self.candidate("b", 1, near), Self.candidate("c", 1, near), Self.candidate("d", 1, near.uppercased())])
+                == Array(repeating: .nearDuplicate(of: id, similarity: 15.0 / 16), count: 3))
+    }
+
     @Test(.enabled(if: PostgresTestServer.available, Comment(rawValue: PostgresTestServer.howTo)))
     func dedupFollowsTheFileStoreRules() throws {
         let store = try PostgresStore(connection: try Self.connect())

@@ -78,6 +78,37 @@ import Testing
         #expect(hit?.id == 1 && hit?.similarity == 9.0 / 10)
         #expect(index.match(near, bands: NearDuplicates.bands(of: near, index.banding), isLive: { _ in false }) == nil)
     }
+
+    /// The work of a check, counted: a question met while probing is confirmed on its set only when
+    /// its slot's fingerprint matches the band hash's, so a check confirms its true matches and
+    /// almost nothing else, whatever the index's size (without the fingerprints, about 80 a check
+    /// here). Every planted near duplicate is found, no distinct question is.
+    /// The index grows (re-placing every question) on the way and stays compact: its own byte count
+    /// per question is checked, not timed.
+    @Test func aCheckConfirmsABoundedNumberOfCandidates() {
+        var rng = SeededGenerator(seed: 24)
+        func question() -> [String] { (0..<15).map { _ in "w\(rng.next() % 20_000)" } }
+        var probe = NearIndexProbe(threshold: 0.8)
+        var planted: [[String]] = []
+        for i in 0..<20_000 {
+            let q = question()
+            if i % 100 == 0 { planted.append(q) }
+            probe.add(q.joined(separator: " "))
+        }
+        #expect(probe.count == 20_000)
+        #expect(probe.bytes / probe.count <= 256, "\(probe.bytes / probe.count) bytes a question")
+        let before = probe.confirmed
+        var found = 0, wrong = 0
+        for q in planted {
+            var longer = q
+            longer.insert("extra", at: 7)
+            if probe.check(longer.joined(separator: " ")) != nil { found += 1 }
+            if probe.check(question().joined(separator: " ")) != nil { wrong += 1 }
+        }
+        #expect(found == planted.count && wrong == 0, "found \(found) of \(planted.count), \(wrong) distinct rejected")
+        let perCheck = Double(probe.confirmed - before) / Double(2 * planted.count)
+        #expect(perCheck >= 0.5 && perCheck <= 1, "\(perCheck) candidates confirmed per check")
+    }
 }
 
 /// splitmix64: a seeded generator for simulations that must count the same every run.
