@@ -33,7 +33,7 @@ public struct DlgDedup: AsyncParsableCommand {
         try await ToolMain.run("dlg-dedup") {
             let settings = try common.settings()
             let store = try StoreFactory.dedupStore(settings, ledger: ledger, runID: runID)
-            let log = DlgLog.logger("dlg.dedup", logsDir: settings.logsDir, file: "run.log")
+            let log = DlgLog.logger("dlg.dedup", logsDir: settings.logsDir, file: RunLayout.runLog)
             let stage = DedupStage(store: store, log: log)
             // In batches: one store round trip decides every record read meanwhile, in input order.
             let summary = try DedupBatchRunner.run(stage, input: LineReader(), output: FDWriter(), strict: common.strict) {

@@ -65,7 +65,7 @@ public struct DlgGen: AsyncParsableCommand {
             try settings.requireAgent(.qaGenerator)
             let client = LLMClient(logsDir: settings.logsDir, layer: settings.llmLayer)
             let kb = try await KnowledgeBase.open(settings: settings, client: client, observer: WorkProgressLine(tool: "dlg-gen"))
-            let log = DlgLog.logger("dlg.gen", logsDir: settings.logsDir, file: "run.log")
+            let log = DlgLog.logger("dlg.gen", logsDir: settings.logsDir, file: RunLayout.runLog)
             let stage = GenStage(settings: settings, kb: kb, caller: AgentCaller(client: client), log: log)
             let concurrency = common.concurrencyOptions.forLLMStage(settings)
             guard let n = new else {

@@ -49,7 +49,7 @@ public struct DlgJudge: AsyncParsableCommand {
             }
             try settings.requireAgent(.qaJudge)
             let client = LLMClient(logsDir: settings.logsDir, layer: settings.llmLayer)
-            let log = DlgLog.logger("dlg.judge", logsDir: settings.logsDir, file: "judge.log")
+            let log = DlgLog.logger("dlg.judge", logsDir: settings.logsDir, file: RunLayout.judgeLog)
             let stage = JudgeStage(settings: settings, caller: AgentCaller(client: client), log: log, force: force)
             let (status, _) = try await ToolMain.runStage(
                 "dlg-judge", stage: stage, concurrency: common.concurrencyOptions.forLLMStage(settings),

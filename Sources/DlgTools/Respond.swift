@@ -27,7 +27,7 @@ public struct DlgRespond: AsyncParsableCommand {
             try settings.requireAgent(.kbResponder)
             let client = LLMClient(logsDir: settings.logsDir, layer: settings.llmLayer)
             let kb = try await KnowledgeBase.open(settings: settings, client: client, observer: WorkProgressLine(tool: "dlg-respond"))
-            let log = DlgLog.logger("dlg.respond", logsDir: settings.logsDir, file: "run.log")
+            let log = DlgLog.logger("dlg.respond", logsDir: settings.logsDir, file: RunLayout.runLog)
             let stage = RespondStage(settings: settings, kb: kb, client: client, log: log)
             let (status, _) = try await ToolMain.runStage(
                 "dlg-respond", stage: stage, concurrency: common.concurrencyOptions.forLLMStage(settings),

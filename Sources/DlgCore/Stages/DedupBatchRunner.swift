@@ -71,6 +71,41 @@ public enum DedupBatchRunner {
     public static func run(_ stage: DedupStage, input: LineReader, output: FDWriter, strict: Bool,
                            maxBatch: Int = 2000, onBadLine: (String) -> Void) throws -> StageSummary {
         let queue = Queue(limit: maxBatch * 4)
+        startReading(input, into: queue)
+        defer { queue.stop() }
+
+        // Two steps overlap: this thread parses batch N+1 while the writer decides batch N with the
+        // store (one round trip) and writes it, so the database's time and ours add up less.
+        let writer = DispatchQueue(label: "dlg.dedup.decide")
+        let slots = DispatchSemaphore(value: 1)
+        let failed = WriteFailure()
+        var summary = StageSummary()
+        func finishWrites() throws {
+            writer.sync {}
+            if let e = failed.error { throw e }
+        }
+        while let batch = queue.take(maxBatch) {
+            let job: PendingBatch
+            do {
+                job = try parse(batch, stage: stage, inputName: input.name, strict: strict, summary: &summary, onBadLine: onBadLine)
+            } catch {
+                try finishWrites()
+                throw error
+            }
+            slots.wait()
+            if let e = failed.error { slots.signal(); throw e }
+            writer.async {
+                defer { slots.signal() }
+                do { try decideAndWrite(job, stage: stage, output: output) } catch { failed.error = failed.error ?? error }
+            }
+        }
+        try finishWrites()
+        if let failure = queue.cond.withLock({ queue.failure }) { throw failure }
+        return summary
+    }
+
+    /// Reads `input`'s lines into `queue` on a thread of its own (a slow upstream never blocks the caller).
+    static func startReading(_ input: LineReader, into queue: Queue) {
         let reader = Thread {
             do {
                 while let line = try input.next() {
@@ -85,71 +120,52 @@ public enum DedupBatchRunner {
         }
         reader.stackSize = 1 << 20
         reader.start()
-        defer { queue.stop() }
+    }
 
-        // Two steps overlap: this thread parses batch N+1 while the writer decides batch N with the
-        // store (one round trip) and writes it, so the database's time and ours add up less.
-        let writer = DispatchQueue(label: "dlg.dedup.decide")
-        let slots = DispatchSemaphore(value: 1)
-        let failed = WriteFailure()
-        var summary = StageSummary()
-        func finishWrites() throws {
-            writer.sync {}
-            if let e = failed.error { throw e }
-        }
-        while let batch = queue.take(maxBatch) {
-            var out: [[UInt8]?] = []          // nil: decided by the store, filled below
-            var records: [RecordLine] = []
-            var places: [Int] = []
-            out.reserveCapacity(batch.count)
-            for line in batch {
-                if line.bytes.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { out.append([]); continue }
-                summary.records += 1
-                switch RecordLine.parse(line.bytes, view: stage.turnView) {
-                case .failure(let problem):
-                    summary.badLines += 1
-                    onBadLine("\(input.name):\(line.number): \(problem)")
-                    if strict {
-                        try finishWrites()
-                        throw DlgError.data("\(input.name):\(line.number): \(problem)")
-                    }
-                    out.append([])
-                case .success(let record):
-                    if stage.needsWork(record.record) {
-                        summary.worked += 1
-                        places.append(out.count)
-                        records.append(record)
-                        out.append(nil)
-                    } else {
-                        out.append(line.bytes + [0x0A])
-                    }
-                }
-            }
-            slots.wait()
-            if let e = failed.error { slots.signal(); throw e }
-            let job = PendingBatch(out: out, records: records, places: places)
-            writer.async {
-                defer { slots.signal() }
-                var out = job.out
-                let decided = stage.processBatch(job.records.map(\.record))
-                for (k, record) in decided.enumerated() {
-                    let line = job.records[k]
-                    var bytes: [UInt8] = []
-                    bytes.reserveCapacity(line.byteCount + 256)
-                    line.write(record, into: &bytes)
-                    bytes.append(0x0A)
-                    out[job.places[k]] = bytes
-                }
-                do {
-                    for bytes in out where !(bytes?.isEmpty ?? true) { try output.write(bytes!) }
-                    try output.flush()
-                } catch {
-                    failed.error = failed.error ?? error
+    /// A batch of lines parsed: each line's output bytes, or nil where the store decides (the
+    /// records needing dedup, with their places). A bad line throws when `strict`.
+    static func parse(_ batch: [(number: Int, bytes: [UInt8])], stage: DedupStage, inputName: String, strict: Bool,
+                      summary: inout StageSummary, onBadLine: (String) -> Void) throws(DlgError) -> PendingBatch {
+        var out: [[UInt8]?] = []
+        var records: [RecordLine] = []
+        var places: [Int] = []
+        out.reserveCapacity(batch.count)
+        for line in batch {
+            if line.bytes.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { out.append([]); continue }
+            summary.records += 1
+            switch RecordLine.parse(line.bytes, view: stage.turnView) {
+            case .failure(let problem):
+                summary.badLines += 1
+                onBadLine("\(inputName):\(line.number): \(problem)")
+                if strict { throw DlgError.data("\(inputName):\(line.number): \(problem)") }
+                out.append([])
+            case .success(let record):
+                if stage.needsWork(record.record) {
+                    summary.worked += 1
+                    places.append(out.count)
+                    records.append(record)
+                    out.append(nil)
+                } else {
+                    out.append(line.bytes + [0x0A])
                 }
             }
         }
-        try finishWrites()
-        if let failure = queue.cond.withLock({ queue.failure }) { throw failure }
-        return summary
+        return PendingBatch(out: out, records: records, places: places)
+    }
+
+    /// Decides a batch with the store (one round trip) and writes its lines in input order.
+    static func decideAndWrite(_ job: PendingBatch, stage: DedupStage, output: FDWriter) throws {
+        var out = job.out
+        let decided = stage.processBatch(job.records.map(\.record))
+        for (k, record) in decided.enumerated() {
+            let line = job.records[k]
+            var bytes: [UInt8] = []
+            bytes.reserveCapacity(line.byteCount + 256)
+            line.write(record, into: &bytes)
+            bytes.append(0x0A)
+            out[job.places[k]] = bytes
+        }
+        for bytes in out where !(bytes?.isEmpty ?? true) { try output.write(bytes!) }
+        try output.flush()
     }
 }

@@ -245,65 +245,11 @@ struct AgentReplies {
         if queryWords.isEmpty { queryWords = TextTools.words(in: question, limit: 8) }
         let query = queryWords.isEmpty ? TextTools.collapsed(question, maxBytes: 80) : queryWords.joined(separator: " ")
         let toolMessage = request.last("tool")
-        // Offered web_search (tools.web_search_enabled), the mock searches the web first, then answers.
-        if toolCalls, toolMessage == nil, request.toolNames.contains("web_search") {
-            var arguments = JSONWriter(capacity: 64)
-            arguments.value(.object([("query", .string(query))]))
-            return .toolCall(id: "call_" + hex(draw.bits(30)), name: "web_search", arguments: arguments.text)
-        }
-        if toolCalls, toolMessage == nil, request.toolNames.contains("vector_db_search") {
-            var arguments = JSONWriter(capacity: 64)
-            arguments.value(.object([("query", .string(query)), ("k", .int(3))]))
-            let id = "call_" + hex(draw.bits(30))
-            return .toolCall(id: id, name: "vector_db_search", arguments: arguments.text)
-        }
+        if toolCalls, toolMessage == nil, let call = kbToolCall(query: query) { return call }
         let topic = queryWords.first(where: { $0.utf8.count >= 4 }) ?? queryWords.first ?? "this"
         let other = queryWords.count > 1 ? queryWords[draw.index(31, queryWords.count - 1) + 1] : "your setup"
-        let evidenceText: String
-        let cue: String
-        if let toolMessage {
-            let text = TextTools.firstStringValue(forKey: "text", in: toolMessage)
-                ?? TextTools.firstStringValue(forKey: "content", in: toolMessage)
-                ?? toolMessage
-            evidenceText = TextTools.collapsed(text, maxBytes: 160)
-            cue = "KB: " + TextTools.collapsed(text, maxBytes: 40)
-        } else {
-            let system = request.last("system") ?? ""
-            evidenceText = TextTools.fragment(around: topic, in: system, maxBytes: 160)
-                ?? TextTools.firstSentence(in: system, maxBytes: 160)
-                ?? "No retrieved evidence; general product knowledge."
-            cue = "KB: no retrieval performed"
-        }
-        let opening = toolMessage != nil
-            ? draw.pick(32, ["According to the knowledge base, ", "The documentation says: ", "From the retrieved notes: "]) + "\"\(evidenceText)\". "
-            : draw.pick(32, ["Based on what I know, ", "In general, ", "As far as the documentation goes, "])
-                + "\(topic) is handled through the standard settings. "
-        let middle = draw.pick(33, [
-            "For \(other), apply the same approach and verify the result afterwards.",
-            "When \(other) is involved, check the related configuration first.",
-            "This also applies to \(other), with the limits described there.",
-            "In your case, \(other) should follow the defaults unless you changed them.",
-        ])
-        let closing = draw.pick(34, [
-            " Let me know if you need more detail.",
-            " If your setup differs, the documentation lists further options.",
-            " I hope this helps.",
-            "",
-        ])
-        var answer = opening + middle + closing
-        if arabic {
-            answer = "وفقا لقاعدة المعرفة، يتم التعامل مع \(topic) من خلال الإعدادات القياسية المعروفة. "
-                + draw.pick(33, ["بالنسبة إلى \(other)، طبق نفس الطريقة ثم تحقق من النتيجة بعد ذلك.",
-                                 "إذا كان \(other) معنيا، فتحقق أولا من الإعدادات المرتبطة به في النظام.",
-                                 "في حالتك، يتبع \(other) القيم الافتراضية ما لم تقم بتغييرها من قبل."])
-        } else if french {
-            answer = (toolMessage != nil
-                ? draw.pick(32, ["D'après la base de connaissances, ", "La documentation indique : ", "Selon les notes retrouvées, "]) + "« \(evidenceText) ». "
-                : "En général, \(topic) se règle avec les paramètres standard. ")
-                + draw.pick(33, ["Pour \(other), appliquez la même méthode et vérifiez le résultat ensuite.",
-                                 "Si \(other) est concerné, vérifiez d'abord la configuration associée.",
-                                 "Dans votre cas, \(other) suit les valeurs par défaut si vous ne les avez pas changées."])
-        }
+        let (evidenceText, cue) = kbEvidence(toolMessage: toolMessage, topic: topic)
+        let answer = kbAnswer(topic: topic, other: other, evidenceText: evidenceText, retrieved: toolMessage != nil)
         let confidence = toolMessage != nil ? draw.pick(35, ["high", "high", "medium"]) : draw.pick(35, ["low", "medium"])
         return .content(.object([
             ("assistant_message", .string(answer)),
@@ -325,6 +271,68 @@ struct AgentReplies {
             ])),
             ("did_web_search", .bool(false)),
         ]))
+    }
+
+    /// Offered web_search (tools.web_search_enabled), the mock searches the web first, then answers;
+    /// offered the knowledge base's search, it searches that. Nil: no tool to call.
+    func kbToolCall(query: String) -> AgentReply? {
+        for name in ["web_search", "vector_db_search"] where request.toolNames.contains(name) {
+            var arguments = JSONWriter(capacity: 64)
+            let k: [(String, JSONValue)] = name == "vector_db_search" ? [("k", .int(3))] : []
+            arguments.value(.object([("query", .string(query))] + k))
+            return .toolCall(id: "call_" + hex(draw.bits(30)), name: name, arguments: arguments.text)
+        }
+        return nil
+    }
+
+    /// What the answer rests on: the tool's result, else a passage of the system prompt about `topic`.
+    func kbEvidence(toolMessage: String?, topic: String) -> (text: String, cue: String) {
+        if let toolMessage {
+            let text = TextTools.firstStringValue(forKey: "text", in: toolMessage)
+                ?? TextTools.firstStringValue(forKey: "content", in: toolMessage)
+                ?? toolMessage
+            return (TextTools.collapsed(text, maxBytes: 160), "KB: " + TextTools.collapsed(text, maxBytes: 40))
+        }
+        let system = request.last("system") ?? ""
+        let text = TextTools.fragment(around: topic, in: system, maxBytes: 160)
+            ?? TextTools.firstSentence(in: system, maxBytes: 160)
+            ?? "No retrieved evidence; general product knowledge."
+        return (text, "KB: no retrieval performed")
+    }
+
+    /// The answer's text, in the dialogue's language.
+    func kbAnswer(topic: String, other: String, evidenceText: String, retrieved: Bool) -> String {
+        if arabic {
+            return "وفقا لقاعدة المعرفة، يتم التعامل مع \(topic) من خلال الإعدادات القياسية المعروفة. "
+                + draw.pick(33, ["بالنسبة إلى \(other)، طبق نفس الطريقة ثم تحقق من النتيجة بعد ذلك.",
+                                 "إذا كان \(other) معنيا، فتحقق أولا من الإعدادات المرتبطة به في النظام.",
+                                 "في حالتك، يتبع \(other) القيم الافتراضية ما لم تقم بتغييرها من قبل."])
+        }
+        if french {
+            return (retrieved
+                ? draw.pick(32, ["D'après la base de connaissances, ", "La documentation indique : ", "Selon les notes retrouvées, "]) + "« \(evidenceText) ». "
+                : "En général, \(topic) se règle avec les paramètres standard. ")
+                + draw.pick(33, ["Pour \(other), appliquez la même méthode et vérifiez le résultat ensuite.",
+                                 "Si \(other) est concerné, vérifiez d'abord la configuration associée.",
+                                 "Dans votre cas, \(other) suit les valeurs par défaut si vous ne les avez pas changées."])
+        }
+        let opening = retrieved
+            ? draw.pick(32, ["According to the knowledge base, ", "The documentation says: ", "From the retrieved notes: "]) + "\"\(evidenceText)\". "
+            : draw.pick(32, ["Based on what I know, ", "In general, ", "As far as the documentation goes, "])
+                + "\(topic) is handled through the standard settings. "
+        let middle = draw.pick(33, [
+            "For \(other), apply the same approach and verify the result afterwards.",
+            "When \(other) is involved, check the related configuration first.",
+            "This also applies to \(other), with the limits described there.",
+            "In your case, \(other) should follow the defaults unless you changed them.",
+        ])
+        let closing = draw.pick(34, [
+            " Let me know if you need more detail.",
+            " If your setup differs, the documentation lists further options.",
+            " I hope this helps.",
+            "",
+        ])
+        return opening + middle + closing
     }
 
     /// E1 from the retrieved passage; with `replyBytes`, more items restating it until the reply is about
