@@ -130,12 +130,8 @@ extension RayClusterSuites {
             #expect(JSONL.duplicates(got.questions).isEmpty, "questions twice: \(JSONL.duplicates(got.questions))")
             // Each shard's rejected questions (--duplicate-rate) reached the head's rejections file, which
             // metrics.json reads: every rejected attempt of the dataset is listed there.
-            let rejected = try NearDedupRunTests.rejectedAttempts(work)
-            let listed = Set(try NearDedupRunTests.rejections([work], runID: runID).map {
-                "\($0["conversation_id"]?.stringValue ?? "")#\($0["turn_index"]?.intValue ?? -1)#\($0["attempt"]?.intValue ?? -1)"
-            })
-            #expect(!rejected.isEmpty && rejected.isSubset(of: listed),
-                    "\(rejected.subtracting(listed).count) of \(rejected.count) rejected attempts are not in the head's dedup_rejections.jsonl")
+            let unlisted = try NearDedupRunTests.unlistedRejections(dataset: work, rejectionFolders: [work], runID: runID)
+            #expect(try !NearDedupRunTests.rejectedAttempts(work).isEmpty && unlisted.isEmpty, "not in the head's rejections files: \(unlisted.sorted())")
             // PostgreSQL holds each accepted question of the run once.
             let db = try PGConnection(dsn: dsn)
             let stored = try db.query("SELECT count(*), count(DISTINCT question_norm) FROM dlgforge_questions WHERE run_id = $1", [.text(runID)])

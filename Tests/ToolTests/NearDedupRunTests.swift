@@ -118,6 +118,14 @@ enum IndependentJaccard {
         }
     }
 
+    /// The dataset's rejected attempts that no rejections file of `rejectionFolders` lists.
+    static func unlistedRejections(dataset: WorkDir, rejectionFolders: [WorkDir], runID: String) throws -> Set<String> {
+        let listed = Set(try rejections(rejectionFolders, runID: runID).map {
+            "\($0["conversation_id"]?.stringValue ?? "")#\($0["turn_index"]?.intValue ?? -1)#\($0["attempt"]?.intValue ?? -1)"
+        })
+        return try rejectedAttempts(dataset).subtracting(listed)
+    }
+
     /// What every case checks: a dataset of `turns` questions (more than zero) with no near pair, the
     /// near-duplicates rejected with their similarity, every rejected attempt in the rejections files.
     static func checkNoNearPair(dataset: WorkDir, rejectionFolders: [WorkDir], runID: String, turns: Int?) throws {
@@ -135,8 +143,7 @@ enum IndependentJaccard {
             #expect((line["similarity"]?.doubleValue ?? 0) >= 0.8 && own >= 0.8 && (line["run_id"]?.stringValue ?? "").hasPrefix(runID + "-"),
                     "\(JSON.object(line).serialized()) (similarity here \(own))")
         }
-        let listed = Set(lines.map { "\($0["conversation_id"]?.stringValue ?? "")#\($0["turn_index"]?.intValue ?? -1)#\($0["attempt"]?.intValue ?? -1)" })
-        let unlisted = try Self.rejectedAttempts(dataset).subtracting(listed)
+        let unlisted = try Self.unlistedRejections(dataset: dataset, rejectionFolders: rejectionFolders, runID: runID)
         #expect(unlisted.isEmpty, "rejected attempts missing from the rejections file(s): \(unlisted.sorted().prefix(10))")
     }
 
@@ -198,6 +205,21 @@ enum IndependentJaccard {
             try #require(exported.status == 0, "\(exported)")
             #expect(try head.records("outputs/conversations_index.jsonl").count == 16)
             try Self.checkNoNearPair(dataset: head, rejectionFolders: shards, runID: runID, turns: shardQuestions)
+            // Dedup worked across the shards: some near-duplicates one shard rejected matched a question the
+            // other shard kept (a dialogue's shard is its slot modulo 2, the id's last 4 digits).
+            var keptBy: [String: Int] = [:]
+            for r in try head.records("outputs/conversations_sharegpt.jsonl") {
+                let id = r["metadata"]?["conversation_id"]?.stringValue ?? ""
+                for m in r["messages"]?.arrayValue ?? [] where m["role"]?.stringValue == "user" {
+                    keptBy[m["content"]?.stringValue ?? ""] = Int(id.suffix(4)).map { $0 % 2 }
+                }
+            }
+            let crossing = try Self.rejections(shards, runID: runID).filter { line in
+                guard line["kind"]?.stringValue == "near_duplicate", let matched = line["matched_question"]?.stringValue,
+                      let other = keptBy[matched], let slot = Int((line["conversation_id"]?.stringValue ?? "").suffix(4)) else { return false }
+                return other != slot % 2
+            }
+            #expect(!crossing.isEmpty, "no near-duplicate was rejected against the other shard's question")
         }
     }
 }
