@@ -16,9 +16,12 @@ both as gzipped tars put once into Ray's object store and fetched by a worker ho
 second run on the same hosts sends nothing again. Secrets reach shards through the job's environment
 (runtime_env env_vars, named by DLG_CLUSTER_JOB_ENV), never in files, task arguments or objects.
 
-  run      --shards N --run-id ID --project DIR --bin DIR --log-dir DIR [--max-retries K] [--num-cpus C]
+  run      --shards N --run-id ID --project DIR --bin DIR --log-dir DIR [--state-dir DIR]
+           [--max-retries K] [--num-cpus C]
            one Ray task per shard running `dlg-run --shard I/N` on the shipped tools and project; a shard's
-           stderr lines reach the driver's host as <log-dir>/shard-<run>-<i>.log while it runs
+           stderr lines reach the driver's host as <log-dir>/shard-<run>-<i>.log while it runs; at its end
+           its log files, and its rejected questions (run_state/<id>/dedup_rejections.jsonl) appended to
+           the files of the same names under DIR
   nodes    the hosts: address, CPUs, alive, shards running (CPUs in use / the shard's CPUs)
   cleanup  [--stop-joined] [--timeout S] on every host: remove the cached packages; with --stop-joined
            also stop the Ray node of each host that `dlg-cluster join` started; says which hosts it could
@@ -311,11 +314,14 @@ def relay(stream, tail, sink, run_id, index, host):
         sink.lines.remote(run_id, index, host, batch)
 
 
-def ship_logs(work, sink):
+def ship_logs(work, sink, run_id):
     """The shard's own log files (logs/llm.log, run.log, judge.log, and runs.jsonl, its time that the
     report reads) appended to the files of the same names on the driver's host, so that they read as a
     single-machine run's; in pieces of 1 MiB, in order (an actor runs one caller's calls in the order
-    they were made)."""
+    they were made). Then the questions its dlg-dedup rejected (outputs/run_state/<id>/
+    dedup_rejections.jsonl, where <id> is a record's run id: the run's, with its language after a dash),
+    appended to the same files on the driver's host, which metrics.json and the report read: in pieces
+    of whole lines, so that two shards' pieces never cut each other's lines."""
     logs = os.path.join(work, "logs")
     refs = []
     if os.path.isdir(logs):
@@ -324,8 +330,30 @@ def ship_logs(work, sink):
                 with open(os.path.join(logs, name), "rb") as f:
                     for chunk in iter(lambda: f.read(1 << 20), b""):
                         refs.append(sink.append_file.remote(name, chunk))
+    state = os.path.join(work, "outputs", "run_state")
+    for folder in sorted(os.listdir(state)) if os.path.isdir(state) else []:
+        if folder == run_id or folder.startswith(run_id + "-"):
+            for piece in whole_line_pieces(os.path.join(state, folder, "dedup_rejections.jsonl")):
+                refs.append(sink.append_rejections.remote(folder, piece))
     if refs:
         ray.get(refs)
+
+
+def whole_line_pieces(path, size=1 << 20):
+    """The complete lines of `path` in pieces of about `size` bytes, each ending with a newline (a last
+    line without one, cut by a kill mid-write, is left out); none when the file does not exist."""
+    try:
+        f = open(path, "rb")
+    except FileNotFoundError:
+        return
+    with f:
+        rest = b""
+        for chunk in iter(lambda: f.read(size), b""):
+            data = rest + chunk
+            cut = data.rfind(b"\n") + 1
+            if cut:
+                yield data[:cut]
+            rest = data[cut:]
 
 
 @ray.remote
@@ -381,7 +409,7 @@ def run_shard(index, count, run_id, packages, sink):
     proc.wait()
     reader.join(timeout=10)
     try:
-        ship_logs(work, sink)
+        ship_logs(work, sink, run_id)
     except Exception as e:  # the run's own result matters more than its log files
         tail.append(f"(the shard's log files did not reach the driver: {e})")
     shutil.rmtree(work, ignore_errors=True)
@@ -401,10 +429,12 @@ def run_shard(index, count, run_id, packages, sink):
 @ray.remote(num_cpus=0)
 class ShardLogSink:
     """On the driver's host: each shard's stderr lines in <log_dir>/shard-<run>-<i>.log (prefixed with the
-    host they came from) and the PID of each attempt in .pid, as the shards send them."""
+    host they came from) and the PID of each attempt in .pid, as the shards send them; and the lines of
+    their rejections files, appended to the same files under `state_dir` (the head's run_state folder)."""
 
-    def __init__(self, log_dir):
+    def __init__(self, log_dir, state_dir=None):
         self.log_dir = log_dir
+        self.state_dir = state_dir
         self.last_host = {}
         os.makedirs(log_dir, exist_ok=True)
 
@@ -427,6 +457,19 @@ class ShardLogSink:
         if (name.endswith(".log") or name == "runs.jsonl") and not name.startswith("."):
             with open(os.path.join(self.log_dir, name), "ab") as f:
                 f.write(data)
+
+    def append_rejections(self, folder, data):
+        folder = os.path.basename(folder)
+        if not self.state_dir or folder in ("", ".", ".."):
+            return
+        path = os.path.join(self.state_dir, folder, "dedup_rejections.jsonl")
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        # O_APPEND and one write, as dlg-dedup writes its lines: never interleaved with another writer's.
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(fd, data)
+        finally:
+            os.close(fd)
 
     def host_of(self, index):
         return self.last_host.get(index, "")
@@ -467,7 +510,7 @@ def cmd_run(a):
           "put_seconds": round(time.time() - t1, 3)})
     here = ray.get_runtime_context().get_node_id()
     record_arguments(a, packages)
-    sink = ShardLogSink.options(scheduling_strategy=ray.util.scheduling_strategies.NodeAffinitySchedulingStrategy(here, soft=False)).remote(a.log_dir)
+    sink = ShardLogSink.options(scheduling_strategy=ray.util.scheduling_strategies.NodeAffinitySchedulingStrategy(here, soft=False)).remote(a.log_dir, a.state_dir)
     refs = {run_shard.options(max_retries=a.max_retries, retry_exceptions=[ShardFailed], num_cpus=a.num_cpus,
                               scheduling_strategy="SPREAD").remote(i, a.shards, a.run_id, packages, sink): i
             for i in range(a.shards)}
@@ -828,6 +871,7 @@ def main():
     r.add_argument("--project", required=True)
     r.add_argument("--bin", required=True)
     r.add_argument("--log-dir", required=True)
+    r.add_argument("--state-dir", help="the run_state folder on this host: the shards' rejections files are appended to its files")
     r.add_argument("--max-retries", type=int, default=3)
     r.add_argument("--num-cpus", type=float, default=0.5)
     n = sub.add_parser("nodes")

@@ -84,6 +84,12 @@ public struct MockOptions: Sendable, Equatable {
     /// Fraction (0...1, hash-derived from the request) of qa_generator replies that use a
     /// question from a fixed pool of three generic questions. Default 0.
     public var duplicateRate: Double = 0
+    /// Fraction (0...1, hash-derived from the request) of qa_generator replies that, once a question was
+    /// given in the same language, repeat one given before reworded: a word or two added, two clauses
+    /// swapped, the punctuation changed, the case changed (Jaccard of the word sets at least 0.8 for a
+    /// question of 8 distinct words or more). Which earlier question depends on the order requests came
+    /// in. Default 0.
+    public var nearDuplicateRate: Double = 0
     /// Whether the kb_responder first asks for a `vector_db_search` tool call. Default true.
     public var toolCalls = true
     /// kb_responder replies grow to about this many bytes (more evidence items), as a long answer with
@@ -149,6 +155,7 @@ public struct MockOptions: Sendable, Equatable {
         if !(latencyJitterMs >= 0) { problems.append("latencyJitterMs must not be negative") }
         if retryAfterSeconds < 0 { problems.append("retryAfterSeconds must not be negative") }
         if !(0...1).contains(duplicateRate) { problems.append("duplicateRate \(duplicateRate) is not in 0...1") }
+        if !(0...1).contains(nearDuplicateRate) { problems.append("nearDuplicateRate \(nearDuplicateRate) is not in 0...1") }
         if !(0...1).contains(echoKeyRate) { problems.append("echoKeyRate \(echoKeyRate) is not in 0...1") }
         if !(0...1).contains(batchErrorRate) { problems.append("batchErrorRate \(batchErrorRate) is not in 0...1") }
         if !(0...1).contains(batchExpireRate) { problems.append("batchExpireRate \(batchExpireRate) is not in 0...1") }

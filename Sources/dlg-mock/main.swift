@@ -44,6 +44,9 @@ struct DlgMockCommand: AsyncParsableCommand {
     @Option(help: "Fraction (0-1) of qa_generator replies that use one of three generic questions, chosen by the request's hash.")
     var duplicateRate: Double = 0
 
+    @Option(help: "Fraction (0-1) of qa_generator replies, chosen by the request's hash, that repeat a question given before (same language) reworded: a word or two added, two clauses swapped, the punctuation or the case changed (word-set Jaccard at least 0.8 for questions of 8 words or more).")
+    var nearDuplicateRate: Double = 0
+
     @Flag(inversion: .prefixedNo, help: "Whether the kb_responder first asks for a vector_db_search tool call when the request offers that tool.")
     var toolCalls = true
 
@@ -141,7 +144,7 @@ struct DlgMockCommand: AsyncParsableCommand {
     var apiKey: String?
 
     private var rates: [(flag: String, rate: Double)] {
-        [("--duplicate-rate", duplicateRate), ("--fault-429", fault429), ("--fault-500", fault500),
+        [("--duplicate-rate", duplicateRate), ("--near-duplicate-rate", nearDuplicateRate), ("--fault-429", fault429), ("--fault-500", fault500),
          ("--fault-timeout", faultTimeout), ("--fault-drop", faultDrop), ("--fault-malformed", faultMalformed),
          ("--fault-truncated", faultTruncated), ("--fault-missing-fields", faultMissingFields),
          ("--fault-wrong-types", faultWrongTypes), ("--fault-empty", faultEmpty), ("--fault-echo", faultEcho),
@@ -181,6 +184,7 @@ struct DlgMockCommand: AsyncParsableCommand {
         options.latencyJitterMs = latencyJitterMs
         options.latencyDistribution = latencyDistribution ?? (latencyJitterMs > 0 ? .uniform : .fixed)
         options.duplicateRate = duplicateRate
+        options.nearDuplicateRate = nearDuplicateRate
         options.apiKey = apiKey ?? ProcessInfo.processInfo.environment["VLLM_API_KEY"].flatMap { $0.isEmpty ? nil : $0 }
         options.toolCalls = toolCalls
         options.replyBytes = replyBytes

@@ -128,6 +128,10 @@ extension RayClusterSuites {
             #expect(got.perLanguage == want.perLanguage && got.perLanguage == ["en": 16, "fr": 16], "\(got.perLanguage) vs \(want.perLanguage)")
             #expect(JSONL.duplicates(got.ids).isEmpty)
             #expect(JSONL.duplicates(got.questions).isEmpty, "questions twice: \(JSONL.duplicates(got.questions))")
+            // Each shard's rejected questions (--duplicate-rate) reached the head's rejections file, which
+            // metrics.json reads: every rejected attempt of the dataset is listed there.
+            let unlisted = try NearDedupRunTests.unlistedRejections(dataset: work, rejectionFolders: [work], runID: runID)
+            #expect(try !NearDedupRunTests.rejectedAttempts(work).isEmpty && unlisted.isEmpty, "not in the head's rejections files: \(unlisted.sorted())")
             // PostgreSQL holds each accepted question of the run once.
             let db = try PGConnection(dsn: dsn)
             let stored = try db.query("SELECT count(*), count(DISTINCT question_norm) FROM dlgforge_questions WHERE run_id = $1", [.text(runID)])

@@ -144,8 +144,11 @@ extension ClusterControl {
         var env = job
         env["DLG_CLUSTER_JOB_ENV"] = job.keys.sorted().joined(separator: ",")
         env["DLG_BUNDLE_CACHE"] = ProcessInfo.processInfo.environment["DLG_BUNDLE_CACHE"] ?? (stateDir as NSString).appendingPathComponent("bundles")
+        // Each shard's dlg-dedup writes the questions it rejected in its own folder; the driver appends
+        // them to the run's rejections files here (run_state/<record run id>/), which metrics.json reads.
         let r = try driver("run", ["--shards", String(shards), "--run-id", runID, "--project", project.dir, "--bin", toolsDir,
-                                   "--log-dir", settings.logsDir, "--max-retries", String(cluster.maxRetries),
+                                   "--log-dir", settings.logsDir, "--state-dir", settings.layout.stateRoot,
+                                   "--max-retries", String(cluster.maxRetries),
                                    "--num-cpus", String(cluster.numCPUs)], state: state, env: env)
         var results: [ShardResult] = []
         var failures: [String] = []

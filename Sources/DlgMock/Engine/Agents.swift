@@ -39,6 +39,9 @@ struct AgentReplies {
                   "iraqi", "tunisian", "algerian"].contains(language)
     }
 
+    /// The reply's language: "ar", "fr" or "en" (near-duplicates repeat questions of the same one).
+    var languageKey: String { arabic ? "ar" : (french ? "fr" : "en") }
+
     /// The target language the system prompt names (`language "fr"`), lowercased.
     static func targetLanguage(_ system: String) -> String {
         // Bytes when the match and the name are plain ASCII (then Foundation's search and Character

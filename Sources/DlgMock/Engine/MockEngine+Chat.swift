@@ -51,7 +51,8 @@ extension MockEngine {
         let draw = Draw(base: hash)
         var replies = AgentReplies(request: request, draw: draw, duplicateRate: options.duplicateRate, toolCalls: options.toolCalls)
         replies.replyBytes = options.replyBytes
-        let reply = replies.reply(for: agent)
+        var reply = replies.reply(for: agent)
+        if agent == .qaGenerator { reply = nearDuplicate(reply, draw: draw, language: replies.languageKey) }
         if draws.transport == .malformed {
             // Chatty prose around a cut-off object: not JSON at all.
             var json: [UInt8] = Array("{\"user_message\": ".utf8)

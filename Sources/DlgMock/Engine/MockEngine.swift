@@ -41,6 +41,8 @@ final class MockEngine: @unchecked Sendable {
     private let started = DispatchTime.now().uptimeNanoseconds
     /// Files and batches (`/v1/files`, `/v1/batches`), behind `lock`.
     var batchStore = MockBatchStore()
+    /// The qa_generator's questions so far, for `nearDuplicateRate`, behind `lock`.
+    var givenQuestions = GivenQuestions()
 
     init(options: MockOptions) {
         self.options = options
