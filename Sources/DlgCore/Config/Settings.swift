@@ -196,6 +196,8 @@ public struct Settings: Sendable {
     public var backend: String
     /// Where the run's shared state lives (Config/StoreSettings.swift).
     public var store: StoreSettings
+    /// `coverage.semantic_dedup_threshold` and its embedding model (Config/SemanticDedupSettings.swift).
+    public var semanticDedup: SemanticDedupSettings
 
     /// What the config asks for that this version does not do yet, one sentence each, so a run says
     /// so instead of quietly doing less (the keys themselves are valid upstream keys).
@@ -336,6 +338,7 @@ public struct Settings: Sendable {
         webSearch = try WebSearchSettings.read(r)
         backend = try r.choice("llm.backend", ["openai", "vllm_attach", "vllm_managed"], aliases: ["api": "openai"])
         store = try StoreSettings.read(r, distributed: run.distributedEnabled)
+        semanticDedup = try SemanticDedupSettings.read(r, embeddingModel: retrieval.embeddingModel)
         var agents: [AgentName: AgentSettings] = [:]
         for agent in AgentName.allCases { agents[agent] = try AgentSettings.resolve(agent, reader: r) }
         self.agents = agents

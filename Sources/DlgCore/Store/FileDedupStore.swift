@@ -22,6 +22,9 @@ public enum DedupDecision: Sendable, Equatable {
     /// `of` is its id: the ledger's `question_hash` (the first 16 hex digits of the SHA-256 of the
     /// normalized question).
     case nearDuplicate(of: String, similarity: Double)
+    /// An accepted question's embedding is this close (cosine, at or above
+    /// `coverage.semantic_dedup_threshold`); `of` is its `question_hash`.
+    case semanticDuplicate(of: String, similarity: Double)
 
     public var isAccepted: Bool { self == .accepted }
 }
@@ -58,6 +61,8 @@ public final class FileDedupStore: DedupStore {
     private var questionOf: [Digest: Digest] = [:]
     /// The accepted questions' shingle sets by normalized-question digest (nil: near dedup off).
     private var near: NearIndex<Digest>?
+    /// The accepted questions' vectors (nil: semantic dedup off; Store/SemanticLedger.swift).
+    private var semantic: SemanticLedger?
 
     /// The first 128 bits of the SHA-256 of a normalized question or a key. Two different texts
     /// share a digest with probability about n^2 / 2^129 among n texts: 1.5e-27 at a million
@@ -80,12 +85,14 @@ public final class FileDedupStore: DedupStore {
         }
     }
 
-    /// `nearThreshold`: `coverage.near_dedup_threshold` (0: exact dedup only).
-    public init(path: String, nearThreshold: Double = 0) throws(DlgError) {
+    /// `nearThreshold`: `coverage.near_dedup_threshold` (0: exact dedup only); `semantic`:
+    /// `coverage.semantic_dedup_threshold` and its embedder (nil: off).
+    public init(path: String, nearThreshold: Double = 0, semantic: SemanticDedup? = nil) throws(DlgError) {
         self.path = path
         if nearThreshold > 0 { near = NearIndex(threshold: nearThreshold) }
         let dir = (path as NSString).deletingLastPathComponent
         if !dir.isEmpty { try Files.makeDirectory(dir) }
+        if let semantic { self.semantic = try SemanticLedger(ledgerPath: path, semantic: semantic) }
         fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw DlgError.io("\(path): cannot open the dedup store: \(String(cString: strerror(errno)))") }
     }
@@ -138,33 +145,46 @@ public final class FileDedupStore: DedupStore {
     }
 
     public func decide(_ candidates: [DedupCandidate]) throws(DlgError) -> [DedupDecision] {
+        let norms = candidates.map { Text.normalized($0.question) }
+        let vectors = try semantic?.semantic.vectors(norms)
         flock(fd, LOCK_EX)
         defer { flock(fd, LOCK_UN) }
         try catchUp()
+        try semantic?.catchUp()
         var decisions: [DedupDecision] = []
         var out: [UInt8] = []
-        for c in candidates {
-            let text = Text.normalized(c.question)
+        for (i, c) in candidates.enumerated() {
+            let text = norms[i]
             if text.isEmpty { decisions.append(.duplicate); continue }
             let norm = Digest(text), key = Digest(c.key)
             if questionOf[key] == norm && acceptedBy[norm] == key { decisions.append(.accepted); continue }
             if acceptedBy[norm] != nil { decisions.append(.duplicate); continue }
+            // A question still accepted, and not the one this turn held before (a turn asked again).
+            let live = { (d: Digest) in self.acceptedBy[d] != nil && self.acceptedBy[d] != key }
+            var shingled: (set: Set<UInt64>, bands: [UInt64])?
             if let index = near {
                 let set = NearDuplicates.shingles(text)
                 let bands = NearDuplicates.bands(of: set, index.banding)
-                // A question still accepted, and not the one this turn held before (a turn asked again).
-                let live = { (d: Digest) in self.acceptedBy[d] != nil && self.acceptedBy[d] != key }
                 if let hit = index.match(set, bands: bands, isLive: live) {
                     decisions.append(.nearDuplicate(of: hit.id.hex, similarity: hit.similarity))
                     continue
                 }
-                near!.add(norm, set: set, bands: bands)
+                shingled = (set, bands)
             }
+            if let ledger = semantic, let v = vectors?[i] {
+                if let hit = ledger.index.match(v, isLive: live) {
+                    decisions.append(.semanticDuplicate(of: hit.id.hex, similarity: hit.similarity))
+                    continue
+                }
+                ledger.add(norm, vector: v)
+            }
+            if let shingled { near!.add(norm, set: shingled.set, bands: shingled.bands) }
             remember(key: key, norm: norm)
             JSON.object(c.ledgerEntry).write(into: &out)
             out.append(0x0A)
             decisions.append(.accepted)
         }
+        try semantic?.flush()
         if !out.isEmpty {
             var written = 0
             while written < out.count {

@@ -136,12 +136,16 @@ public final class PostgresDedupStore: DedupStore {
 
     /// The near-duplicate settings (nil: exact dedup only); the shingle sets come from the database.
     let near: NearIndex<Int>?
+    /// The vectors read so far (nil: semantic dedup off; Store/PostgresSemantic.swift).
+    let semantic: PostgresSemanticIndex?
 
-    /// `nearThreshold`: `coverage.near_dedup_threshold` (0: exact dedup only).
-    public init(store: PostgresStore, runID: String, nearThreshold: Double = 0) throws(DlgError) {
+    /// `nearThreshold`: `coverage.near_dedup_threshold` (0: exact dedup only); `semantic`:
+    /// `coverage.semantic_dedup_threshold` and its embedder (nil: off).
+    public init(store: PostgresStore, runID: String, nearThreshold: Double = 0, semantic: SemanticDedup? = nil) throws(DlgError) {
         self.store = store
         self.runID = runID
         near = nearThreshold > 0 ? NearIndex(threshold: nearThreshold) : nil
+        self.semantic = try semantic.map { (s) throws(DlgError) in try PostgresSemanticIndex(semantic: s, runID: runID, db: store.db) }
         try store.registerRun(runID)
     }
 
@@ -174,12 +178,14 @@ public final class PostgresDedupStore: DedupStore {
         """
 
     public func decide(_ candidates: [DedupCandidate]) throws(DlgError) -> [DedupDecision] {
-        guard let near else {
+        guard near != nil || semantic != nil else {
             return try exactDecide(candidates) { (sql, params) throws(DlgError) in try store.db.query(sql, params) }
                 .map { $0 ? .accepted : .duplicate }
         }
+        // Asked before the transaction: no lock is held over a request to the embeddings endpoint.
+        let vectors = try semantic?.semantic.vectors(candidates.map { Text.normalized($0.question) })
         return try store.db.transaction { (tx: PGTransaction) throws(DlgError) in
-            try nearDecide(candidates, near, tx)
+            try nearDecide(candidates, near ?? NearIndex(threshold: 1), near != nil, vectors: vectors, tx)
         }
     }
 
@@ -239,10 +245,12 @@ public final class PostgresDedupStore: DedupStore {
     /// (`pg_advisory_xact_lock`), so batches of every process of the run are decided one after the
     /// other, each seeing every question committed before it: first to commit wins, as for exact
     /// dedup. The accepted questions' band hashes are written in the same transaction.
-    func nearDecide(_ candidates: [DedupCandidate], _ index: NearIndex<Int>, _ tx: PGTransaction) throws(DlgError) -> [DedupDecision] {
+    /// `nearOn` false: semantic dedup alone (the shingle sets are empty, so nothing is near).
+    func nearDecide(_ candidates: [DedupCandidate], _ index: NearIndex<Int>, _ nearOn: Bool = true,
+                    vectors: [[Float]?]? = nil, _ tx: PGTransaction) throws(DlgError) -> [DedupDecision] {
         try tx.query("SELECT pg_advisory_xact_lock(4729032, hashtext($1))", [.text(runID)])
         let norms = candidates.map { Text.normalized($0.question) }
-        let sets = norms.map { NearDuplicates.shingles($0) }
+        let sets = norms.map { nearOn ? NearDuplicates.shingles($0) : [] }
         let bands = sets.map { NearDuplicates.bands(of: $0, index.banding) }
         var qBand: [Int] = [], qHash: [Int] = []
         for b in bands {
@@ -286,6 +294,9 @@ public final class PostgresDedupStore: DedupStore {
                 batch.add(i, set: sets[i], bands: bands[i])
             }
         }
+        if let semantic, let vectors {
+            try semanticVerdicts(candidates, norms: norms, vectors: vectors, into: &decisions, semantic, tx)
+        }
         let rest = candidates.indices.filter { decisions[$0] == nil }
         let exact = try exactDecide(rest.map { candidates[$0] }) { (sql, params) throws(DlgError) in try tx.query(sql, params) }
         var addBand: [Int] = [], addHash: [Int] = [], addCid: [String] = [], addTurn: [Int] = []
@@ -300,6 +311,10 @@ public final class PostgresDedupStore: DedupStore {
         if !addBand.isEmpty {
             try tx.query(Self.addBandsSQL, [.text(runID), .intArray(addBand), .intArray(addHash),
                                             .textArray(addCid), .intArray(addTurn)])
+        }
+        if let semantic, let vectors {
+            try commitVectors(candidates, norms: norms, vectors: vectors,
+                              accepted: rest.indices.filter { exact[$0] }.map { rest[$0] }, semantic, tx)
         }
         return decisions.map { $0 ?? .duplicate }
     }

@@ -21,10 +21,18 @@ public enum StoreFactory {
     /// The dedup store: `ledger` (a file) when given, else PostgreSQL when configured, else the
     /// output folder's `coverage_ledger.jsonl`.
     public static func dedupStore(_ settings: Settings, ledger: String?, runID: String?) throws(DlgError) -> DedupStore {
+        let semantic = try semanticDedup(settings)
         if ledger == nil, let pg = try postgres(settings) {
             return try PostgresDedupStore(store: pg, runID: try Self.runID(settings, given: runID),
-                                          nearThreshold: settings.coverage.nearDedupThreshold)
+                                          nearThreshold: settings.coverage.nearDedupThreshold, semantic: semantic)
         }
-        return try FileDedupStore(path: ledger ?? settings.ledgerPath, nearThreshold: settings.coverage.nearDedupThreshold)
+        return try FileDedupStore(path: ledger ?? settings.ledgerPath, nearThreshold: settings.coverage.nearDedupThreshold,
+                                  semantic: semantic)
+    }
+
+    /// `coverage.semantic_dedup_threshold` with the endpoint's embeddings (nil when off).
+    public static func semanticDedup(_ settings: Settings) throws(DlgError) -> SemanticDedup? {
+        guard settings.semanticDedup.enabled else { return nil }
+        return SemanticDedup(threshold: settings.semanticDedup.threshold, embedder: try EndpointQuestionEmbedder(settings: settings))
     }
 }
