@@ -63,6 +63,9 @@ public final class FileDedupStore: DedupStore {
     private var near: NearIndex<Digest>?
     /// The accepted questions' vectors (nil: semantic dedup off; Store/SemanticLedger.swift).
     private var semantic: SemanticLedger?
+    /// The text of each question the last `decide` named as a semantic match, by its `question_hash`
+    /// (for the rejections the report shows).
+    public private(set) var semanticMatchTexts: [String: String] = [:]
 
     /// The first 128 bits of the SHA-256 of a normalized question or a key. Two different texts
     /// share a digest with probability about n^2 / 2^129 among n texts: 1.5e-27 at a million
@@ -153,6 +156,7 @@ public final class FileDedupStore: DedupStore {
         try semantic?.catchUp()
         var decisions: [DedupDecision] = []
         var out: [UInt8] = []
+        semanticMatchTexts = [:]
         for (i, c) in candidates.enumerated() {
             let text = norms[i]
             if text.isEmpty { decisions.append(.duplicate); continue }
@@ -172,11 +176,14 @@ public final class FileDedupStore: DedupStore {
                 shingled = (set, bands)
             }
             if let ledger = semantic, let v = vectors?[i] {
-                if let hit = ledger.index.match(v, isLive: live) {
-                    decisions.append(.semanticDuplicate(of: hit.id.hex, similarity: hit.similarity))
+                if let hit = ledger.index.match(v, isLive: { live($0.digest) }) {
+                    decisions.append(.semanticDuplicate(of: hit.id.digest.hex, similarity: hit.similarity))
+                    semanticMatchTexts[hit.id.digest.hex] = hit.id.ledgerOffset < Int64(offset)
+                        ? ledgerQuestion(at: hit.id.ledgerOffset)
+                        : candidates.first { Digest(Text.normalized($0.question)) == hit.id.digest }?.question
                     continue
                 }
-                ledger.add(norm, vector: v)
+                ledger.add(norm, ledgerOffset: Int64(offset) + Int64(out.count), vector: v)
             }
             if let shingled { near!.add(norm, set: shingled.set, bands: shingled.bands) }
             remember(key: key, norm: norm)
@@ -195,5 +202,20 @@ public final class FileDedupStore: DedupStore {
             offset += off_t(out.count)
         }
         return decisions
+    }
+
+    /// The question of the ledger line at `lineOffset` (nil when it cannot be read back).
+    private func ledgerQuestion(at lineOffset: Int64) -> String? {
+        var line: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 1 << 14)
+        var position = off_t(lineOffset)
+        while line.count < Self.chunkBytes {
+            let n = chunk.withUnsafeMutableBytes { pread(fd, $0.baseAddress!, $0.count, position) }
+            if n <= 0 { break }
+            if let end = chunk[..<n].firstIndex(of: 0x0A) { line += chunk[..<end]; break }
+            line += chunk[..<n]
+            position += off_t(n)
+        }
+        return (try? JSONCodec.parse(line))?["question"]?.stringValue
     }
 }

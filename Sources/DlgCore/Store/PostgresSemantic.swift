@@ -14,6 +14,9 @@ final class PostgresSemanticIndex {
     /// A conversation turn's newest accepted question: an older one was freed (the turn asked again).
     private var latest: [String: String] = [:]
     private var lastID = 0
+    /// The text of each question the last batch named as a semantic match, by its `question_hash`
+    /// (normalized, as the table keeps it, for a match from the store).
+    var matchTexts: [String: String] = [:]
 
     static let schemaSQL = """
         SELECT pg_advisory_xact_lock(4729031);
@@ -59,12 +62,12 @@ final class PostgresSemanticIndex {
 
     /// The accepted question closest to `vector` at or above the threshold: not the same text (exact
     /// dedup decides that), not this turn's own, not one its turn has replaced.
-    func match(_ vector: [Float], cid: String, turn: Int, norm: String) -> (hash: String, similarity: Double)? {
+    func match(_ vector: [Float], cid: String, turn: Int, norm: String) -> (hash: String, norm: String, similarity: Double)? {
         let hit = index.match(vector) { n in
             let r = rows[n]
             return r.norm != norm && !(r.cid == cid && r.turn == turn) && latest["\(r.cid)#\(r.turn)"] == r.norm
         }
-        return hit.map { (questionHash(rows[$0.id].norm), $0.similarity) }
+        return hit.map { (questionHash(rows[$0.id].norm), rows[$0.id].norm, $0.similarity) }
     }
 
     static let addSQL = """
@@ -123,6 +126,7 @@ extension PostgresDedupStore {
                           into decisions: inout [DedupDecision?], _ index: PostgresSemanticIndex,
                           _ tx: PGTransaction) throws(DlgError) {
         try index.catchUp(tx)
+        index.matchTexts = [:]
         var batch = SemanticIndex<Int>(threshold: index.semantic.threshold)
         var seen = Set<String>()
         for (i, c) in candidates.enumerated() where decisions[i] == nil && !norms[i].isEmpty {
@@ -132,8 +136,10 @@ extension PostgresDedupStore {
                 candidates[k].conversationID != c.conversationID || candidates[k].turnIndex != c.turnIndex }
             if let stored, stored.similarity >= (earlier?.similarity ?? -2) {
                 decisions[i] = .semanticDuplicate(of: stored.hash, similarity: stored.similarity)
+                index.matchTexts[stored.hash] = stored.norm
             } else if let earlier {
                 decisions[i] = .semanticDuplicate(of: questionHash(norms[earlier.id]), similarity: earlier.similarity)
+                index.matchTexts[questionHash(norms[earlier.id])] = candidates[earlier.id].question
             } else {
                 batch.add(i, vector: v)
             }

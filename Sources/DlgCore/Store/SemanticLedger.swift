@@ -6,17 +6,25 @@ import Glibc
 /// The file store's semantic side: each accepted question's vector in a file beside the ledger
 /// (`coverage_ledger.vectors` for `coverage_ledger.jsonl`), read and appended only under the ledger's
 /// lock, so every process of a run sees every vector committed before its batch (first to commit
-/// wins, as for exact dedup). A record is the model's tag, the normalized question's digest, the
-/// dimension and the floats (little-endian); the vectors of a batch are written before its ledger
+/// wins, as for exact dedup). A record is the model's tag, the normalized question's digest, where its
+/// ledger line starts (to read its text back), the dimension and the floats (little-endian); the vectors of a batch are written before its ledger
 /// lines, so a vector whose question never reached the ledger is simply not live.
 final class SemanticLedger {
     let path: String
     let semantic: SemanticDedup
     private var fd: Int32 = -1
     private var offset: off_t = 0
-    private(set) var index: SemanticIndex<FileDedupStore.Digest>
+    private(set) var index: SemanticIndex<Entry>
     private var pending: [UInt8] = []
-    static let headerBytes = 8 + 16 + 4
+    static let headerBytes = 8 + 16 + 8 + 4
+
+    /// An indexed question: its normalized text's digest and where its ledger line starts.
+    struct Entry: Hashable {
+        let digest: FileDedupStore.Digest
+        let ledgerOffset: Int64
+        func hash(into h: inout Hasher) { h.combine(digest) }
+        static func == (a: Entry, b: Entry) -> Bool { a.digest == b.digest }
+    }
 
     init(ledgerPath: String, semantic: SemanticDedup) throws(DlgError) {
         path = (ledgerPath as NSString).deletingPathExtension + ".vectors"
@@ -40,13 +48,13 @@ final class SemanticLedger {
         var at = 0
         let tag = semantic.modelTag
         while at + Self.headerBytes <= bytes.count {
-            let dim = Int(Self.u32(bytes, at + 24))
+            let dim = Int(Self.u32(bytes, at + 32))
             let end = at + Self.headerBytes + dim * 4
             guard end <= bytes.count else { break }
             if Self.u64(bytes, at) == tag {
                 let digest = FileDedupStore.Digest(high: Self.u64(bytes, at + 8), low: Self.u64(bytes, at + 16))
                 let v = (0..<dim).map { Float(bitPattern: Self.u32(bytes, at + Self.headerBytes + $0 * 4)) }
-                index.add(digest, vector: v)
+                index.add(Entry(digest: digest, ledgerOffset: Int64(bitPattern: Self.u64(bytes, at + 24))), vector: v)
             }
             at = end
         }
@@ -54,12 +62,14 @@ final class SemanticLedger {
         if at < bytes.count { ftruncate(fd, offset) }
     }
 
-    /// Takes an accepted question's vector into the index and the next write.
-    func add(_ digest: FileDedupStore.Digest, vector: [Float]) {
-        index.add(digest, vector: vector)
+    /// Takes an accepted question's vector into the index and the next write; `ledgerOffset`: where
+    /// its ledger line will start.
+    func add(_ digest: FileDedupStore.Digest, ledgerOffset: Int64, vector: [Float]) {
+        index.add(Entry(digest: digest, ledgerOffset: ledgerOffset), vector: vector)
         Self.put64(semantic.modelTag, &pending)
         Self.put64(digest.high, &pending)
         Self.put64(digest.low, &pending)
+        Self.put64(UInt64(bitPattern: ledgerOffset), &pending)
         Self.put32(UInt32(vector.count), &pending)
         for x in vector { Self.put32(x.bitPattern, &pending) }
     }

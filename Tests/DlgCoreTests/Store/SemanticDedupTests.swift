@@ -63,10 +63,11 @@ import Testing
         #expect(of == hash && similarity > 0.9 && similarity < 1)
         #expect(decisions[0] == .accepted && decisions[2...].allSatisfy { $0 == .accepted }, "\(decisions)")
 
-        let again = try await onOwnThread {
-            try FileDedupStore(path: path, semantic: SemanticDedup(threshold: 0.9, embedder: e))
-                .decide([Self.candidate("c9", 1, b), Self.candidate("c1", 1, a)])
+        let (again, texts) = try await onOwnThread {
+            let store = try FileDedupStore(path: path, semantic: SemanticDedup(threshold: 0.9, embedder: e))
+            return (try store.decide([Self.candidate("c9", 1, b), Self.candidate("c1", 1, a)]), store.semanticMatchTexts)
         }
+        #expect(texts == [hash: a], "the matched question read back from its ledger line")
         #expect(again.first.map { if case .semanticDuplicate(hash, _) = $0 { true } else { false } } == true, "\(again)")
         #expect(again.last == .accepted, "the same turn asking again is accepted again")
         let off = try await onOwnThread {
