@@ -25,6 +25,10 @@ public final class ExportSession {
     private var seen = Set<String>()
     private var files: [AtomicFile] = []
     private var metrics: DatasetMetrics
+    private var topics = TopicDiversity()
+    /// Where topic diversity's embeddings come from; by default `retrieval.embedding_model` on
+    /// kb_responder's endpoint (nil: the figure is null, with the reason).
+    public var embedder: (any QuestionEmbedder)?
     /// Every chunk of the knowledge index as (source, chunk index), for `metrics.json`'s coverage
     /// (`KnowledgeBase.inventoryKeys`); nil leaves the coverage shares null.
     public var knowledge: [(source: String, chunkIndex: Int)]?
@@ -35,6 +39,7 @@ public final class ExportSession {
     public init(settings: Settings) throws(DlgError) {
         self.settings = settings
         metrics = DatasetMetrics(reasons: settings.judge.reasons)
+        embedder = EndpointQuestionEmbedder.forRetrieval(settings)
         lines = try DatasetLines(settings: settings)
         let out = settings.outputDir
         // Each AtomicFile removes its temporary unless committed: an error on the way leaves the
@@ -57,6 +62,7 @@ public final class ExportSession {
             if i < files.count && !bytes.isEmpty { try files[i].write(bytes) }
         }) else { return }
         metrics.add(r)
+        topics.add(r)
         summary.conversations += 1
         summary.turns += encoded.turns
         if encoded.judged { summary.judged += 1 }
@@ -92,7 +98,8 @@ public final class ExportSession {
         }
         files = []
         let metricsPath = (settings.outputDir as NSString).appendingPathComponent(Self.metricsFile)
-        let figures = metrics.json(sourceFile: "conversations_sharegpt.jsonl", knowledge: knowledge)
+        let figures = TopicDiversity.inserting(topics.json(embedder: embedder),
+                                               into: metrics.json(sourceFile: "conversations_sharegpt.jsonl", knowledge: knowledge))
         try Files.writeAtomically(figures.prettyBytes() + [0x0A], to: metricsPath)
         summary.files.append(metricsPath)
         unlink(DatasetAppend.statePath(settings))

@@ -33,6 +33,14 @@ public final class EndpointQuestionEmbedder: QuestionEmbedder, @unchecked Sendab
         self.model = model
     }
 
+    /// `retrieval.embedding_model` on kb_responder's first endpoint; nil when either is missing.
+    public static func forRetrieval(_ settings: Settings) -> EndpointQuestionEmbedder? {
+        let model = settings.retrieval.embeddingModel
+        guard !model.isEmpty, let endpoint = settings.agent(.kbResponder).endpoints.first else { return nil }
+        return EndpointQuestionEmbedder(client: LLMClient(logsDir: settings.logsDir, layer: settings.llmLayer),
+                                        endpoint: endpoint, model: model)
+    }
+
     /// The embedder a config means: `retrieval.embedding_model` on kb_responder's first endpoint.
     public convenience init(settings: Settings) throws(DlgError) {
         guard let endpoint = settings.agent(.kbResponder).endpoints.first else {
