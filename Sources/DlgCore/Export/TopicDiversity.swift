@@ -8,10 +8,10 @@ import Foundation
 /// so the same dataset always gives the same figure. With unit vectors v_1..v_n, the sum of the
 /// cosines over ordered pairs i != j is |Σ v|² - n, so the mean distance over the n(n-1)/2 pairs is
 /// 1 - (|Σ v|² - n) / (n(n-1)): one pass over the vectors, not n² dot products.
-public struct TopicDiversity {
+public struct TopicDiversity: Sendable {
     public static let sampleLimit = 2000
 
-    struct Sample {
+    struct Sample: Sendable {
         var seen = 0
         /// (hash, question), at most `sampleLimit`, the largest hash first out.
         var kept: [(hash: UInt64, text: String)] = []
