@@ -32,7 +32,8 @@ public struct DlgDedup: AsyncParsableCommand {
     public func run() async throws {
         try await ToolMain.run("dlg-dedup") {
             let settings = try common.settings()
-            let store = try StoreFactory.dedupStore(settings, ledger: ledger, runID: runID)
+            let store = try StoreFactory.dedupStore(settings, ledger: ledger, runID: runID,
+                                                     semantic: try SemanticDedup.configured(settings))
             let log = DlgLog.logger("dlg.dedup", logsDir: settings.logsDir, file: RunLayout.runLog)
             let stage = DedupStage(store: store, log: log)
             // In batches: one store round trip decides every record read meanwhile, in input order.

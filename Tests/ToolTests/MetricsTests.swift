@@ -7,7 +7,7 @@ import Testing
 
 @Suite("metrics.json") struct MetricsTests {
     static let scopeKeys = ["dialogues", "turns", "mean_turns_per_dialogue", "mean_words_per_message",
-                            "distinct_1", "distinct_2", "distinct_3", "mtld", "dedup_rejected_share", "kb_coverage", "judge"]
+                            "distinct_1", "distinct_2", "distinct_3", "mtld", "dedup_rejected_share", "kb_coverage", "judge", "topic_diversity"]
 
     /// The keys of one scope, and figures in their ranges.
     static func checkScope(_ s: JSON?, _ name: String, sourceLocation: SourceLocation = #_sourceLocation) throws {

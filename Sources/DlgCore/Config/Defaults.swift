@@ -68,7 +68,7 @@ enum ConfigDefaults {
             "coverage": .obj([
                 "doc_coverage_mode": "balanced", "doc_coverage_epsilon": 0.15,
                 "doc_coverage_fraction": 0.2, "question_dedup_retries": 3,
-                "near_dedup_threshold": 0.0, "dedup_against_runs": .array([]),
+                "near_dedup_threshold": 0.0, "semantic_dedup_threshold": 0.0, "dedup_against_runs": .array([]),
             ]),
             "tools": .obj(["web_search_enabled": false, "serper_num_results": 5, "serper_timeout": 30]),
             "personas": .obj(["enabled": true, "path": "personas.yaml"]),
@@ -137,6 +137,7 @@ enum ConfigDefaults {
         ("DOC_COVERAGE_FRACTION", "coverage.doc_coverage_fraction", .double),
         ("QUESTION_DEDUP_RETRIES", "coverage.question_dedup_retries", .int),
         ("NEAR_DEDUP_THRESHOLD", "coverage.near_dedup_threshold", .double),
+        ("SEMANTIC_DEDUP_THRESHOLD", "coverage.semantic_dedup_threshold", .double),
         ("ENABLE_WEB_TOOLS", "tools.web_search_enabled", .bool),
         ("SERPER_NUM_RESULTS", "tools.serper_num_results", .int), ("SERPER_TIMEOUT", "tools.serper_timeout", .double),
         ("JUDGE_MODE", "judge.mode", .string), ("JUDGE_GRANULARITY", "judge.granularity", .string),

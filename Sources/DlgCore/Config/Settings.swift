@@ -89,6 +89,8 @@ public struct Settings: Sendable {
     public var backend: String
     /// Where the run's shared state lives (Config/StoreSettings.swift).
     public var store: StoreSettings
+    /// `coverage.semantic_dedup_threshold` and its embedding model (Config/SemanticDedupSettings.swift).
+    public var semanticDedup: SemanticDedupSettings
 
     /// What the config asks for that this version does not do yet, one sentence each, so a run says
     /// so instead of quietly doing less (the keys themselves are valid upstream keys).
@@ -156,6 +158,7 @@ public struct Settings: Sendable {
         backend = try r.choice("llm.backend", ["openai", "vllm_attach", "vllm_managed"], aliases: ["api": "openai"])
         store = try StoreSettings.read(r, distributed: run.distributedEnabled)
         if store.usesPostgres { llmLayer.batch.postgresDSN = store.dsn }
+        semanticDedup = try SemanticDedupSettings.read(r, embeddingModel: retrieval.embeddingModel)
         var agents: [AgentName: AgentSettings] = [:]
         for agent in AgentName.allCases { agents[agent] = try AgentSettings.resolve(agent, reader: r) }
         self.agents = agents

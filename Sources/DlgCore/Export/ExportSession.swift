@@ -24,7 +24,10 @@ public final class ExportSession {
     private var summary = ExportSummary()
     private var seen = Set<String>()
     private var files: [AtomicFile] = []
-    private var metrics: DatasetMetrics
+    private var metrics: MetricsFile
+    /// Where topic diversity's embeddings come from (the run gives `retrieval.embedding_model` on
+    /// kb_responder's endpoint; nil: the figure is null, with the reason).
+    public var embedder: (any QuestionEmbedder)?
     /// Every chunk of the knowledge index as (source, chunk index), for `metrics.json`'s coverage
     /// (`KnowledgeBase.inventoryKeys`); nil leaves the coverage shares null.
     public var knowledge: [(source: String, chunkIndex: Int)]?
@@ -32,9 +35,10 @@ public final class ExportSession {
     /// `metrics.json`, beside the dataset files.
     public static let metricsFile = RunLayout.metricsFile
 
-    public init(settings: Settings) throws(DlgError) {
+    public init(settings: Settings, embedder: (any QuestionEmbedder)? = nil) throws(DlgError) {
         self.settings = settings
-        metrics = DatasetMetrics(reasons: settings.judge.reasons, rejectionsDir: settings.outputDir)
+        metrics = MetricsFile(settings: settings)
+        self.embedder = embedder
         lines = try DatasetLines(settings: settings)
         let out = settings.outputDir
         // Each AtomicFile removes its temporary unless committed: an error on the way leaves the
@@ -93,7 +97,7 @@ public final class ExportSession {
         }
         files = []
         let metricsPath = settings.layout.metricsPath
-        let figures = metrics.json(sourceFile: RunLayout.sharegptFile, knowledge: knowledge)
+        let figures = metrics.json(knowledge: knowledge, embedder: embedder)
         try Files.writeAtomically(figures.prettyBytes() + [0x0A], to: metricsPath)
         summary.files.append(metricsPath)
         unlink(DatasetAppend.statePath(settings))

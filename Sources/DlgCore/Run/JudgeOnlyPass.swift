@@ -31,7 +31,7 @@ extension RunOrchestrator {
         let fd = open(judged, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw DlgError.io("\(judged): cannot open") }
         defer { close(fd) }
-        let session = try ExportSession(settings: settings)
+        let session = try ExportSession(settings: settings, embedder: EndpointQuestionEmbedder.forRetrieval(settings))
         session.knowledge = KnowledgeBase.inventoryKeys(settings: settings)
         let count = try session.add(from: LineReader(fd: fd, name: judged)) { (number: Int, problem: String) throws(DlgError) in
             throw DlgError.data("\(judged):\(number): not a dialogue record: \(problem)")

@@ -17,7 +17,7 @@ public enum RunMetrics {
     public static func write(settings: Settings, runID requested: String?) throws(DlgError) -> Written {
         let runID = try chosenRun(settings, requested: requested, database: settings.store.usesPostgres)
         let (journal, completed, _) = try StoredRuns.completedDialogues(settings: settings, runID: runID)
-        var metrics = DatasetMetrics(reasons: settings.judge.reasons)
+        var metrics = MetricsFile(settings: settings)
         var dialogues = 0
         for p in completed {
             let record = try journal.record(at: p)
@@ -27,7 +27,8 @@ public enum RunMetrics {
         }
         try Files.makeDirectory(settings.outputDir)
         let path = settings.layout.metricsPath
-        let figures = metrics.json(sourceFile: RunLayout.sharegptFile, knowledge: KnowledgeBase.inventoryKeys(settings: settings))
+        let figures = metrics.json(knowledge: KnowledgeBase.inventoryKeys(settings: settings),
+                                   embedder: EndpointQuestionEmbedder.forRetrieval(settings))
         try Files.writeAtomically(figures.prettyBytes() + [0x0A], to: path)
         return Written(runID: runID, path: path, dialogues: dialogues)
     }

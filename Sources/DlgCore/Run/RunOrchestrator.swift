@@ -288,7 +288,7 @@ public final class RunOrchestrator {
 
     /// The dataset files from the completed dialogues, read back one at a time from the journal.
     func exportCompleted(_ book: RunBook) throws(DlgError) -> ExportSummary {
-        let session = try ExportSession(settings: settings)
+        let session = try ExportSession(settings: settings, embedder: EndpointQuestionEmbedder.forRetrieval(settings))
         session.knowledge = KnowledgeBase.inventoryKeys(settings: settings)
         for p in book.completedPositions { try session.add(try book.journal.record(at: p)) }
         return try session.finish()

@@ -37,7 +37,7 @@ public enum StoredRuns {
     /// from `<output_dir>/run_state/<run_id>/journal.jsonl`.
     public static func export(settings: Settings, runID: String) throws(DlgError) -> ExportSummary {
         let (journal, completed, pg) = try completedDialogues(settings: settings, runID: runID)
-        let session = try ExportSession(settings: settings)
+        let session = try ExportSession(settings: settings, embedder: EndpointQuestionEmbedder.forRetrieval(settings))
         session.knowledge = KnowledgeBase.inventoryKeys(settings: settings)
         for p in completed { try session.add(try journal.record(at: p)) }
         if let pg { try pg.writeLedger(runID: runID, to: settings.ledgerPath) }

@@ -12,6 +12,8 @@ public final class DedupStage: RecordStage, @unchecked Sendable {
     public private(set) var rejected = 0
     /// Of the rejected, those rejected as near duplicates.
     public private(set) var nearRejected = 0
+    /// Of the rejected, those rejected as semantic duplicates.
+    public private(set) var semanticRejected = 0
     /// Why the store could not be read or written (the last time), and how many records that left
     /// pending; the tool then reports it and exits 74 (69 for a database that stayed down).
     public private(set) var storeError: String?
@@ -100,9 +102,17 @@ public final class DedupStage: RecordStage, @unchecked Sendable {
                 rejected += 1
                 nearRejected += 1
                 rejections.append(Self.rejection(out[i], candidates[k], attempt: attempt, kind: .near,
-                                                 matched: id, text: store.nearMatchTexts[id], similarity: similarity))
+                                                 matched: id, text: store.matchTexts[id], similarity: similarity))
                 log.info("near_duplicate matched=\(id) similarity=\(String(format: "%.3f", similarity)) attempt=\(attempt)",
                          metadata: at.merging(["dlg_kind": "near_duplicate", "dlg_matched_question": "\(id)",
+                                                   "dlg_similarity": "\(String(format: "%.3f", similarity))"]) { a, _ in a })
+            case .semanticDuplicate(let id, let similarity):
+                rejected += 1
+                semanticRejected += 1
+                rejections.append(Self.rejection(out[i], candidates[k], attempt: attempt, kind: .semantic,
+                                                 matched: id, text: store.matchTexts[id], similarity: similarity))
+                log.info("semantic_duplicate matched=\(id) similarity=\(String(format: "%.3f", similarity)) attempt=\(attempt)",
+                         metadata: at.merging(["dlg_kind": "semantic_duplicate", "dlg_matched_question": "\(id)",
                                                    "dlg_similarity": "\(String(format: "%.3f", similarity))"]) { a, _ in a })
             }
             out[i]["pending"] = .object(p)

@@ -22,6 +22,9 @@ public enum DedupDecision: Sendable, Equatable {
     /// `of` is its id: the ledger's `question_hash` (the first 16 hex digits of the SHA-256 of the
     /// normalized question).
     case nearDuplicate(of: String, similarity: Double)
+    /// An accepted question's embedding is this close (cosine, at or above
+    /// `coverage.semantic_dedup_threshold`); `of` is its `question_hash`.
+    case semanticDuplicate(of: String, similarity: Double)
 
     public var isAccepted: Bool { self == .accepted }
 }
@@ -32,13 +35,14 @@ public protocol DedupStore: AnyObject {
     func decide(_ candidates: [DedupCandidate]) throws(DlgError) -> [DedupDecision]
     /// Where dlg-dedup writes its rejections (`StoreFactory` sets it; nil: nowhere).
     var rejectionLog: DedupRejectionLog? { get }
-    /// The text of each question the last `decide` named as a near match, by its `question_hash`.
-    var nearMatchTexts: [String: String] { get }
+    /// The text of each question the last `decide` named as a near or semantic match, by its
+    /// `question_hash` (for the rejections file, which the report shows).
+    var matchTexts: [String: String] { get }
 }
 
 extension DedupStore {
     public var rejectionLog: DedupRejectionLog? { nil }
-    public var nearMatchTexts: [String: String] { [:] }
+    public var matchTexts: [String: String] { [:] }
 }
 
 extension DedupStore {
@@ -70,7 +74,9 @@ public final class FileDedupStore: DedupStore {
     /// near dedup off.
     private var near: NearIndex<Int64>?
     public var rejectionLog: DedupRejectionLog?
-    public private(set) var nearMatchTexts: [String: String] = [:]
+    public private(set) var matchTexts: [String: String] = [:]
+    /// The accepted questions' vectors (nil: semantic dedup off; Store/SemanticLedger.swift).
+    private var semantic: SemanticLedger?
 
     /// The first 128 bits of the SHA-256 of a normalized question or a key. Two different texts
     /// share a digest with probability about n^2 / 2^129 among n texts: 1.5e-27 at a million
@@ -93,12 +99,14 @@ public final class FileDedupStore: DedupStore {
         }
     }
 
-    /// `nearThreshold`: `coverage.near_dedup_threshold` (0: exact dedup only).
-    public init(path: String, nearThreshold: Double = 0) throws(DlgError) {
+    /// `nearThreshold`: `coverage.near_dedup_threshold` (0: exact dedup only); `semantic`:
+    /// `coverage.semantic_dedup_threshold` and its embedder (nil: off).
+    public init(path: String, nearThreshold: Double = 0, semantic: SemanticDedup? = nil) throws(DlgError) {
         self.path = path
         if nearThreshold > 0 { near = NearIndex(threshold: nearThreshold) }
         let dir = (path as NSString).deletingLastPathComponent
         if !dir.isEmpty { try Files.makeDirectory(dir) }
+        if let semantic { self.semantic = try SemanticLedger(ledgerPath: path, semantic: semantic) }
         fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw DlgError.io("\(path): cannot open the dedup store: \(String(cString: strerror(errno)))") }
     }
@@ -170,9 +178,12 @@ public final class FileDedupStore: DedupStore {
     }
 
     public func decide(_ candidates: [DedupCandidate]) throws(DlgError) -> [DedupDecision] {
+        let norms = candidates.map { Text.normalized($0.question) }
+        let vectors = try semantic?.semantic.vectors(norms)
         flock(fd, LOCK_EX)
         defer { flock(fd, LOCK_UN) }
         try catchUp()
+        try semantic?.catchUp()
         var decisions: [DedupDecision] = []
         var out: [UInt8] = []
         // The questions of this batch accepted so far, by where their lines will start.
@@ -181,28 +192,40 @@ public final class FileDedupStore: DedupStore {
             if let p = pending[at] { return p }
             return ledgerQuestion(at: at).map { ($0, Digest(Text.normalized($0))) }
         }
-        nearMatchTexts = [:]
-        for c in candidates {
-            let text = Text.normalized(c.question)
+        matchTexts = [:]
+        for (i, c) in candidates.enumerated() {
+            let text = norms[i]
             if text.isEmpty { decisions.append(.duplicate); continue }
             let norm = Digest(text), key = Digest(c.key)
             if questionOf[key] == norm && acceptedBy[norm] == key { decisions.append(.accepted); continue }
             if acceptedBy[norm] != nil { decisions.append(.duplicate); continue }
+            // A question still accepted, and not the one this turn held before (a turn asked again).
+            let live = { (d: Digest) in self.acceptedBy[d] != nil && self.acceptedBy[d] != key }
+            var shingled: (set: Set<UInt64>, bands: [UInt64])?
             if near != nil {
                 let set = NearDuplicates.shingles(text)
                 let bands = NearDuplicates.bands(of: set, near!.banding)
-                // A question still accepted, and not the one this turn held before (a turn asked again).
-                let live = { (at: Int64) -> Bool in
-                    guard let d = stored(at)?.digest else { return false }
-                    return self.acceptedBy[d] != nil && self.acceptedBy[d] != key
-                }
-                if let hit = near!.match(set, bands: bands, isLive: live), let matched = stored(hit.id) {
+                let liveAt = { (at: Int64) -> Bool in stored(at).map { live($0.digest) } ?? false }
+                if let hit = near!.match(set, bands: bands, isLive: liveAt), let matched = stored(hit.id) {
                     decisions.append(.nearDuplicate(of: matched.digest.hex, similarity: hit.similarity))
-                    nearMatchTexts[matched.digest.hex] = matched.text
+                    matchTexts[matched.digest.hex] = matched.text
                     continue
                 }
+                shingled = (set, bands)
+            }
+            if let ledger = semantic, let v = vectors?[i] {
+                if let hit = ledger.index.match(v, isLive: { live($0.digest) }) {
+                    decisions.append(.semanticDuplicate(of: hit.id.digest.hex, similarity: hit.similarity))
+                    matchTexts[hit.id.digest.hex] = hit.id.ledgerOffset < Int64(offset)
+                        ? ledgerQuestion(at: hit.id.ledgerOffset)
+                        : candidates.first { Digest(Text.normalized($0.question)) == hit.id.digest }?.question
+                    continue
+                }
+                ledger.add(norm, ledgerOffset: Int64(offset) + Int64(out.count), vector: v)
+            }
+            if let shingled {
                 let at = Int64(offset) + Int64(out.count)
-                near!.add(at, set: set, bands: bands)
+                near!.add(at, set: shingled.set, bands: shingled.bands)
                 pending[at] = (c.question, norm)
             }
             remember(key: key, norm: norm)
@@ -210,6 +233,7 @@ public final class FileDedupStore: DedupStore {
             out.append(0x0A)
             decisions.append(.accepted)
         }
+        try semantic?.flush()
         if !out.isEmpty {
             var written = 0
             while written < out.count {

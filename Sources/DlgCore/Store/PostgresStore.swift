@@ -140,16 +140,21 @@ public final class PostgresDedupStore: DedupStore {
     /// The earlier runs whose questions this run's are checked against (`coverage.dedup_against_runs`).
     public let againstRuns: [String]
     public var rejectionLog: DedupRejectionLog?
-    public private(set) var nearMatchTexts: [String: String] = [:]
+    public private(set) var matchTexts: [String: String] = [:]
+    /// The vectors read so far (nil: semantic dedup off; Store/PostgresSemantic.swift).
+    let semantic: PostgresSemanticIndex?
 
     /// `nearThreshold`: `coverage.near_dedup_threshold` (0: exact dedup only). `against`: the earlier
     /// runs to check against; a run id the store does not hold is a config error (78): a typo would
     /// otherwise check nothing.
-    public init(store: PostgresStore, runID: String, nearThreshold: Double = 0, against: DedupAgainstRuns = .none) throws(DlgError) {
+    /// `semantic`: `coverage.semantic_dedup_threshold` and its embedder (nil: off).
+    public init(store: PostgresStore, runID: String, nearThreshold: Double = 0, against: DedupAgainstRuns = .none,
+                semantic: SemanticDedup? = nil) throws(DlgError) {
         self.store = store
         self.runID = runID
         self.nearThreshold = nearThreshold
         near = nearThreshold > 0 ? NearDuplicates.Banding(threshold: nearThreshold) : nil
+        self.semantic = try semantic.map { (s) throws(DlgError) in try PostgresSemanticIndex(semantic: s, runID: runID, db: store.db) }
         if against.isActive {
             let stored = try store.runs().map(\.runID)
             if case .runs(let ids) = against, let missing = ids.first(where: { !stored.contains($0) }) {
@@ -191,8 +196,8 @@ public final class PostgresDedupStore: DedupStore {
         """
 
     public func decide(_ candidates: [DedupCandidate]) throws(DlgError) -> [DedupDecision] {
-        nearMatchTexts = [:]
-        guard let near else {
+        matchTexts = [:]
+        guard near != nil || semantic != nil else {
             let earlier = try acceptedEarlier(candidates) { (sql, params) throws(DlgError) in try store.db.query(sql, params) }
             let rest = candidates.indices.filter { !earlier.contains($0) }
             let exact = try exactDecide(rest.map { candidates[$0] }) { (sql, params) throws(DlgError) in try store.db.query(sql, params) }
@@ -200,8 +205,10 @@ public final class PostgresDedupStore: DedupStore {
             for (k, i) in rest.enumerated() where exact[k] { decisions[i] = .accepted }
             return decisions
         }
+        // Asked before the transaction: no lock is held over a request to the embeddings endpoint.
+        let vectors = try semantic?.semantic.vectors(candidates.map { Text.normalized($0.question) })
         return try store.db.transaction { (tx: PGTransaction) throws(DlgError) in
-            try nearDecide(candidates, near, tx)
+            try nearDecide(candidates, near, vectors: vectors, tx)
         }
     }
 
@@ -283,7 +290,7 @@ public final class PostgresDedupStore: DedupStore {
 
     /// The accepted questions sharing a band with the batch's, numbered in the order they were
     /// accepted (so of equally similar ones the first accepted is named), indexed by those bands.
-    func bandHits(_ bands: [[UInt64]], _ banding: NearDuplicates.Banding, _ tx: PGTransaction) throws(DlgError) -> ([Stored], NearIndex<Int>) {
+    func bandHits(_ bands: [[UInt64]], _ tx: PGTransaction) throws(DlgError) -> ([Stored], NearIndex<Int>) {
         var qBand: [Int] = [], qHash: [Int] = []
         for b in bands {
             for (i, h) in b.enumerated() { qBand.append(i); qHash.append(Int(bitPattern: UInt(h))) }
@@ -309,12 +316,14 @@ public final class PostgresDedupStore: DedupStore {
     /// (`pg_advisory_xact_lock`), so batches of every process of the run are decided one after the
     /// other, each seeing every question committed before it: first to commit wins, as for exact
     /// dedup. The accepted questions' band hashes are written in the same transaction.
-    func nearDecide(_ candidates: [DedupCandidate], _ banding: NearDuplicates.Banding, _ tx: PGTransaction) throws(DlgError) -> [DedupDecision] {
+    /// `banding` nil: semantic dedup alone (no shingles, no bands, nothing near).
+    func nearDecide(_ candidates: [DedupCandidate], _ banding: NearDuplicates.Banding?, vectors: [[Float]?]? = nil,
+                    _ tx: PGTransaction) throws(DlgError) -> [DedupDecision] {
         try tx.query("SELECT pg_advisory_xact_lock(4729032, hashtext($1))", [.text(runID)])
         let norms = candidates.map { Text.normalized($0.question) }
-        let sets = norms.map { NearDuplicates.shingles($0) }
-        let bands = sets.map { NearDuplicates.bands(of: $0, banding) }
-        let found = try bandHits(bands, banding, tx)
+        let sets = norms.map { banding == nil ? [] : NearDuplicates.shingles($0) }
+        let bands = sets.map { set in banding.map { NearDuplicates.bands(of: set, $0) } ?? [] }
+        let found = try bandHits(bands, tx)
         let stored = found.0
         var hits = found.1
         let earlier = try acceptedEarlier(candidates) { (sql, params) throws(DlgError) in try tx.query(sql, params) }
@@ -340,14 +349,18 @@ public final class PostgresDedupStore: DedupStore {
             if let a, a.similarity >= (b?.similarity ?? -1) {
                 let id = questionHash(stored[a.id].norm)
                 decisions[i] = .nearDuplicate(of: id, similarity: a.similarity)
-                nearMatchTexts[id] = (try? JSONCodec.parse(Array(stored[a.id].entry.utf8)))?["question"]?.stringValue ?? stored[a.id].norm
+                matchTexts[id] = (try? JSONCodec.parse(Array(stored[a.id].entry.utf8)))?["question"]?.stringValue ?? stored[a.id].norm
             } else if let b {
                 let id = questionHash(norms[b.id])
                 decisions[i] = .nearDuplicate(of: id, similarity: b.similarity)
-                nearMatchTexts[id] = candidates[b.id].question
+                matchTexts[id] = candidates[b.id].question
             } else {
                 batch.add(i, set: sets[i], bands: bands[i])
             }
+        }
+        if let semantic, let vectors {
+            try semanticVerdicts(candidates, norms: norms, vectors: vectors, into: &decisions, semantic, tx)
+            for (id, text) in semantic.matchTexts { matchTexts[id] = text }
         }
         let rest = candidates.indices.filter { decisions[$0] == nil }
         let exact = try exactDecide(rest.map { candidates[$0] }) { (sql, params) throws(DlgError) in try tx.query(sql, params) }
@@ -363,6 +376,10 @@ public final class PostgresDedupStore: DedupStore {
         if !addBand.isEmpty {
             try tx.query(Self.addBandsSQL, [.text(runID), .intArray(addBand), .intArray(addHash),
                                             .textArray(addCid), .intArray(addTurn)])
+        }
+        if let semantic, let vectors {
+            try commitVectors(candidates, norms: norms, vectors: vectors,
+                              accepted: rest.indices.filter { exact[$0] }.map { rest[$0] }, semantic, tx)
         }
         return decisions.map { $0 ?? .duplicate }
     }

@@ -21,17 +21,20 @@ public enum StoreFactory {
     /// The dedup store: `ledger` (a file) when given, else PostgreSQL when configured, else the
     /// output folder's `coverage_ledger.jsonl`.
     /// Its rejections go to `run_state/<run_id>/dedup_rejections.jsonl` (`DedupRejections`).
-    public static func dedupStore(_ settings: Settings, ledger: String?, runID: String?) throws(DlgError) -> DedupStore {
+    /// `semantic`: semantic dedup with its embeddings (`SemanticDedup.configured`), nil: off.
+    public static func dedupStore(_ settings: Settings, ledger: String?, runID: String?,
+                                  semantic: SemanticDedup? = nil) throws(DlgError) -> DedupStore {
         let rejections = DedupRejectionLog(outputDir: settings.outputDir)
         if ledger == nil, let pg = try postgres(settings) {
             let store = try PostgresDedupStore(store: pg, runID: try Self.runID(settings, given: runID),
                                                nearThreshold: settings.coverage.nearDedupThreshold,
-                                               against: settings.coverage.dedupAgainstRuns)
+                                               against: settings.coverage.dedupAgainstRuns, semantic: semantic)
             store.rejectionLog = rejections
             return store
         }
         try checkFileStoreRuns(settings)
-        let store = try FileDedupStore(path: ledger ?? settings.ledgerPath, nearThreshold: settings.coverage.nearDedupThreshold)
+        let store = try FileDedupStore(path: ledger ?? settings.ledgerPath, nearThreshold: settings.coverage.nearDedupThreshold,
+                                       semantic: semantic)
         store.rejectionLog = rejections
         return store
     }

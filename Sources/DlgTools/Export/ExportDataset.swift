@@ -85,7 +85,7 @@ struct ExportDataset: AsyncParsableCommand {
 
     /// Record files or stdin, streamed: each record is exported as it is read, so a file of any size fits.
     static func exportRecords(_ settings: Settings, files: [String], strict: Bool) throws -> Int32 {
-        let session = try ExportSession(settings: settings)
+        let session = try ExportSession(settings: settings, embedder: EndpointQuestionEmbedder.forRetrieval(settings))
         session.knowledge = KnowledgeBase.inventoryKeys(settings: settings)
         var bad = 0
         let readers: [LineReader] = files.isEmpty ? [LineReader()] : try files.map { path in

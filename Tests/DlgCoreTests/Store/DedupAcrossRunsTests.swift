@@ -76,7 +76,7 @@ import Testing
         let against = try PostgresDedupStore(store: store, runID: c, nearThreshold: 0.8, against: .runs([a]))
         #expect(try against.decide([Self.candidate("c-0", first), Self.candidate("c-1", near), Self.candidate("c-2", other)])
                 == [.duplicate, .nearDuplicate(of: id, similarity: similarity), .accepted])
-        #expect(against.nearMatchTexts[id] == first, "the earlier run's text, from its ledger entry")
+        #expect(against.matchTexts[id] == first, "the earlier run's text, from its ledger entry")
         // Exact dedup alone (threshold 0) also checks the earlier run; `all` takes every other run.
         let d = PostgresTestServer.freshRunID("across-d")
         let exactOnly = try PostgresDedupStore(store: store, runID: d, against: .all)

@@ -1,0 +1,106 @@
+import Foundation
+
+/// Embeddings from the configured endpoint's `/v1/embeddings` through `LLMClient.embed`, the client
+/// hybrid retrieval uses (its response cache included), with `retrieval.embedding_model` on
+/// kb_responder's first endpoint. Each text is asked once per process: a question rejected in one
+/// batch and seen again, or a text already measured, costs no request.
+public final class EndpointQuestionEmbedder: QuestionEmbedder, @unchecked Sendable {
+    public let model: String
+    let client: LLMClient
+    let endpoint: Endpoint
+    private let lock = NSLock()
+    private var known: [String: [Float]] = [:]
+    /// Texts per request (the server's batch, and a bound on the request's size).
+    static let batch = 64
+    /// The in-process cache's bound: beyond it the cache starts again (a run's texts are mostly new).
+    static let cacheLimit = 50_000
+    /// Requests sent so far (for tests and the log).
+    public private(set) var requests = 0
+
+    public init(client: LLMClient, endpoint: Endpoint, model: String) {
+        self.client = client
+        self.endpoint = endpoint
+        self.model = model
+    }
+
+    /// `retrieval.embedding_model` on kb_responder's first endpoint; nil when either is missing.
+    public static func forRetrieval(_ settings: Settings) -> EndpointQuestionEmbedder? {
+        let model = settings.retrieval.embeddingModel
+        guard !model.isEmpty, let endpoint = settings.agent(.kbResponder).endpoints.first else { return nil }
+        return EndpointQuestionEmbedder(client: LLMClient(logsDir: settings.logsDir, layer: settings.llmLayer),
+                                        endpoint: endpoint, model: model)
+    }
+
+    /// The embedder a config means: `retrieval.embedding_model` on kb_responder's first endpoint.
+    public convenience init(settings: Settings) throws(DlgError) {
+        guard let endpoint = settings.agent(.kbResponder).endpoints.first else {
+            throw DlgError.config("coverage.semantic_dedup_threshold is set but no llm endpoint serves /v1/embeddings")
+        }
+        self.init(client: LLMClient(logsDir: settings.logsDir, layer: settings.llmLayer), endpoint: endpoint,
+                  model: settings.semanticDedup.model)
+    }
+
+    public func vectors(_ texts: [String]) throws(DlgError) -> [[Float]] {
+        var missing: [String] = []
+        lock.withLock {
+            var asked = Set<String>()
+            for t in texts where known[t] == nil && asked.insert(t).inserted { missing.append(t) }
+        }
+        var start = 0
+        while start < missing.count {
+            let part = Array(missing[start..<min(start + Self.batch, missing.count)])
+            let got = try fetch(part)
+            lock.withLock {
+                if known.count + got.count > Self.cacheLimit { known.removeAll(keepingCapacity: true) }
+                for (t, v) in zip(part, got) { known[t] = v }
+                requests += 1
+            }
+            start += part.count
+        }
+        let found = lock.withLock { texts.map { known[$0] } }
+        var out: [[Float]] = []
+        for v in found {
+            // Only when the cache started again between asking and reading: ask once more.
+            guard let v else { return try vectors(texts) }
+            out.append(v)
+        }
+        return out
+    }
+
+    /// One request, awaited from this (non-pool) thread.
+    private func fetch(_ texts: [String]) throws(DlgError) -> [[Float]] {
+        final class Box: @unchecked Sendable { var result: Result<[[Double]], LLMFailure> = .success([]) }
+        let box = Box(), done = DispatchSemaphore(value: 0)
+        let (client, endpoint, model) = (self.client, self.endpoint, self.model)
+        Task.detached {
+            do throws(LLMFailure) {
+                box.result = .success(try await client.embed(endpoint: endpoint, model: model, texts: texts))
+            } catch { box.result = .failure(error) }
+            done.signal()
+        }
+        done.wait()
+        switch box.result {
+        case .failure(let e): throw DlgError.unavailable("embeddings from \(endpoint.name) (\(model)): \(e.message)")
+        case .success(let rows):
+            guard rows.count == texts.count, let dim = rows.first?.count, dim > 0, rows.allSatisfy({ $0.count == dim }) else {
+                throw DlgError.unavailable("embeddings from \(endpoint.name) (\(model)): the reply has no vector of one size per text")
+            }
+            return rows.map(Self.unit)
+        }
+    }
+
+    /// `v` scaled to length 1 (a zero vector stays zero and matches nothing).
+    public static func unit(_ v: [Double]) -> [Float] {
+        let n = v.reduce(0) { $0 + $1 * $1 }.squareRoot()
+        return n > 0 ? v.map { Float($0 / n) } : v.map { Float($0) }
+    }
+}
+
+extension SemanticDedup {
+    /// `coverage.semantic_dedup_threshold` with the endpoint's embeddings (nil when off). Here, above
+    /// the store, because the store knows embeddings only as a `QuestionEmbedder`.
+    public static func configured(_ settings: Settings) throws(DlgError) -> SemanticDedup? {
+        guard settings.semanticDedup.enabled else { return nil }
+        return SemanticDedup(threshold: settings.semanticDedup.threshold, embedder: try EndpointQuestionEmbedder(settings: settings))
+    }
+}
