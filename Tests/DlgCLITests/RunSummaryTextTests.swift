@@ -41,9 +41,9 @@ import Testing
             "duplicates": .obj(["candidates": 40, "exact": 0.125, "near": 0.05, "semantic": 0.0]),
         ])
         let text = RunSummaryText.render(summary: summary, totals: Self.totals(), settings: settings)
-        let cost = try #require(text.split(separator: "\n").first { $0.hasPrefix("  cost") }, text)
+        let cost = try #require(text.split(separator: "\n").first { $0.hasPrefix("  cost") }, "\(text)")
         #expect(cost.contains("$0.0030 in batch mode") && cost.contains("$0.0060") && cost.contains("0.5"), "\(cost)")
-        let dedup = try #require(text.split(separator: "\n").first { $0.hasPrefix("  dedup") }, text)
+        let dedup = try #require(text.split(separator: "\n").first { $0.hasPrefix("  dedup") }, "\(text)")
         #expect(dedup.contains("exact 12.5%") && dedup.contains("near 5.0%") && dedup.contains("semantic 0.0%")
                 && dedup.contains("of 40 candidate"), "\(dedup)")
     }
@@ -54,8 +54,8 @@ import Testing
         let summary = JSON.obj(["run_id": "r2", "dialogues": 2, "turns": 4, "wall_seconds": 3.0, "duplicates": .null])
         let text = RunSummaryText.render(summary: summary, totals: Self.totals(), settings: settings)
         // 4000 prompt tokens at 1.0 and 1000 completion tokens at 2.0 per million: $0.006.
-        let cost = try #require(text.split(separator: "\n").first { $0.hasPrefix("  cost") }, text)
+        let cost = try #require(text.split(separator: "\n").first { $0.hasPrefix("  cost") }, "\(text)")
         #expect(cost.contains("$0.0060") && !cost.contains("batch"), "\(cost)")
-        #expect(!text.contains("  dedup"), text)
+        #expect(!text.contains("  dedup"), "\(text)")
     }
 }
