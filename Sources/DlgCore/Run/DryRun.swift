@@ -42,8 +42,13 @@ public final class DryRun {
             return interruptedBy
         }
         if let pending { orchestrator.interrupt(signal: pending) }
-        let totals = try await orchestrator.run(runID: DryRunSample.runID)
-        return DryRunEstimate(settings: settings, sampleDialogues: dialogues, sample: totals)
+        do {
+            let totals = try await orchestrator.run(runID: DryRunSample.runID)
+            return DryRunEstimate(settings: settings, sampleDialogues: dialogues, sample: totals)
+        } catch where error.code == .interrupted {
+            // The run's message would say how to resume a sample that is about to be removed.
+            throw DlgError(.interrupted, "dry run interrupted; nothing was estimated, and its temporary folder is removed")
+        }
     }
 
     /// Stops the sample in progress (SIGINT, SIGTERM): `estimate` then throws and removes its folder.
