@@ -31,8 +31,9 @@ let package = Package(
         ]),
 
         // CLI support: option groups, error to exit code, stdout handling.
+        // DlgMock: the mock dlg-run --dry-run runs its sample against, in process.
         .target(name: "DlgCLI", dependencies: [
-            "DlgCore", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "DlgCore", "DlgMock", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
         // The mock OpenAI-compatible server used by tests and benchmarks.
@@ -73,6 +74,8 @@ let package = Package(
         .testTarget(name: "DlgCoreTests", dependencies: [
             "DlgCore", "DlgTestSupport", "DlgMock", .product(name: "Logging", package: "swift-log"),
         ]),
+        // RunSummaryText and DryRunText: a run's end and a dry run as people read them.
+        .testTarget(name: "DlgCLITests", dependencies: ["DlgCLI", "DlgCore"]),
         .testTarget(name: "ToolTests", dependencies: ["DlgCore", "DlgTestSupport"], exclude: ["Fixtures"]),
         // DlgTestSupport: BinaryTests runs the built dlg-mock as a child process (ChildProcess).
         .testTarget(name: "DlgMockTests", dependencies: ["DlgMock", "DlgTestSupport"], exclude: ["Golden"]),

@@ -3,7 +3,8 @@ import Foundation
 
 /// The end of a run as a person reads it (dlg-run on a terminal; `--json` and a pipe get the one-line
 /// JSON summary instead): where the dataset is, dialogues per language, turns, dropped and why, the
-/// mean judge score, tokens, cost when priced, wall time, the report when there is one, and the run id.
+/// mean judge score, tokens, cost when priced (in batch mode the batch cost beside the direct one), the
+/// duplicate shares, wall time, the report when there is one, and the run id.
 public enum RunSummaryText {
     public static func render(summary s: JSON, totals: RunTotals, settings: Settings) -> String {
         let out = settings.outputDir
@@ -23,13 +24,28 @@ public enum RunSummaryText {
         }
         let u = totals.usage
         lines.append(row("tokens", "\(Count.short(u.totalTokens)) (\(Count.short(u.promptTokens)) prompt, \(Count.short(u.completionTokens)) completion) in \(u.requests) request(s)"))
-        if settings.pricing.isSet {
+        if let cost = s["cost"], let batch = cost["batch"]?.doubleValue, let direct = cost["direct"]?.doubleValue {
+            let currency = cost["currency"]?.stringValue ?? settings.pricing.currency
+            lines.append(row("cost", "\(Money.format(batch, currency)) in batch mode (direct it would have been \(Money.format(direct, currency)); batch discount \(cost["batch_discount"]?.doubleValue ?? settings.pricing.batchDiscount))"))
+        } else if settings.pricing.isSet {
             lines.append(row("cost", Money.format(settings.pricing.cost(totals.usageByAgent), settings.pricing.currency)))
         }
+        if let shares = duplicates(s["duplicates"]) { lines.append(row("dedup", shares)) }
         let report = (out as NSString).appendingPathComponent("report.html")
         if Files.exists(report) { lines.append(row("report", report)) }
         if let id = s["run_id"]?.stringValue { lines.append(row("run id", "\(id) (resume or judge again with --run-id \(id))")) }
         return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// The shares of candidate questions rejected as exact, near and semantic duplicates (the summary's
+    /// `duplicates`, from metrics.json); nil when the run wrote none.
+    static func duplicates(_ d: JSON?) -> String? {
+        guard let d, d != .null else { return nil }
+        func percent(_ key: String) -> String {
+            d[key]?.doubleValue.map { String(format: "%.1f%%", $0 * 100) } ?? "n/a"
+        }
+        let candidates = d["candidates"]?.intValue.map { " of \($0) candidate question(s)" } ?? ""
+        return "exact \(percent("exact")), near \(percent("near")), semantic \(percent("semantic"))\(candidates) rejected"
     }
 
     static func row(_ label: String, _ value: String) -> String {

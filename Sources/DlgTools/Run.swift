@@ -47,6 +47,12 @@ public struct DlgRun: AsyncParsableCommand {
     @Flag(help: "Cancel the run's batches that have not ended (llm.batch_api), one JSON object a line, and exit.")
     var batchCancel = false
 
+    @Flag(help: "Estimate the run's tokens and cost, direct and in batch mode, from a small sample of it run against the built-in mock (nothing is sent to the configured endpoints, no output of yours is touched), and exit.")
+    var dryRun = false
+
+    @Option(help: "Dialogues per language in the --dry-run sample (default 8, at most run.total_samples).")
+    var dryRunDialogues: Int?
+
     @Option(help: "Do one shard of the run, I/N: every language's slots I, I+N, I+2N, ..., its share of run.total_samples and run.batch_size (needs store.backend: postgres; the dataset is then built by dlg-export --run-id). What dlg-cluster run starts on each Ray task.")
     var shard: String?
 
@@ -57,6 +63,13 @@ public struct DlgRun: AsyncParsableCommand {
             if judgeOnly || listRuns { throw ValidationError("\"--shard\" goes with neither \"--judge-only\" nor \"--list-runs\"") }
         }
         if listRuns && judgeOnly { throw ValidationError("\"--list-runs\" and \"--judge-only\" do not go together") }
+        if dryRun && (judgeOnly || listRuns || shard != nil || batchStatus || batchCancel) {
+            throw ValidationError("\"--dry-run\" goes with none of \"--judge-only\", \"--list-runs\", \"--shard\", \"--batch-status\", \"--batch-cancel\"")
+        }
+        if let n = dryRunDialogues {
+            if !dryRun { throw ValidationError("\"--dry-run-dialogues\" needs \"--dry-run\"") }
+            if n < 1 { throw ValidationError("\"--dry-run-dialogues\" must be at least 1, got \(n)") }
+        }
     }
 
     /// The run's page (dlg-export --report) and its path on stderr; the dataset is whole without it, so
@@ -76,6 +89,7 @@ public struct DlgRun: AsyncParsableCommand {
             if batchStatus || batchCancel { return try await showOrCancelBatches(settings) }
             if listRuns { return try listStoredRuns(settings) }
             warnAboutConfig(settings)
+            if dryRun { return try await estimate(settings) }
             // The orchestrator holds its observer weakly: the progress line lives as long as this call.
             let progress = RunProgressLine(tool: "dlg-run", pricing: settings.pricing)
             defer { withExtendedLifetime(progress) {} }
@@ -104,15 +118,30 @@ public struct DlgRun: AsyncParsableCommand {
         return 0
     }
 
+    /// `--dry-run`: the sample against the mock in this process, then the estimate (JSON in a pipe or with --json).
+    func estimate(_ settings: Settings) async throws -> Int32 {
+        let dry = DryRun(settings: settings, toolsDir: toolsFolder, dialoguesPerLanguage: dryRunDialogues)
+        StandardError.write("dlg-run: dry run: \(dry.dialogues) dialogue(s) per language against the built-in mock, in a temporary folder")
+        let estimate = try await DryRunMock.with { url in try await Self.interruptible(dry.interrupt) { try await dry.estimate(mockURL: url) } }
+        let out = FDWriter()
+        try out.write(json || isatty(1) != 1 ? estimate.json.serialized() + "\n" : DryRunText.render(estimate))
+        try out.flush()
+        return 0
+    }
+
     func warnAboutConfig(_ settings: Settings) {
         for key in settings.tree.unknownKeys { StandardError.write("dlg-run: warning: \(key): unknown config key, ignored") }
         for warning in settings.tree.warnings { StandardError.write("dlg-run: warning: \(warning)") }
         for missing in settings.notYetSupported { StandardError.write("dlg-run: warning: \(missing)") }
     }
 
+    /// Where the stage tools are: --tools-dir, else this tool's folder.
+    var toolsFolder: String {
+        toolsDir ?? URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent().path
+    }
+
     func makeOrchestrator(_ settings: Settings, observer: (any RunObserver)?) throws -> RunOrchestrator {
-        let dir = toolsDir ?? URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent().path
-        let orchestrator = RunOrchestrator(settings: settings, configPath: common.config, toolsDir: dir)
+        let orchestrator = RunOrchestrator(settings: settings, configPath: common.config, toolsDir: toolsFolder)
         orchestrator.observer = observer
         // DLG_CHECKPOINT_SECONDS: checkpoints more often than every 30 s (tests and benchmarks kill runs between them).
         if let text = ProcessInfo.processInfo.environment["DLG_CHECKPOINT_SECONDS"] {
@@ -161,10 +190,15 @@ public struct DlgRun: AsyncParsableCommand {
     /// Runs `body` with SIGINT and SIGTERM stopping the stages and saving the run state instead of leaving
     /// orphans behind (the stages put the default actions back for themselves).
     static func interruptible<T>(_ orchestrator: RunOrchestrator, _ body: () async throws -> T) async throws -> T {
+        try await interruptible(orchestrator.interrupt, body)
+    }
+
+    /// The same with `stop` called on the signal (a dry run stops its sample).
+    static func interruptible<T>(_ stop: @escaping (Int32) -> Void, _ body: () async throws -> T) async throws -> T {
         let interrupts = [SIGINT, SIGTERM].map { number -> DispatchSourceSignal in
             signal(number, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-            source.setEventHandler { orchestrator.interrupt(signal: number) }
+            source.setEventHandler { stop(number) }
             source.resume()
             return source
         }

@@ -35,6 +35,14 @@ public struct Pricing: Sendable, Equatable {
     /// What `byAgent` would cost with the batch discount (every request in a batch).
     public func batchCost(_ byAgent: [String: TokenUsage]) -> Double { cost(byAgent) * batchDiscount }
 
+    /// `{currency, batch, direct, batch_discount}` for `byAgent`, amounts rounded to 6 decimals (the
+    /// summary's `cost`, the dry run's).
+    public func costJSON(_ byAgent: [String: TokenUsage]) -> JSON {
+        func money(_ x: Double) -> JSON { .double((x * 1e6).rounded() / 1e6) }
+        return .obj(["currency": .string(currency), "batch": money(batchCost(byAgent)),
+                     "direct": money(cost(byAgent)), "batch_discount": .double(batchDiscount)])
+    }
+
     /// What `byAgent` cost; tokens of an agent without a price (and no global one) count as free.
     public func cost(_ byAgent: [String: TokenUsage]) -> Double {
         byAgent.reduce(0) { sum, entry in sum + ((perAgent[entry.key] ?? global)?.cost(entry.value) ?? 0) }

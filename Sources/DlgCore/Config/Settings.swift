@@ -162,6 +162,11 @@ public struct Settings: Sendable {
         var agents: [AgentName: AgentSettings] = [:]
         for agent in AgentName.allCases { agents[agent] = try AgentSettings.resolve(agent, reader: r) }
         self.agents = agents
+        // A dry run's sample: everything to its mock, and no web search (Serper is not mocked).
+        if let mock = try SampleEndpoint.url(tree.environment) {
+            self.agents = SampleEndpoint.redirect(agents, to: mock, backend: backend)
+            webSearchEnabled = false
+        }
     }
 
     /// Where keys go that the user may not expect, one line each (agents sharing an endpoint: once).

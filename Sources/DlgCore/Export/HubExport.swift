@@ -39,6 +39,7 @@ public enum HubExport {
             let card = DatasetCard.render(repoID: hub["repo_id"]?.stringValue ?? "", dataFile: fileName,
                                           records: stats.records, stats: computed,
                                           statsFile: statsFile, plots: plots, languages: stats.languageNames)
+                + (BatchRunCost.lastRun(settings: settings)?.cardSection ?? "")
             try Files.writeAtomically(card, to: (staging as NSString).appendingPathComponent("README.md"))
             try folder.replace(with: staging)
             try? FileManager.default.removeItem(atPath: staging)

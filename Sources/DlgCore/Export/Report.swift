@@ -42,6 +42,8 @@ public final class ReportBuilder {
         /// Where the wall time comes from, said next to it on the page.
         public var wallSource: String = ""
         public var agents: [AgentUsage] = []
+        /// A run made in batch mode: what it cost, beside the direct price (`BatchRunCost`).
+        public var batchCost: BatchRunCost?
         public init(runID: String?, source: String) {
             self.runID = runID
             self.source = source
@@ -305,6 +307,7 @@ public final class ReportBuilder {
             "judge_reason_names": JSON(settings.judge.reasons),
             "filters": filters,
             "charts": .array(charts),
+            "extra_tiles": .array(info.batchCost.map { [$0.reportTile] } ?? []),
         ])
     }
 }

@@ -240,6 +240,7 @@ enum ReportAssets {
             .map(function (e) { return e[0] + ' ' + e[1]; }).join(' · ');
           tiles.push(['Quality filters', fmt(S.filters.kept) + ' kept', removed ? 'removed: ' + removed : 'none removed']);
         }
+        (S.extra_tiles || []).forEach(function (t) { tiles.push(t); });
         var tileBox = byId('tiles');
         tiles.forEach(function (t) {
           tileBox.appendChild(h('div', { class: 'tile' }, [h('div', { class: 'k', text: t[0] }),

@@ -59,6 +59,7 @@ public enum RunReport {
                 info.wallSeconds = seconds
                 info.wallSource = source
             }
+            info.batchCost = BatchRunCost.read(layout: layout, runID: id)
         }
         let (agents, span) = agentUsage(logsDir: settings.logsDir, ids: builder.ids)
         info.agents = agents

@@ -54,7 +54,9 @@ public final class KnowledgeBase: @unchecked Sendable {
 
     /// The knowledge files, relative to `dir`, sorted.
     public static func listFiles(_ dir: String) -> [String] {
-        guard let e = FileManager.default.enumerator(atPath: dir) else { return [] }
+        // A knowledge folder that is a link is listed through it (the enumerator does not follow a link
+        // it starts at); checkReadable then holds each file to the folder the link names.
+        guard let e = FileManager.default.enumerator(atPath: URL(fileURLWithPath: dir).resolvingSymlinksInPath().path) else { return [] }
         var files: [String] = []
         while let rel = e.nextObject() as? String {
             let ext = (rel as NSString).pathExtension.lowercased()

@@ -35,6 +35,9 @@ public final class RunOrchestrator {
     /// Seconds between checkpoints of the dataset files and the run state file during the run.
     public var checkpointInterval: TimeInterval = 30
 
+    /// Variables the stages get beyond this process's environment (a dry run's sample: its own).
+    public var stageEnvironment: [String: String] = [:]
+
     public init(settings: Settings, configPath: String, toolsDir: String) {
         self.settings = settings
         self.configPath = configPath
@@ -94,7 +97,7 @@ public final class RunOrchestrator {
         let totals = try await runToEnd(runID: base)
         wallSeconds = (Date().timeIntervalSince(started) * 10).rounded() / 10
         // Like a log line: a run that did its work does not fail for want of it.
-        try? RunTimings.append(layout: layout, runID: base, shard: shard, wallSeconds: wallSeconds!)
+        try? RunTimings.append(layout: layout, runID: base, shard: shard, wallSeconds: wallSeconds!, batch: batchFacts(totals))
         return totals
     }
 
@@ -165,8 +168,8 @@ public final class RunOrchestrator {
                                      shards: shard?.count ?? 1, logsDir: settings.logsDir)
         defer { broker.stop() }
         let loop = try StageLoop(stages: stageCommands(runID: usesStore ? base : nil),
-                                 extraEnvironment: [LLMLayerSettings.limitsSocketVariable: broker.path,
-                                                    BatchAPISettings.stateVariable: BatchControl.stateLocation(settings: settings, runID: base, runDir: dir)])
+                                 extraEnvironment: stageEnvironment.merging([LLMLayerSettings.limitsSocketVariable: broker.path,
+                                                    BatchAPISettings.stateVariable: BatchControl.stateLocation(settings: settings, runID: base, runDir: dir)]) { $1 })
         let alreadyInterrupted = interruption.withLock { () -> Bool in
             activeLoop = loop
             return interruptedBy != nil

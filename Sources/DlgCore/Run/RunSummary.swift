@@ -75,14 +75,24 @@ extension RunOrchestrator {
             "output_dir": .string(settings.outputDir),
             "duplicates": duplicateShares(),
         ]
-        // Batch mode: what the run cost through the batch API beside what it would have cost direct.
-        if settings.llmLayer.batch.enabled && settings.pricing.isSet {
-            let p = settings.pricing
-            func money(_ x: Double) -> JSON { .double((x * 1e6).rounded() / 1e6) }
-            summary["cost"] = .obj(["currency": .string(p.currency), "batch": money(p.batchCost(totals.usageByAgent)),
-                                    "direct": money(p.cost(totals.usageByAgent)), "batch_discount": .double(p.batchDiscount)])
-        }
+        if let cost = batchCost(totals) { summary["cost"] = cost }
         return .object(summary)
+    }
+
+    /// Batch mode with prices: what the run cost through the batch API beside what it would have cost
+    /// direct (`{currency, batch, direct, batch_discount}`); nil otherwise.
+    func batchCost(_ totals: RunTotals) -> JSON? {
+        guard settings.llmLayer.batch.enabled && settings.pricing.isSet else { return nil }
+        return settings.pricing.costJSON(totals.usageByAgent)
+    }
+
+    /// What `logs/runs.jsonl` says of batch mode (`RunTimings`): nothing for a direct run; for a batch
+    /// run `batch: true` and, with prices, its `cost`, so the report and the card can show both costs.
+    func batchFacts(_ totals: RunTotals) -> JSONObject {
+        guard settings.llmLayer.batch.enabled else { return JSONObject() }
+        var facts: JSONObject = ["batch": .bool(true)]
+        if let cost = batchCost(totals) { facts["cost"] = cost }
+        return facts
     }
 
     /// The shares of candidate questions rejected as exact, near and semantic duplicates, over the
