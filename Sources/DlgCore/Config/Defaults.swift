@@ -4,98 +4,134 @@ enum ConfigDefaults {
         "irrelevant", "incorrect", "hallucinated", "weak_grounding", "vague", "incomplete", "unsafe", "other",
     ]
 
+    /// Section by section, in upstream's order.
     static var tree: JSON {
         .obj([
-            "run": .obj([
-                "n_turns": 2, "batch_size": 1, "total_samples": 0, "min_turns": 0, "max_turns": 0,
-                "turn_count_distribution": "poisson", "turn_count_mean": 0.0,
-                "target_languages": ["en"], "seed_question": "", "question_seed": "",
-                "run_id": "", "resume_run_id": "",
-                "seed_topics_path": "data/seeds/topics.yaml", "seed_topics_variant": "",
-                "seed_topics_probability": 0.35, "seed_topics_enabled": true,
-                "distributed": .obj([
-                    "enabled": false, "executor": "ray", "shards": 0, "max_retries": 3,
-                    "spawn": .obj(["coordinator": true, "workers": true]),
-                ]),
-            ]),
-            "ray": .obj([
-                "address": "auto", "auto_start_local": true, "namespace": "dlgforge",
-                "actor": .obj([
-                    "num_cpus": 1.0, "num_gpus": 0.0, "coordinator_num_cpus": 1.0,
-                    "replicas_qa": 1, "replicas_complete": 1,
-                ]),
-            ]),
-            "store": .obj([
-                "backend": "postgres",
-                "postgres": .obj([
-                    "dsn": "", "min_pool_size": 5, "max_pool_size": 30, "statement_timeout_ms": 30000,
-                    "reconnect_timeout_s": 30,  // ours: how long a lost connection is retried
-                ]),
-            ]),
-            "models": .obj([
-                "embedding_model": "", "fallback_embedding_model": "sentence-transformers/all-MiniLM-L6-v2",
-                "use_reranker": false, "reranker_model": "Qwen/Qwen3-Reranker-4B", "reranker_backend": "qwen3",
-                "reranker_instruction": "", "reranker_max_length": 8192, "qwen3_reranker_cmd": "",
-                "reranker_candidates": 12, "reranker_batch_size": 16,
-            ]),
-            "llm": .obj([
-                "backend": "openai", "provider": "", "model": "", "base_url": "", "api_key": "",
-                "api_key_env": "", "temperature": nil, "max_tokens": nil, "top_p": nil, "timeout": nil,
-                "max_retries": nil, "extra": .object(JSONObject()),
-                // Ours: the most a chat, embeddings or /models reply may hold (LLMLayerSettings).
-                "max_response_bytes": .int(LLMLayerSettings.defaultMaxResponseBytes),
-                "routing": .obj(["strategy": "weighted_least_inflight", "endpoints": []]),
-                "vllm": .obj([
-                    "model": "", "served_model_name": "", "replicas": 1, "num_gpus_per_replica": 1,
-                    "host": "0.0.0.0", "advertise_host": "127.0.0.1", "port_start": 18000,
-                    "tensor_parallel_size": 1, "gpu_memory_utilization": 0.9, "max_num_seqs": 256,
-                    "health_timeout_s": 180, "auto_stop_on_exit": true,
-                ]),
-                "agents": .obj([
-                    "qa_generator": .object(JSONObject()), "kb_responder": .object(JSONObject()),
-                    "qa_judge": .object(JSONObject()),
-                ]),
-            ]),
-            "retrieval": .obj([
-                "default_k": 4, "chunk_size": 750, "overlap": 150, "persist_dir": "knowledge_index",
-                "rebuild_index": false, "skip_if_unchanged": true, "embedding_model": "",
-                "embedding_backend": "sentence_transformers", "embedding_device": "auto",
-                "fallback_on_cpu": true, "embedding_model_kwargs": .object(JSONObject()),
-                "embedding_tokenizer_kwargs": .object(JSONObject()),
-                "embedding_encode_kwargs": .object(JSONObject()),
-                "mode": "auto", "generator_snippets": 6,
-            ]),
-            "coverage": .obj([
-                "doc_coverage_mode": "balanced", "doc_coverage_epsilon": 0.15,
-                "doc_coverage_fraction": 0.2, "question_dedup_retries": 3,
-                "near_dedup_threshold": 0.0, "semantic_dedup_threshold": 0.0, "dedup_against_runs": .array([]),
-            ]),
-            "tools": .obj(["web_search_enabled": false, "serper_num_results": 5, "serper_timeout": 30]),
-            "personas": .obj(["enabled": true, "path": "personas.yaml"]),
-            "judge": .obj([
-                "enabled": true, "mode": "offline", "granularity": "turn", "reasons": JSON(reasons),
-            ]),
-            "saving": .obj([
-                "output_dir": "outputs",
-                "raw_completions": false,
-                "filters": .obj(["min_judge_score": .null, "exclude_reasons": .array([]), "min_turns": 0, "near_dedup_threshold": 0.0]),
-                "output_columns": .obj([
-                    "messages": "messages", "messages_with_tools": "messages_with_tools",
-                    "metadata": "metadata", "user_reasoning": "user_reasoning",
-                    "assistant_reasoning": "assistant_reasoning", "judge": "judge",
-                ]),
-                "hf_push": .obj([
-                    "enabled": false, "auto_push_on_run": false, "repo_id": "", "repo_type": "dataset",
-                    "export_dir": .string(RunLayout.hubExportFolder), "include_run_state": false, "private": true,
-                    "commit_message": "Update synthetic dataset export",
-                    "source_file": .string(RunLayout.judgedFile), "generate_stats": false,
-                    "stats_file": .string(RunLayout.hubStatsFile), "generate_plots": false, "plots_dir": "plots",
-                    "clean_remote": false,
-                ]),
+            "run": runSection, "ray": raySection, "store": storeSection, "models": modelsSection,
+            "llm": llmSection, "retrieval": retrievalSection, "coverage": coverageSection, "tools": toolsSection,
+            "personas": personasSection, "judge": judgeSection, "saving": savingSection,
+        ])
+    }
+
+    static var runSection: JSON {
+        .obj([
+            "n_turns": 2, "batch_size": 1, "total_samples": 0, "min_turns": 0, "max_turns": 0,
+            "turn_count_distribution": "poisson", "turn_count_mean": 0.0,
+            "target_languages": ["en"], "seed_question": "", "question_seed": "",
+            "run_id": "", "resume_run_id": "",
+            "seed_topics_path": "data/seeds/topics.yaml", "seed_topics_variant": "",
+            "seed_topics_probability": 0.35, "seed_topics_enabled": true,
+            "distributed": .obj([
+                "enabled": false, "executor": "ray", "shards": 0, "max_retries": 3,
+                "spawn": .obj(["coordinator": true, "workers": true]),
             ]),
         ])
     }
 
+    static var raySection: JSON {
+        .obj([
+            "address": "auto", "auto_start_local": true, "namespace": "dlgforge",
+            "actor": .obj([
+                "num_cpus": 1.0, "num_gpus": 0.0, "coordinator_num_cpus": 1.0,
+                "replicas_qa": 1, "replicas_complete": 1,
+            ]),
+        ])
+    }
+
+    static var storeSection: JSON {
+        .obj([
+            "backend": "postgres",
+            "postgres": .obj([
+                "dsn": "", "min_pool_size": 5, "max_pool_size": 30, "statement_timeout_ms": 30000,
+                "reconnect_timeout_s": 30,  // ours: how long a lost connection is retried
+            ]),
+        ])
+    }
+
+    static var modelsSection: JSON {
+        .obj([
+            "embedding_model": "", "fallback_embedding_model": "sentence-transformers/all-MiniLM-L6-v2",
+            "use_reranker": false, "reranker_model": "Qwen/Qwen3-Reranker-4B", "reranker_backend": "qwen3",
+            "reranker_instruction": "", "reranker_max_length": 8192, "qwen3_reranker_cmd": "",
+            "reranker_candidates": 12, "reranker_batch_size": 16,
+        ])
+    }
+
+    static var llmSection: JSON {
+        .obj([
+            "backend": "openai", "provider": "", "model": "", "base_url": "", "api_key": "",
+            "api_key_env": "", "temperature": nil, "max_tokens": nil, "top_p": nil, "timeout": nil,
+            "max_retries": nil, "extra": .object(JSONObject()),
+            // Ours: the most a chat, embeddings or /models reply may hold (LLMLayerSettings).
+            "max_response_bytes": .int(LLMLayerSettings.defaultMaxResponseBytes),
+            "routing": .obj(["strategy": "weighted_least_inflight", "endpoints": []]),
+            "vllm": .obj([
+                "model": "", "served_model_name": "", "replicas": 1, "num_gpus_per_replica": 1,
+                "host": "0.0.0.0", "advertise_host": "127.0.0.1", "port_start": 18000,
+                "tensor_parallel_size": 1, "gpu_memory_utilization": 0.9, "max_num_seqs": 256,
+                "health_timeout_s": 180, "auto_stop_on_exit": true,
+            ]),
+            "agents": .obj([
+                "qa_generator": .object(JSONObject()), "kb_responder": .object(JSONObject()),
+                "qa_judge": .object(JSONObject()),
+            ]),
+        ])
+    }
+
+    static var retrievalSection: JSON {
+        .obj([
+            "default_k": 4, "chunk_size": 750, "overlap": 150, "persist_dir": "knowledge_index",
+            "rebuild_index": false, "skip_if_unchanged": true, "embedding_model": "",
+            "embedding_backend": "sentence_transformers", "embedding_device": "auto",
+            "fallback_on_cpu": true, "embedding_model_kwargs": .object(JSONObject()),
+            "embedding_tokenizer_kwargs": .object(JSONObject()),
+            "embedding_encode_kwargs": .object(JSONObject()),
+            "mode": "auto", "generator_snippets": 6,
+        ])
+    }
+
+    static var coverageSection: JSON {
+        .obj([
+            "doc_coverage_mode": "balanced", "doc_coverage_epsilon": 0.15,
+            "doc_coverage_fraction": 0.2, "question_dedup_retries": 3,
+            "near_dedup_threshold": 0.0, "semantic_dedup_threshold": 0.0, "dedup_against_runs": .array([]),
+        ])
+    }
+
+    static var toolsSection: JSON {
+        .obj(["web_search_enabled": false, "serper_num_results": 5, "serper_timeout": 30])
+    }
+
+    static var personasSection: JSON {
+        .obj(["enabled": true, "path": "personas.yaml"])
+    }
+
+    static var judgeSection: JSON {
+        .obj([
+            "enabled": true, "mode": "offline", "granularity": "turn", "reasons": JSON(reasons),
+        ])
+    }
+
+    static var savingSection: JSON {
+        .obj([
+            "output_dir": "outputs",
+            "raw_completions": false,
+            "filters": .obj(["min_judge_score": .null, "exclude_reasons": .array([]), "min_turns": 0, "near_dedup_threshold": 0.0]),
+            "output_columns": .obj([
+                "messages": "messages", "messages_with_tools": "messages_with_tools",
+                "metadata": "metadata", "user_reasoning": "user_reasoning",
+                "assistant_reasoning": "assistant_reasoning", "judge": "judge",
+            ]),
+            "hf_push": .obj([
+                "enabled": false, "auto_push_on_run": false, "repo_id": "", "repo_type": "dataset",
+                "export_dir": .string(RunLayout.hubExportFolder), "include_run_state": false, "private": true,
+                "commit_message": "Update synthetic dataset export",
+                "source_file": .string(RunLayout.judgedFile), "generate_stats": false,
+                "stats_file": .string(RunLayout.hubStatsFile), "generate_plots": false, "plots_dir": "plots",
+                "clean_remote": false,
+            ]),
+        ])
+    }
     enum Kind { case int, double, bool, string, list, json, jsonList }
 
     /// Environment variables that override one config key each (upstream-facts section 4).
