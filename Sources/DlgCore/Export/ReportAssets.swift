@@ -58,6 +58,7 @@ enum ReportAssets {
       <section id="detail" class="pane detail-pane" aria-live="polite"></section>
       <aside id="charts" class="pane charts-pane" aria-label="Charts"></aside>
     </main>
+    <section id="quality" class="quality" aria-label="Dataset quality" hidden></section>
     <noscript><p class="noscript">This report draws its pages with JavaScript; please allow scripts for this file.</p></noscript>
 
     """#

@@ -88,6 +88,14 @@ extension ReportAssets {
     table.agents th:first-child, table.agents td:first-child { text-align: left; }
     .facts { font-size: 12.5px; color: var(--muted); }
     .noscript { padding: 20px; }
+    .quality { margin: 0 18px 18px; padding: 12px 16px; background: var(--card); border: 1px solid var(--line); border-radius: 8px; }
+    .quality h2 { margin: 2px 0 8px; font-size: 16px; } .quality h3 { margin: 14px 0 6px; font-size: 13px; color: var(--muted); }
+    .quality .charts-row { display: grid; grid-template-columns: repeat(auto-fit, minmax(320px, 1fr)); gap: 12px; }
+    .quality svg { width: 100%; height: auto; display: block; }
+    table.metrics, table.pairs { border-collapse: collapse; font-size: 12.5px; width: 100%; }
+    table.metrics th, table.metrics td, table.pairs th, table.pairs td { padding: 3px 6px; border-bottom: 1px solid var(--line); text-align: right; vertical-align: top; }
+    table.metrics th:first-child, table.metrics td:first-child, table.pairs td.q { text-align: left; }
+    table.pairs td.q { overflow-wrap: anywhere; }
     @media (max-width: 1180px) {
       .panes { grid-template-columns: 340px minmax(0, 1fr); height: auto; }
       .list-pane, .detail-pane { height: calc(100vh - 150px); }
