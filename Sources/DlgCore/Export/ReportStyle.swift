@@ -95,7 +95,7 @@ extension ReportAssets {
     table.metrics, table.pairs { border-collapse: collapse; font-size: 12.5px; width: 100%; }
     table.metrics th, table.metrics td, table.pairs th, table.pairs td { padding: 3px 6px; border-bottom: 1px solid var(--line); text-align: right; vertical-align: top; }
     table.metrics th:first-child, table.metrics td:first-child, table.pairs td.q { text-align: left; }
-    table.pairs td.q { overflow-wrap: anywhere; }
+    table.pairs th, table.pairs td.q { text-align: left; } table.pairs td.q { overflow-wrap: anywhere; width: 44%; }
     @media (max-width: 1180px) {
       .panes { grid-template-columns: 340px minmax(0, 1fr); height: auto; }
       .list-pane, .detail-pane { height: calc(100vh - 150px); }
