@@ -57,6 +57,22 @@ enum DatasetCard {
         return Redact.values(card)
     }
 
+    /// The card's "## Dataset metrics": `metrics.json`'s figures overall and per language (the same
+    /// table as report.html's), or nothing without the file. Masked as the rest of the card.
+    static func metricsSection(_ metrics: JSON?) -> String {
+        guard let metrics, !MetricsTable.rows(metrics).isEmpty else { return "" }
+        return Redact.values("""
+
+        ## Dataset metrics
+
+        From `\(RunLayout.metricsFile)`, over the completed dialogues. Words are lowercased runs of letters or \
+        digits; distinct-n is unique n-grams over all n-grams; MTLD as McCarthy and Jarvis (2010); the duplicate \
+        shares are of the candidate questions; topic diversity is the mean pairwise cosine distance of the \
+        questions' embeddings (dlgforge's docs/metrics.md defines each).
+
+        """ + MetricsTable.markdown(metrics))
+    }
+
     /// The front matter's `language:` list in ISO 639 codes the Hub accepts (`morocco` is `ary`);
     /// names without a code are left out, and with none the key is left out.
     static func languageBlock(_ names: [String]) -> String {

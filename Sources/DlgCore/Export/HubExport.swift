@@ -40,6 +40,7 @@ public enum HubExport {
                                           records: stats.records, stats: computed,
                                           statsFile: statsFile, plots: plots, languages: stats.languageNames)
                 + (BatchRunCost.lastRun(settings: settings)?.cardSection ?? "")
+                + DatasetCard.metricsSection(ReportQuality.readMetrics(settings.layout.metricsPath))
             try Files.writeAtomically(card, to: (staging as NSString).appendingPathComponent("README.md"))
             try folder.replace(with: staging)
             try? FileManager.default.removeItem(atPath: staging)

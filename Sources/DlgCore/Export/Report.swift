@@ -44,6 +44,9 @@ public final class ReportBuilder {
         public var agents: [AgentUsage] = []
         /// A run made in batch mode: what it cost, beside the direct price (`BatchRunCost`).
         public var batchCost: BatchRunCost?
+        /// The run's `metrics.json` and its path as the page names it (the "Dataset quality" section).
+        public var metrics: JSON?
+        public var metricsSource = ""
         public init(runID: String?, source: String) {
             self.runID = runID
             self.source = source
@@ -76,6 +79,9 @@ public final class ReportBuilder {
         var usage = TokenUsage()
         var firstCreated: String?
         var lastCompleted: String?
+        var documentRetrievals: [String: Int] = [:]
+        /// The records' `run_id`s: whose rejections files the quality section reads.
+        var runIDs = Set<String>()
     }
 
     /// Starts the page at `path` (under a temporary name until `finish`).
@@ -133,6 +139,7 @@ public final class ReportBuilder {
             stats.turns += turns.count
             stats.turnCounts[turns.count, default: 0] += 1
             if let s = QualityFilters.score(r) { stats.scores.append(s) }
+            for t in turns { for (source, _) in DatasetMetrics.retrievedChunks(t) { stats.documentRetrievals[source, default: 0] += 1 } }
             if settings.filters.isActive {
                 let failed = settings.filters.failing(r)
                 summary.filtered?.count(failed)
@@ -150,6 +157,7 @@ public final class ReportBuilder {
             for reason in v?["reasons"]?.arrayValue ?? [] { stats.judgeReasons[reason.stringValue ?? "?", default: 0] += 1 }
         }
         stats.usage += TokenUsage(json: r["usage"])
+        if let run = r["run_id"]?.stringValue, !run.isEmpty { stats.runIDs.insert(run) }
         if let c = r["created_at"]?.stringValue, c < (stats.firstCreated ?? "~") { stats.firstCreated = c }
     }
 
@@ -308,6 +316,14 @@ public final class ReportBuilder {
             "filters": filters,
             "charts": .array(charts),
             "extra_tiles": .array(info.batchCost.map { [$0.reportTile] } ?? []),
+            "quality": .string(quality(info).html()),
         ])
+    }
+
+    func quality(_ info: RunInfo) -> ReportQuality {
+        var q = ReportQuality(metrics: info.metrics, metricsSource: info.metricsSource, completed: summary.completed,
+                              documentRetrievals: stats.documentRetrievals)
+        (q.pairs, q.pairsTotal) = ReportQuality.readPairs(outputDir: settings.outputDir, runIDs: stats.runIDs.sorted())
+        return q
     }
 }

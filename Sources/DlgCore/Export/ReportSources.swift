@@ -60,6 +60,9 @@ public enum RunReport {
                 info.wallSource = source
             }
             info.batchCost = BatchRunCost.read(layout: layout, runID: id)
+            // Beside the dataset files, the last export's: the page says when it counted other dialogues.
+            info.metrics = ReportQuality.readMetrics(layout.metricsPath)
+            info.metricsSource = relative(layout.metricsPath, to: settings.projectRoot)
         }
         let (agents, span) = agentUsage(logsDir: settings.logsDir, ids: builder.ids)
         info.agents = agents
