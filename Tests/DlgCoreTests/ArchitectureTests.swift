@@ -32,7 +32,8 @@ import Testing
 
     /// The text without comments and string literals (a type named in a doc comment or a message is
     /// no arrow).
-    static func code(_ text: String, keepStrings: Bool = false) -> String {
+    /// `keepLines`: a comment or string over several lines leaves its line breaks (for line counts).
+    static func code(_ text: String, keepStrings: Bool = false, keepLines: Bool = false) -> String {
         let s = Array(text.unicodeScalars)
         var out = String.UnicodeScalarView()
         var i = 0
@@ -49,7 +50,10 @@ import Testing
                 while i < s.count && s[i] != "\n" { i += 1 }
             } else if at(i, "/*") {
                 i += 2
-                while i < s.count && !at(i, "*/") { i += 1 }
+                while i < s.count && !at(i, "*/") {
+                    if keepLines && s[i] == "\n" { out.append("\n") }
+                    i += 1
+                }
                 i += 2
             } else if at(i, "\"\"\"") || at(i, "#\"\"\"") {
                 let hashes = s[i] == "#" ? "#" : ""
@@ -57,7 +61,12 @@ import Testing
                 i += 3 + hashes.count
                 while i < s.count && !at(i, "\"\"\"" + hashes) { i += s[i] == "\\" ? 2 : 1 }
                 i += 3 + hashes.count
-                if keepStrings { out.append(contentsOf: s[from..<min(i, s.count)]) } else { out.append(" ") }
+                if keepStrings {
+                    out.append(contentsOf: s[from..<min(i, s.count)])
+                } else {
+                    out.append(" ")
+                    if keepLines { out.append(contentsOf: String(repeating: "\n", count: s[from..<min(i, s.count)].filter { $0 == "\n" }.count).unicodeScalars) }
+                }
             } else if at(i, "\"") || at(i, "#\"") {
                 let hashes = s[i] == "#" ? "#" : ""
                 let from = i
