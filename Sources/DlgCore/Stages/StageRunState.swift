@@ -26,6 +26,10 @@ final class StageRunState<Stage: RecordStage> {
     private var working = 0
     private var parsing = 0
     private var inputDone = false
+    /// Lines parsed (or found blank) ahead of one still being parsed: parse tasks end in any order, and
+    /// lines are taken in input order, so bad lines are reported and records start in that order.
+    private var parsedAhead: [Int: StageEvent.Parsed?] = [:]
+    private var nextToTake = 0
     /// Parsed records waiting for a free slot, in input order (from `readyStart`).
     private var ready: [(sequence: Int, line: RecordLine)] = []
     private var readyStart = 0
@@ -57,9 +61,9 @@ final class StageRunState<Stage: RecordStage> {
             let seq = sequence
             sequence += 1
             if RecordCheck.isBlank(line.bytes) {
-                try emit(seq, [])
+                try inOrder(seq, nil)
             } else if strict {
-                try handle(seq, StageRunner.classify(line, stage: stage, view: view))
+                try inOrder(seq, StageRunner.classify(line, stage: stage, view: view))
             } else {
                 parsing += 1
                 let (stage, view, sink) = (stage, view, sink)
@@ -67,7 +71,7 @@ final class StageRunState<Stage: RecordStage> {
             }
         case .parsed(let seq, let parsed):
             parsing -= 1
-            try handle(seq, parsed)
+            try inOrder(seq, parsed)
         case .inputFailed(let e):
             fatal = fatal ?? e
         case .inputEnd:
@@ -80,6 +84,16 @@ final class StageRunState<Stage: RecordStage> {
         }
         try startReady(&group)
         if fatal != nil && !dropping { dropWaiting() }
+    }
+
+    /// Takes line `seq` (nil: blank) once every line before it was taken.
+    private func inOrder(_ seq: Int, _ parsed: StageEvent.Parsed?) throws {
+        parsedAhead[seq] = .some(parsed)
+        while let next = parsedAhead.removeValue(forKey: nextToTake) {
+            let at = nextToTake
+            nextToTake += 1
+            if let next { try handle(at, next) } else { try emit(at, []) }
+        }
     }
 
     /// Writes the finished records that are next in input order.
