@@ -98,22 +98,17 @@ public final class DedupStage: RecordStage, @unchecked Sendable {
                 log.info("duplicate question attempt=\(attempt)", metadata: at)
                 rejections.append(Self.rejection(out[i], candidates[k], attempt: attempt, kind: .exact,
                                                  matched: questionHash(Text.normalized(candidates[k].question)), text: nil, similarity: 1))
-            case .nearDuplicate(let id, let similarity):
+            case .nearDuplicate(let id, let similarity), .semanticDuplicate(let id, let similarity):
                 rejected += 1
-                nearRejected += 1
-                rejections.append(Self.rejection(out[i], candidates[k], attempt: attempt, kind: .near,
+                var kind = DedupRejections.Kind.semantic
+                if case .nearDuplicate = decisions[k] { kind = .near }
+                if kind == .near { nearRejected += 1 } else { semanticRejected += 1 }
+                rejections.append(Self.rejection(out[i], candidates[k], attempt: attempt, kind: kind,
                                                  matched: id, text: store.matchTexts[id], similarity: similarity))
-                log.info("near_duplicate matched=\(id) similarity=\(String(format: "%.3f", similarity)) attempt=\(attempt)",
-                         metadata: at.merging(["dlg_kind": "near_duplicate", "dlg_matched_question": "\(id)",
-                                                   "dlg_similarity": "\(String(format: "%.3f", similarity))"]) { a, _ in a })
-            case .semanticDuplicate(let id, let similarity):
-                rejected += 1
-                semanticRejected += 1
-                rejections.append(Self.rejection(out[i], candidates[k], attempt: attempt, kind: .semantic,
-                                                 matched: id, text: store.matchTexts[id], similarity: similarity))
-                log.info("semantic_duplicate matched=\(id) similarity=\(String(format: "%.3f", similarity)) attempt=\(attempt)",
-                         metadata: at.merging(["dlg_kind": "semantic_duplicate", "dlg_matched_question": "\(id)",
-                                                   "dlg_similarity": "\(String(format: "%.3f", similarity))"]) { a, _ in a })
+                let shown = String(format: "%.3f", similarity)
+                log.info("\(kind.rawValue) matched=\(id) similarity=\(shown) attempt=\(attempt)",
+                         metadata: at.merging(["dlg_kind": "\(kind.rawValue)", "dlg_matched_question": "\(id)",
+                                                   "dlg_similarity": "\(shown)"]) { a, _ in a })
             }
             out[i]["pending"] = .object(p)
         }

@@ -235,12 +235,7 @@ public final class FileDedupStore: DedupStore {
         }
         try semantic?.flush()
         if !out.isEmpty {
-            var written = 0
-            while written < out.count {
-                let n = out.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + written, $0.count - written) }
-                if n < 0 { if errno == EINTR { continue }; throw DlgError.io("\(path): write failed") }
-                written += n
-            }
+            try Files.writeAll(out, to: fd, path: path)
             offset += off_t(out.count)
         }
         return decisions

@@ -77,12 +77,7 @@ final class SemanticLedger {
     /// Writes the batch's vectors (before the batch's ledger lines).
     func flush() throws(DlgError) {
         guard !pending.isEmpty else { return }
-        var written = 0
-        while written < pending.count {
-            let n = pending.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + written, $0.count - written) }
-            if n < 0 { if errno == EINTR { continue }; throw DlgError.io("\(path): write failed") }
-            written += n
-        }
+        try Files.writeAll(pending, to: fd, path: path)
         offset += off_t(pending.count)
         pending.removeAll(keepingCapacity: true)
     }

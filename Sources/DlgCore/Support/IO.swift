@@ -177,6 +177,16 @@ public final class AtomicFile {
 
 /// File helpers: atomic writes (temporary name, then rename) and appends.
 public enum Files {
+    /// Writes all of `bytes` to `fd` (a short write or EINTR continues); `path` names it in the error.
+    public static func writeAll(_ bytes: [UInt8], to fd: Int32, path: String) throws(DlgError) {
+        var written = 0
+        while written < bytes.count {
+            let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + written, $0.count - written) }
+            if n < 0 { if errno == EINTR { continue }; throw DlgError.io("\(path): write failed") }
+            written += n
+        }
+    }
+
     /// Writes `data` to `path` through a temporary file in the same folder and a rename,
     /// so a reader never sees a half-written file.
     public static func writeAtomically(_ data: [UInt8], to path: String, durable: Bool = true) throws(DlgError) {
