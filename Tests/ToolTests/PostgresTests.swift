@@ -161,8 +161,9 @@ final class PrivatePostgres: @unchecked Sendable {
             #expect(accepted.filter { family.contains($0) }.count == 1, "family \(n)")
         }
         let db = try PGConnection(dsn: dsn)
-        let bands = try db.query("SELECT count(*) FROM dlgforge_question_bands WHERE run_id = $1", [.text(run)])
-        #expect(bands[0, 0] == "\(60 * NearDuplicates.Banding(threshold: 0.8).bands)", "one row per band of each accepted question")
+        let bands = try db.query("SELECT count(*), sum(cardinality(bands)) FROM dlgforge_near_bands WHERE run_id = $1", [.text(run)])
+        #expect(bands[0, 0] == "60" && bands[0, 1] == "\(60 * NearDuplicates.Banding(threshold: 0.8).bands)",
+                "one row of band hashes per accepted question: \(bands.rows)")
     }
 
     @Test(.enabled(if: PostgresTestServer.available, needsServer))

@@ -15,7 +15,7 @@ public struct StoredRun: Sendable {
 public final class PostgresStore: @unchecked Sendable {
     public let db: PGConnection
     /// The schema this version of dlgforge writes and reads.
-    public static let schemaVersion = 1
+    public static let schemaVersion = 2
 
     /// Connects and makes sure the schema is there (created under an advisory lock, so processes
     /// starting together do not race); a newer schema than this tool knows is a config error (78).
@@ -29,8 +29,12 @@ public final class PostgresStore: @unchecked Sendable {
         }
     }
 
-    /// Schema version 1. One implicit transaction (a simple query with several statements); the
-    /// advisory lock serializes concurrent first uses.
+    /// Schema version 2. One implicit transaction (a simple query with several statements); the
+    /// advisory lock serializes concurrent first uses. Version 2 replaced version 1's
+    /// `dlgforge_question_bands` (a row per band hash, looked up in the database) by
+    /// `dlgforge_near_bands` (a row per accepted question, read into each process's index): a
+    /// version-1 database is carried over with its near-dedup questions, their bands computed again
+    /// from the text when read (docs/decisions.md, "The near index in PostgreSQL").
     static let schemaSQL = """
         SELECT pg_advisory_xact_lock(4729031);
         CREATE TABLE IF NOT EXISTS dlgforge_schema_version (
@@ -59,14 +63,26 @@ public final class PostgresStore: @unchecked Sendable {
             updated_at timestamptz NOT NULL DEFAULT now(),
             PRIMARY KEY (run_id, conversation_id));
         CREATE INDEX IF NOT EXISTS dlgforge_journal_order ON dlgforge_journal (run_id, first_seen);
-        CREATE TABLE IF NOT EXISTS dlgforge_question_bands (
+        CREATE TABLE IF NOT EXISTS dlgforge_near_bands (
             run_id text NOT NULL,
-            band smallint NOT NULL,
-            hash bigint NOT NULL,
+            id bigserial,
             conversation_id text NOT NULL,
             turn_index integer NOT NULL,
-            PRIMARY KEY (run_id, band, hash, conversation_id, turn_index));
-        INSERT INTO dlgforge_schema_version (version) VALUES (1) ON CONFLICT DO NOTHING;
+            question_norm text NOT NULL,
+            band_rows smallint NOT NULL,
+            bands bigint[],
+            PRIMARY KEY (run_id, id));
+        DO $$ BEGIN
+            IF to_regclass('dlgforge_question_bands') IS NOT NULL THEN
+                INSERT INTO dlgforge_near_bands (run_id, conversation_id, turn_index, question_norm, band_rows)
+                SELECT q.run_id, q.conversation_id, q.turn_index, q.question_norm, 0 FROM dlgforge_questions q
+                WHERE EXISTS (SELECT 1 FROM dlgforge_question_bands b WHERE b.run_id = q.run_id
+                              AND b.conversation_id = q.conversation_id AND b.turn_index = q.turn_index)
+                ORDER BY q.batch, q.ord;
+                DROP TABLE dlgforge_question_bands;
+            END IF;
+        END $$;
+        INSERT INTO dlgforge_schema_version (version) VALUES (2) ON CONFLICT DO NOTHING;
         """
 
     /// Records that a run uses this store (and when it last did).
@@ -134,13 +150,14 @@ public final class PostgresDedupStore: DedupStore {
     public let store: PostgresStore
     public let runID: String
 
-    /// The near-duplicate threshold and banding (nil: exact dedup only); the shingle sets come from the database.
-    let near: NearDuplicates.Banding?
+    /// The run's accepted questions read so far, for near dedup (nil: exact dedup only;
+    /// Store/PostgresNearIndex.swift).
+    let near: PostgresNearIndex?
     let nearThreshold: Double
     /// The earlier runs whose questions this run's are checked against (`coverage.dedup_against_runs`).
     public let againstRuns: [String]
     public var rejectionLog: DedupRejectionLog?
-    public private(set) var matchTexts: [String: String] = [:]
+    public internal(set) var matchTexts: [String: String] = [:]
     /// The vectors read so far (nil: semantic dedup off; Store/PostgresSemantic.swift).
     let semantic: PostgresSemanticIndex?
 
@@ -153,7 +170,6 @@ public final class PostgresDedupStore: DedupStore {
         self.store = store
         self.runID = runID
         self.nearThreshold = nearThreshold
-        near = nearThreshold > 0 ? NearDuplicates.Banding(threshold: nearThreshold) : nil
         self.semantic = try semantic.map { (s) throws(DlgError) in try PostgresSemanticIndex(semantic: s, runID: runID, db: store.db) }
         if against.isActive {
             let stored = try store.runs().map(\.runID)
@@ -164,6 +180,7 @@ public final class PostgresDedupStore: DedupStore {
         } else {
             againstRuns = []
         }
+        near = nearThreshold > 0 ? PostgresNearIndex(threshold: nearThreshold, runID: runID, earlierRuns: againstRuns) : nil
         try store.registerRun(runID)
     }
 
@@ -262,101 +279,23 @@ public final class PostgresDedupStore: DedupStore {
         return decisions
     }
 
-    /// The accepted questions sharing a band with any of the given ones, with their text (read back
-    /// from `dlgforge_questions`, so every match is confirmed on the real shingle sets), of this run
-    /// and the earlier runs it is checked against ($1). One index probe per band hash: the lateral
-    /// subquery's `OFFSET 0` keeps the planner from turning the lookup into a hash join over the
-    /// run's whole bands table, which it chose for a batch's 42,000 hashes (O(run size) a batch:
-    /// 290 ms at 28,000 questions against 134 ms by the index, and growing with the run).
-    static let bandHitsSQL = """
-        SELECT DISTINCT b.run_id, b.band, b.hash, q.conversation_id, q.turn_index, q.question_norm, q.entry, q.batch, q.ord
-        FROM unnest($2::int[], $3::bigint[]) AS u(band, hash)
-        CROSS JOIN LATERAL (
-            SELECT b.run_id, b.band, b.hash, b.conversation_id, b.turn_index FROM dlgforge_question_bands b
-            WHERE b.run_id = ANY($1::text[]) AND b.band = u.band AND b.hash = u.hash OFFSET 0) b
-        JOIN dlgforge_questions q ON q.run_id = b.run_id AND q.conversation_id = b.conversation_id AND q.turn_index = b.turn_index
-        ORDER BY q.batch, q.ord
-        """
-
-    static let addBandsSQL = """
-        INSERT INTO dlgforge_question_bands (run_id, band, hash, conversation_id, turn_index)
-        SELECT $1, band, hash, cid, turn FROM unnest($2::int[], $3::bigint[], $4::text[], $5::int[]) AS t(band, hash, cid, turn)
-        ORDER BY band, hash
-        ON CONFLICT DO NOTHING
-        """
-
-    /// An accepted question a batch may be near.
-    struct Stored { var run: String; var cid: String; var turn: Int; var norm: String; var entry: String }
-
-    /// The accepted questions sharing a band with the batch's, numbered in the order they were
-    /// accepted (so of equally similar ones the first accepted is named), indexed by those bands.
-    func bandHits(_ bands: [[UInt64]], _ tx: PGTransaction) throws(DlgError) -> ([Stored], NearIndex<Int>) {
-        var qBand: [Int] = [], qHash: [Int] = []
-        for b in bands {
-            for (i, h) in b.enumerated() { qBand.append(i); qHash.append(Int(bitPattern: UInt(h))) }
-        }
-        var stored: [Stored] = [], storedAt: [String: Int] = [:]
-        var hits = NearIndex<Int>(threshold: nearThreshold)
-        if qBand.isEmpty { return (stored, hits) }
-        let rows = try tx.query(Self.bandHitsSQL, [.textArray([runID] + againstRuns), .intArray(qBand), .intArray(qHash)])
-        var bandsOf: [Int: [UInt64]] = [:]
-        for row in rows.rows {
-            guard let run = row[0], let hash = row[2].flatMap({ Int($0) }), let cid = row[3],
-                  let turn = row[4].flatMap({ Int($0) }), let norm = row[5] else { continue }
-            let key = "\(run)#\(cid)#\(turn)"
-            let n = storedAt[key] ?? stored.count
-            if n == stored.count { storedAt[key] = n; stored.append(Stored(run: run, cid: cid, turn: turn, norm: norm, entry: row[6] ?? "")) }
-            bandsOf[n, default: []].append(UInt64(bitPattern: Int64(hash)))
-        }
-        for n in stored.indices { hits.add(n, set: NearDuplicates.shingles(stored[n].norm), bands: bandsOf[n] ?? []) }
-        return (stored, hits)
-    }
-
     /// Exact and near dedup of a batch in one transaction that holds the run's near-dedup lock
     /// (`pg_advisory_xact_lock`), so batches of every process of the run are decided one after the
-    /// other, each seeing every question committed before it: first to commit wins, as for exact
-    /// dedup. The accepted questions' band hashes are written in the same transaction.
-    /// `banding` nil: semantic dedup alone (no shingles, no bands, nothing near).
-    func nearDecide(_ candidates: [DedupCandidate], _ banding: NearDuplicates.Banding?, vectors: [[Float]?]? = nil,
+    /// other, each seeing every question committed before it (read into the process's index first):
+    /// first to commit wins, as for exact dedup. The accepted questions' band hashes are written in
+    /// the same transaction. `near` nil: semantic dedup alone (no shingles, no bands, nothing near).
+    func nearDecide(_ candidates: [DedupCandidate], _ near: PostgresNearIndex?, vectors: [[Float]?]? = nil,
                     _ tx: PGTransaction) throws(DlgError) -> [DedupDecision] {
         try tx.query("SELECT pg_advisory_xact_lock(4729032, hashtext($1))", [.text(runID)])
+        try near?.catchUp(tx)
         let norms = candidates.map { Text.normalized($0.question) }
-        let sets = norms.map { banding == nil ? [] : NearDuplicates.shingles($0) }
-        let bands = sets.map { set in banding.map { NearDuplicates.bands(of: set, $0) } ?? [] }
-        let found = try bandHits(bands, tx)
-        let stored = found.0
-        var hits = found.1
+        let sets = norms.map { near == nil ? [] : NearDuplicates.shingles($0) }
+        let bands = sets.map { set in near.map { NearDuplicates.bands(of: set, $0.banding) } ?? [] }
         let earlier = try acceptedEarlier(candidates) { (sql, params) throws(DlgError) in try tx.query(sql, params) }
-        // In input order: near an accepted question (not this turn's own, not the same text, which
-        // exact dedup decides) or near an earlier question of the batch that goes on: rejected.
         var decisions = [DedupDecision?](repeating: nil, count: candidates.count)
         for i in earlier { decisions[i] = .duplicate }
-        var batch = NearIndex<Int>(threshold: nearThreshold)
-        // A question repeated in the batch is decided once: a repeat of one found near gets the same
-        // decision (left to exact dedup, the repeat would be the first of its text there: accepted).
-        var first: [String: Int] = [:]
-        for (i, c) in candidates.enumerated() where decisions[i] == nil && !norms[i].isEmpty {
-            if let k = first[norms[i]] {
-                if case .nearDuplicate = decisions[k] { decisions[i] = decisions[k] }
-                continue
-            }
-            first[norms[i]] = i
-            let own = { (n: Int) in stored[n].norm != norms[i]
-                && !(stored[n].run == self.runID && stored[n].cid == c.conversationID && stored[n].turn == c.turnIndex) }
-            let earlierInBatch = { (k: Int) in candidates[k].conversationID != c.conversationID || candidates[k].turnIndex != c.turnIndex }
-            let a = hits.match(sets[i], bands: bands[i], isLive: own)
-            let b = batch.match(sets[i], bands: bands[i], isLive: earlierInBatch)
-            if let a, a.similarity >= (b?.similarity ?? -1) {
-                let id = questionHash(stored[a.id].norm)
-                decisions[i] = .nearDuplicate(of: id, similarity: a.similarity)
-                matchTexts[id] = (try? JSONCodec.parse(Array(stored[a.id].entry.utf8)))?["question"]?.stringValue ?? stored[a.id].norm
-            } else if let b {
-                let id = questionHash(norms[b.id])
-                decisions[i] = .nearDuplicate(of: id, similarity: b.similarity)
-                matchTexts[id] = candidates[b.id].question
-            } else {
-                batch.add(i, set: sets[i], bands: bands[i])
-            }
+        if let near {
+            try nearVerdicts(candidates, norms: norms, sets: sets, bands: bands, into: &decisions, near, tx)
         }
         if let semantic, let vectors {
             try semanticVerdicts(candidates, norms: norms, vectors: vectors, into: &decisions, semantic, tx)
@@ -364,19 +303,14 @@ public final class PostgresDedupStore: DedupStore {
         }
         let rest = candidates.indices.filter { decisions[$0] == nil }
         let exact = try exactDecide(rest.map { candidates[$0] }) { (sql, params) throws(DlgError) in try tx.query(sql, params) }
-        var addBand: [Int] = [], addHash: [Int] = [], addCid: [String] = [], addTurn: [Int] = []
+        var accepted: [(cid: String, turn: Int, norm: String, bands: [UInt64])] = []
         for (k, i) in rest.enumerated() {
             decisions[i] = exact[k] ? .accepted : .duplicate
-            guard exact[k] else { continue }
-            for (band, h) in bands[i].enumerated() {
-                addBand.append(band); addHash.append(Int(bitPattern: UInt(h)))
-                addCid.append(candidates[i].conversationID); addTurn.append(candidates[i].turnIndex)
+            if exact[k] && !bands[i].isEmpty {
+                accepted.append((candidates[i].conversationID, candidates[i].turnIndex, norms[i], bands[i]))
             }
         }
-        if !addBand.isEmpty {
-            try tx.query(Self.addBandsSQL, [.text(runID), .intArray(addBand), .intArray(addHash),
-                                            .textArray(addCid), .intArray(addTurn)])
-        }
+        try near?.commit(accepted, tx)
         if let semantic, let vectors {
             try commitVectors(candidates, norms: norms, vectors: vectors,
                               accepted: rest.indices.filter { exact[$0] }.map { rest[$0] }, semantic, tx)

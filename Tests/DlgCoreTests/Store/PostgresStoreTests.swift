@@ -75,11 +75,19 @@ import Testing
                                   Self.candidate("a", 1, q)])
                 == [.nearDuplicate(of: id, similarity: 1), .accepted])
         #expect(try dedup.decide([Self.candidate("a", 1, q + " Really?")]) == [.accepted])
-        let bands = NearDuplicates.Banding(threshold: 0.8).bands
-        // Band rows of two turns: a's two wordings (rows they share written once) and d's.
-        let rows = try db.query("SELECT count(DISTINCT (conversation_id, turn_index)), count(*) FROM dlgforge_question_bands WHERE run_id = $1",
-                                [.text(run)])
-        #expect(rows[0, 0] == "2" && (2 * bands + 1...3 * bands).contains(Int(rows[0, 1] ?? "") ?? 0), "\(rows.rows)")
+        let banding = NearDuplicates.Banding(threshold: 0.8)
+        // A band row per accepted question, in the order accepted: a, d, a again (the retry), a's new wording.
+        let rows = try db.query("""
+            SELECT conversation_id, band_rows, cardinality(bands), question_norm FROM dlgforge_near_bands WHERE run_id = $1 ORDER BY id
+            """, [.text(run)])
+        #expect(rows.rows.map { $0[0] ?? "" } == ["a", "d", "a", "a"], "\(rows.rows)")
+        #expect(rows.rows.allSatisfy { $0[1] == String(banding.rows) && $0[2] == String(banding.bands) })
+        #expect(rows.rows.last?[3] == Text.normalized(q + " Really?"))
+        // Another process of the run reads them all back: the new wording is found; turn a may go back
+        // to its first wording (neither its old nor its new one blocks it).
+        let second = try PostgresDedupStore(store: store, runID: run, nearThreshold: 0.8)
+        #expect(try second.decide([Self.candidate("f", 1, q + " Really?!"), Self.candidate("a", 1, q)])
+                == [.nearDuplicate(of: questionHash(Text.normalized(q + " Really?")), similarity: 1), .accepted])
         let other = try PostgresDedupStore(store: store, runID: PostgresTestServer.freshRunID("near-other"), nearThreshold: 0.8)
         #expect(try other.decide([Self.candidate("z", 1, q + " Really?")]) == [.accepted])
     }
