@@ -20,7 +20,8 @@
 10. near-duplicate dedup (issue 24, --only-near): checks per CPU-second against an in-memory index of 1M
    questions and its bytes per question (dlg-nearbench: the index's own count and the resident-memory
    growth), dlg-dedup questions/s through PostgreSQL with near dedup on beside off (one process), and CPU
-   per request of a whole run with near dedup on beside off (runs interleaved).
+   per request of a whole run with near dedup on beside off (runs interleaved); semantic dedup's
+   questions/s through the file store and PostgreSQL beside the embeddings server alone (bench_semantic.py).
 9. dlg-cluster: on one machine (a local Ray), 1 and 2 shards beside dlg-run; and across three test hosts
    that share only a network (scripts/testhosts.sh, as root: --only-hosts): up, join and down times,
    the same run through dlg-run on one host and through 4 shards on two, and what was shipped. Request
@@ -525,6 +526,9 @@ def near_figures(args, dsn):
         near_store_bench(dsn, 10000 if args.quick else 40000)
     print("CPU per request, whole run, near dedup on vs off (256 in flight, 0 ms):")
     near_run_cpu_bench(runs=1 if args.quick else 3)
+    from bench_semantic import semantic_store_bench
+    print("semantic dedup (all-MiniLM-L6-v2 at 0.9), dlg-dedup, one process, file store and PostgreSQL beside the embeddings server alone:")
+    semantic_store_bench(dsn, 1000 if args.quick else 3000)
 
 
 def store_rate_bench(dsn, inflight=256, latency_ms=200, runs=3):

@@ -128,9 +128,17 @@ extension PostgresDedupStore {
         try index.catchUp(tx)
         index.matchTexts = [:]
         var batch = SemanticIndex<Int>(threshold: index.semantic.threshold)
-        var seen = Set<String>()
+        // A question repeated in the batch is decided once: a repeat of one found a semantic duplicate
+        // gets the same decision (left to exact dedup, the repeat would be the first of its text there:
+        // accepted, and the pair through).
+        var first: [String: Int] = [:]
         for (i, c) in candidates.enumerated() where decisions[i] == nil && !norms[i].isEmpty {
-            guard let v = vectors[i], seen.insert(norms[i]).inserted else { continue }
+            if let k = first[norms[i]] {
+                if case .semanticDuplicate = decisions[k] { decisions[i] = decisions[k] }
+                continue
+            }
+            first[norms[i]] = i
+            guard let v = vectors[i] else { continue }
             let stored = index.match(v, cid: c.conversationID, turn: c.turnIndex, norm: norms[i])
             let earlier = batch.match(v) { k in
                 candidates[k].conversationID != c.conversationID || candidates[k].turnIndex != c.turnIndex }

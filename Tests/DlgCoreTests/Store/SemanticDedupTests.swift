@@ -107,4 +107,28 @@ import Testing
         let other = try await onOwnThread { try open(run + "-other").decide([Self.candidate("c2", 1, b)]) }
         #expect(other == [.accepted])
     }
+
+    /// A paraphrase asked twice in one batch is rejected both times, in PostgreSQL as in the file store
+    /// (the repeat was left to exact dedup, where it was the first of its text: the bench's 3,000
+    /// questions let 27 such pairs through).
+    @Test(.enabled(if: PostgresTestServer.available, Comment(rawValue: PostgresTestServer.howTo)))
+    func aRepeatedParaphraseInOneBatchIsRejectedBothTimes() async throws {
+        let e = try Self.embedder()
+        let dsn = try #require(PostgresTestServer.dsn)
+        let (a, b) = Self.paraphrase
+        let batch = [Self.candidate("c1", 1, a), Self.candidate("c2", 1, b), Self.candidate("c3", 1, b.uppercased())]
+        let path = NSTemporaryDirectory() + "dlg-semantic-repeat-\(UUID().uuidString).jsonl"
+        defer { unlink(path); unlink((path as NSString).deletingPathExtension + ".vectors") }
+        let (pg, file) = try await onOwnThread {
+            let db = try PGConnection(dsn: dsn, statementTimeoutMs: 30000, retry: PGRetryPolicy(totalWait: 10))
+            let store = try PostgresDedupStore(store: try PostgresStore(connection: db), runID: PostgresTestServer.freshRunID("sem-repeat"),
+                                               semantic: SemanticDedup(threshold: 0.9, embedder: e))
+            return (try store.decide(batch), try FileDedupStore(path: path, semantic: SemanticDedup(threshold: 0.9, embedder: e)).decide(batch))
+        }
+        let hash = questionHash(Text.normalized(a))
+        for decisions in [pg, file] {
+            #expect(decisions[0] == .accepted, "\(decisions)")
+            #expect(decisions[1...].allSatisfy { if case .semanticDuplicate(hash, _) = $0 { true } else { false } }, "\(decisions)")
+        }
+    }
 }
