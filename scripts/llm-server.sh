@@ -8,6 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/venv.sh
+. scripts/server-lib.sh
 verb=${1:-}
 port=${2:-8080}
 threads=${3:-1}
@@ -30,37 +31,17 @@ case "$verb" in
     install
     scripts/ensure-deps.sh curl
     mkdir -p logs
-    if [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
+    if pid_alive "$pidfile"; then
       echo "dlgforge: LLM server already running on 127.0.0.1:$port (pid $(cat "$pidfile"))" >&2
       exit 0
     fi
     echo "dlgforge: starting the LLM server on 127.0.0.1:$port ($threads thread(s)); log: $logfile" >&2
     extra=()
     [ "${LLM_EMBEDDING:-0}" = 1 ] && extra+=(--embedding)
-    nohup "$VENV/bin/python" scripts/llm_server.py --port "$port" --threads "$threads" "${extra[@]}" >"$logfile" 2>&1 &
-    echo $! >"$pidfile"
-    for _ in $(seq 1 120); do
-      if curl -sf "http://127.0.0.1:$port/v1/models" >/dev/null 2>&1; then
-        echo "dlgforge: LLM server ready at http://127.0.0.1:$port/v1" >&2
-        exit 0
-      fi
-      kill -0 "$(cat "$pidfile")" 2>/dev/null || { echo "dlgforge: LLM server died; see $logfile" >&2; tail -5 "$logfile" >&2; exit 69; }
-      sleep 0.5
-    done
-    echo "dlgforge: LLM server did not answer within 60 s; see $logfile" >&2
-    exit 69
+    start_server "$pidfile" "$logfile" "$VENV/bin/python" scripts/llm_server.py --port "$port" --threads "$threads" "${extra[@]}"
+    wait_until_answers "LLM server" "http://127.0.0.1:$port/v1/models" "$pidfile" "$logfile" 60
+    echo "dlgforge: LLM server ready at http://127.0.0.1:$port/v1" >&2
     ;;
-  down)
-    if [ -f "$pidfile" ]; then
-      pid=$(cat "$pidfile")
-      if kill -0 "$pid" 2>/dev/null; then
-        kill "$pid"
-        for _ in $(seq 1 20); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
-        kill -0 "$pid" 2>/dev/null && kill -9 "$pid"
-      fi
-      rm -f "$pidfile"
-      echo "dlgforge: LLM server on port $port stopped" >&2
-    fi
-    ;;
+  down) stop_server "LLM server" "$port" "$pidfile" ;;
   *) echo "usage: llm-server.sh install | up PORT [THREADS] | down PORT" >&2; exit 64 ;;
 esac

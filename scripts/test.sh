@@ -8,6 +8,7 @@
 # for it. Arguments go to `swift test` (e.g. --filter RunTests).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/server-lib.sh
 scripts/ensure-deps.sh test
 
 stops=()
@@ -22,7 +23,7 @@ trap 'exit 130' INT TERM
 if [ -z "${DLG_REAL_LLM_URL:-}" ]; then
   port=${LLM_TEST_PORT:-18480}
   pidfile=logs/llm-server-$port.pid
-  if [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
+  if pid_alive "$pidfile"; then
     echo "test: using the LLM server already running on 127.0.0.1:$port (not stopped after)" >&2
   else
     echo "test: starting the local CPU LLM for the real-LLM test (installs it into .venv on first use)" >&2

@@ -44,7 +44,7 @@ struct DlgMockCommand: AsyncParsableCommand {
     @Option(help: "Fraction (0-1) of qa_generator replies that use one of three generic questions, chosen by the request's hash.")
     var duplicateRate: Double = 0
 
-    @Option(help: "Fraction (0-1) of qa_generator replies, chosen by the request's hash, that repeat a question given before (same language) reworded: a word or two added, two clauses swapped, the punctuation or the case changed (word-set Jaccard at least 0.8 for questions of 8 words or more).")
+    @Option(help: "Fraction (0-1) of qa_generator replies, chosen by the request's hash, that repeat a question given before (same language) reworded: a word or two added, two clauses swapped, the punctuation or the case changed (word-set Jaccard at least 0.8 for questions of 8 words or more). /stats counts them in near_duplicate_variants.")
     var nearDuplicateRate: Double = 0
 
     @Flag(inversion: .prefixedNo, help: "Whether the kb_responder first asks for a vector_db_search tool call when the request offers that tool.")

@@ -9,6 +9,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . scripts/venv.sh
+. scripts/server-lib.sh
 port=${EMBED_TEST_PORT:-18490}
 pidfile=logs/embed-server-$port.pid
 logfile=logs/embed-server-$port.log
@@ -31,33 +32,13 @@ case "${1:-}" in
     install >&2
     scripts/ensure-deps.sh curl >&2
     mkdir -p logs
-    if ! { [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; }; then
+    if ! pid_alive "$pidfile"; then
       echo "dlgforge: starting the embeddings server on 127.0.0.1:$port; log: $logfile" >&2
-      nohup "$VENV/bin/python" scripts/embed_server.py --port "$port" >"$logfile" 2>&1 &
-      echo $! >"$pidfile"
+      start_server "$pidfile" "$logfile" "$VENV/bin/python" scripts/embed_server.py --port "$port"
     fi
-    for _ in $(seq 1 240); do
-      if curl -sf "http://127.0.0.1:$port/v1/models" >/dev/null 2>&1; then
-        printf 'export DLG_EMBED_URL=%q\n' "http://127.0.0.1:$port/v1"
-        exit 0
-      fi
-      kill -0 "$(cat "$pidfile")" 2>/dev/null || { echo "dlgforge: embeddings server died; see $logfile" >&2; tail -5 "$logfile" >&2; exit 69; }
-      sleep 0.5
-    done
-    echo "dlgforge: embeddings server did not answer within 120 s; see $logfile" >&2
-    exit 69
+    wait_until_answers "embeddings server" "http://127.0.0.1:$port/v1/models" "$pidfile" "$logfile" 120
+    printf 'export DLG_EMBED_URL=%q\n' "http://127.0.0.1:$port/v1"
     ;;
-  down)
-    if [ -f "$pidfile" ]; then
-      pid=$(cat "$pidfile")
-      if kill -0 "$pid" 2>/dev/null; then
-        kill "$pid"
-        for _ in $(seq 1 20); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
-        kill -0 "$pid" 2>/dev/null && kill -9 "$pid"
-      fi
-      rm -f "$pidfile"
-      echo "dlgforge: embeddings server on port $port stopped" >&2
-    fi
-    ;;
+  down) stop_server "embeddings server" "$port" "$pidfile" ;;
   *) echo "usage: scripts/services/embed.sh var|install|up|down" >&2; exit 64 ;;
 esac

@@ -90,14 +90,14 @@ public final class ExportSession {
 
     /// Puts every file in place, then `metrics.json` from the same dialogues. The files are then a
     /// whole export: the commit point of a run's appends (`DatasetAppend`) no longer describes them and goes.
-    public func finish() throws(DlgError) -> ExportSummary {
+    public func finish() async throws(DlgError) -> ExportSummary {
         for file in files {
             try file.commit()
             summary.files.append(file.path)
         }
         files = []
         let metricsPath = settings.layout.metricsPath
-        let figures = metrics.json(knowledge: knowledge, embedder: embedder)
+        let figures = await metrics.json(knowledge: knowledge, embedder: embedder)
         try Files.writeAtomically(figures.prettyBytes() + [0x0A], to: metricsPath)
         summary.files.append(metricsPath)
         unlink(DatasetAppend.statePath(settings))

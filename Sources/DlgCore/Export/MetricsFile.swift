@@ -20,8 +20,8 @@ struct MetricsFile {
 
     /// The file's JSON. `knowledge`: every chunk of the index (nil: coverage shares null); `embedder`:
     /// where topic diversity's vectors come from (nil: that figure null, with the reason).
-    func json(knowledge: [(source: String, chunkIndex: Int)]?, embedder: (any QuestionEmbedder)?) -> JSON {
-        TopicDiversity.inserting(topics.json(embedder: embedder),
+    func json(knowledge: [(source: String, chunkIndex: Int)]?, embedder: (any QuestionEmbedder)?) async -> JSON {
+        TopicDiversity.inserting(await topics.json(embedder: embedder),
                                  into: metrics.json(sourceFile: RunLayout.sharegptFile, knowledge: knowledge))
     }
 }

@@ -45,7 +45,7 @@ public struct TopicDiversity: Sendable {
 
     /// Each scope's figure (overall, then by language) as `metrics.json` carries it; with no embedder
     /// (no `retrieval.embedding_model`) or when the embeddings cannot be had, null with the reason.
-    public func json(embedder: (any QuestionEmbedder)?) -> (overall: JSON, languages: [String: JSON]) {
+    public func json(embedder: (any QuestionEmbedder)?) async -> (overall: JSON, languages: [String: JSON]) {
         let scopes = [("", overall)] + languages.keys.sorted().map { ($0, languages[$0]!) }
         var figures: [String: JSON] = [:]
         var failure: String?
@@ -54,7 +54,7 @@ public struct TopicDiversity: Sendable {
                 var texts: [String] = []
                 var unique = Set<String>()
                 for (_, s) in scopes { for k in s.kept where unique.insert(k.text).inserted { texts.append(k.text) } }
-                let vectors = try embedder.vectors(texts)
+                let vectors = try await embedder.vectors(texts)
                 let of = Dictionary(zip(texts, vectors), uniquingKeysWith: { a, _ in a })
                 for (name, s) in scopes {
                     figures[name] = Self.scopeJSON(s, value: Self.meanDistance(s.kept.compactMap { of[$0.text] }),

@@ -40,53 +40,78 @@ public final class EndpointQuestionEmbedder: QuestionEmbedder, @unchecked Sendab
                   model: settings.semanticDedup.model)
     }
 
+    /// Waits on the calling thread: the dedup store's own, never one of the cooperative pool.
     public func vectors(_ texts: [String]) throws(DlgError) -> [[Float]] {
-        var missing: [String] = []
+        for part in batches(missing(texts)) { remember(part, try fetchWaiting(part)) }
+        // nil only when the cache started again between asking and reading: ask once more.
+        guard let found = cached(texts) else { return try vectors(texts) }
+        return found
+    }
+
+    /// The same, awaited: for async code (topic diversity at an export's end), which holds no thread meanwhile.
+    public func vectors(_ texts: [String]) async throws(DlgError) -> [[Float]] {
+        for part in batches(missing(texts)) { remember(part, try await fetch(part)) }
+        guard let found = cached(texts) else { return try await vectors(texts) }
+        return found
+    }
+
+    /// The texts not yet known, each once, in order.
+    private func missing(_ texts: [String]) -> [String] {
         lock.withLock {
-            var asked = Set<String>()
+            var asked = Set<String>(), missing: [String] = []
             for t in texts where known[t] == nil && asked.insert(t).inserted { missing.append(t) }
+            return missing
         }
-        var start = 0
-        while start < missing.count {
-            let part = Array(missing[start..<min(start + Self.batch, missing.count)])
-            let got = try fetch(part)
-            lock.withLock {
-                if known.count + got.count > Self.cacheLimit { known.removeAll(keepingCapacity: true) }
-                for (t, v) in zip(part, got) { known[t] = v }
-                requests += 1
-            }
-            start += part.count
+    }
+
+    private func batches(_ texts: [String]) -> [[String]] {
+        stride(from: 0, to: texts.count, by: Self.batch).map { Array(texts[$0..<min($0 + Self.batch, texts.count)]) }
+    }
+
+    /// One request's vectors kept, counted.
+    private func remember(_ texts: [String], _ vectors: [[Float]]) {
+        lock.withLock {
+            if known.count + vectors.count > Self.cacheLimit { known.removeAll(keepingCapacity: true) }
+            for (t, v) in zip(texts, vectors) { known[t] = v }
+            requests += 1
         }
+    }
+
+    /// Every text's vector, or nil when one is missing.
+    private func cached(_ texts: [String]) -> [[Float]]? {
         let found = lock.withLock { texts.map { known[$0] } }
         var out: [[Float]] = []
         for v in found {
-            // Only when the cache started again between asking and reading: ask once more.
-            guard let v else { return try vectors(texts) }
+            guard let v else { return nil }
             out.append(v)
         }
         return out
     }
 
-    /// One request, awaited from this (non-pool) thread.
-    private func fetch(_ texts: [String]) throws(DlgError) -> [[Float]] {
-        final class Box: @unchecked Sendable { var result: Result<[[Double]], LLMFailure> = .success([]) }
+    /// One request.
+    private func fetch(_ texts: [String]) async throws(DlgError) -> [[Float]] {
+        let rows: [[Double]]
+        do throws(LLMFailure) {
+            rows = try await client.embed(endpoint: endpoint, model: model, texts: texts)
+        } catch {
+            throw DlgError.unavailable("embeddings from \(endpoint.name) (\(model)): \(error.message)")
+        }
+        guard rows.count == texts.count, let dim = rows.first?.count, dim > 0, rows.allSatisfy({ $0.count == dim }) else {
+            throw DlgError.unavailable("embeddings from \(endpoint.name) (\(model)): the reply has no vector of one size per text")
+        }
+        return rows.map(Self.unit)
+    }
+
+    /// One request, waited for on this (non-pool) thread while it runs on the pool.
+    private func fetchWaiting(_ texts: [String]) throws(DlgError) -> [[Float]] {
+        final class Box: @unchecked Sendable { var result: Result<[[Float]], DlgError> = .success([]) }
         let box = Box(), done = DispatchSemaphore(value: 0)
-        let (client, endpoint, model) = (self.client, self.endpoint, self.model)
-        Task.detached {
-            do throws(LLMFailure) {
-                box.result = .success(try await client.embed(endpoint: endpoint, model: model, texts: texts))
-            } catch { box.result = .failure(error) }
+        Task.detached { [self] in
+            do throws(DlgError) { box.result = .success(try await fetch(texts)) } catch { box.result = .failure(error) }
             done.signal()
         }
         done.wait()
-        switch box.result {
-        case .failure(let e): throw DlgError.unavailable("embeddings from \(endpoint.name) (\(model)): \(e.message)")
-        case .success(let rows):
-            guard rows.count == texts.count, let dim = rows.first?.count, dim > 0, rows.allSatisfy({ $0.count == dim }) else {
-                throw DlgError.unavailable("embeddings from \(endpoint.name) (\(model)): the reply has no vector of one size per text")
-            }
-            return rows.map(Self.unit)
-        }
+        return try box.result.get()
     }
 
     /// `v` scaled to length 1 (a zero vector stays zero and matches nothing).

@@ -36,7 +36,7 @@ extension RunOrchestrator {
         let count = try session.add(from: LineReader(fd: fd, name: judged)) { (number: Int, problem: String) throws(DlgError) in
             throw DlgError.data("\(judged):\(number): not a dialogue record: \(problem)")
         }
-        _ = try session.finish()
+        _ = try await session.finish()
         return count
     }
 

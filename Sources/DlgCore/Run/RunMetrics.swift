@@ -14,7 +14,7 @@ public enum RunMetrics {
     /// Writes `<output_dir>/metrics.json` from run `requested`, else `run.resume_run_id` / `run.run_id`,
     /// else the file store's last run: the database's journal with `store.backend: postgres`, else
     /// `<output_dir>/run_state/<run_id>/journal.jsonl`.
-    public static func write(settings: Settings, runID requested: String?) throws(DlgError) -> Written {
+    public static func write(settings: Settings, runID requested: String?) async throws(DlgError) -> Written {
         let runID = try chosenRun(settings, requested: requested, database: settings.store.usesPostgres)
         let (journal, completed, _) = try StoredRuns.completedDialogues(settings: settings, runID: runID)
         var metrics = MetricsFile(settings: settings)
@@ -27,7 +27,7 @@ public enum RunMetrics {
         }
         try Files.makeDirectory(settings.outputDir)
         let path = settings.layout.metricsPath
-        let figures = metrics.json(knowledge: KnowledgeBase.inventoryKeys(settings: settings),
+        let figures = await metrics.json(knowledge: KnowledgeBase.inventoryKeys(settings: settings),
                                    embedder: EndpointQuestionEmbedder.forRetrieval(settings))
         try Files.writeAtomically(figures.prettyBytes() + [0x0A], to: path)
         return Written(runID: runID, path: path, dialogues: dialogues)

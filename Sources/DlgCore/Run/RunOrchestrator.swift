@@ -124,7 +124,7 @@ public final class RunOrchestrator {
         try book.journal.compact()
         // The database's accepted questions become the run's coverage_ledger.jsonl, as the file store's.
         if let store { try store.writeLedger(runID: base, to: settings.ledgerPath) }
-        _ = try exportCompleted(book)
+        _ = try await exportCompleted(book)
         // Upstream's outputs always hold the ledger, even for a run that accepted no question here
         // (every dialogue was finished before a resume).
         if !Files.exists(settings.ledgerPath) { try Files.writeAtomically([], to: settings.ledgerPath) }
@@ -290,11 +290,11 @@ public final class RunOrchestrator {
     }
 
     /// The dataset files from the completed dialogues, read back one at a time from the journal.
-    func exportCompleted(_ book: RunBook) throws(DlgError) -> ExportSummary {
+    func exportCompleted(_ book: RunBook) async throws(DlgError) -> ExportSummary {
         let session = try ExportSession(settings: settings, embedder: EndpointQuestionEmbedder.forRetrieval(settings))
         session.knowledge = KnowledgeBase.inventoryKeys(settings: settings)
         for p in book.completedPositions { try session.add(try book.journal.record(at: p)) }
-        return try session.finish()
+        return try await session.finish()
     }
 
     /// The four stages of the loop, each with room for every dialogue in flight; dlg-dedup is told the

@@ -35,13 +35,13 @@ public enum StoredRuns {
     /// Writes the dataset files from the completed dialogues of run `runID` as the run does at its
     /// end: from the database's journal (and its coverage ledger) with `store.backend: postgres`, else
     /// from `<output_dir>/run_state/<run_id>/journal.jsonl`.
-    public static func export(settings: Settings, runID: String) throws(DlgError) -> ExportSummary {
+    public static func export(settings: Settings, runID: String) async throws(DlgError) -> ExportSummary {
         let (journal, completed, pg) = try completedDialogues(settings: settings, runID: runID)
         let session = try ExportSession(settings: settings, embedder: EndpointQuestionEmbedder.forRetrieval(settings))
         session.knowledge = KnowledgeBase.inventoryKeys(settings: settings)
         for p in completed { try session.add(try journal.record(at: p)) }
         if let pg { try pg.writeLedger(runID: runID, to: settings.ledgerPath) }
-        return try session.finish()
+        return try await session.finish()
     }
 
     /// Run `runID`'s journal (the database's with `store.backend: postgres`, else

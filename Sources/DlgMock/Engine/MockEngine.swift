@@ -47,6 +47,14 @@ final class MockEngine: @unchecked Sendable {
     init(options: MockOptions) {
         self.options = options
         random = SplitMix64(seed: options.seed)
+        counters = Self.zeroCounters(options)
+    }
+
+    /// Every counter zero; `near_duplicate_variants` served when the options make variants.
+    static func zeroCounters(_ options: MockOptions) -> MockStats {
+        var counters = MockStats()
+        counters.reportsNearDuplicates = options.nearDuplicateRate > 0
+        return counters
     }
 
     var stats: MockStats {
@@ -57,7 +65,7 @@ final class MockEngine: @unchecked Sendable {
 
     func resetStats() {
         lock.lock()
-        counters = MockStats()
+        counters = Self.zeroCounters(options)
         arrivals.removeAll()
         lock.unlock()
     }

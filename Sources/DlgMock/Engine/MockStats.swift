@@ -58,6 +58,12 @@ public struct MockStats: Sendable, Equatable {
     public var inFlightPeak = 0
     /// Chat requests answered 429 because `maxInFlight` were already in flight.
     public var concurrencyRefused = 0
+    /// qa_generator replies whose question was replaced by a reworded earlier one (`nearDuplicateRate`),
+    /// counted as the variant is made, before any content fault drawn for the same reply.
+    public var nearDuplicateVariants = 0
+    /// Whether `/stats` carries `near_duplicate_variants`: only with a near-duplicate rate, so the
+    /// document of a mock without one (and the mock's golden replies) is unchanged.
+    var reportsNearDuplicates = false
 
     /// All counters zero.
     public init() {}
@@ -71,6 +77,7 @@ public struct MockStats: Sendable, Equatable {
 
     var jsonValue: JSONValue {
         guard case .object(var members) = directJSON else { return directJSON }
+        if reportsNearDuplicates { members.append(("near_duplicate_variants", .int(nearDuplicateVariants))) }
         // Only once the files or batches API was used, so the document of a direct run is unchanged.
         if filesUploaded > 0 || batchesCreated > 0 {
             members.append(("batches", .object([

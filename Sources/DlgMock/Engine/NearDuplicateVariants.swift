@@ -139,13 +139,17 @@ enum NearDuplicateVariant: CaseIterable {
 extension MockEngine {
     /// A qa_generator reply, with `nearDuplicateRate`: drawn from the request's hash, the question
     /// replaced by a variant of one given before in the same language; else the question is kept and
-    /// remembered. Which earlier question depends on the order requests came in.
+    /// remembered. Which earlier question depends on the order requests came in. Each variant is
+    /// counted (`/stats`: `near_duplicate_variants`).
     func nearDuplicate(_ reply: AgentReply, draw: Draw, language: String) -> AgentReply {
         guard options.nearDuplicateRate > 0, case .content(let value) = reply,
               let question = value["user_message"]?.stringValue else { return reply }
         let vary = draw.unit(60) < options.nearDuplicateRate
         let earlier: String? = lock.withLock {
-            if vary, let earlier = givenQuestions.pick(draw, language: language) { return earlier }
+            if vary, let earlier = givenQuestions.pick(draw, language: language) {
+                counters.nearDuplicateVariants += 1
+                return earlier
+            }
             givenQuestions.remember(question, language: language)
             return nil
         }

@@ -70,21 +70,21 @@ struct ExportDataset: AsyncParsableCommand {
             if legacy.hub {
                 return try await ExportHub.prepare(settings, includeRunState: legacy.includeRunState, push: legacy.push)
             }
-            if let runID { return try Self.exportRun(settings, runID: runID) }
-            return try Self.exportRecords(settings, files: files, strict: common.strict)
+            if let runID { return try await Self.exportRun(settings, runID: runID) }
+            return try await Self.exportRecords(settings, files: files, strict: common.strict)
         }
     }
 
     /// `--run-id`: the run's completed dialogues from its store.
-    static func exportRun(_ settings: Settings, runID: String) throws -> Int32 {
-        let summary = try StoredRuns.export(settings: settings, runID: runID)
+    static func exportRun(_ settings: Settings, runID: String) async throws -> Int32 {
+        let summary = try await StoredRuns.export(settings: settings, runID: runID)
         try printSummary(.obj(["conversations": .int(summary.conversations), "turns": .int(summary.turns),
                                "judged": .int(summary.judged), "output_dir": .string(settings.outputDir)]))
         return 0
     }
 
     /// Record files or stdin, streamed: each record is exported as it is read, so a file of any size fits.
-    static func exportRecords(_ settings: Settings, files: [String], strict: Bool) throws -> Int32 {
+    static func exportRecords(_ settings: Settings, files: [String], strict: Bool) async throws -> Int32 {
         let session = try ExportSession(settings: settings, embedder: EndpointQuestionEmbedder.forRetrieval(settings))
         session.knowledge = KnowledgeBase.inventoryKeys(settings: settings)
         var bad = 0
@@ -102,7 +102,7 @@ struct ExportDataset: AsyncParsableCommand {
                 if strict { throw DlgError.data("\(reader.name):\(number): bad record") }
             }
         }
-        let summary = try session.finish()
+        let summary = try await session.finish()
         let filtered: JSON = summary.filtered.map { t in
             .obj(["settings": settings.filters.json, "kept": t.json["kept"] ?? 0,
                   "removed": t.json["removed"] ?? .obj([:]), "file": .string(QualityFilters.fileName)])

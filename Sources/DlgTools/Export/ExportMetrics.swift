@@ -23,7 +23,7 @@ struct ExportMetrics: AsyncParsableCommand {
 
     func run() async throws {
         try await ToolMain.run("dlg-export") {
-            let done = try RunMetrics.write(settings: try config.settings(), runID: runID)
+            let done = try await RunMetrics.write(settings: try config.settings(), runID: runID)
             try printSummary(.obj(["metrics": .string(done.path), "run_id": .string(done.runID), "dialogues": .int(done.dialogues)]))
             return 0
         }

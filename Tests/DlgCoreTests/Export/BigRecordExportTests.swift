@@ -6,7 +6,7 @@ import Testing
 @testable import DlgCore
 
 @Suite struct BigRecordExportTests {
-    @Test func rowsWrittenInPiecesAreTheRowsSerializedWhole() throws {
+    @Test func rowsWrittenInPiecesAreTheRowsSerializedWhole() async throws {
         let f = try ConfigFixture("run:\n  batch_size: 1\nsaving:\n  filters: {min_turns: 1}\n")
         defer { f.cleanup() }
         let s = try f.load()
@@ -21,7 +21,7 @@ import Testing
 
         let session = try ExportSession(settings: s)
         try session.add(r)
-        _ = try session.finish()
+        _ = try await session.finish()
 
         let rows = DatasetRows(settings: s).rows(r)
         func lines(_ values: [JSON]) -> [UInt8] {

@@ -38,7 +38,7 @@ import Glibc
         return r
     }
 
-    @Test func appendsInTwoCommitsGiveTheBytesOfAWholeExportInTheSameOrder() throws {
+    @Test func appendsInTwoCommitsGiveTheBytesOfAWholeExportInTheSameOrder() async throws {
         let (f, s) = try Self.project()
         defer { f.cleanup() }
         let append = try DatasetAppend(settings: s, runID: "r1")
@@ -54,7 +54,7 @@ import Glibc
 
         let whole = try ExportSession(settings: s)
         for r in Self.dialogues { try whole.add(r) }
-        _ = try whole.finish()
+        _ = try await whole.finish()
         let same = Self.files(s) == appended
         #expect(same, "the appended files differ from a whole export of the same dialogues")
         #expect(!appended["turns.jsonl", default: []].isEmpty)

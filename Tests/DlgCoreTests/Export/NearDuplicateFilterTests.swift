@@ -30,7 +30,7 @@ import Testing
         #expect(filter.admit(Self.dialogue("e", ["How do I oil a bike chain in winter?", "How do I oil a bike chain in winter, then?"])))
     }
 
-    @Test func theExportCountsItUnderItsOwnName() throws {
+    @Test func theExportCountsItUnderItsOwnName() async throws {
         let f = try ConfigFixture("saving:\n  output_dir: out\n  filters:\n    near_dedup_threshold: 0.8\n")
         defer { f.cleanup() }
         let settings = try f.load()
@@ -40,7 +40,7 @@ import Testing
         for r in [Self.dialogue("a", [Self.base]), Self.dialogue("b", [Self.base + " Today?"]), Self.dialogue("c", ["What is a levain?"])] {
             try session.add(r)
         }
-        let summary = try session.finish()
+        let summary = try await session.finish()
         #expect(summary.filtered?.kept == 2 && summary.filtered?.removed == [.nearDuplicate: 1])
         #expect(summary.filtered?.json["removed"] == .obj(["min_turns": 0, "min_judge_score": 0, "exclude_reasons": 0, "near_dedup_threshold": 1]))
         let filtered = try String(contentsOfFile: settings.outputDir + "/" + QualityFilters.fileName, encoding: .utf8)

@@ -19,8 +19,8 @@ import Testing
         var t = TopicDiversity()
         t.add(Self.record("a", "en", Array(questions[0..<2])))
         t.add(Self.record("b", "fr", Array(questions[2...])))
-        let sampled = t
-        let (figures, vectors) = try await onOwnThread { (sampled.json(embedder: e), try e.vectors(questions)) }
+        let figures = await t.json(embedder: e)
+        let vectors = try await onOwnThread { try e.vectors(questions) }
         var pairs: [Double] = []
         for i in 0..<4 { for j in (i + 1)..<4 { pairs.append(1 - SemanticDedupTests.dot(vectors[i], vectors[j])) } }
         let expected = pairs.reduce(0, +) / Double(pairs.count)
@@ -30,7 +30,7 @@ import Testing
         #expect(abs(en - pairs[0]) < 1e-4 && en < 0.1, "the paraphrases are close: \(en)")
         #expect(figures.overall["sampled"] == 4 && figures.overall["model"] == .string(EmbedTestServer.model))
 
-        let none = t.json(embedder: nil)
+        let none = await t.json(embedder: nil)
         #expect(none.overall["value"] == .null)
         #expect(none.overall["reason"]?.stringValue?.contains("retrieval.embedding_model") == true)
     }
