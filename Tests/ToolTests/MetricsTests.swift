@@ -73,4 +73,37 @@ import Testing
             }
         }
     }
+
+    /// `dlg-export metrics --embeddings-url`: topic diversity for a finished run from an embeddings
+    /// server that is not the run's endpoint (the real all-MiniLM-L6-v2, scripts/embed_server.py),
+    /// over the run's questions; a URL that is not http(s) is a usage error (64) naming the option,
+    /// and nothing is written.
+    @Test func topicDiversityFromAnotherEmbeddingsServer() async throws {
+        let url = try EmbedTestServer.require()
+        let work = try WorkDir(label: "metrics-embed")
+        try work.setConfig("run.total_samples", "3")
+        try await withMock(["--seed", "31"]) { mock in
+            let (r, _) = try await runDlgRun(work, mock, runID: "td")
+            try #require(r.status == 0, "\(r)")
+        }
+        let beforeText = try work.read("outputs/metrics.json")
+        let before = try JSONCodec.parse(beforeText)
+        #expect(before["overall"]?["topic_diversity"]?["value"] == .null, "no embedding model configured: \(before.serialized())")
+        let bad = try await ExportSubcommandTests.export(work, ["metrics", "--run-id", "td", "--embeddings-url", "ftp://example.invalid/v1",
+                                                                "--embedding-model", EmbedTestServer.model])
+        #expect(bad.status == DlgError.Code.usage.rawValue && bad.stderr.contains("--embeddings-url"), "\(bad)")
+        #expect(try work.read("outputs/metrics.json") == beforeText, "a refused call rewrote metrics.json")
+        let ok = try await ExportSubcommandTests.export(work, ["metrics", "--run-id", "td", "--embeddings-url", url,
+                                                               "--embedding-model", EmbedTestServer.model])
+        try #require(ok.status == 0, "\(ok)")
+        let m = try JSONCodec.parse(try work.read("outputs/metrics.json"))
+        let topic = m["overall"]?["topic_diversity"]
+        let turns = m["overall"]?["turns"]?.intValue ?? 0
+        #expect(topic?["model"] == .string(EmbedTestServer.model), "\(m.serialized())")
+        #expect(topic?["questions"]?.intValue == turns && turns > 0, "\(m.serialized())")
+        #expect((0.01...2).contains(topic?["value"]?.doubleValue ?? -1), "\(m.serialized())")
+        for k in ["dialogues", "turns", "mtld", "distinct_1", "kb_coverage"] {
+            #expect(m["overall"]?[k] == before["overall"]?[k], "\(k) changed with the embeddings")
+        }
+    }
 }

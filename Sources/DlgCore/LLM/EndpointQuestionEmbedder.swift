@@ -31,6 +31,21 @@ public final class EndpointQuestionEmbedder: QuestionEmbedder, @unchecked Sendab
                                         endpoint: endpoint, model: model)
     }
 
+    /// Embeddings from a server of the user's choosing (`dlg-export metrics --embeddings-url`), with
+    /// no API key: the configured keys go only to their own endpoints. A URL that is not http(s) with
+    /// a host is a usage error (64).
+    public static func at(_ url: String, model: String, settings: Settings) throws(DlgError) -> EndpointQuestionEmbedder {
+        guard PeerURL(url) != nil else {
+            throw DlgError(.usage, "--embeddings-url: \"\(Redact.text(url))\" is not an http(s) URL with a host")
+        }
+        guard !model.isEmpty else {
+            throw DlgError(.usage, "--embeddings-url needs a model: give --embedding-model or set retrieval.embedding_model")
+        }
+        let endpoint = Endpoint(name: "embeddings", baseURL: url, apiKey: "", weight: 1, maxInFlight: 0, timeout: nil, model: model)
+        return EndpointQuestionEmbedder(client: LLMClient(logsDir: settings.logsDir, layer: settings.llmLayer),
+                                        endpoint: endpoint, model: model)
+    }
+
     /// The embedder a config means: `retrieval.embedding_model` on kb_responder's first endpoint.
     public convenience init(settings: Settings) throws(DlgError) {
         guard let endpoint = settings.agent(.kbResponder).endpoints.first else {

@@ -14,7 +14,10 @@ public enum RunMetrics {
     /// Writes `<output_dir>/metrics.json` from run `requested`, else `run.resume_run_id` / `run.run_id`,
     /// else the file store's last run: the database's journal with `store.backend: postgres`, else
     /// `<output_dir>/run_state/<run_id>/journal.jsonl`.
-    public static func write(settings: Settings, runID requested: String?) async throws(DlgError) -> Written {
+    /// `embedder`: where topic diversity's embeddings come from (nil: `retrieval.embedding_model` on
+    /// kb_responder's endpoint, when set).
+    public static func write(settings: Settings, runID requested: String?,
+                             embedder: EndpointQuestionEmbedder? = nil) async throws(DlgError) -> Written {
         let runID = try chosenRun(settings, requested: requested, database: settings.store.usesPostgres)
         let (journal, completed, _) = try StoredRuns.completedDialogues(settings: settings, runID: runID)
         var metrics = MetricsFile(settings: settings)
@@ -28,7 +31,7 @@ public enum RunMetrics {
         try Files.makeDirectory(settings.outputDir)
         let path = settings.layout.metricsPath
         let figures = await metrics.json(knowledge: KnowledgeBase.inventoryKeys(settings: settings),
-                                   embedder: EndpointQuestionEmbedder.forRetrieval(settings))
+                                   embedder: embedder ?? EndpointQuestionEmbedder.forRetrieval(settings))
         try Files.writeAtomically(figures.prettyBytes() + [0x0A], to: path)
         return Written(runID: runID, path: path, dialogues: dialogues)
     }
