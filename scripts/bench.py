@@ -524,6 +524,9 @@ def near_figures(args, dsn):
     if dsn:
         print("dlg-dedup through PostgreSQL with near dedup, one process:")
         near_store_bench(dsn, 10000 if args.quick else 40000)
+        from bench_near_memory import near_store_memory
+        print("dlg-dedup's memory per accepted question with near dedup through PostgreSQL:")
+        near_store_memory(dsn)
     print("CPU per request, whole run, near dedup on vs off (256 in flight, 0 ms):")
     near_run_cpu_bench(runs=1 if args.quick else 3)
     from bench_semantic import semantic_store_bench
