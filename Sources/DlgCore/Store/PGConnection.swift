@@ -69,6 +69,9 @@ public struct PGRows: Sendable {
     public subscript(_ row: Int, _ column: Int) -> String? { rows[row][column] }
 }
 
+/// One statement with its parameters, run on a connection or inside a transaction.
+typealias PGQuery = (String, [PGValue]) throws(DlgError) -> PGRows
+
 /// How long a lost connection is retried before the caller gets `unavailable` (69).
 public struct PGRetryPolicy: Sendable {
     /// Seconds one statement may spend waiting for the server to come back, in total.

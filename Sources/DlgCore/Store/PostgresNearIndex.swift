@@ -50,23 +50,41 @@ final class PostgresNearIndex {
 
     static let newRowsSQL = """
         SELECT id, run_id, conversation_id, turn_index, question_norm, band_rows, bands FROM dlgforge_near_bands
-        WHERE run_id = ANY($1::text[]) AND id > $2 ORDER BY id
+        WHERE run_id = ANY($1::text[]) AND id > $2 ORDER BY id LIMIT $3
         """
 
-    /// Reads the rows committed since the last look (inside the locked transaction); the earlier runs,
-    /// finished, once. Safe to keep after a rollback: what it reads was committed by others.
-    func catchUp(_ tx: PGTransaction) throws(DlgError) {
+    /// Rows read per query: a process that joins a long run never holds the run's rows in one result.
+    var pageSize = 5000
+
+    /// Reads the rows committed since the last look, a page at a time; the earlier runs, finished,
+    /// once. Called before the run's lock is taken (most of what a process joining a long run has to
+    /// read, without holding the others up) and again under it (what came since). Both are sound:
+    /// ids are taken under the lock, so the rows committed at any moment are a prefix of the run's
+    /// ids, and what is read was committed (safe to keep after a rollback of the caller's own).
+    func catchUp(_ query: PGQuery) throws(DlgError) {
         if !earlierRead && !earlierRuns.isEmpty {
-            try read(tx.query(Self.newRowsSQL, [.textArray(earlierRuns), .int(0)]), advancing: false)
+            var after: Int64 = 0
+            while let last = try readPage(query, runs: earlierRuns, after: after, advancing: false) { after = last }
         }
         earlierRead = true
-        try read(tx.query(Self.newRowsSQL, [.textArray([runID]), .int(Int(lastID))]), advancing: true)
+        while try readPage(query, runs: [runID], after: lastID, advancing: true) != nil {}
     }
 
-    private func read(_ found: PGRows, advancing: Bool) {
+    /// One page of the rows after `after`: the last id of a full page, nil at the end.
+    private func readPage(_ query: PGQuery, runs: [String], after: Int64, advancing: Bool) throws(DlgError) -> Int64? {
+        let found = try query(Self.newRowsSQL, [.textArray(runs), .int(Int(after)), .int(pageSize)])
+        let last = read(found, advancing: advancing)
+        return found.count == pageSize ? last : nil
+    }
+
+    /// Indexes the rows; returns the last id read.
+    @discardableResult
+    private func read(_ found: PGRows, advancing: Bool) -> Int64? {
+        var last: Int64?
         for row in found.rows {
             guard let id = row[0].flatMap({ Int64($0) }), let run = row[1], let cid = row[2],
                   let turn = row[3].flatMap({ Int($0) }), let norm = row[4] else { continue }
+            last = id
             if advancing { lastID = max(lastID, id) }
             let set = NearDuplicates.shingles(norm)
             var bands = Self.bands(text: row[6])
@@ -78,6 +96,7 @@ final class PostgresNearIndex {
             latest[key] = id
             index.add(Row(id: id, turn: key, text: Self.textKey(norm)), set: set, bands: bands)
         }
+        return last
     }
 
     /// The accepted question most similar to a candidate at or above the threshold: not the same

@@ -40,17 +40,24 @@ final class PostgresSemanticIndex {
 
     static let newRowsSQL = """
         SELECT id, conversation_id, turn_index, question_norm, encode(vector, 'hex') FROM dlgforge_question_vectors
-        WHERE run_id = $1 AND model = $2 AND id > $3 ORDER BY id
+        WHERE run_id = $1 AND model = $2 AND id > $3 ORDER BY id LIMIT $4
         """
 
-    /// Reads the rows committed since the last look (inside the locked transaction).
-    func catchUp(_ tx: PGTransaction) throws(DlgError) {
-        let found = try tx.query(Self.newRowsSQL, [.text(runID), .text(semantic.embedder.model), .int(lastID)])
-        for row in found.rows {
-            guard let id = row[0].flatMap({ Int($0) }), let cid = row[1], let turn = row[2].flatMap({ Int($0) }),
-                  let norm = row[3], let hex = row[4] else { continue }
-            lastID = max(lastID, id)
-            take(cid: cid, turn: turn, norm: norm, vector: Self.floats(hex: hex))
+    /// Rows read per query (a vector is 3 KB as hex): a long run's rows are never one result.
+    var pageSize = 2000
+
+    /// Reads the rows committed since the last look, a page at a time: before the run's lock and
+    /// again under it, as `PostgresNearIndex.catchUp` (the committed rows are a prefix of the ids).
+    func catchUp(_ query: PGQuery) throws(DlgError) {
+        while true {
+            let found = try query(Self.newRowsSQL, [.text(runID), .text(semantic.embedder.model), .int(lastID), .int(pageSize)])
+            for row in found.rows {
+                guard let id = row[0].flatMap({ Int($0) }), let cid = row[1], let turn = row[2].flatMap({ Int($0) }),
+                      let norm = row[3], let hex = row[4] else { continue }
+                lastID = max(lastID, id)
+                take(cid: cid, turn: turn, norm: norm, vector: Self.floats(hex: hex))
+            }
+            if found.count < pageSize { return }
         }
     }
 
@@ -125,7 +132,7 @@ extension PostgresDedupStore {
     func semanticVerdicts(_ candidates: [DedupCandidate], norms: [String], vectors: [[Float]?],
                           into decisions: inout [DedupDecision?], _ index: PostgresSemanticIndex,
                           _ tx: PGTransaction) throws(DlgError) {
-        try index.catchUp(tx)
+        try index.catchUp(tx.query)
         index.matchTexts = [:]
         var batch = SemanticIndex<Int>(threshold: index.semantic.threshold)
         // A question repeated in the batch is decided once: a repeat of one found a semantic duplicate

@@ -224,6 +224,10 @@ public final class PostgresDedupStore: DedupStore {
         }
         // Asked before the transaction: no lock is held over a request to the embeddings endpoint.
         let vectors = try semantic?.semantic.vectors(candidates.map { Text.normalized($0.question) })
+        // What is committed already is read before the lock too; under it, only what came since.
+        let query: PGQuery = { (sql, params) throws(DlgError) in try self.store.db.query(sql, params) }
+        try near?.catchUp(query)
+        try semantic?.catchUp(query)
         return try store.db.transaction { (tx: PGTransaction) throws(DlgError) in
             try nearDecide(candidates, near, vectors: vectors, tx)
         }
@@ -287,7 +291,7 @@ public final class PostgresDedupStore: DedupStore {
     func nearDecide(_ candidates: [DedupCandidate], _ near: PostgresNearIndex?, vectors: [[Float]?]? = nil,
                     _ tx: PGTransaction) throws(DlgError) -> [DedupDecision] {
         try tx.query("SELECT pg_advisory_xact_lock(4729032, hashtext($1))", [.text(runID)])
-        try near?.catchUp(tx)
+        try near?.catchUp(tx.query)
         let norms = candidates.map { Text.normalized($0.question) }
         let sets = norms.map { near == nil ? [] : NearDuplicates.shingles($0) }
         let bands = sets.map { set in near.map { NearDuplicates.bands(of: set, $0.banding) } ?? [] }

@@ -54,6 +54,28 @@ struct PostgresNearIndexTests {
         #expect(next.near?.recomputed == 1 && next.near?.count == 2)
     }
 
+    /// A process that joins a run reads the rows committed before it a page at a time (here 3 a
+    /// query), and finds the first and the last of them.
+    @Test(.enabled(if: PostgresTestServer.available, Comment(rawValue: PostgresTestServer.howTo)))
+    func aLateProcessReadsTheRunAPageAtATime() throws {
+        let store = try PostgresStore(connection: try PostgresStoreTests.connect())
+        let run = PostgresTestServer.freshRunID("near-pages")
+        let topics = ["rye", "spelt", "levain", "crumb", "crust", "banneton", "hydration", "autolyse", "gluten", "oven", "stone"]
+        let questions = topics.enumerated().map { "What should I know about the \($0.element) when baking loaf number \($0.offset) in winter?" }
+        let first = try PostgresDedupStore(store: store, runID: run, nearThreshold: 0.8)
+        #expect(try first.decide(questions.enumerated().map { PostgresStoreTests.candidate("q\($0.offset)", 1, $0.element) })
+                == Array(repeating: .accepted, count: questions.count))
+        let late = try PostgresDedupStore(store: store, runID: run, nearThreshold: 0.8)
+        late.near?.pageSize = 3
+        let decisions = try late.decide([PostgresStoreTests.candidate("x", 1, questions[0] + " Really?"),
+                                         PostgresStoreTests.candidate("y", 1, questions[10] + " Really?")])
+        for (decision, matched) in zip(decisions, [questions[0], questions[10]]) {
+            let named = { if case .nearDuplicate(let of, let similarity) = decision { of == questionHash(Text.normalized(matched)) && similarity >= 0.8 } else { false } }()
+            #expect(named, "\(decisions)")
+        }
+        #expect(late.near?.count == questions.count)
+    }
+
     /// The tables of schema version 1 that this carries over, as version 1 created them.
     static let versionOneSQL = """
         CREATE TABLE dlgforge_schema_version (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now());

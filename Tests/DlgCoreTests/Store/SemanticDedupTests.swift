@@ -96,8 +96,10 @@ import Testing
         #expect(first[0] == .accepted && first[2] == .accepted, "\(first)")
         #expect({ if case .semanticDuplicate(hash, let s) = first[1] { s > 0.9 } else { false } }(), "\(first)")
         let second = try await onOwnThread {
-            try open(run).decide([Self.candidate("c3", 1, b), Self.candidate("c1", 1, "How do I change my username?"),
-                                  Self.candidate("c4", 1, a.uppercased())])
+            let store = try open(run)
+            store.semantic?.pageSize = 1   // the first batch's two vectors, a query each
+            return try store.decide([Self.candidate("c3", 1, b), Self.candidate("c1", 1, "How do I change my username?"),
+                                         Self.candidate("c4", 1, a.uppercased())])
         }
         #expect({ if case .semanticDuplicate(hash, _) = second[0] { true } else { false } }(), "\(second)")
         #expect(second[1] == .accepted && second[2] == .duplicate, "\(second)")
