@@ -390,6 +390,14 @@ def bench_postgres():
     return m.group(1), stop
 
 
+def pending_lines(questions, prefix, **fields):
+    """dlg-dedup's input: a dialogue record per question (JSONL lines), the question pending at turn 1;
+    `fields` go into each record after its conversation id."""
+    return [json.dumps({"conversation_id": f"{prefix}-{i}", **fields, "status": "active", "language": "en", "turns": [],
+                        "target_turns": 2, "pending": {"user_message": q, "state": "generated", "turn_index": 1}},
+                       separators=(",", ":")) + "\n" for i, q in enumerate(questions)]
+
+
 def dedup_store_bench(dsn, total=40000, repeats=0.3):
     """`total` pending questions, `repeats` of them repeats of others (other case and spacing), dealt
     round-robin to 1 or 4 concurrent dlg-dedup processes; questions/s over the wall time of all of
@@ -399,9 +407,7 @@ def dedup_store_bench(dsn, total=40000, repeats=0.3):
     distinct = [f"How does step {i} of the bench proofing work?" for i in range(int(total * (1 - repeats)))]
     questions = distinct + ["  " + rng.choice(distinct).upper() for _ in range(total - len(distinct))]
     rng.shuffle(questions)
-    lines = [json.dumps({"conversation_id": f"b-{i}", "status": "active", "language": "en", "turns": [],
-                         "target_turns": 2, "pending": {"user_message": q, "state": "generated", "turn_index": 1}},
-                        separators=(",", ":")) + "\n" for i, q in enumerate(questions)]
+    lines = pending_lines(questions, "b")
     rates = {}
     for store in ("file", "postgres"):
         for procs in (1, 4):
@@ -472,9 +478,7 @@ def near_store_bench(dsn, total=40000):
             q.insert(rng.randrange(len(q)), "really")
         questions.append(" ".join(q))
     rng.shuffle(questions)
-    lines = [json.dumps({"conversation_id": f"n-{i}", "run_id": "near", "status": "active", "language": "en", "turns": [],
-                         "target_turns": 2, "pending": {"user_message": q, "state": "generated", "turn_index": 1}},
-                        separators=(",", ":")) + "\n" for i, q in enumerate(questions)]
+    lines = pending_lines(questions, "n", run_id="near")
     rates = {}
     for threshold in ("0", "0.8"):
         d = tempfile.mkdtemp(prefix="dlg-bench-near-")

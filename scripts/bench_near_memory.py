@@ -5,14 +5,13 @@ Two runs of distinct 15-word questions, near dedup at 0.8, one process each; the
 of the peak resident memory between them divided by the questions between them, so the process's
 fixed cost (the binary, libpq, buffers) cancels out. Nothing here asserts a size.
 """
-import json
 import os
 import random
 import shutil
 import subprocess
 import tempfile
 
-from bench import BIN
+from bench import BIN, pending_lines
 
 
 def peak_rss(dsn, questions, run_id):
@@ -23,10 +22,7 @@ def peak_rss(dsn, questions, run_id):
             f.write("store:\n  backend: postgres\ncoverage:\n  near_dedup_threshold: 0.8\n")
         path = os.path.join(d, "in.jsonl")
         with open(path, "w") as f:
-            for i, q in enumerate(questions):
-                f.write(json.dumps({"conversation_id": f"m-{i}", "status": "active", "language": "en", "turns": [],
-                                    "target_turns": 2, "pending": {"user_message": q, "state": "generated", "turn_index": 1}},
-                                   separators=(",", ":")) + "\n")
+            f.writelines(pending_lines(questions, "m"))
         env = dict(os.environ, POSTGRES_DSN=dsn)
         with open(path) as stdin, open(os.path.join(d, "err"), "w") as err:
             p = subprocess.Popen([os.path.join(BIN, "dlg-dedup"), "--config", os.path.join(d, "config.yaml"), "--run-id", run_id],

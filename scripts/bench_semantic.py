@@ -10,14 +10,13 @@ import json
 import os
 import random
 import re
-import resource
 import shutil
 import subprocess
 import tempfile
 import time
 import urllib.request
 
-from bench import BIN, ROOT
+from bench import BIN, ROOT, children_cpu, pending_lines
 
 MODEL = "all-MiniLM-L6-v2"
 WORDS = ("starter levain crumb crust loaf flour oven proof dough scoring banneton hydration autolyse gluten rye "
@@ -62,11 +61,6 @@ def server_alone(url, texts):
     return time.monotonic() - t0
 
 
-def children_cpu():
-    r = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return r.ru_utime + r.ru_stime
-
-
 def one_dedup(store, dsn, url, lines, total):
     d = tempfile.mkdtemp(prefix="dlg-bench-semantic-")
     try:
@@ -105,9 +99,7 @@ def semantic_store_bench(dsn, total=3000):
     try:
         rng = random.Random(5)
         qs = questions(total, rng)
-        lines = [json.dumps({"conversation_id": f"s-{i}", "status": "active", "language": "en", "turns": [],
-                             "target_turns": 2, "pending": {"user_message": q, "state": "generated", "turn_index": 1}},
-                            separators=(",", ":")) + "\n" for i, q in enumerate(qs)]
+        lines = pending_lines(qs, "s")
         # Distinct texts, as dlg-dedup asks each once; a warm-up request first (the model's first call).
         texts = list(dict.fromkeys(" ".join(q.lower().split()) for q in qs))
         server_alone(url, texts[:64])

@@ -11,7 +11,7 @@ import Testing
 @Suite("report.html and the card show the dataset metrics") struct ReportQualityToolTests {
     /// The `quality` fragment of report.html's summary block.
     static func quality(_ work: WorkDir) throws -> String {
-        let blocks = ReportToolTestsBlocks.dataBlocks(try work.read("outputs/report.html"))
+        let blocks = ReportHTML.dataBlocks(try work.read("outputs/report.html"))
         let summary = try JSONCodec.parse(Array((blocks["dlg-summary"] ?? "").utf8))
         return try #require(summary["quality"]?.stringValue, "no quality section in report.html")
     }
@@ -79,21 +79,6 @@ import Testing
     }
 }
 
-/// The report's data blocks (as ReportTests reads them, here for the tool tests).
-enum ReportToolTestsBlocks {
-    static func dataBlocks(_ html: String) -> [String: String] {
-        var out: [String: String] = [:]
-        var rest = html[...]
-        while let open = rest.range(of: "<script type=\"application/json\" id=\"") {
-            let afterID = rest[open.upperBound...]
-            guard let q = afterID.firstIndex(of: "\""), let gt = afterID[q...].firstIndex(of: ">"),
-                  let close = afterID[gt...].range(of: "</script>") else { break }
-            out[String(afterID[..<q])] = String(afterID[afterID.index(after: gt)..<close.lowerBound])
-            rest = afterID[close.upperBound...]
-        }
-        return out
-    }
-}
 
 /// The escaping the report uses (`SVGBarChart.escape`, internal to DlgCore), restated.
 enum SVGBarChartEscape {

@@ -55,7 +55,7 @@ import Testing
         info.metricsSource = "outputs/metrics.json"
         _ = try builder.finish(info)
         let html = try String(contentsOfFile: f.dir + "/report.html", encoding: .utf8)
-        let summary = try JSONCodec.parse(Array(ReportTests.dataBlocks(html)["dlg-summary"]!.utf8))
+        let summary = try JSONCodec.parse(Array(ReportHTML.dataBlocks(html)["dlg-summary"]!.utf8))
         let q = try #require(summary["quality"]?.stringValue)
         #expect(q.hasPrefix("<h2>Dataset quality</h2>"))
         // The table: a row per scope with its figures, and the word that metrics.json counted 3, the report 1.

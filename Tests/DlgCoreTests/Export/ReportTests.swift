@@ -11,18 +11,6 @@ import Testing
     }
 
     /// The text of each `<script type="application/json" id="...">` block.
-    static func dataBlocks(_ html: String) -> [String: String] {
-        var out: [String: String] = [:]
-        var rest = html[...]
-        while let open = rest.range(of: "<script type=\"application/json\" id=\"") {
-            let afterID = rest[open.upperBound...]
-            guard let q = afterID.firstIndex(of: "\""), let gt = afterID[q...].firstIndex(of: ">"),
-                  let close = afterID[gt...].range(of: "</script>") else { break }
-            out[String(afterID[..<q])] = String(afterID[afterID.index(after: gt)..<close.lowerBound])
-            rest = afterID[close.upperBound...]
-        }
-        return out
-    }
 
     static func hostile(_ id: String) -> JSONObject {
         var r = JudgedRecords.make(id, scores: [4], reasons: [["vague"]])
@@ -50,7 +38,7 @@ import Testing
         let closings = html.components(separatedBy: "</script>").count - 1
         #expect(closings == 6, "\(closings) </script> in the page")
         #expect(!html.contains("window.pwned=1</script>"))
-        let blocks = Self.dataBlocks(html)
+        let blocks = ReportHTML.dataBlocks(html)
         #expect(Set(blocks.keys) == ["dlg-dialogues", "dlg-passages", "dlg-personas", "dlg-summary"])
         let dialogues = try #require(try JSONCodec.parse(Array(blocks["dlg-dialogues"]!.utf8)).arrayValue)
         #expect(dialogues.count == 1)
@@ -66,7 +54,7 @@ import Testing
         try builder.add(Self.hostile("x-en-0001"))   // again: skipped
         let summary = try builder.finish(.init(runID: "x", source: "test"))
         #expect(summary.dialogues == 2)
-        let blocks = Self.dataBlocks(try String(contentsOfFile: f.dir + "/report.html", encoding: .utf8))
+        let blocks = ReportHTML.dataBlocks(try String(contentsOfFile: f.dir + "/report.html", encoding: .utf8))
         let passages = try JSONCodec.parse(Array(blocks["dlg-passages"]!.utf8)).arrayValue ?? []
         #expect(passages.map { $0["source"]?.stringValue ?? "" } == ["a.md", "b.md"], "\(passages)")
         #expect(passages[0]["text"]?.stringValue == "Passage A </script>")
@@ -93,7 +81,7 @@ import Testing
         let summary = try builder.finish(info)
         #expect(summary.completed == 3 && summary.dropped == 1 && summary.dialogues == 4)
         #expect(summary.filtered?.kept == 1 && summary.filtered?.removed == [.minJudgeScore: 2])
-        let blocks = Self.dataBlocks(try String(contentsOfFile: f.dir + "/report.html", encoding: .utf8))
+        let blocks = ReportHTML.dataBlocks(try String(contentsOfFile: f.dir + "/report.html", encoding: .utf8))
         let s = try JSONCodec.parse(Array(blocks["dlg-summary"]!.utf8))
         #expect(s["turns"] == 4)
         #expect(s["languages"] == [.obj(["language": "en", "completed": 2, "dropped": 0, "active": 0]),
