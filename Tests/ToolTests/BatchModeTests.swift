@@ -106,8 +106,11 @@ import Testing
             let files = try JSONL.records(Self.batchRecord(work, runID: "limit")).filter { $0["event"]?.stringValue == "file" }
             let sizes = files.map { $0["ids"]?.arrayValue?.count ?? 0 }
             #expect(!sizes.isEmpty && sizes.allSatisfy { (1...2).contains($0) }, "requests per file: \(sizes)")
-            // Three dialogues in flight and a 2 s idle flush: most files were sent full, at once.
-            #expect(sizes.filter { $0 == 2 }.count * 2 >= sizes.count, "requests per file: \(sizes)")
+            // Three dialogues start together, so their first questions are pending at once within the
+            // 2 s flush window: the limit split them, and a file was sent full. How many later files
+            // are full depends on how fast the machine answers (in a loaded make test 16 of 22 files
+            // held one request), so that is not counted.
+            #expect(sizes.contains(2), "requests per file: \(sizes)")
             #expect(Counts(try await mock.stats()).direct == 0)
         }
     }
