@@ -122,13 +122,13 @@ final class ToolCalls: @unchecked Sendable {
     @Test func anUnavailableServerFailsAtOnce() async throws {
         let refused = try RefusedPort()
         let caller = AgentCaller(client: LLMClient(logsDir: nil))
-        let started = Date()
         let result = await Self.call(caller, testAgent(baseURL: refused.baseURL, maxRetries: 0, timeout: 60))
         guard case .failure(let failure) = result else { Issue.record("expected a failure"); return }
         #expect(failure.reason == .llmUnavailable)
         #expect(failure.usage.requests == 0)
-        // A refused connection is no timeout (the bound is loose: the suite shares 2 busy cores).
-        #expect(Date().timeIntervalSince(started) < 30)
+        // A refused connection is no timeout, told by the failure itself, not by the clock (a loaded CI
+        // machine took 31 s over a refusal in LLMClientTests).
+        #expect(failure.detail.contains("connection error") && !failure.detail.contains("timed out"), "\(failure.detail)")
     }
 
     @Test func aServerThatDropsConnectionsEndsTheCallWithoutFurtherAttempts() async throws {

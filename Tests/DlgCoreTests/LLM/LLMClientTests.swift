@@ -106,16 +106,16 @@ import Testing
         let refused = try RefusedPort()
         let client = LLMClient(logsDir: nil)
         let agent = testAgent(baseURL: refused.baseURL, apiKey: "sk-unreachable-secret", maxRetries: 0, timeout: 60)
-        let started = Date()
         do {
             _ = try await client.chat(agent: agent, messages: responderMessages("q?"), format: Self.format)
             Issue.record("expected a failure")
         } catch {
             #expect(error.kind == .unavailable, "\(error)")
             #expect(!error.message.contains("sk-unreachable-secret"))
+            // Refused, not timed out, told by the failure itself: a wall-clock bound failed on a loaded
+            // CI machine (31 s against 30), where a refusal can wait for a thread that long.
+            #expect(error.message.contains("connection error") && !error.message.contains("timed out"), "\(error)")
         }
-        // Refused, not timed out: well under the 60 s timeout (loose: the suite shares 2 busy cores).
-        #expect(Date().timeIntervalSince(started) < 30)
         #expect(await client.checkModels(agent.endpoints[0], timeout: 2) != nil)
         #expect(client.totalUsage.requests == 0)
     }
